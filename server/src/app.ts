@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import { openBus, type Bus } from './bus/index.js';
+import type { Config } from './config.js';
+import { openDatabase, type Db } from './db/index.js';
+import { migrateToLatest } from './db/migrate.js';
+import { installAuthHooks } from './http/auth-hooks.js';
+import { readClientHeaders } from './http/context.js';
+import { installErrorHandling, sendError } from './http/error-handler.js';
+import { AppError } from './http/errors.js';
+import { registerDrRoutes, type App } from './http/routing.js';
+import { installValidation } from './http/validation.js';
+import { installAuditHook } from './modules/audit/hook.js';
+import { AuditRepository } from './modules/audit/repository.js';
+import { RevokedTokensRepository } from './modules/auth/repository.js';
+import { drAuthRoutes, diagnosisAuthRoutes } from './modules/auth/routes.js';
+import { getOrCreateSecret, randomHex } from './modules/auth/secrets.js';
+import { AuthService } from './modules/auth/service.js';
+import { TokenService } from './modules/auth/tokens.js';
+import { seedRbac, type SeededAccounts } from './modules/rbac/seed.js';
+import { readBuildInfo } from './modules/resource/build-info.js';
+import { resourceRoutes } from './modules/resource/routes.js';
+import { ConfigService } from './modules/system/config-service.js';
+import { HealthService } from './modules/system/health-service.js';
+import { systemRoutes } from './modules/system/routes.js';
+import { StatsService } from './modules/system/stats-service.js';
+import { UsersRepository } from './modules/users/repository.js';
+import { userRoutes } from './modules/users/routes.js';
+import { UsersService } from './modules/users/service.js';
+
+export interface Server {
+  app: App;
+  db: Db;
+  bus: Bus;
+  /** Accounts this start created, with their initial passwords (to print once). */
+  seeded: SeededAccounts;
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function fastifyOptions(config: Config): FastifyServerOptions {
+  return {
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    bodyLimit: config.bodyLimitBytes,
+    requestTimeout: config.requestTimeoutMs,
+    requestIdHeader: false,
+    // X-Request-ID is honoured when it is a sane token, so clients can correlate; otherwise we make one.
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      const value = Array.isArray(incoming) ? incoming[0] : incoming;
+      return value && REQUEST_ID.test(value) ? value : `req_${randomUUID().replace(/-/g, '')}`;
+    },
+    ajv: { customOptions: { allErrors: true } },
+  };
+}
+
+function installRequestBasics(app: App, config: Config): void {
+  app.decorateRequest('language', 'zh_CN');
+  app.decorateRequest('product', 'DROS');
+  app.decorateRequest('source', 'Browser');
+  app.decorateRequest('authUser', undefined);
+  app.decorateRequest('authFailure', undefined);
+  app.decorateRequest('auditInfo', undefined);
+  const timers = new WeakMap<object, NodeJS.Timeout>();
+  app.addHook('onRequest', async (request, reply) => {
+    readClientHeaders(request, config.defaultProduct);
+    reply.header('X-Request-ID', request.id);
+    // A handler still running after the limit gets a 504 in the envelope instead of a hung client.
+    timers.set(request, setTimeout(() => {
+      if (!reply.sent) sendError(request, reply, 'TIMEOUT');
+    }, config.requestTimeoutMs));
+  });
+  app.addHook('onResponse', async (request) => {
+    clearTimeout(timers.get(request));
+  });
+}
+
+async function installPlugins(app: App, config: Config, configs: ConfigService): Promise<void> {
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], styleSrc: ["'self'", "'unsafe-inline'"] } },
+    frameguard: { action: 'deny' },
+    hsts: { maxAge: 31_536_000, includeSubDomains: true, preload: false },
+    xXssProtection: false,
+    crossOriginEmbedderPolicy: false,
+  });
+  // The spec's header list asks for the legacy XSS filter on; helmet only offers "0".
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('X-XSS-Protection', '1; mode=block');
+  });
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    max: async () => configs.getNumber('security.rate_limit_per_minute').catch(() => config.rateLimitPerMinute),
+    timeWindow: 60_000,
+    keyGenerator: (request) => (request.authUser ? `user:${request.authUser.id}` : `ip:${request.ip}`),
+    errorResponseBuilder: () => new AppError('RATE_LIMITED'),
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Roentgen API', version: readBuildInfo().version, description: 'DR console (/dr/api/v1, /api/v1) and diagnosis (/api/v1) faces' },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+}
+
+export async function createServer(config: Config): Promise<Server> {
+  const db = await openDatabase(config);
+  let bus: Bus | undefined;
+  try {
+    await migrateToLatest(db);
+    const configs = new ConfigService(db, config);
+    await configs.seed();
+    const seeded = await seedRbac(db, { admin: config.adminPassword, others: process.env.ROENTGEN_SEED_USER_PASSWORD || undefined });
+    const jwtSecret = config.jwtSecret ?? (await getOrCreateSecret(db, 'jwt_secret', () => randomHex(32)));
+    const serialHex = await getOrCreateSecret(db, 'installation_id', () => randomHex(16));
+    const serial = serialHex.match(/.{8}/g)?.join('-') ?? serialHex;
+    bus = await openBus(config.mqttUrl);
+    const build = readBuildInfo();
+
+    const usersRepository = new UsersRepository(db);
+    const audit = new AuditRepository(db);
+    const revoked = new RevokedTokensRepository(db);
+    const auth = new AuthService(usersRepository, revoked, new TokenService(jwtSecret), configs);
+    const users = new UsersService(db, usersRepository);
+    const stats = new StatsService(db, audit, config.dataDir);
+    const health = new HealthService(db, bus, configs, config.dataDir, build.version);
+    await revoked.purgeExpired();
+
+    const app = Fastify(fastifyOptions(config)).withTypeProvider<TypeBoxTypeProvider>() as App;
+    installValidation(app);
+    installErrorHandling(app, config.defaultProduct);
+    installRequestBasics(app, config);
+    installAuthHooks(app, auth);
+    installAuditHook(app, audit);
+    await installPlugins(app, config, configs);
+
+    diagnosisAuthRoutes(app, auth, users);
+    userRoutes(app, users, usersRepository);
+    systemRoutes(app, { configs, stats, health, audit });
+    const busForClose = bus;
+    await registerDrRoutes(app, (scope) => {
+      drAuthRoutes(scope, auth);
+      resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'None', gen: 'None' } });
+    });
+    await app.ready();
+    return {
+      app, db, bus, seeded,
+      async close() {
+        await app.close();
+        await busForClose.close();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    await bus?.close().catch(() => undefined);
+    await db.close().catch(() => undefined);
+    throw error;
+  }
+}

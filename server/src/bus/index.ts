@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { Aedes } from 'aedes';
+import mqtt, { type MqttClient } from 'mqtt';
+
+export interface BusProbe {
+  status: 'healthy' | 'unhealthy';
+  broker: 'embedded' | 'external';
+  response_time?: number;
+  error?: string;
+}
+
+/** Publish/subscribe for progress events (MQTT topics `MODULE/TASK/...`). */
+export interface Bus {
+  readonly kind: 'embedded' | 'external';
+  /** The embedded broker, for transports (WebSocket/TCP) to attach clients to. */
+  readonly broker: Aedes | undefined;
+  publish(topic: string, payload: unknown): Promise<void>;
+  /** Round trip of one message through the broker. */
+  probe(timeoutMs?: number): Promise<BusProbe>;
+  close(): Promise<void>;
+}
+
+function encode(payload: unknown): Buffer {
+  return Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
+}
+
+async function embeddedBus(): Promise<Bus> {
+  const broker = await Aedes.createBroker();
+  const publish = (topic: string, payload: unknown) => new Promise<void>((resolve, reject) => {
+    broker.publish({ cmd: 'publish', topic, payload: encode(payload), qos: 0, retain: false, dup: false }, (error) => (error ? reject(error) : resolve()));
+  });
+  return {
+    kind: 'embedded',
+    broker,
+    publish,
+    async probe(timeoutMs = 2000) {
+      const topic = `roentgen/health/${randomUUID()}`;
+      const started = performance.now();
+      let deliver: ((packet: unknown, done: () => void) => void) | undefined;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no round trip within timeout')), timeoutMs);
+          deliver = (_packet, done) => { clearTimeout(timer); done(); resolve(); };
+          broker.subscribe(topic, deliver, () => { publish(topic, 'ping').catch(reject); });
+        });
+        return { status: 'healthy', broker: 'embedded', response_time: Math.round(performance.now() - started) };
+      } catch (error) {
+        return { status: 'unhealthy', broker: 'embedded', error: (error as Error).message };
+      } finally {
+        if (deliver) broker.unsubscribe(topic, deliver, () => undefined);
+      }
+    },
+    close: () => new Promise<void>((resolve) => broker.close(() => resolve())),
+  };
+}
+
+async function externalBus(url: string): Promise<Bus> {
+  const client: MqttClient = mqtt.connect(url, { clientId: `roentgen-${randomUUID()}`, reconnectPeriod: 2000, connectTimeout: 5000 });
+  // The server starts even if the broker is down; health reports it and the client reconnects.
+  client.on('error', () => undefined);
+  return {
+    kind: 'external',
+    broker: undefined,
+    async publish(topic, payload) {
+      await client.publishAsync(topic, encode(payload), { qos: 1 });
+    },
+    async probe(timeoutMs = 2000) {
+      if (!client.connected) return { status: 'unhealthy', broker: 'external', error: 'not connected to the broker' };
+      const topic = `roentgen/health/${randomUUID()}`;
+      const started = performance.now();
+      let onMessage: ((t: string) => void) | undefined;
+      try {
+        await client.subscribeAsync(topic, { qos: 0 });
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no round trip within timeout')), timeoutMs);
+          onMessage = (t) => { if (t === topic) { clearTimeout(timer); resolve(); } };
+          client.on('message', onMessage);
+          client.publishAsync(topic, 'ping').catch(reject);
+        });
+        return { status: 'healthy', broker: 'external', response_time: Math.round(performance.now() - started) };
+      } catch (error) {
+        return { status: 'unhealthy', broker: 'external', error: (error as Error).message };
+      } finally {
+        if (onMessage) client.off('message', onMessage);
+        client.unsubscribeAsync(topic).catch(() => undefined);
+      }
+    },
+    close: () => client.endAsync(true),
+  };
+}
+
+export function openBus(mqttUrl: string | undefined): Promise<Bus> {
+  return mqttUrl ? externalBus(mqttUrl) : embeddedBus();
+}

@@ -1,0 +1,72 @@
+import path from 'node:path';
+
+/** Every setting of one server process, read once from the environment (see design.md). */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** `postgres://…` selects PostgreSQL; undefined means SQLite in the data dir. */
+  databaseUrl: string | undefined;
+  /** PostgreSQL schema to use (tests isolate themselves with one schema each). */
+  databaseSchema: string | undefined;
+  mqttUrl: string | undefined;
+  adminPassword: string | undefined;
+  dicomAet: string;
+  dicomPort: number;
+  uidRoot: string | undefined;
+  jwtSecret: string | undefined;
+  /** Requests per minute per user (or per address before login). */
+  rateLimitPerMinute: number;
+  /** Largest JSON/form body accepted, in bytes. */
+  bodyLimitBytes: number;
+  requestTimeoutMs: number;
+  logLevel: string;
+  /** Product assumed when a request carries no `Product` header. */
+  defaultProduct: 'DROS' | 'VETDROS';
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const databaseUrl = optional(env, 'DATABASE_URL');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new Error('DATABASE_URL must start with postgres:// (leave it unset for the embedded SQLite database)');
+  }
+  const schema = optional(env, 'DATABASE_SCHEMA');
+  if (schema && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new Error('DATABASE_SCHEMA must be a lower-case SQL identifier');
+  }
+  const product = optional(env, 'ROENTGEN_PRODUCT') ?? 'DROS';
+  if (product !== 'DROS' && product !== 'VETDROS') throw new Error('ROENTGEN_PRODUCT must be DROS or VETDROS');
+  return {
+    host: optional(env, 'HOST') ?? '127.0.0.1',
+    port: intFromEnv(env, 'PORT', 8000, 0, 65535),
+    dataDir: path.resolve(optional(env, 'ROENTGEN_DATA_DIR') ?? './data'),
+    databaseUrl,
+    databaseSchema: schema,
+    mqttUrl: optional(env, 'MQTT_URL'),
+    adminPassword: optional(env, 'ROENTGEN_ADMIN_PASSWORD'),
+    dicomAet: optional(env, 'DICOM_AET') ?? 'ROENTGEN',
+    dicomPort: intFromEnv(env, 'DICOM_PORT', 11112, 0, 65535),
+    uidRoot: optional(env, 'ROENTGEN_UID_ROOT'),
+    jwtSecret: optional(env, 'JWT_SECRET'),
+    rateLimitPerMinute: intFromEnv(env, 'RATE_LIMIT_PER_MINUTE', 100, 1, 1_000_000),
+    bodyLimitBytes: intFromEnv(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    requestTimeoutMs: intFromEnv(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
+    defaultProduct: product,
+  };
+}

@@ -1,0 +1,78 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Expression, type RawBuilder, type SqlBool } from 'kysely';
+import pg from 'pg';
+import type { Config } from '../config.js';
+import type { Database } from './schema.js';
+import { ilikeFor } from './sql.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface Db {
+  kysely: Kysely<Database>;
+  dialect: DialectName;
+  /** Case-insensitive LIKE with a pattern from `likePattern`. */
+  ilike(column: Expression<string | null>, pattern: string): RawBuilder<SqlBool>;
+  /** Human description for health/software_info, e.g. "SQLite 3.53.2". */
+  describe(): Promise<string>;
+  close(): Promise<void>;
+}
+
+// COUNT(*) and BIGINT come back as strings from pg; our counts and ids stay far below 2^53.
+pg.types.setTypeParser(20, (value: string) => Number(value));
+
+async function ensureSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  } catch (error) {
+    // Two processes creating the schema at once: the loser sees a duplicate, which is fine.
+    const code = (error as { code?: string }).code;
+    if (code !== '42P06' && code !== '23505') throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+export async function openDatabase(config: Config): Promise<Db> {
+  if (config.databaseUrl) {
+    const schema = config.databaseSchema;
+    if (schema) await ensureSchema(config.databaseUrl, schema);
+    const pool = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: 10,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    });
+    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return {
+      kysely,
+      dialect: 'postgres',
+      ilike: (column, pattern) => ilikeFor('postgres', column, pattern),
+      async describe() {
+        const result = await sql<{ version: string }>`select current_setting('server_version') as version`.execute(kysely);
+        return `PostgreSQL ${result.rows[0]?.version ?? 'unknown'}`;
+      },
+      close: () => kysely.destroy(),
+    };
+  }
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const file = path.join(config.dataDir, 'roentgen.sqlite');
+  const database = new BetterSqlite3(file);
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return {
+    kysely,
+    dialect: 'sqlite',
+    ilike: (column, pattern) => ilikeFor('sqlite', column, pattern),
+    async describe() {
+      const row = database.prepare('select sqlite_version() as version').get() as { version: string };
+      return `SQLite ${row.version}`;
+    },
+    close: () => kysely.destroy(),
+  };
+}

@@ -1,0 +1,23 @@
+import { Migrator, type Migration, type MigrationProvider } from 'kysely';
+import type { Db, DialectName } from './index.js';
+import { foundation } from './migrations/001_foundation.js';
+
+/** Numbered migrations, applied in order; never edit one that has shipped, add the next. */
+function migrationsFor(dialect: DialectName): Record<string, Migration> {
+  return {
+    '001_foundation': foundation(dialect),
+  };
+}
+
+/**
+ * Brings the schema up to date. Kysely's migrator takes a PostgreSQL advisory lock for the
+ * whole run, so two processes starting at once apply each migration exactly once; on SQLite
+ * the run is one write transaction, which serialises the same way.
+ */
+export async function migrateToLatest(db: Db): Promise<string[]> {
+  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(db.dialect) };
+  const migrator = new Migrator({ db: db.kysely, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,47 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuthService } from '../modules/auth/service.js';
+import type { AuthUser } from './context.js';
+import { AppError } from './errors.js';
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? '';
+}
+
+/**
+ * Resolves the bearer token on every request (so the rate limiter can key by user), then
+ * enforces each route's declared access before its handler runs.
+ */
+export function installAuthHooks(app: FastifyInstance, auth: AuthService): void {
+  app.addHook('onRequest', async (request) => {
+    request.authUser = undefined;
+    request.authFailure = undefined;
+    const token = bearerToken(request);
+    if (token === undefined) return;
+    if (token === '') {
+      request.authFailure = 'TOKEN_INVALID';
+      return;
+    }
+    const outcome = await auth.authenticate(token);
+    if (typeof outcome === 'string') request.authFailure = outcome;
+    else request.authUser = outcome;
+  });
+
+  app.addHook('preHandler', async (request) => {
+    const options = request.routeOptions.config.roentgen;
+    if (!options || options.access === 'public') return;
+    const user = requireUser(request);
+    if (user.isGuest && !options.guest) throw new AppError('GUEST_SCOPE');
+    if (options.access !== 'authenticated' && !user.permissions.has(options.access.permission)) {
+      throw new AppError('FORBIDDEN', [], options.access.permission);
+    }
+  });
+}
+
+/** The authenticated caller, or the reason the request is refused. */
+export function requireUser(request: FastifyRequest): AuthUser {
+  if (request.authUser) return request.authUser;
+  throw new AppError(request.authFailure ?? 'UNAUTHENTICATED');
+}

@@ -1,0 +1,113 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { faceOf, faceOfUrl, readClientHeaders, type Language, type Product } from './context.js';
+import { errorBody } from './envelope.js';
+import { AppError, ERRORS, type ErrorName, type FieldError } from './errors.js';
+
+interface AjvIssue {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+function fieldName(issue: AjvIssue): string {
+  const base = issue.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  if (issue.keyword === 'required' && typeof issue.params.missingProperty === 'string') {
+    return base ? `${base}.${issue.params.missingProperty}` : issue.params.missingProperty;
+  }
+  if (issue.keyword === 'additionalProperties' && typeof issue.params.additionalProperty === 'string') {
+    return base ? `${base}.${issue.params.additionalProperty}` : issue.params.additionalProperty;
+  }
+  return base || '(body)';
+}
+
+function issueMessage(issue: AjvIssue, language: Language): string {
+  if (language === 'en_US') return issue.message ?? issue.keyword;
+  const p = issue.params;
+  switch (issue.keyword) {
+    case 'required': return '必填字段缺失';
+    case 'type': return `类型错误，应为 ${String(p.type)}`;
+    case 'format': return `格式错误，应为 ${String(p.format)}`;
+    case 'minLength': return `长度不能少于 ${String(p.limit)}`;
+    case 'maxLength': return `长度不能超过 ${String(p.limit)}`;
+    case 'minimum': return `不能小于 ${String(p.limit)}`;
+    case 'maximum': return `不能大于 ${String(p.limit)}`;
+    case 'enum': return `取值必须是 ${JSON.stringify(p.allowedValues)} 之一`;
+    case 'pattern': return '格式不正确';
+    case 'additionalProperties': return '不允许的字段';
+    case 'minItems': return `至少需要 ${String(p.limit)} 项`;
+    case 'maxItems': return `最多 ${String(p.limit)} 项`;
+    default: return issue.message ?? issue.keyword;
+  }
+}
+
+/**
+ * One entry per field. A nullable field fails its type branch, its null branch and the union
+ * itself; only the first concrete reason is useful to a client.
+ */
+function fieldErrors(issues: AjvIssue[], language: Language): FieldError[] {
+  const byField = new Map<string, FieldError>();
+  for (const issue of issues) {
+    if (issue.keyword === 'anyOf' || issue.keyword === 'oneOf') continue;
+    const field = fieldName(issue);
+    if (issue.keyword === 'type' && issue.params.type === 'null' && byField.has(field)) continue;
+    if (!byField.has(field) || (byField.get(field)?.message.includes('null') ?? false)) {
+      byField.set(field, { field, message: issueMessage(issue, language) });
+    }
+  }
+  if (byField.size === 0 && issues[0]) byField.set(fieldName(issues[0]), { field: fieldName(issues[0]), message: issueMessage(issues[0], language) });
+  return [...byField.values()];
+}
+
+const FASTIFY_CODES: Record<string, ErrorName> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_BODY',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_BODY',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_BODY',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+function classify(error: FastifyError, language: Language): { name: ErrorName; details: FieldError[]; detail?: string; headers: Record<string, string> } {
+  if (error instanceof AppError) {
+    return { name: error.errorName, details: error.details, detail: error.detail, headers: error.headers };
+  }
+  if (error.validation) {
+    const context = error.validationContext ?? 'body';
+    return { name: 'VALIDATION', details: fieldErrors(error.validation as AjvIssue[], language), headers: {} };
+  }
+  const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
+  if (mapped) return { name: mapped, details: [], headers: {} };
+  if (error instanceof SyntaxError && error.statusCode === 400) return { name: 'MALFORMED_BODY', details: [], headers: {} };
+  const status = error.statusCode ?? 500;
+  if (status === 429) return { name: 'RATE_LIMITED', details: [], headers: {} };
+  if (status === 404) return { name: 'ROUTE_NOT_FOUND', details: [], headers: {} };
+  if (status === 405) return { name: 'METHOD_NOT_ALLOWED', details: [], headers: {} };
+  if (status === 413) return { name: 'PAYLOAD_TOO_LARGE', details: [], headers: {} };
+  if (status === 415) return { name: 'UNSUPPORTED_MEDIA_TYPE', details: [], headers: {} };
+  if (status === 408 || status === 504) return { name: 'TIMEOUT', details: [], headers: {} };
+  if (status >= 400 && status < 500) return { name: 'VALIDATION', details: [], headers: {} };
+  return { name: 'INTERNAL', details: [], headers: {} };
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, name: ErrorName, details: FieldError[] = [], detail?: string): FastifyReply {
+  const entry = ERRORS[name];
+  const face = request.routeOptions?.config ? faceOf(request) : faceOfUrl(request.url);
+  return reply.code(entry.status).send(errorBody(face, request.language ?? 'zh_CN', request.id, entry, details, detail));
+}
+
+/** The one error handler: every error leaves in the envelope of its face, with no stack trace. */
+export function installErrorHandling(app: FastifyInstance, defaultProduct: Product): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    // Errors raised before onRequest (body parsing of early failures) have no headers read yet.
+    if (!request.language) readClientHeaders(request, defaultProduct);
+    const { name, details, detail, headers } = classify(error, request.language);
+    if (name === 'INTERNAL') request.log.error({ err: error }, 'unhandled error');
+    for (const [key, value] of Object.entries(headers)) reply.header(key, value);
+    return sendError(request, reply, name, details, detail);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    if (!request.language) readClientHeaders(request, defaultProduct);
+    return sendError(request, reply, 'ROUTE_NOT_FOUND', [], `${request.method} ${request.url.split('?')[0]}`);
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * The one error catalogue. Each entry fixes the HTTP status, the stable DR hex code,
+ * the diagnosis-face error `type`, and the localized message and solution hint.
+ * Codes are never reused: add new entries, do not renumber.
+ */
+export interface CatalogueEntry {
+  status: number;
+  drCode: string;
+  type: string;
+  message: { en_US: string; zh_CN: string };
+  solution: { en_US: string; zh_CN: string };
+}
+
+function entry(
+  status: number,
+  drCode: string,
+  type: string,
+  en: string,
+  zh: string,
+  solutionEn = '',
+  solutionZh = '',
+): CatalogueEntry {
+  return { status, drCode, type, message: { en_US: en, zh_CN: zh }, solution: { en_US: solutionEn, zh_CN: solutionZh } };
+}
+
+export const ERRORS = {
+  // 0x01xxxx: request shape
+  VALIDATION: entry(400, '0x010001', 'ValidationError', 'Invalid request parameters', '请求参数错误',
+    'Correct the listed fields and retry', '请修正所列字段后重试'),
+  MALFORMED_BODY: entry(400, '0x010002', 'ValidationError', 'The request body is not valid JSON', '请求体不是有效的 JSON',
+    'Send a well-formed JSON body', '请发送格式正确的 JSON 请求体'),
+  PAYLOAD_TOO_LARGE: entry(413, '0x010003', 'PayloadTooLargeError', 'The request body is too large', '请求体过大',
+    'Send a smaller request', '请减小请求体大小'),
+  UNSUPPORTED_MEDIA_TYPE: entry(415, '0x010004', 'UnsupportedMediaTypeError', 'Unsupported content type', '不支持的内容类型',
+    'Send Content-Type: application/json', '请使用 Content-Type: application/json'),
+  ROUTE_NOT_FOUND: entry(404, '0x010005', 'NotFoundError', 'No such API endpoint', '接口不存在',
+    'Check the method and path', '请检查请求方法和路径'),
+  METHOD_NOT_ALLOWED: entry(405, '0x010006', 'MethodNotAllowedError', 'Method not allowed', '不允许的请求方法'),
+  // 0x02xxxx: authentication and authorization
+  UNAUTHENTICATED: entry(401, '0x020001', 'AuthenticationError', 'Authentication required', '未授权，需要登录',
+    'Log in and send the token as "Authorization: Bearer <token>"', '请登录并在 Authorization 头中携带令牌'),
+  TOKEN_INVALID: entry(401, '0x020002', 'AuthenticationError', 'The token is invalid', '令牌无效', 'Log in again', '请重新登录'),
+  TOKEN_EXPIRED: entry(401, '0x020003', 'AuthenticationError', 'The token has expired', '令牌已过期',
+    'Refresh the token or log in again', '请刷新令牌或重新登录'),
+  TOKEN_REVOKED: entry(401, '0x020004', 'AuthenticationError', 'The token has been revoked', '令牌已被撤销', 'Log in again', '请重新登录'),
+  INVALID_CREDENTIALS: entry(401, '0x020005', 'AuthenticationError', 'Wrong username or password', '用户名或密码错误',
+    'Check the username and password', '请检查用户名和密码'),
+  ACCOUNT_LOCKED: entry(429, '0x020006', 'AccountLockedError', 'Too many failed logins; the account is locked for a while',
+    '登录失败次数过多，账户已被暂时锁定', 'Wait until the lock expires or ask an administrator', '请等待锁定结束或联系管理员'),
+  ACCOUNT_DISABLED: entry(403, '0x020007', 'AccountDisabledError', 'The account is disabled', '账户已被停用',
+    'Ask an administrator to enable the account', '请联系管理员启用账户'),
+  FORBIDDEN: entry(403, '0x020008', 'PermissionError', 'Permission denied', '禁止访问，权限不足',
+    'Ask an administrator for the required permission', '请联系管理员授予所需权限'),
+  PASSWORD_CONFIRM_MISMATCH: entry(422, '0x020009', 'ValidationError', 'The new passwords do not match', '两次输入的新密码不一致'),
+  OLD_PASSWORD_WRONG: entry(422, '0x02000A', 'ValidationError', 'The current password is wrong', '旧密码错误'),
+  WEAK_PASSWORD: entry(422, '0x02000B', 'ValidationError',
+    'The password must be 8–128 characters with letters and digits', '密码须为 8–128 位且同时包含字母和数字'),
+  GUEST_SCOPE: entry(403, '0x02000D', 'PermissionError', 'The guest session may only run the emergency workflow',
+    '访客只能进行急诊流程', 'Log in with a personal account', '请使用个人账户登录'),
+  // 0x03xxxx: users and roles
+  USER_NOT_FOUND: entry(404, '0x030001', 'NotFoundError', 'User not found', '用户不存在'),
+  USERNAME_TAKEN: entry(409, '0x030002', 'ConflictError', 'The username is already taken', '用户名已存在'),
+  EMAIL_TAKEN: entry(409, '0x030003', 'ConflictError', 'The e-mail address is already used', '邮箱已被使用'),
+  ROLE_NOT_FOUND: entry(422, '0x030004', 'ValidationError', 'Unknown role', '角色不存在'),
+  CANNOT_DELETE_SELF: entry(409, '0x030005', 'ConflictError', 'You cannot delete or disable your own account', '不能删除或停用自己的账户'),
+  LAST_ADMIN: entry(409, '0x030006', 'ConflictError', 'The last active administrator cannot be removed', '不能移除最后一个有效的管理员'),
+  BUILTIN_USER: entry(409, '0x030007', 'ConflictError', 'Built-in accounts cannot be deleted', '内置账户不能删除',
+    'Disable the account instead', '可以改为停用该账户'),
+  // 0x04xxxx: system configuration and resources
+  CONFIG_NOT_FOUND: entry(404, '0x040001', 'NotFoundError', 'Configuration key not found', '配置项不存在'),
+  CONFIG_TYPE_MISMATCH: entry(422, '0x040002', 'ValidationError', 'The value does not match the configuration type', '配置值与配置类型不符'),
+  OPTION_GROUP_NOT_FOUND: entry(404, '0x040003', 'NotFoundError', 'Unknown option group', '选项组不存在'),
+  TRANSLATION_NOT_FOUND: entry(404, '0x040004', 'NotFoundError', 'No translation module for that locale and file', '没有该语言的翻译文件'),
+  UNSUPPORTED_LANGUAGE: entry(422, '0x040005', 'ValidationError', 'Unsupported language', '不支持的语言', 'Use en_US or zh_CN', '请使用 en_US 或 zh_CN'),
+  // 0x0Fxxxx: server side
+  RATE_LIMITED: entry(429, '0x0F0001', 'RateLimitError', 'Too many requests', '请求过于频繁', 'Wait a moment and retry', '请稍后重试'),
+  TIMEOUT: entry(504, '0x0F0002', 'TimeoutError', 'The request took too long', '请求超时', 'Retry later', '请稍后重试'),
+  SERVICE_UNAVAILABLE: entry(503, '0x0F0003', 'ServiceUnavailableError', 'A required service is unavailable', '服务不可用'),
+  NOT_IMPLEMENTED: entry(501, '0x0F0004', 'NotImplementedError', 'Not implemented yet', '功能尚未实现'),
+  INTERNAL: entry(500, '0x0FFFFF', 'InternalError', 'Internal server error', '服务器内部错误',
+    'Retry later; if it persists, report the request id', '请稍后重试；如持续出现请提供请求编号'),
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorName = keyof typeof ERRORS;
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** The only error type services throw; the error handler renders it in the route's envelope. */
+export class AppError extends Error {
+  readonly entry: CatalogueEntry;
+  constructor(
+    readonly errorName: ErrorName,
+    readonly details: FieldError[] = [],
+    /** Extra English text appended to the catalogue message (e.g. which resource). */
+    readonly detail?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail ? `${ERRORS[errorName].message.en_US}: ${detail}` : ERRORS[errorName].message.en_US);
+    this.entry = ERRORS[errorName];
+  }
+}
+
+export function validationError(field: string, message: string): AppError {
+  return new AppError('VALIDATION', [{ field, message }]);
+}

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AppError } from '../../http/errors.js';
+import { assertStrongPassword, generatePassword, hashPassword, verifyPassword } from './passwords.js';
+
+test('argon2id hashes verify only the right password', async () => {
+  const stored = await hashPassword('Secret123');
+  assert.match(stored, /^\$argon2id\$/);
+  assert.equal(await verifyPassword(stored, 'Secret123'), true);
+  assert.equal(await verifyPassword(stored, 'secret123'), false);
+  assert.equal(await verifyPassword('not-a-hash', 'Secret123'), false);
+});
+
+test('weak passwords are refused with the field named', () => {
+  for (const weak of ['short1', 'allletters', '12345678', 'x'.repeat(127) + '1'.repeat(2)]) {
+    assert.throws(() => assertStrongPassword(weak, 'new_password'), (e: unknown) =>
+      e instanceof AppError && e.errorName === 'WEAK_PASSWORD' && e.details[0]?.field === 'new_password');
+  }
+  assert.doesNotThrow(() => assertStrongPassword('Radiology2025'));
+});
+
+test('generated passwords satisfy the policy and differ', () => {
+  const a = generatePassword();
+  assert.doesNotThrow(() => assertStrongPassword(a));
+  assert.notEqual(a, generatePassword());
+});

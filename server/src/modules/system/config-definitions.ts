@@ -1,0 +1,77 @@
+import type { Config } from '../../config.js';
+
+export type ConfigType = 'string' | 'number' | 'boolean' | 'json';
+
+export interface ConfigDefinition {
+  key: string;
+  type: ConfigType;
+  category: string;
+  description: string;
+  isPublic: boolean;
+  defaultValue: string;
+  /** Allowed values (string configs). */
+  allowed?: readonly string[];
+  min?: number;
+  max?: number;
+  integer?: boolean;
+}
+
+/** The configuration keys the system reads, seeded on first start with these defaults. */
+export function configDefinitions(config: Config): ConfigDefinition[] {
+  return [
+    { key: 'system.name', type: 'string', category: 'general', description: 'System name', isPublic: true, defaultValue: 'Roentgen' },
+    { key: 'system.language', type: 'string', category: 'general', description: 'Console language', isPublic: true,
+      defaultValue: 'zh_CN', allowed: ['zh_CN', 'en_US'] },
+    { key: 'system.default_locale', type: 'string', category: 'general', description: 'Default language for new clients',
+      isPublic: true, defaultValue: 'zh_CN', allowed: ['zh_CN', 'en_US'] },
+    { key: 'system.product', type: 'string', category: 'general', description: 'Product this console runs (DROS or VETDROS)',
+      isPublic: true, defaultValue: config.defaultProduct, allowed: ['DROS', 'VETDROS'] },
+    { key: 'upload.max_file_size', type: 'number', category: 'upload', description: 'Largest uploaded file (bytes)',
+      isPublic: true, defaultValue: String(100 * 1024 * 1024), min: 1024, max: 4 * 1024 ** 3, integer: true },
+    { key: 'security.rate_limit_per_minute', type: 'number', category: 'security', description: 'API requests per minute per user',
+      isPublic: false, defaultValue: String(config.rateLimitPerMinute), min: 1, max: 1_000_000, integer: true },
+    { key: 'security.max_failed_logins', type: 'number', category: 'security',
+      description: 'Failed logins before an account is locked', isPublic: false, defaultValue: '5', min: 1, max: 100, integer: true },
+    { key: 'security.lockout_minutes', type: 'number', category: 'security', description: 'How long a locked account stays locked',
+      isPublic: false, defaultValue: '15', min: 1, max: 1440, integer: true },
+    { key: 'privacy.mask_personal_data', type: 'boolean', category: 'privacy',
+      description: 'Mask phone, ID card and address in lists for users without patient:pii', isPublic: false, defaultValue: 'true' },
+    { key: 'storage.min_free_bytes', type: 'number', category: 'storage',
+      description: 'Free space below which health reports storage as degraded', isPublic: false,
+      defaultValue: String(2 * 1024 ** 3), min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
+    { key: 'quota.total', type: 'number', category: 'quota', description: 'Cloud service quota granted to this console',
+      isPublic: false, defaultValue: '0', min: 0, max: 1_000_000_000, integer: true },
+    { key: 'quota.used', type: 'number', category: 'quota', description: 'Cloud service quota used', isPublic: false,
+      defaultValue: '0', min: 0, max: 1_000_000_000, integer: true },
+    { key: 'quota.cloud_url', type: 'string', category: 'quota', description: 'Cloud service address (empty: none configured)',
+      isPublic: false, defaultValue: '' },
+    { key: 'quota.last_online_at', type: 'string', category: 'quota', description: 'Last time the cloud service was reached (RFC 3339)',
+      isPublic: false, defaultValue: '' },
+  ];
+}
+
+/** Checks `value` against the definition; returns an English reason when it does not fit. */
+export function checkConfigValue(type: ConfigType, value: string, definition?: ConfigDefinition): string | undefined {
+  switch (type) {
+    case 'number': {
+      if (value.trim() === '' || !Number.isFinite(Number(value))) return 'must be a number';
+      const n = Number(value);
+      if (definition?.integer && !Number.isInteger(n)) return 'must be a whole number';
+      if (definition?.min !== undefined && n < definition.min) return `must be at least ${definition.min}`;
+      if (definition?.max !== undefined && n > definition.max) return `must be at most ${definition.max}`;
+      return undefined;
+    }
+    case 'boolean':
+      return value === 'true' || value === 'false' ? undefined : 'must be true or false';
+    case 'json':
+      try {
+        JSON.parse(value);
+        return undefined;
+      } catch {
+        return 'must be valid JSON';
+      }
+    case 'string':
+      if (definition?.allowed && !definition.allowed.includes(value)) return `must be one of ${definition.allowed.join(', ')}`;
+      return value.length > 4096 ? 'must be at most 4096 characters' : undefined;
+  }
+}
