@@ -12,6 +12,8 @@ export type DialectName = 'sqlite' | 'postgres';
 export interface Db {
   kysely: Kysely<Database>;
   dialect: DialectName;
+  /** PostgreSQL schema in use, when not the default. */
+  schema: string | undefined;
   /** Case-insensitive LIKE with a pattern from `likePattern`. */
   ilike(column: Expression<string | null>, pattern: string): RawBuilder<SqlBool>;
   /** Human description for health/software_info, e.g. "SQLite 3.53.2". */
@@ -49,6 +51,7 @@ export async function openDatabase(config: Config): Promise<Db> {
     return {
       kysely,
       dialect: 'postgres',
+      schema,
       ilike: (column, pattern) => ilikeFor('postgres', column, pattern),
       async describe() {
         const result = await sql<{ version: string }>`select current_setting('server_version') as version`.execute(kysely);
@@ -68,6 +71,7 @@ export async function openDatabase(config: Config): Promise<Db> {
   return {
     kysely,
     dialect: 'sqlite',
+    schema: undefined,
     ilike: (column, pattern) => ilikeFor('sqlite', column, pattern),
     async describe() {
       const row = database.prepare('select sqlite_version() as version').get() as { version: string };

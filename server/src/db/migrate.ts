@@ -16,7 +16,8 @@ function migrationsFor(dialect: DialectName): Record<string, Migration> {
  */
 export async function migrateToLatest(db: Db): Promise<string[]> {
   const provider: MigrationProvider = { getMigrations: async () => migrationsFor(db.dialect) };
-  const migrator = new Migrator({ db: db.kysely, provider });
+  // Naming the schema matters: unqualified, Kysely's table check sees other schemas' lock tables.
+  const migrator = new Migrator({ db: db.kysely, provider, ...(db.schema ? { migrationTableSchema: db.schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { ok } from '../../http/envelope.js';
 import { requireUser } from '../../http/auth-hooks.js';
-import { BEARER, diagnosisRoute, drRoute, type App } from '../../http/routing.js';
+import { BEARER, defaultEmptyBody, diagnosisRoute, drRoute, type App } from '../../http/routing.js';
 import type { UsersService } from '../users/service.js';
 import type { AuthService, IssuedSession } from './service.js';
 import { ACCESS_TOKEN_SECONDS } from './tokens.js';
@@ -53,10 +53,11 @@ export function diagnosisAuthRoutes(app: App, auth: AuthService, users: UsersSer
 
   app.post('/api/v1/auth/logout', {
     schema: { tags: ['auth'], summary: 'Revoke the current token (and the refresh token if given)', security: BEARER,
-      body: Type.Optional(Type.Object({ refresh_token: Type.Optional(Type.String({ maxLength: 4096 })) })) },
+      body: Type.Object({ refresh_token: Type.Optional(Type.String({ maxLength: 4096 })) }) },
     config: diagnosisRoute('authenticated', { guest: true, audit: 'auth.logout' }),
+    preValidation: defaultEmptyBody,
   }, async (request, reply) => {
-    await auth.logout(requireUser(request), request.body?.refresh_token);
+    await auth.logout(requireUser(request), request.body.refresh_token);
     return ok(request, reply, null);
   });
 

@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { requireUser } from '../../http/auth-hooks.js';
 import { ok } from '../../http/envelope.js';
 import { PageQuery, pageOf, paginated } from '../../http/pagination.js';
-import { BEARER, diagnosisRoute, type App } from '../../http/routing.js';
+import { BEARER, defaultEmptyBody, diagnosisRoute, type App } from '../../http/routing.js';
 import { PERMISSIONS } from '../rbac/permissions.js';
 import type { UsersRepository } from './repository.js';
 import type { UsersService } from './service.js';
@@ -88,12 +88,13 @@ export function userRoutes(app: App, users: UsersService, repository: UsersRepos
   app.post('/api/v1/users/:user_id/reset-password', {
     schema: {
       tags: ['users'], summary: 'Reset a password (given, or generated and returned once)', security: BEARER, params: UserIdParams,
-      body: Type.Optional(Type.Object({ new_password: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) })),
+      body: Type.Object({ new_password: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }),
     },
     config: diagnosisRoute('user:write', { audit: 'user.reset_password' }),
+    preValidation: defaultEmptyBody,
   }, async (request, reply) => {
     request.auditInfo = { resourceType: 'user', resourceId: String(request.params.user_id) };
-    return ok(request, reply, await users.resetPassword(request.params.user_id, request.body?.new_password));
+    return ok(request, reply, await users.resetPassword(request.params.user_id, request.body.new_password));
   });
 
   app.get('/api/v1/roles', {
