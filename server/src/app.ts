@@ -10,7 +10,7 @@ import type { Config } from './config.js';
 import { openDatabase, type Db } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
 import { installAuthHooks } from './http/auth-hooks.js';
-import { readClientHeaders } from './http/context.js';
+import { readClientHeaders, type RoentgenRoute } from './http/context.js';
 import { installErrorHandling, sendError } from './http/error-handler.js';
 import { AppError } from './http/errors.js';
 import { registerDrRoutes, type App } from './http/routing.js';
@@ -37,6 +37,8 @@ export interface Server {
   app: App;
   db: Db;
   bus: Bus;
+  /** Every registered route with its declared access (the route-table test walks these). */
+  routes: { method: string; url: string; options: RoentgenRoute | undefined }[];
   /** Accounts this start created, with their initial passwords (to print once). */
   seeded: SeededAccounts;
   close(): Promise<void>;
@@ -134,6 +136,12 @@ export async function createServer(config: Config): Promise<Server> {
     await revoked.purgeExpired();
 
     const app = Fastify(fastifyOptions(config)).withTypeProvider<TypeBoxTypeProvider>() as App;
+    const routes: Server['routes'] = [];
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) {
+        routes.push({ method, url: route.url, options: (route.config as { roentgen?: RoentgenRoute } | undefined)?.roentgen });
+      }
+    });
     installValidation(app);
     installErrorHandling(app, config.defaultProduct);
     installRequestBasics(app, config);
@@ -151,7 +159,7 @@ export async function createServer(config: Config): Promise<Server> {
     });
     await app.ready();
     return {
-      app, db, bus, seeded,
+      app, db, bus, seeded, routes,
       async close() {
         await app.close();
         await busForClose.close();

@@ -29,7 +29,8 @@ export function installAuthHooks(app: FastifyInstance, auth: AuthService): void 
     else request.authUser = outcome;
   });
 
-  app.addHook('preHandler', async (request) => {
+  // Before validation, so a caller without access learns nothing from validation messages.
+  app.addHook('preValidation', async (request) => {
     const options = request.routeOptions.config.roentgen;
     if (!options || options.access === 'public') return;
     const user = requireUser(request);

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, test } from 'node:test';
+import pg from 'pg';
+import { PG_URL, dropSchema, isolatedEnv } from './helpers.js';
+
+/** Starts `npm start`'s entry point as a real process and waits until it listens. */
+function startProcess(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<number | null>; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listen within 30 s:\n${output}`)), 30_000);
+    const check = () => {
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({
+          url: match[1], output: () => output,
+          stop: () => new Promise((done) => { child.once('exit', (code) => done(code)); child.kill('SIGTERM'); }),
+        });
+      }
+    };
+    child.stdout.on('data', check);
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}:\n${output}`)); });
+  });
+}
+
+describe('process start-up', () => {
+  test('two processes starting at once on one PostgreSQL schema migrate and seed exactly once', { skip: process.env.ROENTGEN_TEST_SQLITE_ONLY === '1' }, async () => {
+    const env = isolatedEnv('postgres', { PORT: '0' });
+    try {
+      const [a, b] = await Promise.all([startProcess(env), startProcess(env)]);
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      try {
+        const migrations = await client.query(`select name from "${env.DATABASE_SCHEMA}".kysely_migration`);
+        assert.deepEqual(migrations.rows.map((r) => r.name), ['001_foundation']);
+        const admins = await client.query(`select count(*)::int as n from "${env.DATABASE_SCHEMA}".users where username = 'admin'`);
+        assert.equal(admins.rows[0].n, 1);
+      } finally {
+        await client.end();
+      }
+      // A token from one process works on the other: they share the generated signing key.
+      const loginRes = await fetch(`${a.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: env.ROENTGEN_ADMIN_PASSWORD }) });
+      const token = ((await loginRes.json()) as { data: { access_token: string } }).data.access_token;
+      const me = await fetch(`${b.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(me.status, 200);
+      assert.equal(await a.stop(), 0);
+      assert.equal(await b.stop(), 0);
+    } finally {
+      await dropSchema(env.DATABASE_SCHEMA);
+    }
+  });
+
+  test('first start on SQLite prints generated passwords once; a restart keeps the data', async () => {
+    const env = isolatedEnv('sqlite');
+    delete (env as Record<string, string | undefined>).ROENTGEN_ADMIN_PASSWORD;
+    delete (env as Record<string, string | undefined>).ROENTGEN_SEED_USER_PASSWORD;
+    const first = await startProcess({ ...env, ROENTGEN_SEED_USER_PASSWORD: '' });
+    const match = /Initial password for "admin": (\S+)/.exec(first.output());
+    assert.ok(match, first.output());
+    assert.equal(await first.stop(), 0);
+    const second = await startProcess({ ...env, ROENTGEN_SEED_USER_PASSWORD: '' });
+    assert.doesNotMatch(second.output(), /Initial password/);
+    const res = await fetch(`${second.url}/dr/api/v1/pub/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: match[1] }) });
+    assert.equal(res.status, 200);
+    assert.equal(await second.stop(), 0);
+  });
+
+  test('a bad configuration stops start-up with a clear message', async () => {
+    const env = isolatedEnv('sqlite', { PORT: 'eighty' });
+    await assert.rejects(startProcess(env), /PORT must be an integer/);
+  });
+});
