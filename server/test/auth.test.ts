@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { ADMIN_PASSWORD, DIALECTS, SEED_PASSWORD, call, createUser, isDiagnosisError, isDrError, login, startServer, type TestServer } from './helpers.js';
+import { ADMIN_PASSWORD, DIALECTS, SEED_PASSWORD, call, createUser, isDiagnosisError, isDrError, login, withServer } from './helpers.js';
 
 for (const dialect of DIALECTS) {
   describe(`auth on ${dialect}`, () => {
-    let t: TestServer;
-    let admin: string;
-    before(async () => {
-      t = await startServer(dialect);
-      admin = (await login(t.url, 'admin', ADMIN_PASSWORD)).token;
-    });
-    after(() => t.close());
+    const ctx = withServer(dialect);
 
     test('diagnosis login returns both tokens, the user, roles and permissions', async () => {
-      const res = await call(t.url, 'POST', '/api/v1/auth/login', {
+      const res = await call(ctx.t.url, 'POST', '/api/v1/auth/login', {
         body: { username: 'tech', password: SEED_PASSWORD, remember_me: false, captcha: 'ABCD', captcha_key: 'k' },
       });
       assert.equal(res.status, 200);
@@ -36,7 +30,7 @@ for (const dialect of DIALECTS) {
     });
 
     test('DR pub/login returns token, expire, uid, name, avatar; the token works on both faces', async () => {
-      const res = await call(t.url, 'POST', '/dr/api/v1/pub/login', { body: { username: 'admin', password: ADMIN_PASSWORD }, headers: { Product: 'DROS', Source: 'Electron' } });
+      const res = await call(ctx.t.url, 'POST', '/dr/api/v1/pub/login', { body: { username: 'admin', password: ADMIN_PASSWORD }, headers: { Product: 'DROS', Source: 'Electron' } });
       assert.equal(res.status, 200);
       assert.equal(res.body.code, '0x000000');
       const d = res.body.data;
@@ -44,133 +38,133 @@ for (const dialect of DIALECTS) {
       assert.equal(typeof d.uid, 'number');
       assert.equal(d.avatar, '');
       assert.ok(d.expire > Date.now() / 1000);
-      const me = await call(t.url, 'GET', '/api/v1/auth/me', { token: d.token });
+      const me = await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: d.token });
       assert.equal(me.status, 200);
       assert.equal(me.body.data.username, 'admin');
-      const drRoute = await call(t.url, 'GET', '/dr/api/v1/auth/resource/options', { token: d.token });
+      const drRoute = await call(ctx.t.url, 'GET', '/dr/api/v1/auth/resource/options', { token: d.token });
       assert.equal(drRoute.status, 200);
     });
 
     test('wrong passwords and unknown users get the same refusal', async () => {
-      const wrong = await call(t.url, 'POST', '/api/v1/auth/login', { body: { username: 'mgr', password: 'nope' } });
-      const unknown = await call(t.url, 'POST', '/api/v1/auth/login', { body: { username: 'nobody_here', password: 'nope' } });
+      const wrong = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: 'mgr', password: 'nope' } });
+      const unknown = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: 'nobody_here', password: 'nope' } });
       assert.equal(wrong.status, 401);
       assert.equal(unknown.status, 401);
       assert.equal(wrong.body.message, unknown.body.message);
-      const guest = await call(t.url, 'POST', '/dr/api/v1/pub/login', { body: { username: 'guest', password: 'anything' } });
+      const guest = await call(ctx.t.url, 'POST', '/dr/api/v1/pub/login', { body: { username: 'guest', password: 'anything' } });
       assert.equal(guest.status, 401, 'the guest account never logs in with a password');
       assert.ok(isDrError(guest.body, '0x020005'));
     });
 
     test('repeated failures lock the account for a while, even for the right password', async () => {
-      const user = await createUser(t.url, admin, ['doctor']);
-      await call(t.url, 'PUT', '/api/v1/system/configs/security.max_failed_logins', { token: admin, body: { config_value: 3 } });
+      const user = await createUser(ctx.t.url, ctx.admin, ['doctor']);
+      await call(ctx.t.url, 'PUT', '/api/v1/system/configs/security.max_failed_logins', { token: ctx.admin, body: { config_value: 3 } });
       try {
         for (let i = 0; i < 3; i += 1) {
-          const res = await call(t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'bad-guess-1' } });
+          const res = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'bad-guess-1' } });
           assert.equal(res.status, 401);
         }
-        const locked = await call(t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Password123' } });
+        const locked = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Password123' } });
         assert.equal(locked.status, 429);
         assert.ok(isDiagnosisError(locked.body, 429, 'AccountLockedError'));
         assert.ok(Number(locked.headers.get('retry-after')) > 0);
-        const shown = await call(t.url, 'GET', `/api/v1/users/${user.id}`, { token: admin });
+        const shown = await call(ctx.t.url, 'GET', `/api/v1/users/${user.id}`, { token: ctx.admin });
         assert.equal(shown.body.data.is_locked, true);
         // An administrator's reset clears the lock.
-        await call(t.url, 'POST', `/api/v1/users/${user.id}/reset-password`, { token: admin, body: { new_password: 'Another123' } });
-        const ok = await call(t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Another123' } });
+        await call(ctx.t.url, 'POST', `/api/v1/users/${user.id}/reset-password`, { token: ctx.admin, body: { new_password: 'Another123' } });
+        const ok = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Another123' } });
         assert.equal(ok.status, 200);
       } finally {
-        await call(t.url, 'PUT', '/api/v1/system/configs/security.max_failed_logins', { token: admin, body: { config_value: 5 } });
+        await call(ctx.t.url, 'PUT', '/api/v1/system/configs/security.max_failed_logins', { token: ctx.admin, body: { config_value: 5 } });
       }
-      const audit = await call(t.url, 'GET', `/api/v1/system/audit-logs?action=auth.login&username=${user.username}&outcome=failure`, { token: admin });
+      const audit = await call(ctx.t.url, 'GET', `/api/v1/system/audit-logs?action=auth.login&username=${user.username}&outcome=failure`, { token: ctx.admin });
       assert.equal(audit.body.data.pagination.total, 4, 'three wrong passwords and one locked attempt are audited');
     });
 
     test('refresh rotates: the new pair works, the old refresh token is revoked', async () => {
-      const session = await login(t.url, 'mgr', SEED_PASSWORD);
-      const first = await call(t.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: session.refresh } });
+      const session = await login(ctx.t.url, 'mgr', SEED_PASSWORD);
+      const first = await call(ctx.t.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: session.refresh } });
       assert.equal(first.status, 200);
       assert.notEqual(first.body.data.access_token, session.token);
-      const again = await call(t.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: session.refresh } });
+      const again = await call(ctx.t.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: session.refresh } });
       assert.equal(again.status, 401);
       assert.equal(again.body.error.type, 'AuthenticationError');
-      const access = await call(t.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: session.token } });
+      const access = await call(ctx.t.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: session.token } });
       assert.equal(access.status, 401, 'an access token is not a refresh token');
-      const me = await call(t.url, 'GET', '/api/v1/auth/me', { token: first.body.data.access_token });
+      const me = await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: first.body.data.access_token });
       assert.equal(me.status, 200);
     });
 
     test('logout revokes the access token and the given refresh token', async () => {
-      const session = await login(t.url, 'service', SEED_PASSWORD);
-      const out = await call(t.url, 'POST', '/api/v1/auth/logout', { token: session.token, body: { refresh_token: session.refresh } });
+      const session = await login(ctx.t.url, 'service', SEED_PASSWORD);
+      const out = await call(ctx.t.url, 'POST', '/api/v1/auth/logout', { token: session.token, body: { refresh_token: session.refresh } });
       assert.equal(out.status, 200);
-      const me = await call(t.url, 'GET', '/api/v1/auth/me', { token: session.token });
+      const me = await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: session.token });
       assert.equal(me.status, 401);
       assert.match(me.body.message, /撤销/);
-      const refresh = await call(t.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: session.refresh } });
+      const refresh = await call(ctx.t.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: session.refresh } });
       assert.equal(refresh.status, 401);
     });
 
     test('expired, forged and malformed tokens are refused', async () => {
-      const secret = await t.server.db.kysely.selectFrom('server_secrets').select('value').where('name', '=', 'jwt_secret').executeTakeFirstOrThrow();
+      const secret = await ctx.t.server.db.kysely.selectFrom('server_secrets').select('value').where('name', '=', 'jwt_secret').executeTakeFirstOrThrow();
       const past = Math.floor(Date.now() / 1000) - 7200;
       const expired = await new SignJWT({ id: 1, name: 'admin', typ: 'access', ver: 0 }).setProtectedHeader({ alg: 'HS256' })
         .setJti('x').setIssuedAt(past).setExpirationTime(past + 3600).sign(new TextEncoder().encode(secret.value));
-      const res = await call(t.url, 'GET', '/api/v1/auth/me', { token: expired });
+      const res = await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: expired });
       assert.equal(res.status, 401);
       assert.match(res.body.message, /过期/);
       const forged = await new SignJWT({ id: 1, name: 'admin', typ: 'access', ver: 0 }).setProtectedHeader({ alg: 'HS256' })
         .setJti('y').setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode('not-the-secret'));
-      assert.equal((await call(t.url, 'GET', '/api/v1/auth/me', { token: forged })).status, 401);
-      assert.equal((await call(t.url, 'GET', '/api/v1/auth/me', { token: 'abc.def' })).status, 401);
+      assert.equal((await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: forged })).status, 401);
+      assert.equal((await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: 'abc.def' })).status, 401);
       const noneAlg = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"id":1,"name":"admin","typ":"access","ver":0}').toString('base64url')}.`;
-      assert.equal((await call(t.url, 'GET', '/api/v1/auth/me', { token: noneAlg })).status, 401);
+      assert.equal((await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: noneAlg })).status, 401);
     });
 
     test('changing your own password checks old/confirm/strength and voids old tokens', async () => {
-      const user = await createUser(t.url, admin, ['tech']);
-      const second = await login(t.url, user.username, 'Password123');
+      const user = await createUser(ctx.t.url, ctx.admin, ['tech']);
+      const second = await login(ctx.t.url, user.username, 'Password123');
       const body = (old: string, next: string, confirm: string) => ({ old_password: old, new_password: next, confirm_new_password: confirm });
-      const mismatch = await call(t.url, 'POST', '/api/v1/auth/settings/password', { token: user.token, body: body('Password123', 'NewPass123', 'NewPass124') });
+      const mismatch = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', { token: user.token, body: body('Password123', 'NewPass123', 'NewPass124') });
       assert.equal(mismatch.status, 422);
       assert.ok(isDrError(mismatch.body, '0x020009'));
-      const wrongOld = await call(t.url, 'POST', '/dr/api/v1/auth/settings/password', { token: user.token, body: body('Nope12345', 'NewPass123', 'NewPass123') });
+      const wrongOld = await call(ctx.t.url, 'POST', '/dr/api/v1/auth/settings/password', { token: user.token, body: body('Nope12345', 'NewPass123', 'NewPass123') });
       assert.equal(wrongOld.status, 422);
       assert.ok(isDrError(wrongOld.body, '0x02000A'));
-      const weak = await call(t.url, 'POST', '/api/v1/auth/settings/password', { token: user.token, body: body('Password123', 'short', 'short') });
+      const weak = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', { token: user.token, body: body('Password123', 'short', 'short') });
       assert.equal(weak.status, 422);
-      const changed = await call(t.url, 'POST', '/api/v1/auth/settings/password', { token: user.token, body: body('Password123', 'NewPass123', 'NewPass123') });
+      const changed = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', { token: user.token, body: body('Password123', 'NewPass123', 'NewPass123') });
       assert.equal(changed.status, 200);
       assert.deepEqual(changed.body.data, {});
-      assert.equal((await call(t.url, 'GET', '/api/v1/auth/me', { token: second.token })).status, 401, 'other sessions end');
-      assert.equal((await call(t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Password123' } })).status, 401);
-      assert.equal((await call(t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'NewPass123' } })).status, 200);
+      assert.equal((await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: second.token })).status, 401, 'other sessions end');
+      assert.equal((await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Password123' } })).status, 401);
+      assert.equal((await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'NewPass123' } })).status, 200);
     });
 
     test('the guest token from software_info works only on guest routes', async () => {
-      const info = await call(t.url, 'GET', '/dr/api/v1/pub/software_info');
+      const info = await call(ctx.t.url, 'GET', '/dr/api/v1/pub/software_info');
       const guest = info.body.data.guest;
       assert.ok(guest.length > 20);
-      const me = await call(t.url, 'GET', '/api/v1/auth/me', { token: guest });
+      const me = await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: guest });
       assert.equal(me.status, 200);
       assert.deepEqual(me.body.data.roles, ['guest']);
-      const users = await call(t.url, 'GET', '/api/v1/users', { token: guest });
+      const users = await call(ctx.t.url, 'GET', '/api/v1/users', { token: guest });
       assert.equal(users.status, 403);
       assert.equal(users.body.error.type, 'PermissionError');
-      const lang = await call(t.url, 'POST', '/dr/api/v1/auth/manage/language', { token: guest, body: { lang: 'en_US' } });
+      const lang = await call(ctx.t.url, 'POST', '/dr/api/v1/auth/manage/language', { token: guest, body: { lang: 'en_US' } });
       assert.equal(lang.status, 403);
       assert.ok(isDrError(lang.body, '0x02000D'));
-      const pw = await call(t.url, 'POST', '/api/v1/auth/settings/password', { token: guest, body: { old_password: 'a', new_password: 'b', confirm_new_password: 'b' } });
+      const pw = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', { token: guest, body: { old_password: 'a', new_password: 'b', confirm_new_password: 'b' } });
       assert.equal(pw.status, 403);
     });
 
     test('a disabled account stops working at once', async () => {
-      const user = await createUser(t.url, admin, ['doctor']);
-      const off = await call(t.url, 'PUT', `/api/v1/users/${user.id}`, { token: admin, body: { is_active: false } });
+      const user = await createUser(ctx.t.url, ctx.admin, ['doctor']);
+      const off = await call(ctx.t.url, 'PUT', `/api/v1/users/${user.id}`, { token: ctx.admin, body: { is_active: false } });
       assert.equal(off.status, 200);
-      assert.equal((await call(t.url, 'GET', '/api/v1/auth/me', { token: user.token })).status, 401);
-      const relogin = await call(t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Password123' } });
+      assert.equal((await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: user.token })).status, 401);
+      const relogin = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Password123' } });
       assert.equal(relogin.status, 403);
       assert.equal(relogin.body.error.type, 'AccountDisabledError');
     });

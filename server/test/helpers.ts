@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import pg from 'pg';
 import { createServer, type Server } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -136,4 +137,21 @@ export function isDiagnosisError(body: any, status: number, type?: string): bool
 export function isDrError(body: any, code?: string): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON
   return typeof body?.code === 'string' && /^0x[0-9A-F]{6}$/.test(body.code) && body.code !== '0x000000'
     && typeof body.description === 'string' && typeof body.solution === 'string' && (code === undefined || body.code === code);
+}
+
+export interface ServerContext {
+  t: TestServer;
+  /** An access token of the seeded admin. */
+  admin: string;
+}
+
+/** Starts a server for the enclosing suite (and stops it after), with an admin token ready. */
+export function withServer(dialect: Dialect, extra: Record<string, string> = {}): ServerContext {
+  const ctx = {} as ServerContext;
+  before(async () => {
+    ctx.t = await startServer(dialect, extra);
+    ctx.admin = (await login(ctx.t.url, 'admin', ADMIN_PASSWORD)).token;
+  });
+  after(() => ctx.t.close());
+  return ctx;
 }

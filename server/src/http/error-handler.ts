@@ -73,7 +73,6 @@ function classify(error: FastifyError, language: Language): { name: ErrorName; d
     return { name: error.errorName, details: error.details, detail: error.detail, headers: error.headers };
   }
   if (error.validation) {
-    const context = error.validationContext ?? 'body';
     return { name: 'VALIDATION', details: fieldErrors(error.validation as AjvIssue[], language), headers: {} };
   }
   const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
