@@ -9,7 +9,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\n  Initial password for "${account.username}": ${account.password}\n`);
   }
   if (server.seeded.some((a) => a.generated)) process.stdout.write('  (shown once; change it after logging in)\n\n');
-  await server.app.listen({ host: config.host, port: config.port });
+  // Handlers go in before listening: a supervisor may signal as soon as the port is announced.
   const stop = async (signal: string) => {
     server.app.log.info({ signal }, 'shutting down');
     await server.close().catch((error: unknown) => server.app.log.error({ err: error }, 'shutdown failed'));
@@ -17,6 +17,7 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+  await server.app.listen({ host: config.host, port: config.port });
 }
 
 main().catch((error: unknown) => {
