@@ -76,6 +76,11 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(techs.body.data.items.map((u: { username: string }) => u.username), ['tech']);
       const byMail = await call(ctx.t.url, 'GET', `/api/v1/users?search=${created[1].email.slice(0, 8)}`, { token: ctx.admin });
       assert.equal(byMail.body.data.items[0].id, created[1].id);
+      const viaFilter = await call(ctx.t.url, 'GET', `/api/v1/users?filter=${encodeURIComponent(`department:${dept},is_active:false`)}`, { token: ctx.admin });
+      assert.deepEqual(viaFilter.body.data.items.map((u: { id: number }) => u.id), [created[0].id]);
+      const badFilter = await call(ctx.t.url, 'GET', '/api/v1/users?filter=password:x', { token: ctx.admin });
+      assert.equal(badFilter.status, 400);
+      assert.equal(badFilter.body.error.details[0].field, 'filter');
       const wildcard = await call(ctx.t.url, 'GET', '/api/v1/users?search=%25', { token: ctx.admin });
       assert.equal(wildcard.body.data.pagination.total, 0, 'LIKE wildcards in a search are literal');
     });

@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import { requireUser } from '../../http/auth-hooks.js';
 import { ok } from '../../http/envelope.js';
-import { PageQuery, pageOf, paginated } from '../../http/pagination.js';
+import { PageQuery, pageOf, paginated, parseFilter } from '../../http/pagination.js';
+import { validationError } from '../../http/errors.js';
 import { BEARER, defaultEmptyBody, diagnosisRoute, type App } from '../../http/routing.js';
 import { PERMISSIONS } from '../rbac/permissions.js';
 import type { UsersRepository } from './repository.js';
@@ -35,6 +36,7 @@ const ListQuery = Type.Object({
   department: Type.Optional(Text64),
   role: Type.Optional(Text64),
   is_active: Type.Optional(Type.Boolean()),
+  filter: Type.Optional(Type.String({ maxLength: 256 })),
   sort: Type.Optional(Type.Union(['created_at', 'username', 'full_name', 'last_login_at', 'id'].map((s) => Type.Literal(s)))),
 });
 
@@ -47,8 +49,13 @@ export function userRoutes(app: App, users: UsersService, repository: UsersRepos
   }, async (request, reply) => {
     const q = request.query;
     const page = pageOf(q);
+    // The search convention's `filter=department:放射科,role:doctor` form; explicit parameters win.
+    const { values: f, unknown } = parseFilter(q.filter, ['department', 'role', 'is_active']);
+    if (unknown.length > 0) throw validationError('filter', `unknown filter: ${unknown.join(', ')}`);
+    if (f.is_active !== undefined && f.is_active !== 'true' && f.is_active !== 'false') throw validationError('filter', 'is_active must be true or false');
+    const isActive = q.is_active ?? (f.is_active === undefined ? undefined : f.is_active === 'true');
     const { items, total } = await users.list({
-      search: q.search, department: q.department, role: q.role?.replace(/^role_/, ''), isActive: q.is_active,
+      search: q.search, department: q.department ?? f.department, role: (q.role ?? f.role)?.replace(/^role_/, ''), isActive,
       sort: (q.sort ?? 'created_at') as SortField, order: q.order ?? 'desc',
     }, page, requireUser(request));
     return ok(request, reply, paginated(items, page, total));
