@@ -83,7 +83,7 @@ function installRequestBasics(app: App, config: Config): void {
   });
 }
 
-async function installPlugins(app: App, config: Config, configs: ConfigService): Promise<void> {
+async function installPlugins(app: App, config: Config, configs: ConfigService, version: string): Promise<void> {
   await app.register(helmet, {
     contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], styleSrc: ["'self'", "'unsafe-inline'"] } },
     frameguard: { action: 'deny' },
@@ -105,7 +105,7 @@ async function installPlugins(app: App, config: Config, configs: ConfigService):
   });
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Roentgen API', version: readBuildInfo().version, description: 'DR console (/dr/api/v1, /api/v1) and diagnosis (/api/v1) faces' },
+      info: { title: 'Roentgen API', version, description: 'DR console (/dr/api/v1, /api/v1) and diagnosis (/api/v1) faces' },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
   });
@@ -147,7 +147,7 @@ export async function createServer(config: Config): Promise<Server> {
     installRequestBasics(app, config);
     installAuthHooks(app, auth);
     installAuditHook(app, audit);
-    await installPlugins(app, config, configs);
+    await installPlugins(app, config, configs, build.version);
 
     diagnosisAuthRoutes(app, auth, users);
     userRoutes(app, users, usersRepository);

@@ -64,11 +64,8 @@ export class AuthService {
   }
 
   async issueSession(user: UserRow): Promise<IssuedSession> {
-    const [access, refresh, roles, permissions] = await Promise.all([
-      this.tokens.issue(user, 'access'),
-      this.tokens.issue(user, 'refresh'),
-      this.users.rolesOf([user.id]).then((m) => m.get(user.id) ?? []),
-      this.users.permissionsOf(user.id),
+    const [access, refresh, { roles, permissions }] = await Promise.all([
+      this.tokens.issue(user, 'access'), this.tokens.issue(user, 'refresh'), this.users.accessOf(user.id),
     ]);
     return { user, roles, permissions, accessToken: access.token, accessClaims: access.claims, refreshToken: refresh.token };
   }
@@ -101,10 +98,7 @@ export class AuthService {
     const [revoked, user] = await Promise.all([this.revoked.isRevoked(claims.jti), this.users.findLiveById(claims.id)]);
     if (revoked || !user || user.token_version !== claims.ver) return 'TOKEN_REVOKED';
     if (!user.is_active) return 'ACCOUNT_DISABLED';
-    const [roles, permissions] = await Promise.all([
-      this.users.rolesOf([user.id]).then((m) => m.get(user.id) ?? []),
-      this.users.permissionsOf(user.id),
-    ]);
+    const { roles, permissions } = await this.users.accessOf(user.id);
     return {
       id: user.id, username: user.username, roles, permissions: new Set(permissions), jti: claims.jti,
       tokenExpiresAt: claims.exp, isGuest: user.username === GUEST_USERNAME,

@@ -72,6 +72,12 @@ export class UsersRepository {
     return rows.map((r) => r.permission).sort();
   }
 
+  /** Role names and granted permissions of one user (what a session carries). */
+  async accessOf(userId: number): Promise<{ roles: string[]; permissions: string[] }> {
+    const [roles, permissions] = await Promise.all([this.rolesOf([userId]), this.permissionsOf(userId)]);
+    return { roles: roles.get(userId) ?? [], permissions };
+  }
+
   async setRoles(userId: number, roleIds: number[], db: Executor = this.db): Promise<void> {
     await db.deleteFrom('user_roles').where('user_id', '=', userId).execute();
     if (roleIds.length > 0) {
