@@ -23,6 +23,9 @@ import { getOrCreateSecret, randomHex } from './modules/auth/secrets.js';
 import { AuthService } from './modules/auth/service.js';
 import { TokenService } from './modules/auth/tokens.js';
 import { seedRbac, type SeededAccounts } from './modules/rbac/seed.js';
+import { ProtocolRepository } from './modules/protocols/repository.js';
+import { protocolRoutes } from './modules/protocols/routes.js';
+import { ProtocolService } from './modules/protocols/service.js';
 import { readBuildInfo } from './modules/resource/build-info.js';
 import { resourceRoutes } from './modules/resource/routes.js';
 import { ConfigService } from './modules/system/config-service.js';
@@ -134,6 +137,10 @@ export async function createServer(config: Config): Promise<Server> {
     const stats = new StatsService(db, audit, config.dataDir);
     const health = new HealthService(db, bus, configs, config.dataDir, build.version);
     await revoked.purgeExpired();
+    const protocolRepository = new ProtocolRepository(db);
+    await protocolRepository.seed('DROS');
+    await protocolRepository.seed('VETDROS');
+    const protocols = new ProtocolService(protocolRepository);
 
     const app = Fastify(fastifyOptions(config)).withTypeProvider<TypeBoxTypeProvider>() as App;
     const routes: Server['routes'] = [];
@@ -155,6 +162,7 @@ export async function createServer(config: Config): Promise<Server> {
     const busForClose = bus;
     await registerDrRoutes(app, (scope) => {
       drAuthRoutes(scope, auth);
+      protocolRoutes(scope, protocols);
       resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'None', gen: 'None' } });
     });
     await app.ready();

@@ -6,6 +6,7 @@ import { ADMIN_PASSWORD, DIALECTS, call, createUser, login, withServer } from '.
 
 /** Fills path parameters with a plausible value so the request reaches the route. */
 function concrete(url: string): string {
+  if (url.includes('/Image/Position/')) return url.replace(':patient_type', 'Human').replace(':file', 'View_DX_T_A_SK_AP_00.svg');
   return url.replace(/:([A-Za-z_]+)/g, (_m, name: string) => (name.includes('locale') ? 'zh_CN' : name === 'file' ? 'zh.js' : '1'));
 }
 

@@ -36,7 +36,7 @@ describe('process start-up', () => {
       await client.connect();
       try {
         const migrations = await client.query(`select name from "${env.DATABASE_SCHEMA}".kysely_migration`);
-        assert.deepEqual(migrations.rows.map((r) => r.name), ['001_foundation']);
+        assert.deepEqual(migrations.rows.map((r) => r.name), ['001_foundation', '002_dr_core']);
         const admins = await client.query(`select count(*)::int as n from "${env.DATABASE_SCHEMA}".users where username = 'admin'`);
         assert.equal(admins.rows[0].n, 1);
       } finally {

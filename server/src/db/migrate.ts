@@ -1,11 +1,13 @@
 import { Migrator, type Migration, type MigrationProvider } from 'kysely';
 import type { Db, DialectName } from './index.js';
 import { foundation } from './migrations/001_foundation.js';
+import { drCore } from './migrations/002_dr_core.js';
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next. */
 function migrationsFor(dialect: DialectName): Record<string, Migration> {
   return {
     '001_foundation': foundation(dialect),
+    '002_dr_core': drCore(dialect),
   };
 }
 

@@ -99,6 +99,154 @@ export interface JobsTable {
   updated_at: string;
 }
 
+interface LibraryRow {
+  id: Generated<number>;
+  product: string;
+  sort: number;
+  is_enabled: Bool;
+  is_pre_install: Bool;
+}
+
+export interface ProtocolPatientTypesTable extends LibraryRow {
+  patient_type_id: string;
+  name_en: string;
+  name_zh: string;
+}
+
+export interface ProtocolBodyPartsTable extends LibraryRow {
+  body_part_id: string;
+  patient_type: string;
+  name_en: string;
+  name_zh: string;
+  category: string;
+}
+
+export interface ProtocolProceduresTable extends LibraryRow {
+  procedure_id: string;
+  patient_type: string;
+  body_part_id: string;
+  name_en: string;
+  name_zh: string;
+  procedure_type: 'NORMAL' | 'EMERGENCY';
+  procedure_category: string;
+  protocol_laterality: string;
+  fast_search: Bool;
+  modality: string;
+}
+
+export interface ProtocolViewsTable extends LibraryRow {
+  view_id: string;
+  patient_type: string;
+  body_part_id: string;
+  name_en: string;
+  name_zh: string;
+  view_position: string;
+  anatomic_region: string;
+  laterality: string;
+  apr_category: string;
+  icon: string;
+  work_station_id: number;
+  modality: string;
+  config_object: string;
+}
+
+export interface ProtocolProcedureViewsTable {
+  product: string;
+  procedure_id: string;
+  view_id: string;
+  sort: number;
+}
+
+export interface ProtocolAprExposuresTable {
+  product: string;
+  apr_id: string;
+  work_station_id: number;
+  patient_size: string;
+  config_object: string;
+  updated_at: string | null;
+  updated_by: number | null;
+}
+
+export interface ProtocolAprDevicesTable {
+  product: string;
+  apr_id: string;
+  work_station_id: number;
+  config_object: string;
+}
+
+export interface PatientsTable {
+  id: Generated<number>;
+  patient_id: string;
+  name: string;
+  english_name: string;
+  former_name: string;
+  sex: string;
+  birth_date: string | null;
+  patient_type: string;
+  sex_neutered: string;
+  owner_name: string;
+  chip_number: string;
+  variety: string;
+  product: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface StudiesTable {
+  id: Generated<number>;
+  study_id: string;
+  study_instance_uid: string;
+  patient_pk: number;
+  product: string;
+  accession_number: string;
+  patient_id: string;
+  patient_name: string;
+  study_status: 'Arrived' | 'InProgress' | 'Completed';
+  study_lock: 'Locked' | 'Unlocked';
+  study_type: 'Normal' | 'Emergency';
+  study_start_datetime: string;
+  study_end_datetime: string | null;
+  create_time: string;
+  updated_at: string;
+  deleted_at: string | null;
+  deleted_by: number | null;
+  details: string;
+}
+
+export interface SeriesTable {
+  id: Generated<number>;
+  series_instance_uid: string;
+  study_pk: number;
+  procedure_id: string;
+  body_part: string;
+  performed_datetime: string | null;
+  protocol_code_meaning: string;
+  sort: number;
+  product: string;
+}
+
+export interface ImagesTable {
+  id: Generated<number>;
+  sop_instance_uid: string;
+  series_pk: number;
+  study_pk: number;
+  view_id: string;
+  view_description: string;
+  secondary_sop_uid: string;
+  image_file_path: string;
+  acquisition_mode: string;
+  expose_status: 'Unexposed' | 'Exposed';
+  judged_status: 'NotJudged' | 'Accept' | 'Reject';
+  send_status: string;
+  export_status: string;
+  storage_status: string;
+  acquisition_context: string | null;
+  img_proc_context: string | null;
+  sort: number;
+  product: string;
+  created_at: string;
+}
+
 /** Generated secrets shared by every process on one database (JWT key, installation id). */
 export interface ServerSecretsTable {
   name: string;
@@ -116,4 +264,15 @@ export interface Database {
   audit_logs: AuditLogsTable;
   system_configs: SystemConfigsTable;
   jobs: JobsTable;
+  protocol_patient_types: ProtocolPatientTypesTable;
+  protocol_body_parts: ProtocolBodyPartsTable;
+  protocol_procedures: ProtocolProceduresTable;
+  protocol_views: ProtocolViewsTable;
+  protocol_procedure_views: ProtocolProcedureViewsTable;
+  protocol_apr_exposures: ProtocolAprExposuresTable;
+  protocol_apr_devices: ProtocolAprDevicesTable;
+  patients: PatientsTable;
+  studies: StudiesTable;
+  series: SeriesTable;
+  images: ImagesTable;
 }

@@ -1,0 +1,153 @@
+import type { Insertable } from 'kysely';
+import type {
+  ProtocolAprDevicesTable, ProtocolAprExposuresTable, ProtocolBodyPartsTable, ProtocolPatientTypesTable,
+  ProtocolProceduresTable, ProtocolProcedureViewsTable, ProtocolViewsTable,
+} from '../../../db/schema.js';
+import { HUMAN_ADULT, HUMAN_PAEDIATRIC } from './human.js';
+import { ALL_TECHNIQUES, PATIENT_SIZES, exposureFor, type Technique } from './techniques.js';
+import type { FieldSize, SpeciesTemplate, ViewTemplate } from './types.js';
+import { VET_SPECIES } from './veterinary.js';
+
+export type Product = 'DROS' | 'VETDROS';
+
+export interface LibraryRows {
+  patientTypes: Insertable<ProtocolPatientTypesTable>[];
+  bodyParts: Insertable<ProtocolBodyPartsTable>[];
+  procedures: Insertable<ProtocolProceduresTable>[];
+  views: Insertable<ProtocolViewsTable>[];
+  procedureViews: Insertable<ProtocolProcedureViewsTable>[];
+  exposures: Insertable<ProtocolAprExposuresTable>[];
+  devices: Insertable<ProtocolAprDevicesTable>[];
+}
+
+export const LIBRARY: Record<Product, SpeciesTemplate[]> = {
+  DROS: [HUMAN_ADULT, HUMAN_PAEDIATRIC],
+  VETDROS: VET_SPECIES,
+};
+
+const FIELD_CM: Record<FieldSize, [string, string]> = {
+  '8x10': ['20CM', '25CM'], '10x12': ['24CM', '30CM'], '11x14': ['28CM', '35CM'], '14x14': ['35CM', '35CM'],
+  '14x17': ['35CM', '43CM'], '17x17': ['43CM', '43CM'], '7x17': ['18CM', '43CM'],
+};
+
+const SIDES = [
+  { nn: '01', laterality: 'R', zh: '右', en: 'right' },
+  { nn: '02', laterality: 'L', zh: '左', en: 'left' },
+] as const;
+const UNPAIRED = { nn: '00', laterality: 'U', zh: '', en: '' } as const;
+type Side = (typeof SIDES)[number] | typeof UNPAIRED;
+
+function sidesOf(view: ViewTemplate): readonly Side[] {
+  return view.bilateral ? SIDES : [UNPAIRED];
+}
+
+/** Display orientation (0020,0020) row/column for the projection, read as the viewer sees it. */
+function orientation(position: string): { row: string; column: string } {
+  if (['LL', 'RL', 'LAT'].includes(position)) return { row: 'A', column: 'F' };
+  if (position === 'VD' || position === 'DV') return { row: 'L', column: 'Cd' };
+  return { row: 'L', column: 'F' };
+}
+
+function viewConfig(viewId: string, view: ViewTemplate, side: Side, technique: Technique) {
+  const [w, l] = view.field.split('x');
+  const [wcm, lcm] = FIELD_CM[view.field];
+  const o = orientation(view.position);
+  return {
+    DX: {
+      CollimatorCenter: '1', CollimatorFilter: '0', CollimatorNoChange: false,
+      CollimatorShape: view.circular ? 'CIRCULAR' : 'RECTANGULAR',
+      CollimatorSize: `${w}IN(${wcm})X${l}IN(${lcm})`, CollimatorSizeLength: `${l}IN`, CollimatorSizeWidth: `${w}IN`,
+      ImageHorizontalFlip: 'NO', ImageLaterality: side.laterality, ImageRotate: '0',
+      LabelPosition: side.laterality === 'L' ? 'RIGHT TOP' : 'LEFT TOP', LabelStyle: '',
+      PatientOrientationColumn: o.column, PatientOrientationRow: o.row,
+      RatioFactorLength: 0, RatioFactorSize: 0, RatioFactorThickness: 0, RatioFactorWeight: 0,
+      StandPos: '43', TargetEXI: technique.targetEI, ViewID: viewId,
+    },
+  };
+}
+
+/** Paediatric views start from the adult technique scaled as the Paediatric size rule says. */
+function baseTechnique(species: SpeciesTemplate, view: ViewTemplate): Technique {
+  const t = ALL_TECHNIQUES[view.technique];
+  if (species.category !== 'Paediatric') return t;
+  return { ...t, kV: t.kV - 10, mAs: t.mAs * 0.4, thickness: Math.max(1, Math.round(t.thickness * 0.4)) };
+}
+
+/** SID at a work station: the charted SID at the view's own station, table 100 cm / wall 150 cm otherwise. */
+function sidAt(ws: 0 | 1, view: ViewTemplate, technique: Technique): number {
+  return ws === (view.ws ?? 0) ? technique.sid : ws === 0 ? 100 : 150;
+}
+
+export function buildLibrary(product: Product): LibraryRows {
+  const rows: LibraryRows = { patientTypes: [], bodyParts: [], procedures: [], views: [], procedureViews: [], exposures: [], devices: [] };
+  const prefix = product === 'DROS' ? 'P0' : 'V0';
+  let procedureNo = 0;
+  let aprNo = 0;
+  const seenTypes = new Set<string>();
+  for (const species of LIBRARY[product]) {
+    if (!seenTypes.has(species.patientType)) {
+      seenTypes.add(species.patientType);
+      rows.patientTypes.push({ product, patient_type_id: species.patientType, name_en: species.en, name_zh: species.zh, sort: seenTypes.size, is_enabled: 1, is_pre_install: 1 });
+    }
+    species.parts.forEach((part, partIndex) => {
+      const bodyPartId = `${species.patientType}_${part.id}`;
+      rows.bodyParts.push({ product, body_part_id: bodyPartId, patient_type: species.patientType, name_en: part.en, name_zh: part.zh,
+        category: 'DX', sort: partIndex + 1, is_enabled: 1, is_pre_install: 1 });
+      const viewIds = new Map<string, string>(); // `${code}/${nn}` → view id
+      part.views.forEach((view, viewIndex) => {
+        const technique = baseTechnique(species, view);
+        for (const side of sidesOf(view)) {
+          const viewId = `View_DX_${species.idPrefix}_${view.code}_${side.nn}`;
+          viewIds.set(`${view.code}/${side.nn}`, viewId);
+          aprNo += 1;
+          rows.views.push({
+            product, view_id: viewId, patient_type: species.patientType, body_part_id: bodyPartId,
+            name_zh: `${side.zh}${view.zh}`, name_en: side.en ? `${view.en}, ${side.en}` : view.en,
+            view_position: view.position, anatomic_region: part.region, laterality: side.laterality,
+            apr_category: view.technique.toUpperCase(), icon: `${species.patientType}/${viewId}.svg`,
+            work_station_id: view.ws ?? 0, modality: 'DX', config_object: JSON.stringify(viewConfig(viewId, view, side, technique)),
+            sort: viewIndex + 1, is_enabled: 1, is_pre_install: 1,
+          });
+          for (const ws of [0, 1] as const) {
+            const sid = sidAt(ws, view, technique);
+            rows.devices.push({ product, apr_id: viewId, work_station_id: ws, config_object: JSON.stringify({ Common: {
+              APRNumber: String(aprNo), DetectorAngle: 0, FpdAcquisitionMode: '101', FrameRate: 0, GridSpeed: 0,
+              GridType: technique.grid ? 2 : 0, PositionNumber: String(ws + 1), SID: sid, Thickness: technique.thickness,
+              TubeAngle: view.tubeAngle ?? 0,
+            } }) });
+            for (const size of PATIENT_SIZES) {
+              const e = exposureFor(technique, size, sid);
+              rows.exposures.push({ product, apr_id: viewId, work_station_id: ws, patient_size: size, updated_at: null, updated_by: null,
+                config_object: JSON.stringify({ Common: { AECDensity: 0, AECField: '010', AECFilm: 1, Dose: 0, ExposureMode: 0,
+                  Focus: e.focus, TOD: 0, TubeLoad: 0, kV: e.kV, mA: e.mA, mAs: e.mAs, ms: e.ms } }) });
+            }
+          }
+        }
+      });
+      const addProcedure = (zh: string, en: string, codes: string[], side: Side, emergency: boolean) => {
+        procedureNo += 1;
+        const procedureId = `${prefix}-${String(procedureNo).padStart(4, '0')}`;
+        rows.procedures.push({
+          product, procedure_id: procedureId, patient_type: species.patientType, body_part_id: bodyPartId,
+          name_zh: `${side.zh}${zh}`, name_en: side.en ? `${en}, ${side.en}` : en,
+          procedure_type: emergency ? 'EMERGENCY' : 'NORMAL', procedure_category: species.category,
+          protocol_laterality: side.laterality, fast_search: emergency ? 1 : 0, modality: 'DX',
+          sort: procedureNo, is_enabled: 1, is_pre_install: 1,
+        });
+        codes.forEach((code, index) => {
+          const viewId = viewIds.get(`${code}/${side.nn}`) ?? viewIds.get(`${code}/00`);
+          if (!viewId) throw new Error(`procedure ${en} names unknown view ${code}`);
+          rows.procedureViews.push({ product, procedure_id: procedureId, view_id: viewId, sort: index + 1 });
+        });
+      };
+      for (const procedure of part.procedures) {
+        const bilateral = procedure.views.some((code) => part.views.find((x) => x.code === code)?.bilateral);
+        for (const side of bilateral ? SIDES : [UNPAIRED]) addProcedure(procedure.zh, procedure.en, procedure.views, side, procedure.emergency ?? false);
+      }
+      for (const view of part.views) {
+        for (const side of sidesOf(view)) addProcedure(view.zh, view.en, [view.code], side, false);
+      }
+    });
+  }
+  return rows;
+}

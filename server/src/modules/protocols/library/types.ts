@@ -1,0 +1,53 @@
+import type { TechniqueKey } from './techniques.js';
+
+/** Field size in inches (width × length), as the console's collimator presets name them. */
+export type FieldSize = '8x10' | '10x12' | '11x14' | '14x14' | '14x17' | '17x17' | '7x17';
+
+export interface ViewTemplate {
+  /** Code inside the view id, e.g. `HD_PA`. */
+  code: string;
+  zh: string;
+  en: string;
+  /** DICOM View Position (0018,5101) term. */
+  position: string;
+  technique: TechniqueKey;
+  field: FieldSize;
+  /** Preferred work station: 0 table, 1 wall stand. */
+  ws?: 0 | 1;
+  /** Expands into right (01) and left (02) views. */
+  bilateral?: boolean;
+  tubeAngle?: number;
+  /** Circular collimation (e.g. skull sinuses cone). */
+  circular?: boolean;
+}
+
+export interface ProcedureTemplate {
+  code: string;
+  zh: string;
+  en: string;
+  /** View codes; for bilateral views the procedure is made once per side. */
+  views: string[];
+  emergency?: boolean;
+}
+
+export interface BodyPartTemplate {
+  /** Suffix of the body part id (`Human_SKULL`). */
+  id: string;
+  zh: string;
+  en: string;
+  /** DICOM Body Part Examined (0018,0015), PS3.16 Annex L. */
+  region: string;
+  views: ViewTemplate[];
+  /** Multi-view procedures; every view also gets a single-view procedure. */
+  procedures: ProcedureTemplate[];
+}
+
+export interface SpeciesTemplate {
+  patientType: string;
+  zh: string;
+  en: string;
+  /** Prefix used in view ids, e.g. `T_A` (adult human), `V_DOG`. */
+  idPrefix: string;
+  category: 'Adult' | 'Paediatric' | 'Animal';
+  parts: BodyPartTemplate[];
+}
