@@ -26,7 +26,12 @@ import { seedRbac, type SeededAccounts } from './modules/rbac/seed.js';
 import { ProtocolRepository } from './modules/protocols/repository.js';
 import { protocolRoutes } from './modules/protocols/routes.js';
 import { ProtocolService } from './modules/protocols/service.js';
+import { recycleBinRoutes } from './modules/recycle-bin/routes.js';
+import { RecycleBinService } from './modules/recycle-bin/service.js';
 import { readBuildInfo } from './modules/resource/build-info.js';
+import { StudiesRepository } from './modules/studies/repository.js';
+import { studyRoutes } from './modules/studies/routes.js';
+import { StudiesService } from './modules/studies/service.js';
 import { resourceRoutes } from './modules/resource/routes.js';
 import { ConfigService } from './modules/system/config-service.js';
 import { HealthService } from './modules/system/health-service.js';
@@ -55,6 +60,8 @@ function fastifyOptions(config: Config): FastifyServerOptions {
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
     requestIdHeader: false,
+    // The spec writes list routes both ways (`study/` and `study`).
+    routerOptions: { ignoreTrailingSlash: true },
     // X-Request-ID is honoured when it is a sane token, so clients can correlate; otherwise we make one.
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
@@ -141,6 +148,9 @@ export async function createServer(config: Config): Promise<Server> {
     await protocolRepository.seed('DROS');
     await protocolRepository.seed('VETDROS');
     const protocols = new ProtocolService(protocolRepository);
+    const studiesRepository = new StudiesRepository(db);
+    const studies = new StudiesService(studiesRepository, protocolRepository, config.uidRoot);
+    const recycleBin = new RecycleBinService(studiesRepository, config.dataDir);
 
     const app = Fastify(fastifyOptions(config)).withTypeProvider<TypeBoxTypeProvider>() as App;
     const routes: Server['routes'] = [];
@@ -163,6 +173,8 @@ export async function createServer(config: Config): Promise<Server> {
     await registerDrRoutes(app, (scope) => {
       drAuthRoutes(scope, auth);
       protocolRoutes(scope, protocols);
+      studyRoutes(scope, studies);
+      recycleBinRoutes(scope, recycleBin, studies);
       resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'None', gen: 'None' } });
     });
     await app.ready();

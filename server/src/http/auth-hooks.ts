@@ -35,8 +35,9 @@ export function installAuthHooks(app: FastifyInstance, auth: AuthService): void 
     if (!options || options.access === 'public') return;
     const user = requireUser(request);
     if (user.isGuest && !options.guest) throw new AppError('GUEST_SCOPE');
-    if (options.access !== 'authenticated' && !user.permissions.has(options.access.permission)) {
-      throw new AppError('FORBIDDEN', [], options.access.permission);
+    if (options.access !== 'authenticated') {
+      const needed = [options.access.permission].flat();
+      if (!needed.some((p) => user.permissions.has(p))) throw new AppError('FORBIDDEN', [], needed.join(' | '));
     }
   });
 }

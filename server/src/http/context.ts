@@ -20,8 +20,8 @@ export interface AuthUser {
 /** Per-route options every route declares (see http/route-table.test.ts). */
 export interface RoentgenRoute {
   face: Face;
-  /** `public`: no token; `authenticated`: any valid token; otherwise a permission name. */
-  access: 'public' | 'authenticated' | { permission: string };
+  /** `public`: no token; `authenticated`: any valid token; otherwise a permission (or any of several). */
+  access: 'public' | 'authenticated' | { permission: string | string[] };
   /** Routes the guest token may call (emergency workflow); everything else refuses it. */
   guest?: boolean;
   /** Audit action name for writes; defaults to METHOD + route URL. */

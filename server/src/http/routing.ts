@@ -7,7 +7,7 @@ import type { RoentgenRoute } from './context.js';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
-type Access = 'public' | 'authenticated' | Permission;
+type Access = 'public' | 'authenticated' | Permission | Permission[];
 type Extra = Pick<RoentgenRoute, 'guest' | 'audit'>;
 
 function toAccess(access: Access): RoentgenRoute['access'] {

@@ -1,0 +1,156 @@
+import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { ImagesTable, PatientsTable, SeriesTable, StudiesTable } from '../../db/schema.js';
+import { likePattern, type Sql } from '../../db/sql.js';
+import type { Executor } from '../users/repository.js';
+
+export type StudyRow = Selectable<StudiesTable>;
+export type SeriesRow = Selectable<SeriesTable>;
+export type ImageRow = Selectable<ImagesTable>;
+export type PatientRow = Selectable<PatientsTable>;
+
+export interface StudyFilter {
+  /** Fuzzy: study id or patient id. */
+  id?: string;
+  name?: string;
+  accession?: string;
+  from?: string;
+  to?: string;
+  statuses?: string[];
+  inBin: boolean;
+  limit: number;
+  offset: number;
+}
+
+export class StudiesRepository {
+  constructor(private readonly sql: Sql) {}
+
+  get db() {
+    return this.sql.kysely;
+  }
+
+  patient(patientId: string, db: Executor = this.db) {
+    return db.selectFrom('patients').selectAll().where('patient_id', '=', patientId).executeTakeFirst();
+  }
+
+  async insertPatient(values: Insertable<PatientsTable>, db: Executor): Promise<number> {
+    return (await db.insertInto('patients').values(values).returning('id').executeTakeFirstOrThrow()).id;
+  }
+
+  async updatePatient(id: number, values: Updateable<PatientsTable>, db: Executor): Promise<void> {
+    await db.updateTable('patients').set(values).where('id', '=', id).execute();
+  }
+
+  async insertStudy(values: Insertable<StudiesTable>, db: Executor): Promise<number> {
+    return (await db.insertInto('studies').values(values).returning('id').executeTakeFirstOrThrow()).id;
+  }
+
+  async studyIdTaken(studyId: string, db: Executor): Promise<boolean> {
+    return (await db.selectFrom('studies').select('id').where('study_id', '=', studyId).executeTakeFirst()) !== undefined;
+  }
+
+  async insertSeries(values: Insertable<SeriesTable>, db: Executor): Promise<number> {
+    return (await db.insertInto('series').values(values).returning('id').executeTakeFirstOrThrow()).id;
+  }
+
+  async insertImage(values: Insertable<ImagesTable>, db: Executor): Promise<number> {
+    return (await db.insertInto('images').values(values).returning('id').executeTakeFirstOrThrow()).id;
+  }
+
+  study(studyId: string, inBin: boolean, db: Executor = this.db): Promise<StudyRow | undefined> {
+    return db.selectFrom('studies').selectAll().where('study_id', '=', studyId)
+      .where('deleted_at', inBin ? 'is not' : 'is', null).executeTakeFirst();
+  }
+
+  studies(studyIds: string[], db: Executor = this.db): Promise<StudyRow[]> {
+    return db.selectFrom('studies').selectAll().where('study_id', 'in', studyIds).execute();
+  }
+
+  async updateStudy(id: number, values: Updateable<StudiesTable>, db: Executor = this.db): Promise<void> {
+    await db.updateTable('studies').set(values).where('id', '=', id).execute();
+  }
+
+  seriesOf(studyPks: number[], db: Executor = this.db): Promise<SeriesRow[]> {
+    if (studyPks.length === 0) return Promise.resolve([]);
+    return db.selectFrom('series').selectAll().where('study_pk', 'in', studyPks).orderBy('sort').orderBy('id').execute();
+  }
+
+  imagesOf(studyPks: number[], db: Executor = this.db): Promise<ImageRow[]> {
+    if (studyPks.length === 0) return Promise.resolve([]);
+    return db.selectFrom('images').selectAll().where('study_pk', 'in', studyPks).orderBy('sort').orderBy('id').execute();
+  }
+
+  image(uid: string, db: Executor = this.db): Promise<ImageRow | undefined> {
+    return db.selectFrom('images').selectAll().where('sop_instance_uid', '=', uid).executeTakeFirst();
+  }
+
+  seriesByPk(pk: number, db: Executor = this.db) {
+    return db.selectFrom('series').selectAll().where('id', '=', pk).executeTakeFirstOrThrow();
+  }
+
+  async studyByPk(pk: number, db: Executor = this.db): Promise<StudyRow> {
+    return db.selectFrom('studies').selectAll().where('id', '=', pk).executeTakeFirstOrThrow();
+  }
+
+  async nextSorts(studyPk: number, db: Executor): Promise<{ series: number; image: number }> {
+    const s = await db.selectFrom('series').select((eb) => eb.fn.max('sort').as('m')).where('study_pk', '=', studyPk).executeTakeFirst();
+    const i = await db.selectFrom('images').select((eb) => eb.fn.max('sort').as('m')).where('study_pk', '=', studyPk).executeTakeFirst();
+    return { series: Number(s?.m ?? 0) + 1, image: Number(i?.m ?? 0) + 1 };
+  }
+
+  async setImageSort(uid: string, sort: number, db: Executor): Promise<void> {
+    await db.updateTable('images').set({ sort }).where('sop_instance_uid', '=', uid).execute();
+  }
+
+  /** Deletes an image and, when it was the last of its series, the series. */
+  async deleteImage(image: ImageRow, db: Executor): Promise<void> {
+    await db.deleteFrom('images').where('id', '=', image.id).execute();
+    const left = await db.selectFrom('images').select('id').where('series_pk', '=', image.series_pk).executeTakeFirst();
+    if (!left) await db.deleteFrom('series').where('id', '=', image.series_pk).execute();
+  }
+
+  async stat(studyPk: number): Promise<{ total: number; exposed: number }> {
+    const row = await this.db.selectFrom('images').select([
+      (eb) => eb.fn.countAll<number>().as('total'),
+      (eb) => eb.fn.sum<number>(eb.case().when('expose_status', '=', 'Exposed').then(1).else(0).end()).as('exposed'),
+    ]).where('study_pk', '=', studyPk).executeTakeFirstOrThrow();
+    return { total: Number(row.total), exposed: Number(row.exposed ?? 0) };
+  }
+
+  async list(f: StudyFilter): Promise<{ rows: StudyRow[]; count: number }> {
+    let q = this.db.selectFrom('studies').where('deleted_at', f.inBin ? 'is not' : 'is', null);
+    if (f.id) {
+      const pattern = likePattern(f.id);
+      q = q.where((eb) => eb.or([this.sql.ilike(eb.ref('study_id'), pattern), this.sql.ilike(eb.ref('patient_id'), pattern)]));
+    }
+    if (f.name) q = q.where((eb) => this.sql.ilike(eb.ref('patient_name'), likePattern(f.name ?? '')));
+    if (f.accession) q = q.where((eb) => this.sql.ilike(eb.ref('accession_number'), likePattern(f.accession ?? '')));
+    if (f.from) q = q.where('study_start_datetime', '>=', f.from);
+    if (f.to) q = q.where('study_start_datetime', '<=', f.to);
+    if (f.statuses && f.statuses.length > 0) q = q.where('study_status', 'in', f.statuses as StudyRow['study_status'][]);
+    const count = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const rows = await q.selectAll().orderBy('study_start_datetime', 'desc').orderBy('id', 'desc').limit(f.limit).offset(f.offset).execute();
+    return { rows, count };
+  }
+
+  async moveToBin(pks: number[], userId: number, at: string, db: Executor): Promise<void> {
+    if (pks.length > 0) await db.updateTable('studies').set({ deleted_at: at, deleted_by: userId, updated_at: at }).where('id', 'in', pks).execute();
+  }
+
+  async restore(pks: number[], at: string, db: Executor): Promise<void> {
+    if (pks.length > 0) await db.updateTable('studies').set({ deleted_at: null, deleted_by: null, updated_at: at }).where('id', 'in', pks).execute();
+  }
+
+  /** Removes binned studies with their series and images; returns the image files to delete afterwards. */
+  async purge(pks: number[], db: Executor): Promise<string[]> {
+    if (pks.length === 0) return [];
+    const files = await db.selectFrom('images').select('image_file_path').where('study_pk', 'in', pks).where('image_file_path', '!=', '').execute();
+    await db.deleteFrom('images').where('study_pk', 'in', pks).execute();
+    await db.deleteFrom('series').where('study_pk', 'in', pks).execute();
+    await db.deleteFrom('studies').where('id', 'in', pks).where('deleted_at', 'is not', null).execute();
+    return files.map((f) => f.image_file_path);
+  }
+
+  async binnedPks(db: Executor = this.db): Promise<number[]> {
+    return (await db.selectFrom('studies').select('id').where('deleted_at', 'is not', null).execute()).map((r) => r.id);
+  }
+}
