@@ -151,6 +151,8 @@ export async function createServer(config: Config): Promise<Server> {
     const studiesRepository = new StudiesRepository(db);
     const studies = new StudiesService(studiesRepository, protocolRepository, config.uidRoot);
     const recycleBin = new RecycleBinService(studiesRepository, config.dataDir);
+    stats.register('patients', async (since) => (await studiesRepository.statistics(since)).patients);
+    stats.register('studies', async (since) => (await studiesRepository.statistics(since)).studies);
 
     const app = Fastify(fastifyOptions(config)).withTypeProvider<TypeBoxTypeProvider>() as App;
     const routes: Server['routes'] = [];

@@ -203,6 +203,17 @@ for (const dialect of DIALECTS) {
       assert.ok(isDrError(saveAs.body, '0x0F0004'));
     });
 
+    test('system stats count patients and studies', async () => {
+      const before = (await call(ctx.t.url, 'GET', '/api/v1/system/stats?period=today', { token: ctx.admin })).body.data.stats;
+      await register();
+      const after = (await call(ctx.t.url, 'GET', '/api/v1/system/stats?period=today', { token: ctx.admin })).body.data.stats;
+      assert.equal(after.patients.total, before.patients.total + 1);
+      assert.equal(after.studies.total, before.studies.total + 1);
+      assert.equal(after.studies.new_in_period, before.studies.new_in_period + 1);
+      assert.equal(after.studies.by_status.Arrived, before.studies.by_status.Arrived + 1);
+      assert.equal(after.studies.by_modality.DX, after.studies.total);
+    });
+
     test('the guest token registers and works on Emergency studies only', async () => {
       const guest = (await call(ctx.t.url, 'GET', '/dr/api/v1/pub/software_info')).body.data.guest;
       const normal = await dr('POST', 'study', sampleStudy(), guest);
@@ -221,6 +232,30 @@ for (const dialect of DIALECTS) {
     const ctx = withServer(dialect);
     const dr = (method: string, path: string, body?: unknown, token?: string) => call(ctx.t.url, method, `/dr/api/v1/auth/${path}`, { token: token ?? ctx.admin, body });
     const register = async (tag: string) => (await dr('POST', 'study', sampleStudy({ patient_name: tag }))).body.data;
+
+    test('unfiltered totals (kept by triggers) always equal a real count', async () => {
+      const real = async (inBin: boolean, status?: string) => {
+        let q = ctx.t.server.db.kysely.selectFrom('studies').select((eb) => eb.fn.countAll<number>().as('n')).where('deleted_at', inBin ? 'is not' : 'is', null);
+        if (status) q = q.where('study_status', '=', status as 'Arrived');
+        return Number((await q.executeTakeFirstOrThrow()).n);
+      };
+      const check = async () => {
+        assert.equal((await dr('GET', 'study?page_size=1')).body.data.count, await real(false));
+        assert.equal((await dr('GET', 'recycle_bin/study?page_size=1')).body.data.count, await real(true));
+        assert.equal((await dr('GET', 'study?status=Arrived&page_size=1')).body.data.count, await real(false, 'Arrived'));
+      };
+      const a = await register('cnt');
+      const b = await register('cnt');
+      await check();
+      await ctx.t.server.db.kysely.updateTable('studies').set({ study_status: 'Completed' }).where('study_id', '=', a.study_id).execute();
+      await check();
+      await dr('DELETE', 'study', [a.study_id, b.study_id]);
+      await check();
+      await dr('POST', 'recycle_bin/study', [a.study_id]);
+      await check();
+      await dr('DELETE', 'recycle_bin/study', [b.study_id]);
+      await check();
+    });
 
     test('delete moves to the bin; restore brings back; purge is final and audited', async () => {
       const tag = `bin${randomUUID().slice(0, 6)}`;

@@ -247,6 +247,12 @@ export interface ImagesTable {
   created_at: string;
 }
 
+export interface StudyCountsTable {
+  in_bin: number;
+  study_status: string;
+  n: number;
+}
+
 /** Generated secrets shared by every process on one database (JWT key, installation id). */
 export interface ServerSecretsTable {
   name: string;
@@ -273,6 +279,7 @@ export interface Database {
   protocol_apr_devices: ProtocolAprDevicesTable;
   patients: PatientsTable;
   studies: StudiesTable;
+  study_counts: StudyCountsTable;
   series: SeriesTable;
   images: ImagesTable;
 }

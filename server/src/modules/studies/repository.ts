@@ -132,9 +132,18 @@ export class StudiesRepository {
     q = q.where('study_start_datetime', '>=', f.from ?? '');
     if (f.to) q = q.where('study_start_datetime', '<=', f.to);
     if (f.statuses && f.statuses.length > 0) q = q.where('study_status', 'in', f.statuses as StudyRow['study_status'][]);
-    const count = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const filtered = f.id || f.name || f.accession || f.from || f.to;
+    const count = filtered ? Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+      : await this.countByStatus(f.inBin, f.statuses);
     const rows = await q.selectAll().orderBy('study_start_datetime', 'desc').orderBy('id', 'desc').limit(f.limit).offset(f.offset).execute();
     return { rows, count };
+  }
+
+  /** Totals from the trigger-kept counters (see migration 002). */
+  async countByStatus(inBin: boolean, statuses?: string[]): Promise<number> {
+    let q = this.db.selectFrom('study_counts').select((eb) => eb.fn.sum<number>('n').as('n')).where('in_bin', '=', inBin ? 1 : 0);
+    if (statuses && statuses.length > 0) q = q.where('study_status', 'in', statuses);
+    return Number((await q.executeTakeFirst())?.n ?? 0);
   }
 
   async moveToBin(pks: number[], userId: number, at: string, db: Executor): Promise<void> {
@@ -153,6 +162,27 @@ export class StudiesRepository {
     await db.deleteFrom('series').where('study_pk', 'in', pks).execute();
     await db.deleteFrom('studies').where('id', 'in', pks).where('deleted_at', 'is not', null).execute();
     return files.map((f) => f.image_file_path);
+  }
+
+  /** Figures for the statistics page: totals and what was registered since `since`. */
+  async statistics(since: string) {
+    const patients = await this.db.selectFrom('patients').select([
+      (eb) => eb.fn.countAll<number>().as('total'),
+      (eb) => eb.fn.sum<number>(eb.case().when('created_at', '>=', since).then(1).else(0).end()).as('fresh'),
+    ]).executeTakeFirstOrThrow();
+    const studies = await this.db.selectFrom('studies').select(['study_status', 'product', (eb) => eb.fn.countAll<number>().as('n'),
+      (eb) => eb.fn.sum<number>(eb.case().when('create_time', '>=', since).then(1).else(0).end()).as('fresh')])
+      .where('deleted_at', 'is', null).groupBy(['study_status', 'product']).execute();
+    const sum = (rows: typeof studies, pick: (r: (typeof studies)[number]) => number) => rows.reduce((a, r) => a + pick(r), 0);
+    return {
+      patients: { total: Number(patients.total), new_in_period: Number(patients.fresh ?? 0) },
+      studies: {
+        total: sum(studies, (r) => Number(r.n)), new_in_period: sum(studies, (r) => Number(r.fresh ?? 0)),
+        by_status: Object.fromEntries(['Arrived', 'InProgress', 'Completed'].map((s) => [s, sum(studies.filter((r) => r.study_status === s), (r) => Number(r.n))])),
+        by_product: Object.fromEntries(['DROS', 'VETDROS'].map((p) => [p, sum(studies.filter((r) => r.product === p), (r) => Number(r.n))])),
+        by_modality: { DX: sum(studies, (r) => Number(r.n)) },
+      },
+    };
   }
 
   async binnedPks(db: Executor = this.db): Promise<number[]> {
