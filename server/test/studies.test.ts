@@ -138,6 +138,27 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    test('short names (one or two characters) are found through the n-gram index, renames included', async () => {
+      const tag = randomUUID().slice(0, 4);
+      const zhang = await register({ patient_name: `${tag}张三` });
+      await register({ patient_name: `${tag}李四` });
+      const two = await dr('GET', `study?name=${encodeURIComponent('张三')}&page_size=100`);
+      assert.ok(two.body.data.studies.some((s: { study_id: string }) => s.study_id === zhang.study_id));
+      assert.ok(two.body.data.studies.every((s: { patient_name: string }) => s.patient_name.includes('张三')));
+      const one = await dr('GET', `study?name=${encodeURIComponent('四')}&page_size=100`);
+      assert.ok(one.body.data.studies.every((s: { patient_name: string }) => s.patient_name.includes('四')) && one.body.data.count >= 1);
+      const edit = sampleStudy({ patient_id: zhang.patient_id, patient_name: `${tag}王五` }) as Record<string, unknown>;
+      for (const k of ['views', 'patient_type', 'modality', 'study_type']) delete edit[k];
+      assert.equal((await dr('PUT', `study/${zhang.study_id}`, edit)).status, 200);
+      const renamed = await dr('GET', `study?name=${encodeURIComponent('王五')}&page_size=100`);
+      assert.ok(renamed.body.data.studies.some((s: { study_id: string }) => s.study_id === zhang.study_id));
+      const old = await dr('GET', `study?name=${encodeURIComponent('张三')}&page_size=100`);
+      assert.ok(!old.body.data.studies.some((s: { study_id: string }) => s.study_id === zhang.study_id));
+      const ascii = await register({ patient_name: `Ab${tag}` });
+      const upper = await dr('GET', `study?name=AB&page_size=100`);
+      assert.ok(upper.body.data.studies.some((s: { study_id: string }) => s.study_id === ascii.study_id), 'case-insensitive');
+    });
+
     test('editing and locking: a locked study refuses edits, view changes and deletion', async () => {
       const s = await register();
       const edit = { ...sampleStudy({ patient_id: s.patient_id, patient_name: 'Buddy (Dog)g', patient_size: 'Small', weight: 35 }) } as Record<string, unknown>;

@@ -253,6 +253,11 @@ export interface StudyCountsTable {
   n: number;
 }
 
+export interface StudyNameGramsTable {
+  gram: string;
+  study_pk: number;
+}
+
 /** Generated secrets shared by every process on one database (JWT key, installation id). */
 export interface ServerSecretsTable {
   name: string;
@@ -280,6 +285,7 @@ export interface Database {
   patients: PatientsTable;
   studies: StudiesTable;
   study_counts: StudyCountsTable;
+  study_name_grams: StudyNameGramsTable;
   series: SeriesTable;
   images: ImagesTable;
 }

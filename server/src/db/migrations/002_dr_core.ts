@@ -127,6 +127,7 @@ export function drCore(dialect: DialectName) {
       await db.schema.createIndex('studies_bin_start').on('studies').columns(['study_start_datetime', 'id']).where(sql.ref('deleted_at'), 'is not', null).execute();
       await fuzzySearchIndexes(db, dialect);
       await studyCounters(db, dialect);
+      await nameGrams(db, dialect);
       await db.schema.createIndex('studies_patient').on('studies').column('patient_pk').execute();
       await db.schema.createIndex('studies_accession').on('studies').column('accession_number').execute();
 
@@ -233,4 +234,45 @@ async function studyCounters(db: Kysely<unknown>, dialect: DialectName): Promise
   await sql`create trigger study_counts_insert after insert on studies begin ${add('new')} end`.execute(db);
   await sql`create trigger study_counts_delete after delete on studies begin ${remove} end`.execute(db);
   await sql`create trigger study_counts_update after update of deleted_at, study_status on studies begin ${remove} ${add('new')} end`.execute(db);
+}
+
+/**
+ * One- and two-character substrings of patient names, kept by triggers. Trigram indexes cannot
+ * serve the shortest searches, and a two-character name ("张三") is the commonest search on a
+ * Chinese worklist: at a million studies those scans took 370–800 ms.
+ */
+async function nameGrams(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+  await db.schema.createTable('study_name_grams')
+    .addColumn('gram', 'text', (c) => c.notNull())
+    .addColumn('study_pk', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('study_name_grams_pk', ['gram', 'study_pk'])
+    .execute();
+  await db.schema.createIndex('study_name_grams_study').on('study_name_grams').column('study_pk').execute();
+  if (dialect === 'postgres') {
+    await sql`create function study_name_grams_track() returns trigger language plpgsql as $$
+      begin
+        if tg_op in ('UPDATE', 'DELETE') then delete from study_name_grams where study_pk = old.id; end if;
+        if tg_op in ('UPDATE', 'INSERT') then
+          insert into study_name_grams
+            select distinct substr(lower(new.patient_name), k, len), new.id
+            from generate_series(1, char_length(new.patient_name)) as k, (values (1), (2)) as l(len)
+            where k + len - 1 <= char_length(new.patient_name)
+            on conflict do nothing;
+        end if;
+        return null;
+      end $$`.execute(db);
+    await sql`create trigger study_name_grams_track after insert or delete or update of patient_name on studies
+      for each row execute function study_name_grams_track()`.execute(db);
+    return;
+  }
+  // SQLite triggers cannot use CTEs; a fixed table of positions stands in for generate_series.
+  await db.schema.createTable('gram_positions').addColumn('k', 'integer', (c) => c.primaryKey()).execute();
+  await sql`insert into gram_positions (k) values ${sql.join(Array.from({ length: 64 }, (_, i) => sql`(${i + 1})`))}`.execute(db);
+  const add = sql.raw(`insert or ignore into study_name_grams
+    select distinct substr(lower(new.patient_name), k, len), new.id from gram_positions, (select 1 as len union all select 2)
+    where k + len - 1 <= length(new.patient_name);`);
+  const remove = sql.raw('delete from study_name_grams where study_pk = old.id;');
+  await sql`create trigger study_name_grams_insert after insert on studies begin ${add} end`.execute(db);
+  await sql`create trigger study_name_grams_delete after delete on studies begin ${remove} end`.execute(db);
+  await sql`create trigger study_name_grams_update after update of patient_name on studies begin ${remove} ${add} end`.execute(db);
 }

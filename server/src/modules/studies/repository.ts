@@ -123,6 +123,9 @@ export class StudiesRepository {
       q = q.where((eb) => eb.or([this.sql.ilike(eb.ref('study_id'), pattern), this.sql.ilike(eb.ref('patient_id'), pattern)]));
     }
     if (f.name) q = q.where((eb) => this.sql.ilike(eb.ref('patient_name'), likePattern(f.name ?? '')));
+    // Names of one or two characters: the trigger-kept n-gram table finds them without a scan.
+    const shortName = f.name !== undefined && [...f.name].length <= 2 ? this.sqlLower(f.name) : undefined;
+    if (shortName) q = q.where('id', 'in', (eb) => eb.selectFrom('study_name_grams').select('study_pk').where('gram', '=', shortName));
     if (f.accession) q = q.where((eb) => this.sql.ilike(eb.ref('accession_number'), likePattern(f.accession ?? '')));
     // On SQLite the LIKEs above scan; the trigram index narrows the rows first (same results).
     const fts = this.sql.dialect === 'sqlite' ? ftsQuery([[['study_id', 'patient_id'], f.id], [['patient_name'], f.name], [['accession_number'], f.accession]]) : undefined;
@@ -137,6 +140,11 @@ export class StudiesRepository {
       : await this.countByStatus(f.inBin, f.statuses);
     const rows = await q.selectAll().orderBy('study_start_datetime', 'desc').orderBy('id', 'desc').limit(f.limit).offset(f.offset).execute();
     return { rows, count };
+  }
+
+  /** Lower-cases as the database's lower() does: SQLite folds ASCII only, PostgreSQL all of Unicode. */
+  private sqlLower(text: string): string {
+    return this.sql.dialect === 'sqlite' ? text.replace(/[A-Z]/g, (c) => c.toLowerCase()) : text.toLowerCase();
   }
 
   /** Totals from the trigger-kept counters (see migration 002). */
