@@ -57,30 +57,40 @@ export async function seedSqlite(server: Server, from: number, to: number): Prom
 
 export async function seedPostgres(server: Server, from: number, to: number): Promise<void> {
   const name = `substr('${SURNAMES}', (i % 10)::int + 1, 1) || substr('${GIVEN}', ((i / 10) % 10)::int + 1, 1) || substr('${GIVEN}', ((i / 100) % 10)::int + 1, 1)`;
-  const db = server.db.kysely;
   const n = sql`generate_series(${from}::bigint, ${to}::bigint) as i`;
-  await sql`insert into patients (id, patient_id, name, english_name, former_name, sex, birth_date, patient_type, sex_neutered,
-    owner_name, chip_number, variety, product, created_at, updated_at)
-    select i, 'BP' || i, ${sql.raw(name)}, '', '', 'M', '1980-01-01T00:00:00.000Z', 'Human', '', '', '', '', 'DROS', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z' from ${n}`.execute(db);
-  await sql`insert into studies (id, study_id, study_instance_uid, patient_pk, product, accession_number, patient_id, patient_name,
-    study_status, study_lock, study_type, study_start_datetime, study_end_datetime, create_time, updated_at, deleted_at, deleted_by, details)
-    select i, lpad((250000000000000 + i)::text, 15, '0'), '1.2.826.0.1.3680043.10.999.' || i, i, 'DROS', 'ACC' || i, 'BP' || i, ${sql.raw(name)},
-      case when i % 10 < 7 then 'Completed' when i % 10 < 9 then 'InProgress' else 'Arrived' end, 'Unlocked', 'Normal',
-      to_char((now() - make_interval(secs => (${to} - i) * ${SECONDS_PER_STUDY})) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), null,
-      '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', case when i % 100 = 0 then '2025-01-01T00:00:00.000Z' end, null, ${DETAILS}
-    from ${n}`.execute(db);
-  await sql`insert into series (id, series_instance_uid, study_pk, procedure_id, body_part, performed_datetime, protocol_code_meaning, sort, product)
-    select i, '1.2.826.0.1.3680043.10.999.' || i || '.1', i, 'P0-0050', 'Human_CHEST', null, '胸部正侧位', 1, 'DROS' from ${n}`.execute(db);
-  await sql`insert into images (id, sop_instance_uid, series_pk, study_pk, view_id, view_description, secondary_sop_uid, image_file_path,
-    acquisition_mode, expose_status, judged_status, send_status, export_status, storage_status, acquisition_context, img_proc_context, sort, product, created_at)
-    select 2 * i + k, '1.2.826.0.1.3680043.10.999.' || i || '.1.' || k, i, i, 'View_DX_T_A_CH_PA_00', '胸部后前位', '', '', 'RAD',
-      'Exposed', 'Accept', 'Unsent', 'NotExported', 'Saved', null, null, k + 1, 'DROS', '2025-01-01T00:00:00.000Z'
-    from ${n} cross join (values (0), (1)) as t(k)`.execute(db);
-  for (const table of ['patients', 'studies', 'series', 'images']) {
-    await sql`select setval(pg_get_serial_sequence(${table}, 'id'), (select max(id) from ${sql.table(table)}))`.execute(db);
-  }
-  // A live database is vacuumed by autovacuum; bulk-loaded rows need it for index-only scans.
-  await sql`vacuum analyze`.execute(db);
+  // A bulk load skips the row triggers (a million updates of one counter row in one transaction
+  // is quadratic) and rebuilds what they keep with set-based SQL afterwards, as an import would.
+  await server.db.kysely.connection().execute(async (db) => {
+    await sql`set session_replication_role = replica`.execute(db);
+    await sql`insert into patients (id, patient_id, name, english_name, former_name, sex, birth_date, patient_type, sex_neutered,
+      owner_name, chip_number, variety, product, created_at, updated_at)
+      select i, 'BP' || i, ${sql.raw(name)}, '', '', 'M', '1980-01-01T00:00:00.000Z', 'Human', '', '', '', '', 'DROS', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z' from ${n}`.execute(db);
+    await sql`insert into studies (id, study_id, study_instance_uid, patient_pk, product, accession_number, patient_id, patient_name,
+      study_status, study_lock, study_type, study_start_datetime, study_end_datetime, create_time, updated_at, deleted_at, deleted_by, details)
+      select i, lpad((250000000000000 + i)::text, 15, '0'), '1.2.826.0.1.3680043.10.999.' || i, i, 'DROS', 'ACC' || i, 'BP' || i, ${sql.raw(name)},
+        case when i % 10 < 7 then 'Completed' when i % 10 < 9 then 'InProgress' else 'Arrived' end, 'Unlocked', 'Normal',
+        to_char((now() - make_interval(secs => (${to} - i) * ${SECONDS_PER_STUDY})) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), null,
+        '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', case when i % 100 = 0 then '2025-01-01T00:00:00.000Z' end, null, ${DETAILS}
+      from ${n}`.execute(db);
+    await sql`insert into series (id, series_instance_uid, study_pk, procedure_id, body_part, performed_datetime, protocol_code_meaning, sort, product)
+      select i, '1.2.826.0.1.3680043.10.999.' || i || '.1', i, 'P0-0050', 'Human_CHEST', null, '胸部正侧位', 1, 'DROS' from ${n}`.execute(db);
+    await sql`insert into images (id, sop_instance_uid, series_pk, study_pk, view_id, view_description, secondary_sop_uid, image_file_path,
+      acquisition_mode, expose_status, judged_status, send_status, export_status, storage_status, acquisition_context, img_proc_context, sort, product, created_at)
+      select 2 * i + k, '1.2.826.0.1.3680043.10.999.' || i || '.1.' || k, i, i, 'View_DX_T_A_CH_PA_00', '胸部后前位', '', '', 'RAD',
+        'Exposed', 'Accept', 'Unsent', 'NotExported', 'Saved', null, null, k + 1, 'DROS', '2025-01-01T00:00:00.000Z'
+      from ${n} cross join (values (0), (1)) as t(k)`.execute(db);
+    await sql`set session_replication_role = origin`.execute(db);
+    await sql`delete from study_counts`.execute(db);
+    await sql`insert into study_counts select case when deleted_at is null then 0 else 1 end, study_status, count(*) from studies group by 1, 2`.execute(db);
+    await sql`insert into study_name_grams
+      select distinct substr(lower(patient_name), k, len), id from studies, generate_series(1, char_length(patient_name)) as k, (values (1), (2)) as l(len)
+      where k + len - 1 <= char_length(patient_name) and id between ${from} and ${to} on conflict do nothing`.execute(db);
+    for (const table of ['patients', 'studies', 'series', 'images']) {
+      await sql`select setval(pg_get_serial_sequence(${table}, 'id'), (select max(id) from ${sql.table(table)}))`.execute(db);
+    }
+    // A live database is vacuumed by autovacuum; bulk-loaded rows need it for index-only scans.
+    await sql`vacuum analyze`.execute(db);
+  });
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -110,7 +120,7 @@ function queries(total: number): Record<string, (i: number) => string> {
     'worklist today (status Arrived,InProgress)': (i) => `/dr/api/v1/auth/study/?status=Arrived,InProgress&start_time=${day(0)}T00:00:00.000%2B08:00&page=${1 + (i % 3)}&page_size=20`,
     'list, last 7 days, page 1-5': (i) => `/dr/api/v1/auth/study/?start_time=${day(7)}T00:00:00.000%2B08:00&page=${1 + (i % 5)}&page_size=20`,
     'name fuzzy (3 characters)': (i) => `/dr/api/v1/auth/study/?name=${encodeURIComponent(SURNAMES[i % 10] + GIVEN[(i * 7) % 10] + GIVEN[(i * 3) % 10])}&page=1&page_size=20`,
-    'name fuzzy (2 characters, scans)': (i) => `/dr/api/v1/auth/study/?name=${encodeURIComponent(SURNAMES[i % 10] + GIVEN[(i * 7) % 10])}&page=1&page_size=20`,
+    'name fuzzy (2 characters)': (i) => `/dr/api/v1/auth/study/?name=${encodeURIComponent(SURNAMES[i % 10] + GIVEN[(i * 7) % 10])}&page=1&page_size=20`,
     'acc_no fuzzy': (i) => `/dr/api/v1/auth/study/?acc_no=ACC${1 + ((i * 7919) % total)}&page=1&page_size=20`,
     'id fuzzy (study or patient id)': (i) => `/dr/api/v1/auth/study/?id=BP${1 + ((i * 104729) % total)}&page=1&page_size=20`,
     'unfiltered, page 1': () => '/dr/api/v1/auth/study/?page=1&page_size=20',

@@ -1,8 +1,6 @@
-import type { BodyPartTemplate, SpeciesTemplate, ViewTemplate } from './types.js';
+import { both, view, type BodyPartTemplate, type SpeciesTemplate } from './types.js';
 
-const v = (code: string, zh: string, en: string, position: string, technique: ViewTemplate['technique'], field: ViewTemplate['field'],
-  extra: Partial<ViewTemplate> = {}): ViewTemplate => ({ code, zh, en, position, technique, field, ...extra });
-const both = { bilateral: true };
+const v = view;
 
 const ADULT_PARTS: BodyPartTemplate[] = [
   { id: 'SKULL', zh: '颅骨', en: 'Skull', region: 'SKULL', views: [

@@ -51,3 +51,12 @@ export interface SpeciesTemplate {
   category: 'Adult' | 'Paediatric' | 'Animal';
   parts: BodyPartTemplate[];
 }
+
+/** Shorthand the library tables use: code, names, View Position, technique, field, extras. */
+export function view(code: string, zh: string, en: string, position: string, technique: ViewTemplate['technique'], field: FieldSize,
+  extra: Partial<ViewTemplate> = {}): ViewTemplate {
+  return { code, zh, en, position, technique, field, ...extra };
+}
+
+/** Marks a view as made once per side (right 01, left 02). */
+export const both = { bilateral: true } as const;

@@ -1,8 +1,6 @@
-import type { BodyPartTemplate, SpeciesTemplate, ViewTemplate } from './types.js';
+import { both, view, type BodyPartTemplate, type SpeciesTemplate, type ViewTemplate } from './types.js';
 
-const v = (code: string, zh: string, en: string, position: string, technique: ViewTemplate['technique'], field: ViewTemplate['field'],
-  extra: Partial<ViewTemplate> = {}): ViewTemplate => ({ code, zh, en, position, technique, field, ...extra });
-const both = { bilateral: true };
+const v = view;
 
 type Tech = ViewTemplate['technique'];
 
