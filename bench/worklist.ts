@@ -83,7 +83,8 @@ export async function seedPostgres(server: Server, from: number, to: number): Pr
     await sql`delete from study_counts`.execute(db);
     await sql`insert into study_counts select case when deleted_at is null then 0 else 1 end, study_status, count(*) from studies group by 1, 2`.execute(db);
     await sql`insert into study_name_grams
-      select distinct substr(lower(patient_name), k, len), id from studies, generate_series(1, char_length(patient_name)) as k, (values (1), (2)) as l(len)
+      select distinct substr(lower(patient_name), k, len), id, case when deleted_at is null then 0 else 1 end, study_start_datetime, study_status
+      from studies, generate_series(1, char_length(patient_name)) as k, (values (1), (2)) as l(len)
       where k + len - 1 <= char_length(patient_name) and id between ${from} and ${to} on conflict do nothing`.execute(db);
     for (const table of ['patients', 'studies', 'series', 'images']) {
       await sql`select setval(pg_get_serial_sequence(${table}, 'id'), (select max(id) from ${sql.table(table)}))`.execute(db);

@@ -154,6 +154,14 @@ for (const dialect of DIALECTS) {
       assert.ok(renamed.body.data.studies.some((s: { study_id: string }) => s.study_id === zhang.study_id));
       const old = await dr('GET', `study?name=${encodeURIComponent('张三')}&page_size=100`);
       assert.ok(!old.body.data.studies.some((s: { study_id: string }) => s.study_id === zhang.study_id));
+      const inList = async (path: string) => (await dr('GET', path)).body.data.studies.some((s: { study_id: string }) => s.study_id === zhang.study_id);
+      assert.equal(await inList(`study?name=${encodeURIComponent('王五')}&status=Completed&page_size=100`), false, 'status is honoured');
+      assert.equal(await inList(`study?name=${encodeURIComponent('王五')}&status=Arrived&page_size=100`), true);
+      await dr('DELETE', 'study', [zhang.study_id]);
+      assert.equal(await inList(`study?name=${encodeURIComponent('王五')}&page_size=100`), false, 'binned studies leave the worklist');
+      assert.equal(await inList(`recycle_bin/study?name=${encodeURIComponent('王五')}&page_size=100`), true);
+      await dr('POST', 'recycle_bin/study', [zhang.study_id]);
+      assert.equal(await inList(`study?name=${encodeURIComponent('王五')}&page_size=100`), true);
       const ascii = await register({ patient_name: `Ab${tag}` });
       const upper = await dr('GET', `study?name=AB&page_size=100`);
       assert.ok(upper.body.data.studies.some((s: { study_id: string }) => s.study_id === ascii.study_id), 'case-insensitive');

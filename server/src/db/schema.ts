@@ -256,6 +256,9 @@ export interface StudyCountsTable {
 export interface StudyNameGramsTable {
   gram: string;
   study_pk: number;
+  in_bin: number;
+  study_start_datetime: string;
+  study_status: string;
 }
 
 /** Generated secrets shared by every process on one database (JWT key, installation id). */

@@ -118,16 +118,11 @@ export class StudiesRepository {
 
   async list(f: StudyFilter): Promise<{ rows: StudyRow[]; count: number }> {
     // Names of one or two characters: the trigger-kept n-gram table holds every such substring of
-    // lower(name), so its rows are exactly the matches. They are computed first (MATERIALIZED):
-    // left to itself PostgreSQL walked the whole start-time index hunting for a rare name's
-    // first page (1.7 s at 1M studies) or hash-joined every live study to count (140 ms).
+    // lower(name), so its rows are exactly the matches.
     const shortName = f.name !== undefined && [...f.name].length <= 2 ? this.sqlLower(f.name) : undefined;
-    const plain = this.db.selectFrom('studies');
-    const from = shortName === undefined ? plain
-      // Same row shape as `plain` (the CTE adds only the join column); Kysely cannot see the two as one type.
-      : this.db.with((w) => w('name_match').materialized(), (db) => db.selectFrom('study_name_grams').select('study_pk').where('gram', '=', shortName))
-        .selectFrom('studies').innerJoin('name_match', 'name_match.study_pk', 'studies.id') as unknown as typeof plain;
-    let q = from.where('deleted_at', f.inBin ? 'is not' : 'is', null);
+    if (shortName !== undefined && !f.id && !f.accession) return this.listByShortName(shortName, f);
+    let q = this.db.selectFrom('studies').where('deleted_at', f.inBin ? 'is not' : 'is', null);
+    if (shortName !== undefined) q = q.where('id', 'in', (eb) => eb.selectFrom('study_name_grams').select('study_pk').where('gram', '=', shortName));
     if (f.id) {
       const pattern = likePattern(f.id);
       q = q.where((eb) => eb.or([this.sql.ilike(eb.ref('study_id'), pattern), this.sql.ilike(eb.ref('patient_id'), pattern)]));
@@ -146,8 +141,27 @@ export class StudiesRepository {
     const filtered = f.id || f.name || f.accession || f.from || f.to;
     const count = filtered ? Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
       : await this.countByStatus(f.inBin, f.statuses);
-    const rows = await q.selectAll('studies').orderBy('study_start_datetime', 'desc').orderBy('id', 'desc').limit(f.limit).offset(f.offset).execute();
+    const rows = await q.selectAll().orderBy('study_start_datetime', 'desc').orderBy('id', 'desc').limit(f.limit).offset(f.offset).execute();
     return { rows, count };
+  }
+
+  /**
+   * A page of a short-name search read from the n-gram index alone (it carries bin flag, start
+   * time and status); only the studies shown are fetched. Joining every match to its study row
+   * instead cost 55 ms (SQLite) to 106 ms (PostgreSQL) at a million studies.
+   */
+  private async listByShortName(gram: string, f: StudyFilter): Promise<{ rows: StudyRow[]; count: number }> {
+    let g = this.db.selectFrom('study_name_grams').where('gram', '=', gram).where('in_bin', '=', f.inBin ? 1 : 0);
+    if (f.from) g = g.where('study_start_datetime', '>=', f.from);
+    if (f.to) g = g.where('study_start_datetime', '<=', f.to);
+    if (f.statuses && f.statuses.length > 0) g = g.where('study_status', 'in', f.statuses);
+    const count = Number((await g.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const page = await g.select('study_pk').orderBy('study_start_datetime', 'desc').orderBy('study_pk', 'desc')
+      .limit(f.limit).offset(f.offset).execute();
+    if (page.length === 0) return { rows: [], count };
+    const rows = await this.db.selectFrom('studies').selectAll().where('id', 'in', page.map((p) => p.study_pk)).execute();
+    const byPk = new Map(rows.map((r) => [r.id, r]));
+    return { rows: page.flatMap((p) => byPk.get(p.study_pk) ?? []), count };
   }
 
   /** Lower-cases as the database's lower() does: SQLite folds ASCII only, PostgreSQL all of Unicode. */
