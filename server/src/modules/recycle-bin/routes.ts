@@ -1,5 +1,5 @@
 import { requireUser } from '../../http/auth-hooks.js';
-import { ok } from '../../http/envelope.js';
+import { DR_EMPTY, ok } from '../../http/envelope.js';
 import { AppError } from '../../http/errors.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import { StudyIdList, StudyIdParams, StudyListQuery } from '../studies/schemas.js';
@@ -29,25 +29,25 @@ export function recycleBinRoutes(app: App, bin: RecycleBinService, studies: Stud
     const { missing } = await bin.restore(req.body);
     req.auditInfo = { resourceType: 'study', detail: { study_ids: req.body } };
     if (missing.length > 0) throw new AppError('STUDY_NOT_IN_BIN', missing, `${req.body.length - missing.length} of ${req.body.length} restored`);
-    return ok(req, reply, bin.empty());
+    return ok(req, reply, DR_EMPTY);
   });
 
   app.delete('/auth/recycle_bin/study', {
     schema: { tags, security: BEARER, summary: 'Permanently delete studies from the recycle bin', body: StudyIdList },
     config: drRoute('recycle:purge', { audit: 'recycle_bin.purge' }),
   }, async (req, reply) => {
-    const { purged, missing } = await bin.purge(req.body, requireUser(req));
+    const { purged, missing } = await bin.purge(req.body);
     req.auditInfo = { resourceType: 'study', detail: { study_ids: req.body, purged } };
     if (missing.length > 0) throw new AppError('STUDY_NOT_IN_BIN', missing, `${purged} of ${req.body.length} purged`);
-    return ok(req, reply, bin.empty());
+    return ok(req, reply, DR_EMPTY);
   });
 
   app.delete('/auth/recycle_bin/clear', {
     schema: { tags, security: BEARER, summary: 'Empty the recycle bin' },
     config: drRoute('recycle:purge', { audit: 'recycle_bin.clear' }),
   }, async (req, reply) => {
-    const { purged } = await bin.purge('all', requireUser(req));
+    const { purged } = await bin.purge('all');
     req.auditInfo = { resourceType: 'study', detail: { purged } };
-    return ok(req, reply, bin.empty());
+    return ok(req, reply, DR_EMPTY);
   });
 }

@@ -1,7 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { AuthUser } from '../../http/context.js';
-import { drTyped } from '../../http/envelope.js';
 import type { FieldError } from '../../http/errors.js';
 import { nowIso } from '../../util/time.js';
 import type { StudiesRepository } from '../studies/repository.js';
@@ -61,7 +59,7 @@ export class RecycleBinService {
   }
 
   /** Irreversible: rows go first in one transaction, then their files (a sweeper would catch any left). */
-  async purge(studyIds: string[] | 'all', _user: AuthUser): Promise<{ purged: number; missing: FieldError[] }> {
+  async purge(studyIds: string[] | 'all'): Promise<{ purged: number; missing: FieldError[] }> {
     const { pks, missing } = studyIds === 'all' ? { pks: await this.repo.binnedPks(), missing: [] } : await this.binned(studyIds);
     const files = await this.repo.db.transaction().execute((trx) => this.repo.purge(pks, trx));
     for (const file of files) {
@@ -69,9 +67,5 @@ export class RecycleBinService {
       if (full) await fs.rm(full, { force: true });
     }
     return { purged: pks.length, missing };
-  }
-
-  empty() {
-    return drTyped('google.protobuf.Empty', { value: {} });
   }
 }

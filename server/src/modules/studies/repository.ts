@@ -83,10 +83,6 @@ export class StudiesRepository {
     return db.selectFrom('images').selectAll().where('sop_instance_uid', '=', uid).executeTakeFirst();
   }
 
-  seriesByPk(pk: number, db: Executor = this.db) {
-    return db.selectFrom('series').selectAll().where('id', '=', pk).executeTakeFirstOrThrow();
-  }
-
   async studyByPk(pk: number, db: Executor = this.db): Promise<StudyRow> {
     return db.selectFrom('studies').selectAll().where('id', '=', pk).executeTakeFirstOrThrow();
   }
