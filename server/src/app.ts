@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -15,6 +16,7 @@ import { installErrorHandling, sendError } from './http/error-handler.js';
 import { AppError } from './http/errors.js';
 import { registerDrRoutes, type App } from './http/routing.js';
 import { installValidation } from './http/validation.js';
+import { FileBlobStore } from './storage/blob-store.js';
 import { installAuditHook } from './modules/audit/hook.js';
 import { AuditRepository } from './modules/audit/repository.js';
 import { RevokedTokensRepository } from './modules/auth/repository.js';
@@ -150,7 +152,9 @@ export async function createServer(config: Config): Promise<Server> {
     const protocols = new ProtocolService(protocolRepository);
     const studiesRepository = new StudiesRepository(db);
     const studies = new StudiesService(studiesRepository, protocolRepository, config.uidRoot);
-    const recycleBin = new RecycleBinService(studiesRepository, config.dataDir);
+    const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
+    await blobs.sweepTemporary();
+    const recycleBin = new RecycleBinService(studiesRepository, blobs, config.dataDir);
     stats.register('patients', async (since) => (await studiesRepository.statistics(since)).patients);
     stats.register('studies', async (since) => (await studiesRepository.statistics(since)).studies);
 

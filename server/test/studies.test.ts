@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { describe, test } from 'node:test';
+import { FileBlobStore } from '../src/storage/blob-store.js';
 import { DIALECTS, SEED_PASSWORD, call, isDrError, login, withServer } from './helpers.js';
 
 /** The spec's POST study sample, with a fresh patient id. */
@@ -309,6 +311,23 @@ for (const dialect of DIALECTS) {
       assert.equal(images.length, 0);
       const audit = await call(ctx.t.url, 'GET', '/api/v1/system/audit-logs?action=recycle_bin.purge', { token: ctx.admin });
       assert.ok(audit.body.data.items.some((e: { detail: { study_ids: string[] } }) => e.detail.study_ids.includes(b.study_id)));
+    });
+
+    test('a binned study counts its image files in disk_info; purge removes them after the rows', async () => {
+      const s = await register(`file${randomUUID().slice(0, 6)}`);
+      const uid = s.series[0].images[0].sop_instance_uid;
+      const blobs = new FileBlobStore(path.join(ctx.t.dataDir, 'blobs'));
+      const key = `dicom/${uid}.dcm`;
+      await blobs.put(key, Buffer.alloc(4096, 1));
+      await ctx.t.server.db.kysely.updateTable('images').set({ image_file_path: key }).where('sop_instance_uid', '=', uid).execute();
+      const before = (await dr('GET', 'recycle_bin/disk_info')).body.data.recycle_bin;
+      await dr('DELETE', 'study', [s.study_id]);
+      const binned = (await dr('GET', 'recycle_bin/disk_info')).body.data;
+      assert.equal(binned.recycle_bin, before + 4096);
+      assert.equal((await blobs.stat(key))?.size, 4096, 'nothing is deleted while in the bin');
+      assert.equal((await dr('DELETE', 'recycle_bin/study', [s.study_id])).status, 200);
+      assert.equal(await blobs.stat(key), undefined);
+      assert.equal((await dr('GET', 'recycle_bin/disk_info')).body.data.recycle_bin, before);
     });
 
     test('clear empties the bin; disk_info reports real figures; permissions hold', async () => {

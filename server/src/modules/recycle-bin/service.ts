@@ -1,6 +1,5 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { FieldError } from '../../http/errors.js';
+import { InvalidBlobKeyError, type BlobStore } from '../../storage/blob-store.js';
 import { nowIso } from '../../util/time.js';
 import type { StudiesRepository } from '../studies/repository.js';
 import { diskFigures } from '../system/health-service.js';
@@ -18,20 +17,12 @@ export function diskString(bytes: number): string {
 }
 
 export class RecycleBinService {
-  constructor(private readonly repo: StudiesRepository, private readonly dataDir: string) {}
+  constructor(private readonly repo: StudiesRepository, private readonly blobs: BlobStore, private readonly dataDir: string) {}
 
-  /** Stored image paths are relative to the data dir; anything resolving outside it is never touched. */
-  private resolve(stored: string): string | undefined {
-    const full = path.resolve(this.dataDir, stored);
-    return full.startsWith(this.dataDir + path.sep) ? full : undefined;
-  }
-
-  private async fileBytes(stored: string[]): Promise<number> {
+  /** Image files are blob keys (`dicom/<uid>.dcm`); anything else was never written by us and is left alone. */
+  private async fileBytes(keys: string[]): Promise<number> {
     let total = 0;
-    for (const file of stored) {
-      const full = this.resolve(file);
-      if (full) total += await fs.stat(full).then((s) => s.size, () => 0);
-    }
+    for (const key of keys) total += (await this.blobs.stat(key).catch(ignoreInvalidKey))?.size ?? 0;
     return total;
   }
 
@@ -62,10 +53,12 @@ export class RecycleBinService {
   async purge(studyIds: string[] | 'all'): Promise<{ purged: number; missing: FieldError[] }> {
     const { pks, missing } = studyIds === 'all' ? { pks: await this.repo.binnedPks(), missing: [] } : await this.binned(studyIds);
     const files = await this.repo.db.transaction().execute((trx) => this.repo.purge(pks, trx));
-    for (const file of files) {
-      const full = this.resolve(file);
-      if (full) await fs.rm(full, { force: true });
-    }
+    for (const key of files) await this.blobs.delete(key).catch(ignoreInvalidKey);
     return { purged: pks.length, missing };
   }
+}
+
+function ignoreInvalidKey(error: unknown): undefined {
+  if (error instanceof InvalidBlobKeyError) return undefined;
+  throw error;
 }

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { after, test } from 'node:test';
+import { FileBlobStore, InvalidBlobKeyError } from './blob-store.js';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-blobs-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+const store = new FileBlobStore(root);
+
+function filesUnder(dir: string): string[] {
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+test('put, stat, read, stream and delete a blob', async () => {
+  const data = Buffer.from('DICM payload');
+  const info = await store.put('dicom/1.2.3.4.dcm', data);
+  assert.deepEqual(info, { key: 'dicom/1.2.3.4.dcm', size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+  assert.deepEqual(await store.stat('dicom/1.2.3.4.dcm'), { key: 'dicom/1.2.3.4.dcm', size: data.length });
+  assert.deepEqual(await store.read('dicom/1.2.3.4.dcm'), data);
+  const chunks: Buffer[] = [];
+  for await (const chunk of await store.stream('dicom/1.2.3.4.dcm')) chunks.push(chunk as Buffer);
+  assert.deepEqual(Buffer.concat(chunks), data);
+  await store.delete('dicom/1.2.3.4.dcm');
+  assert.equal(await store.stat('dicom/1.2.3.4.dcm'), undefined);
+  await assert.rejects(store.read('dicom/1.2.3.4.dcm'), { code: 'ENOENT' });
+  await store.delete('dicom/1.2.3.4.dcm'); // deleting twice is fine
+});
+
+test('a rewrite replaces the whole blob; streams of any size are stored intact', async () => {
+  const big = Buffer.alloc(5 * 1024 * 1024 + 17, 7);
+  await store.put('dicom/big.dcm', Buffer.from('old'));
+  const info = await store.put('dicom/big.dcm', Readable.from([big.subarray(0, 1000), big.subarray(1000)]));
+  assert.equal(info.size, big.length);
+  assert.ok((await store.read('dicom/big.dcm')).equals(big));
+});
+
+test('a write that fails midway leaves neither a blob nor a temporary file', async () => {
+  const failing = new Readable({
+    read() {
+      this.push(Buffer.alloc(1024));
+      this.destroy(new Error('peer went away'));
+    },
+  });
+  await assert.rejects(store.put('dicom/broken.dcm', failing), /peer went away/);
+  assert.equal(await store.stat('dicom/broken.dcm'), undefined);
+  assert.deepEqual(fs.readdirSync(path.join(root, '.tmp')), []);
+});
+
+test('keys are validated: no traversal, no absolute paths, no separators in names', async () => {
+  for (const key of ['../etc/passwd', 'dicom/../../x', '/abs/path', 'dicom/a/b', 'DICOM/x', 'dicom/', 'dicom/.hidden', '', 'dicom/a\u0000b']) {
+    await assert.rejects(store.put(key, Buffer.from('x')), InvalidBlobKeyError, key);
+    await assert.rejects(store.read(key), InvalidBlobKeyError, key);
+  }
+  assert.ok(filesUnder(root).every((f) => f.startsWith(root + path.sep)));
+});
+
+test('blobs are sharded below their namespace; stale temporary files are swept', async () => {
+  await store.put('thumbnail/1.2.3.webp', Buffer.from('w'));
+  const [file] = filesUnder(path.join(root, 'thumbnail'));
+  assert.match(path.relative(root, file), /^thumbnail\/[0-9a-f]{2}\/1\.2\.3\.webp$/);
+  const stale = path.join(root, '.tmp', 'dead.part');
+  fs.writeFileSync(stale, 'x');
+  const old = new Date(Date.now() - 2 * 3_600_000);
+  fs.utimesSync(stale, old, old);
+  fs.writeFileSync(path.join(root, '.tmp', 'fresh.part'), 'x');
+  assert.equal(await store.sweepTemporary(), 1);
+  assert.deepEqual(fs.readdirSync(path.join(root, '.tmp')), ['fresh.part']);
+});

@@ -1,0 +1,128 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/**
+ * Where files live (DICOM objects, thumbnails, captures). Callers name blobs with keys they
+ * build themselves (`dicom/<SOP Instance UID>.dcm`), never from a client's string; the
+ * filesystem store maps a key to a sharded path. An S3-compatible store implements the same
+ * interface for the scale-out shape.
+ */
+export interface BlobStore {
+  put(key: string, data: Buffer | Readable): Promise<BlobInfo>;
+  read(key: string): Promise<Buffer>;
+  stream(key: string): Promise<Readable>;
+  stat(key: string): Promise<BlobInfo | undefined>;
+  delete(key: string): Promise<void>;
+}
+
+export interface BlobInfo {
+  key: string;
+  size: number;
+  /** Hex SHA-256 of the content (computed while writing; absent from stat). */
+  sha256?: string;
+}
+
+/** `namespace/name`: lower-case namespace, a name of letters, digits, dot, dash and underscore. */
+const KEY = /^[a-z][a-z0-9-]{0,31}\/[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
+export class InvalidBlobKeyError extends Error {}
+
+export function assertBlobKey(key: string): void {
+  if (!KEY.test(key) || key.includes('..')) throw new InvalidBlobKeyError(`invalid blob key: ${JSON.stringify(key)}`);
+}
+
+const TEMP_DIR = '.tmp';
+
+export class FileBlobStore implements BlobStore {
+  constructor(private readonly root: string) {}
+
+  /** Shards by a hash of the name so no directory grows past a few thousand entries. */
+  private pathOf(key: string): string {
+    assertBlobKey(key);
+    const [namespace, name] = key.split('/') as [string, string];
+    const shard = createHash('sha1').update(name).digest('hex').slice(0, 2);
+    return path.join(this.root, namespace, shard, name);
+  }
+
+  /**
+   * Writes to a temporary file, fsyncs it, renames it into place and fsyncs the directory, so a
+   * reader (or a crash) sees either the old blob or the whole new one, never a part.
+   */
+  async put(key: string, data: Buffer | Readable): Promise<BlobInfo> {
+    const target = this.pathOf(key);
+    const tempDir = path.join(this.root, TEMP_DIR);
+    await fs.mkdir(tempDir, { recursive: true });
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    const temp = path.join(tempDir, `${randomUUID()}.part`);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      const source = Buffer.isBuffer(data) ? Readable.from([data]) : data;
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      });
+      await pipeline(source, counter, createWriteStream(temp, { flags: 'wx', mode: 0o640 }));
+      // fsync flushes the file whichever descriptor asks (a FileHandle stream never closes under pipeline on Node 20).
+      const handle = await fs.open(temp, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
+    await fs.rename(temp, target);
+    const dir = await fs.open(path.dirname(target), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    return { key, size, sha256: hash.digest('hex') };
+  }
+
+  async read(key: string): Promise<Buffer> {
+    return fs.readFile(this.pathOf(key));
+  }
+
+  async stream(key: string): Promise<ReadStream> {
+    const file = this.pathOf(key);
+    await fs.access(file);
+    return createReadStream(file);
+  }
+
+  async stat(key: string): Promise<BlobInfo | undefined> {
+    const s = await fs.stat(this.pathOf(key)).catch(() => undefined);
+    return s?.isFile() ? { key, size: s.size } : undefined;
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.pathOf(key), { force: true });
+  }
+
+  /** Removes temporary files left by writes that died (a crash between write and rename). */
+  async sweepTemporary(olderThanMs = 3_600_000): Promise<number> {
+    const dir = path.join(this.root, TEMP_DIR);
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    let removed = 0;
+    for (const name of names) {
+      const file = path.join(dir, name);
+      const s = await fs.stat(file).catch(() => undefined);
+      if (s && Date.now() - s.mtimeMs > olderThanMs) {
+        await fs.rm(file, { force: true });
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+}
