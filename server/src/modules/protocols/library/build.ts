@@ -41,17 +41,20 @@ function sidesOf(view: ViewTemplate): readonly Side[] {
   return view.bilateral ? SIDES : [UNPAIRED];
 }
 
-/** Display orientation (0020,0020) row/column for the projection, read as the viewer sees it. */
-function orientation(position: string): { row: string; column: string } {
-  if (['LL', 'RL', 'LAT'].includes(position)) return { row: 'A', column: 'F' };
-  if (position === 'VD' || position === 'DV') return { row: 'L', column: 'Cd' };
-  return { row: 'L', column: 'F' };
+/**
+ * Display orientation (0020,0020) row/column for the projection, read as the viewer sees it;
+ * quadrupeds use their own terms (PS3.3 C.7.6.1.1.1: CR cranial, CD caudal, D dorsal, V ventral).
+ */
+function orientation(position: string, quadruped: boolean): { row: string; column: string } {
+  const lateral = ['LL', 'RL', 'LAT'].includes(position);
+  if (quadruped) return lateral ? { row: 'CR', column: 'V' } : { row: 'L', column: 'CD' };
+  return lateral ? { row: 'A', column: 'F' } : { row: 'L', column: 'F' };
 }
 
-function viewConfig(viewId: string, view: ViewTemplate, side: Side, technique: Technique) {
+function viewConfig(viewId: string, view: ViewTemplate, side: Side, technique: Technique, quadruped: boolean) {
   const [w, l] = view.field.split('x');
   const [wcm, lcm] = FIELD_CM[view.field];
-  const o = orientation(view.position);
+  const o = orientation(view.position, quadruped);
   return {
     DX: {
       CollimatorCenter: '1', CollimatorFilter: '0', CollimatorNoChange: false,
@@ -105,7 +108,7 @@ export function buildLibrary(product: Product): LibraryRows {
             name_zh: `${side.zh}${view.zh}`, name_en: side.en ? `${view.en}, ${side.en}` : view.en,
             view_position: view.position, anatomic_region: part.region, laterality: side.laterality,
             apr_category: view.technique.toUpperCase(), icon: `${species.patientType}/${viewId}.svg`,
-            work_station_id: view.ws ?? 0, modality: 'DX', config_object: JSON.stringify(viewConfig(viewId, view, side, technique)),
+            work_station_id: view.ws ?? 0, modality: 'DX', config_object: JSON.stringify(viewConfig(viewId, view, side, technique, species.category === 'Animal')),
             sort: viewIndex + 1, is_enabled: 1, is_pre_install: 1,
           });
           for (const ws of [0, 1] as const) {
