@@ -1,14 +1,10 @@
-import dcmjs from 'dcmjs';
 import { REGION_CODES, VIEW_CODES } from './codes.js';
+import { da, ds, pixelBuffer, tm, writePart10 } from './part10.js';
 
 export const SOP_CLASS = {
   DX_PRESENTATION: '1.2.840.10008.5.1.4.1.1.1.1',
   DX_PROCESSING: '1.2.840.10008.5.1.4.1.1.1.1.1',
 } as const;
-
-const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
-const IMPLEMENTATION_CLASS_UID = '2.25.208436957532941862398475329451781253247';
-const IMPLEMENTATION_VERSION = 'ROENTGEN_0_1';
 
 export interface DxPatient {
   id: string;
@@ -36,12 +32,6 @@ export interface DxImageInput {
   equipment: { manufacturer: string; model: string; stationName: string; softwareVersion: string };
 }
 
-const pad2 = (n: number) => String(n).padStart(2, '0');
-const da = (d: Date) => `${d.getFullYear()}${pad2(d.getMonth() + 1)}${pad2(d.getDate())}`;
-const tm = (d: Date) => `${pad2(d.getHours())}${pad2(d.getMinutes())}${pad2(d.getSeconds())}`;
-/** DS values: at most 16 characters. */
-const ds = (n: number) => Number(n.toPrecision(10));
-
 /** Deviation Index per IEC 62494-1: DI = 10·log10(EI / EI_T). */
 export function deviationIndex(ei: number, target: number): number {
   return Math.round(10 * Math.log10(ei / target) * 100) / 100;
@@ -61,7 +51,7 @@ function acquisitionDose(e: DxImageInput['exposure']) {
   return dose;
 }
 
-function patientModule(p: DxPatient): Record<string, unknown> {
+export function patientModule(p: DxPatient): Record<string, unknown> {
   const module: Record<string, unknown> = {
     PatientName: p.name, PatientID: p.id, PatientBirthDate: p.birthDate ?? '', PatientSex: p.sex, PatientAge: p.age,
   };
@@ -113,19 +103,11 @@ export function writeDx(input: DxImageInput): Buffer {
     LossyImageCompression: '00', BurnedInAnnotation: 'NO', PresentationLUTShape: 'IDENTITY',
     // Empty only when the region is unknown (dciodvfy enforces it).
     AnatomicRegionSequence: REGION_CODES[view.bodyPart] ? [REGION_CODES[view.bodyPart]] : [], AcquisitionContextSequence: [],
-    PixelData: pixels.data.buffer.slice(pixels.data.byteOffset, pixels.data.byteOffset + pixels.data.byteLength),
+    PixelData: pixelBuffer(pixels.data),
     _vrMap: { PixelData: 'OW' },
   };
   if (presentation && input.window) {
     Object.assign(dataset, { WindowCenter: ds(input.window.center), WindowWidth: ds(input.window.width), VOILUTFunction: 'LINEAR' });
   }
-  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
-  const meta = {
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer, MediaStorageSOPClassUID: sopClass,
-    MediaStorageSOPInstanceUID: input.instance.sopInstanceUid, TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
-    ImplementationClassUID: IMPLEMENTATION_CLASS_UID, ImplementationVersionName: IMPLEMENTATION_VERSION,
-  };
-  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
-  return Buffer.from(dict.write());
+  return writePart10(dataset);
 }
