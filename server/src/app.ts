@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
+import multipart from '@fastify/multipart';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -17,6 +19,11 @@ import { AppError } from './http/errors.js';
 import { registerDrRoutes, type App } from './http/routing.js';
 import { installValidation } from './http/validation.js';
 import { FileBlobStore } from './storage/blob-store.js';
+import { DerivedImagesService } from './modules/images/derived-service.js';
+import { RenderCache } from './modules/images/render-cache.js';
+import { FilesRepository } from './modules/images/repository.js';
+import { drImageRoutes, instanceRoutes } from './modules/images/routes.js';
+import { ImageFilesService } from './modules/images/service.js';
 import { installAuditHook } from './modules/audit/hook.js';
 import { AuditRepository } from './modules/audit/repository.js';
 import { RevokedTokensRepository } from './modules/auth/repository.js';
@@ -51,6 +58,8 @@ export interface Server {
   routes: { method: string; url: string; options: RoentgenRoute | undefined }[];
   /** Accounts this start created, with their initial passwords (to print once). */
   seeded: SeededAccounts;
+  /** For in-process producers (the exposure pipeline) and tests that store images directly. */
+  services: { imageFiles: ImageFilesService };
   close(): Promise<void>;
 }
 
@@ -63,7 +72,8 @@ function fastifyOptions(config: Config): FastifyServerOptions {
     requestTimeout: config.requestTimeoutMs,
     requestIdHeader: false,
     // The spec writes list routes both ways (`study/` and `study`).
-    routerOptions: { ignoreTrailingSlash: true },
+    // Long path parameters reach the route's schema (an envelope error) instead of the router's bare 414.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
     // X-Request-ID is honoured when it is a sane token, so clients can correlate; otherwise we make one.
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
@@ -103,6 +113,8 @@ async function installPlugins(app: App, config: Config, configs: ConfigService, 
     xXssProtection: false,
     crossOriginEmbedderPolicy: false,
   });
+  // Multipart forms (post-processed pictures); each route sets its own file limits when it reads parts.
+  await app.register(multipart, { limits: { fileSize: 64 * 1024 * 1024, files: 1, fields: 16 } });
   // The spec's header list asks for the legacy XSS filter on; helmet only offers "0".
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('X-XSS-Protection', '1; mode=block');
@@ -151,9 +163,12 @@ export async function createServer(config: Config): Promise<Server> {
     await protocolRepository.seed('VETDROS');
     const protocols = new ProtocolService(protocolRepository);
     const studiesRepository = new StudiesRepository(db);
-    const studies = new StudiesService(studiesRepository, protocolRepository, config.uidRoot);
     const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
     await blobs.sweepTemporary();
+    const studies = new StudiesService(studiesRepository, protocolRepository, config.uidRoot, blobs);
+    const imageFiles = new ImageFilesService(new FilesRepository(db), studiesRepository, studies, blobs, configs, new RenderCache(config.renderCacheBytes));
+    const equipment = { manufacturer: 'Roentgen', model: 'Roentgen DR console', stationName: os.hostname().slice(0, 16), softwareVersion: build.version.slice(0, 64) };
+    const derivedImages = new DerivedImagesService(imageFiles, studies, configs, equipment, config.uidRoot, config.dataDir);
     const recycleBin = new RecycleBinService(studiesRepository, blobs, config.dataDir);
     stats.register('patients', async (since) => (await studiesRepository.statistics(since)).patients);
     stats.register('studies', async (since) => (await studiesRepository.statistics(since)).studies);
@@ -175,17 +190,19 @@ export async function createServer(config: Config): Promise<Server> {
     diagnosisAuthRoutes(app, auth, users);
     userRoutes(app, users, usersRepository);
     systemRoutes(app, { configs, stats, health, audit });
+    instanceRoutes(app, imageFiles);
     const busForClose = bus;
     await registerDrRoutes(app, (scope) => {
       drAuthRoutes(scope, auth);
       protocolRoutes(scope, protocols);
       studyRoutes(scope, studies);
+      drImageRoutes(scope, imageFiles, derivedImages);
       recycleBinRoutes(scope, recycleBin, studies);
       resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'None', gen: 'None' } });
     });
     await app.ready();
     return {
-      app, db, bus, seeded, routes,
+      app, db, bus, seeded, routes, services: { imageFiles },
       async close() {
         await app.close();
         await busForClose.close();

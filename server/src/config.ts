@@ -19,6 +19,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Largest JSON/form body accepted, in bytes. */
   bodyLimitBytes: number;
+  /** Memory for rendered previews kept per process (RENDER_CACHE_MB). */
+  renderCacheBytes: number;
   requestTimeoutMs: number;
   logLevel: string;
   /** Product assumed when a request carries no `Product` header. */
@@ -65,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwtSecret: optional(env, 'JWT_SECRET'),
     rateLimitPerMinute: intFromEnv(env, 'RATE_LIMIT_PER_MINUTE', 100, 1, 1_000_000),
     bodyLimitBytes: intFromEnv(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    renderCacheBytes: intFromEnv(env, 'RENDER_CACHE_MB', 128, 0, 65_536) * 1024 * 1024,
     requestTimeoutMs: intFromEnv(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
     defaultProduct: product,

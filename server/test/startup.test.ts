@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { PG_URL, dropSchema, isolatedEnv } from './helpers.js';
+import { migrationsFor } from '../src/db/migrate.js';
 
 /** Starts `npm start`'s entry point as a real process and waits until it listens. */
 function startProcess(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<number | null>; output: () => string }> {
@@ -36,7 +37,7 @@ describe('process start-up', () => {
       await client.connect();
       try {
         const migrations = await client.query(`select name from "${env.DATABASE_SCHEMA}".kysely_migration`);
-        assert.deepEqual(migrations.rows.map((r) => r.name), ['001_foundation', '002_dr_core']);
+        assert.deepEqual(migrations.rows.map((r) => r.name), Object.keys(migrationsFor('postgres')), 'each migration once, in order');
         const admins = await client.query(`select count(*)::int as n from "${env.DATABASE_SCHEMA}".users where username = 'admin'`);
         assert.equal(admins.rows[0].n, 1);
       } finally {

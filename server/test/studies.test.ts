@@ -3,20 +3,8 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { FileBlobStore } from '../src/storage/blob-store.js';
-import { DIALECTS, SEED_PASSWORD, call, isDrError, login, withServer } from './helpers.js';
-
-/** The spec's POST study sample, with a fresh patient id. */
-export function sampleStudy(over: Record<string, unknown> = {}) {
-  return {
-    accession_number: 'ACC0012345', patient_id: `PET${randomUUID().slice(0, 8)}`, patient_name: 'Buddy', patient_english_name: 'Buddy en',
-    patient_former_name: 'Buddy f', patient_size: 'Large', patient_age: '5Y', patient_dob: '2025-06-10T03:12:36.181739Z', patient_sex: 'M',
-    pregnancy_status: '', owner_name: 'owner1', chip_number: 'CHIP123456789', variety: 'Golden Retriever', is_anaesthesia: 'true',
-    is_sedation: true, patient_type: 'Human', ref_physician: 'Dr. Smith (Vet)', operator_id: 'OP987', modality: 'DX', weight: 25,
-    thickness: 15, length: 60, study_type: 'Normal', comment: 'Patient presented with limping in right hind leg. Sedation administered.',
-    views: [{ view_id: 'View_DX_T_A_SK_AP_00', procedure_id: 'P0-0001' }, { view_id: 'View_DX_T_A_SK_LAT_00', procedure_id: 'P0-0001' }],
-    ...over,
-  };
-}
+import { storeDx } from './dicom-helpers.js';
+import { DIALECTS, SEED_PASSWORD, call, isDrError, login, sampleStudy, withServer } from './helpers.js';
 
 for (const dialect of DIALECTS) {
   describe(`study registration and worklist on ${dialect}`, () => {
@@ -194,7 +182,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await dr('PUT', 'study/999999999999999/lock', { lock: 'Locked' })).status, 404);
     });
 
-    test('views in a study: add, copy, sort, delete; save_as is 501', async () => {
+    test('views in a study: add, copy, sort, delete; save_as needs pixels', async () => {
       const s = await register();
       const added = await dr('POST', 'image', { study_id: s.study_id, views: [{ view_id: 'View_DX_T_A_SK_AP_00', procedure_id: 'P0-0001' }, { view_id: 'View_DX_T_A_SK_Towne_00', procedure_id: '' }] });
       assert.equal(added.status, 200, added.text);
@@ -230,8 +218,8 @@ for (const dialect of DIALECTS) {
       await ctx.t.server.db.kysely.updateTable('images').set({ judged_status: 'Reject' }).where('sop_instance_uid', '=', uid).execute();
       assert.equal((await dr('DELETE', `image/${uid}`)).status, 200);
       const saveAs = await dr('POST', 'image/save_as', { instance_uid: uids[0] });
-      assert.equal(saveAs.status, 501);
-      assert.ok(isDrError(saveAs.body, '0x0F0004'));
+      assert.equal(saveAs.status, 409, 'nothing to save before the image has pixels');
+      assert.ok(isDrError(saveAs.body, '0x070005'));
     });
 
     test('system stats count patients and studies', async () => {
@@ -317,16 +305,17 @@ for (const dialect of DIALECTS) {
       const s = await register(`file${randomUUID().slice(0, 6)}`);
       const uid = s.series[0].images[0].sop_instance_uid;
       const blobs = new FileBlobStore(path.join(ctx.t.dataDir, 'blobs'));
-      const key = `dicom/${uid}.dcm`;
-      await blobs.put(key, Buffer.alloc(4096, 1));
-      await ctx.t.server.db.kysely.updateTable('images').set({ image_file_path: key }).where('sop_instance_uid', '=', uid).execute();
+      await storeDx(ctx.t, uid);
+      const keys = [`dicom/${uid}.dcm`, `thumbnail/${uid}.webp`];
+      const sizes = await Promise.all(keys.map(async (k) => (await blobs.stat(k))?.size ?? 0));
+      assert.ok(sizes.every((n) => n > 0), 'the object and its thumbnail are stored');
       const before = (await dr('GET', 'recycle_bin/disk_info')).body.data.recycle_bin;
       await dr('DELETE', 'study', [s.study_id]);
       const binned = (await dr('GET', 'recycle_bin/disk_info')).body.data;
-      assert.equal(binned.recycle_bin, before + 4096);
-      assert.equal((await blobs.stat(key))?.size, 4096, 'nothing is deleted while in the bin');
+      assert.equal(binned.recycle_bin, before + sizes[0]! + sizes[1]!);
+      assert.equal((await blobs.stat(keys[0]!))?.size, sizes[0], 'nothing is deleted while in the bin');
       assert.equal((await dr('DELETE', 'recycle_bin/study', [s.study_id])).status, 200);
-      assert.equal(await blobs.stat(key), undefined);
+      for (const key of keys) assert.equal(await blobs.stat(key), undefined, key);
       assert.equal((await dr('GET', 'recycle_bin/disk_info')).body.data.recycle_bin, before);
     });
 

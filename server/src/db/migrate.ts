@@ -2,12 +2,14 @@ import { Migrator, type Migration, type MigrationProvider } from 'kysely';
 import type { Db, DialectName } from './index.js';
 import { foundation } from './migrations/001_foundation.js';
 import { drCore } from './migrations/002_dr_core.js';
+import { files } from './migrations/003_files.js';
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next. */
-function migrationsFor(dialect: DialectName): Record<string, Migration> {
+export function migrationsFor(dialect: DialectName): Record<string, Migration> {
   return {
     '001_foundation': foundation(dialect),
     '002_dr_core': drCore(dialect),
+    '003_files': files(dialect),
   };
 }
 

@@ -245,6 +245,28 @@ export interface ImagesTable {
   sort: number;
   product: string;
   created_at: string;
+  /** File names (registry keys in stored_files), empty until the image is stored. */
+  image_file: Generated<string>;
+  thumbnail_file: Generated<string>;
+}
+
+export type StoredFileKind = 'dicom' | 'thumbnail' | 'capture';
+/** What the file is to its study: an exposed image, the emergency portrait, a post-processed copy. */
+export type StoredFileRole = 'image' | 'portrait' | 'post_proc';
+
+export interface StoredFilesTable {
+  id: Generated<number>;
+  name: string;
+  kind: StoredFileKind;
+  role: StoredFileRole;
+  blob_key: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+  study_pk: number;
+  image_pk: number | null;
+  sop_instance_uid: string | null;
+  created_at: string;
 }
 
 export interface StudyCountsTable {
@@ -291,4 +313,5 @@ export interface Database {
   study_name_grams: StudyNameGramsTable;
   series: SeriesTable;
   images: ImagesTable;
+  stored_files: StoredFilesTable;
 }

@@ -1,5 +1,5 @@
 import type { FieldError } from '../../http/errors.js';
-import { InvalidBlobKeyError, type BlobStore } from '../../storage/blob-store.js';
+import type { BlobStore } from '../../storage/blob-store.js';
 import { nowIso } from '../../util/time.js';
 import type { StudiesRepository } from '../studies/repository.js';
 import { diskFigures } from '../system/health-service.js';
@@ -19,17 +19,9 @@ export function diskString(bytes: number): string {
 export class RecycleBinService {
   constructor(private readonly repo: StudiesRepository, private readonly blobs: BlobStore, private readonly dataDir: string) {}
 
-  /** Image files are blob keys (`dicom/<uid>.dcm`); anything else was never written by us and is left alone. */
-  private async fileBytes(keys: string[]): Promise<number> {
-    let total = 0;
-    for (const key of keys) total += (await this.blobs.stat(key).catch(ignoreInvalidKey))?.size ?? 0;
-    return total;
-  }
-
   async diskInfo() {
     const disk = await diskFigures(this.dataDir);
-    const images = await this.repo.imagesOf(await this.repo.binnedPks());
-    const bin = await this.fileBytes(images.map((i) => i.image_file_path).filter(Boolean));
+    const bin = await this.repo.fileBytes(await this.repo.binnedPks());
     return {
       total: disk.total_bytes, total_str: diskString(disk.total_bytes), free: disk.available_bytes, free_str: diskString(disk.available_bytes),
       recycle_bin: bin, recycle_bin_str: diskString(bin),
@@ -53,12 +45,7 @@ export class RecycleBinService {
   async purge(studyIds: string[] | 'all'): Promise<{ purged: number; missing: FieldError[] }> {
     const { pks, missing } = studyIds === 'all' ? { pks: await this.repo.binnedPks(), missing: [] } : await this.binned(studyIds);
     const files = await this.repo.db.transaction().execute((trx) => this.repo.purge(pks, trx));
-    for (const key of files) await this.blobs.delete(key).catch(ignoreInvalidKey);
+    for (const key of files) await this.blobs.delete(key);
     return { purged: pks.length, missing };
   }
-}
-
-function ignoreInvalidKey(error: unknown): undefined {
-  if (error instanceof InvalidBlobKeyError) return undefined;
-  throw error;
 }

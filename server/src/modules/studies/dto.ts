@@ -38,7 +38,7 @@ export function imageBody(row: ImageRow, series: SeriesRow, study: StudyRow) {
   return {
     sop_instance_uid: row.sop_instance_uid, series_instance_uid: series.series_instance_uid, study_instance_uid: study.study_instance_uid,
     secondary_sop_uid: row.secondary_sop_uid, study_id: study.study_id, view_id: row.view_id, view_description: row.view_description,
-    image_file_path: row.image_file_path, acquisition_mode: row.acquisition_mode,
+    image_file_path: row.image_file_path, image_file: row.image_file, thumbnail_file: row.thumbnail_file, acquisition_mode: row.acquisition_mode,
     acquisition_context: row.acquisition_context ? (JSON.parse(row.acquisition_context) as unknown) : null,
     img_proc_context: row.img_proc_context ? (JSON.parse(row.img_proc_context) as unknown) : null,
     expose_status: row.expose_status, judged_status: row.judged_status, send_status: row.send_status,

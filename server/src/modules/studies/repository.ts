@@ -97,11 +97,17 @@ export class StudiesRepository {
     await db.updateTable('images').set({ sort }).where('sop_instance_uid', '=', uid).execute();
   }
 
-  /** Deletes an image and, when it was the last of its series, the series. */
-  async deleteImage(image: ImageRow, db: Executor): Promise<void> {
+  /**
+   * Deletes an image (its file registrations with it) and, when it was the last of its series,
+   * the series. Returns the blob keys to delete once the transaction has committed.
+   */
+  async deleteImage(image: ImageRow, db: Executor): Promise<string[]> {
+    const files = await db.selectFrom('stored_files').select('blob_key').where('image_pk', '=', image.id).execute();
+    await db.deleteFrom('stored_files').where('image_pk', '=', image.id).execute();
     await db.deleteFrom('images').where('id', '=', image.id).execute();
     const left = await db.selectFrom('images').select('id').where('series_pk', '=', image.series_pk).executeTakeFirst();
     if (!left) await db.deleteFrom('series').where('id', '=', image.series_pk).execute();
+    return files.map((f) => f.blob_key);
   }
 
   async stat(studyPk: number): Promise<{ total: number; exposed: number }> {
@@ -180,14 +186,22 @@ export class StudiesRepository {
     if (pks.length > 0) await db.updateTable('studies').set({ deleted_at: null, deleted_by: null, updated_at: at }).where('id', 'in', pks).execute();
   }
 
-  /** Removes binned studies with their series and images; returns the image files to delete afterwards. */
+  /** Removes binned studies with their series, images and file registrations; returns the blob keys to delete afterwards. */
   async purge(pks: number[], db: Executor): Promise<string[]> {
     if (pks.length === 0) return [];
-    const files = await db.selectFrom('images').select('image_file_path').where('study_pk', 'in', pks).where('image_file_path', '!=', '').execute();
+    const files = await db.selectFrom('stored_files').select('blob_key').where('study_pk', 'in', pks).execute();
+    await db.deleteFrom('stored_files').where('study_pk', 'in', pks).execute();
     await db.deleteFrom('images').where('study_pk', 'in', pks).execute();
     await db.deleteFrom('series').where('study_pk', 'in', pks).execute();
     await db.deleteFrom('studies').where('id', 'in', pks).where('deleted_at', 'is not', null).execute();
-    return files.map((f) => f.image_file_path);
+    return files.map((f) => f.blob_key);
+  }
+
+  /** Bytes of all stored files (objects, thumbnails, captures) of these studies. */
+  async fileBytes(pks: number[]): Promise<number> {
+    if (pks.length === 0) return 0;
+    const row = await this.db.selectFrom('stored_files').select((eb) => eb.fn.sum<number>('size').as('total')).where('study_pk', 'in', pks).executeTakeFirst();
+    return Number(row?.total ?? 0);
   }
 
   /** Figures for the statistics page: totals and what was registered since `since`. */

@@ -95,12 +95,4 @@ export function studyRoutes(app: App, studies: StudiesService): void {
     await studies.deleteImage(req.params.id, requireUser(req));
     return ok(req, reply, DR_EMPTY);
   });
-
-  app.post('/auth/image/save_as', {
-    schema: { tags, security: BEARER, summary: 'Save an image as a new instance (needs the DICOM layer: 501 for now)', body: InstanceRef },
-    config: drRoute('image:write', { audit: 'image.save_as' }),
-  }, async (req) => {
-    instanceUid(req.body);
-    throw new AppError('NOT_IMPLEMENTED', [], 'image/save_as needs stored pixel data, which arrives with the DICOM layer');
-  });
 }

@@ -3,6 +3,7 @@ import { drTyped } from '../../http/envelope.js';
 import { AppError, validationError, type FieldError } from '../../http/errors.js';
 import { nowIso, toStoredInstant } from '../../util/time.js';
 import { generateUid, nextStudyId } from '../../util/uid.js';
+import type { BlobStore } from '../../storage/blob-store.js';
 import type { Executor } from '../users/repository.js';
 import type { ProtocolRepository, ViewRow } from '../protocols/repository.js';
 import { parseDetails, seriesBody, studyBody, type StudyDetails } from './dto.js';
@@ -23,6 +24,7 @@ export class StudiesService {
     private readonly repo: StudiesRepository,
     private readonly protocols: ProtocolRepository,
     private readonly uidRoot: string | undefined,
+    private readonly blobs: BlobStore,
   ) {}
 
   /** Without study:read/write a caller (the guest) may touch only the emergency studies it registered. */
@@ -288,6 +290,7 @@ export class StudiesService {
   async deleteImage(uid: string, user: AuthUser): Promise<void> {
     const { image } = await this.requireImage(uid, user);
     if (image.expose_status === 'Exposed' && image.judged_status !== 'Reject') throw new AppError('IMAGE_EXPOSED', [], uid);
-    await this.repo.db.transaction().execute((trx) => this.repo.deleteImage(image, trx));
+    const files = await this.repo.db.transaction().execute((trx) => this.repo.deleteImage(image, trx));
+    for (const key of files) await this.blobs.delete(key);
   }
 }

@@ -1,0 +1,159 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { identityOf, writeDerivedDx, writeSecondaryCapture, type NewInstance, type Raster } from '../../dicom/derived-writer.js';
+import { readPart10 } from '../../dicom/part10.js';
+import type { AuthUser } from '../../http/context.js';
+import { drTyped } from '../../http/envelope.js';
+import { AppError, validationError } from '../../http/errors.js';
+import { nowIso } from '../../util/time.js';
+import { generateUid } from '../../util/uid.js';
+import { parseDetails } from '../studies/dto.js';
+import type { StudiesService } from '../studies/service.js';
+import type { ConfigService } from '../system/config-service.js';
+import { studyIdentity } from './identity.js';
+import { decodePng } from './png.js';
+import type { ImageFilesService } from './service.js';
+
+export interface Equipment {
+  manufacturer: string;
+  model: string;
+  stationName: string;
+  softwareVersion: string;
+}
+
+/** Series numbers that keep derived objects apart from the exposure series (1, 2, …). */
+const PORTRAIT_SERIES = 9001;
+const POST_PROC_SERIES = 9002;
+
+/** `data:image/png;base64,` prefixes are accepted; anything but base64 is refused before decoding. */
+function base64Png(data: string): Buffer {
+  const body = data.replace(/^data:image\/png;base64,/, '').replace(/\s+/g, '');
+  if (body.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) throw validationError('data', 'must be a base64-encoded PNG');
+  return Buffer.from(body, 'base64');
+}
+
+/** Keeps DB-sourced names safe as one path component (they are never a client's path). */
+const component = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 64) || '_';
+
+/** Objects made on the console from pictures: the emergency portrait, post-processed copies, exports. */
+export class DerivedImagesService {
+  constructor(
+    private readonly files: ImageFilesService,
+    private readonly studies: StudiesService,
+    private readonly configs: ConfigService,
+    private readonly equipment: Equipment,
+    private readonly uidRoot: string | undefined,
+    private readonly dataDir: string,
+  ) {}
+
+  private fresh(seriesNumber: number, seriesDescription: string): NewInstance {
+    return { sopInstanceUid: generateUid(this.uidRoot), seriesInstanceUid: generateUid(this.uidRoot), seriesNumber, seriesDescription, equipment: this.equipment };
+  }
+
+  /** The emergency patient's photograph (PNG, base64) as a Secondary Capture in the study. */
+  async portrait(studyId: string, data: string, instanceUid: string | undefined, user: AuthUser) {
+    const study = await this.studies.requireStudy(studyId, user, true);
+    if (instanceUid) await this.imageOfStudy(instanceUid, study.id);
+    const png = base64Png(data);
+    const raster = await decodePng(png);
+    const instance = this.fresh(PORTRAIT_SERIES, 'Patient photograph');
+    const dicom = writeSecondaryCapture({
+      ...instance, identity: studyIdentity(study), modality: 'XC', conversionType: 'DI', burnedInAnnotation: false, raster: eightBit(raster),
+    });
+    const dcm = `${instance.sopInstanceUid}.dcm`;
+    const earlier = parseDetails(study).portrait_file;
+    await this.files.writeFiles(study.id, [
+      { name: dcm, kind: 'dicom', role: 'portrait', contentType: 'application/dicom', bytes: dicom, sopInstanceUid: instance.sopInstanceUid },
+      { name: `${instance.sopInstanceUid}.png`, kind: 'capture', role: 'portrait', contentType: 'image/png', bytes: png },
+    ], async (trx) => {
+      // Re-read inside the transaction so a concurrent edit of the study is not overwritten.
+      const current = await this.files.studiesRepo.studyByPk(study.id, trx);
+      const details = { ...parseDetails(current), portrait_status: 'Saved', portrait_file: dcm };
+      await this.files.studiesRepo.updateStudy(study.id, { details: JSON.stringify(details), updated_at: nowIso() }, trx);
+    });
+    if (earlier && earlier !== dcm) await this.dropFiles(earlier.replace(/\.dcm$/, ''));
+    return drTyped('dr.task.DcmPath', { path: dcm });
+  }
+
+  private async imageOfStudy(uid: string, studyPk: number) {
+    const image = await this.files.studiesRepo.image(uid);
+    if (!image || image.study_pk !== studyPk) throw new AppError('IMAGE_NOT_FOUND', [{ field: 'instance_uid', message: 'not an image of this study' }], uid);
+    return image;
+  }
+
+  /**
+   * A post-processed picture of an image: 16-bit grey becomes a derived DX For Presentation with
+   * the given window; an 8-bit or colour rendering a derived Secondary Capture. The image's
+   * `secondary_sop_uid` names the newest one.
+   */
+  async postProcess(input: { instanceUid: string; studyId: string; png: Buffer; window: { center: number; width: number } }, user: AuthUser) {
+    const study = await this.studies.requireStudy(input.studyId, user, true);
+    const image = await this.imageOfStudy(input.instanceUid, study.id);
+    const original = await this.files.repo.dicomBySopUid(image.sop_instance_uid);
+    if (!original || !image.image_file) throw new AppError('IMAGE_NOT_STORED', [], image.sop_instance_uid);
+    const raster = await decodePng(input.png);
+    const originalBytes = await this.files.blobs.read(original.blob_key);
+    const instance = this.fresh(POST_PROC_SERIES, `${image.view_description} (post-processed)`.slice(0, 64));
+    const { center, width } = input.window;
+    const description = `Post-processed on the console; window ${center}/${width}`;
+    const dicom = raster.channels === 1 && raster.depth === 16
+      ? writeDerivedDx({ ...instance, original: originalBytes, raster: { ...raster, channels: 1 }, window: input.window, derivationDescription: description })
+      : writeSecondaryCapture({
+        ...instance, identity: identityOf(readPart10(originalBytes)), modality: 'DX', conversionType: 'WSD', raster: eightBit(raster),
+        burnedInAnnotation: true, derivationDescription: description,
+        source: { sopClassUid: String(readPart10(originalBytes).SOPClassUID), sopInstanceUid: image.sop_instance_uid },
+      });
+    const dcm = `${instance.sopInstanceUid}.dcm`;
+    await this.files.writeFiles(study.id, [
+      { name: dcm, kind: 'dicom', role: 'post_proc', contentType: 'application/dicom', bytes: dicom, sopInstanceUid: instance.sopInstanceUid, imagePk: image.id },
+      { name: `${instance.sopInstanceUid}.png`, kind: 'capture', role: 'post_proc', contentType: 'image/png', bytes: input.png, imagePk: image.id },
+    ], (trx) => this.files.repo.setSecondary(image.id, instance.sopInstanceUid, trx));
+    return drTyped('dr.task.DcmPath', { path: dcm });
+  }
+
+  /**
+   * "Save as": a copy of the image's DICOM file in the export folder (a USB stick or share the
+   * deployment mounts), under <patient id>_<study id>/. Written to a temporary name and renamed.
+   */
+  async saveAs(uid: string, user: AuthUser): Promise<void> {
+    const image = await this.files.studiesRepo.image(uid);
+    if (!image) throw new AppError('IMAGE_NOT_FOUND', [], uid);
+    const study = await this.files.studiesRepo.studyByPk(image.study_pk);
+    if (study.deleted_at !== null) throw new AppError('IMAGE_NOT_FOUND', [], uid);
+    this.studies.assertAccess(user, study, false);
+    const file = await this.files.repo.dicomBySopUid(uid);
+    if (!file) throw new AppError('IMAGE_NOT_STORED', [], uid);
+    const root = (await this.configs.getString('export.directory')) || path.join(this.dataDir, 'exports');
+    const folder = path.join(root, `${component(study.patient_id)}_${component(study.study_id)}`);
+    const target = path.join(folder, component(file.name));
+    const temp = path.join(folder, `.${randomUUID()}.part`);
+    try {
+      await fs.mkdir(folder, { recursive: true });
+      await fs.writeFile(temp, await this.files.blobs.read(file.blob_key), { flag: 'wx' });
+      await fs.rename(temp, target);
+    } catch (error) {
+      await fs.rm(temp, { force: true }).catch(() => undefined);
+      throw new AppError('EXPORT_FAILED', [], (error as Error).message);
+    }
+    await this.files.repo.setExported(image.id);
+  }
+
+  /** Removes the files of an earlier portrait once the new one is registered. */
+  private async dropFiles(uid: string): Promise<void> {
+    for (const [name, kind] of [[`${uid}.dcm`, 'dicom'], [`${uid}.png`, 'capture']] as const) {
+      const row = await this.files.repo.byName(name, kind);
+      if (!row) continue;
+      await this.files.repo.deleteById(row.id);
+      await this.files.blobs.delete(row.blob_key);
+    }
+  }
+}
+
+/** Secondary Capture here is 8-bit: a 16-bit grey picture is scaled down (portraits are photographs). */
+function eightBit(raster: Raster): Raster {
+  if (raster.depth === 8) return raster;
+  const out = new Uint8Array(raster.data.length);
+  for (let i = 0; i < out.length; i += 1) out[i] = raster.data[i]! >> 8;
+  return { ...raster, depth: 8, data: out };
+}

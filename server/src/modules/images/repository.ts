@@ -1,0 +1,55 @@
+import type { Insertable, Selectable } from 'kysely';
+import type { Db } from '../../db/index.js';
+import type { StoredFileKind, StoredFilesTable } from '../../db/schema.js';
+import type { Executor } from '../users/repository.js';
+
+export type StoredFileRow = Selectable<StoredFilesTable>;
+export type NewStoredFile = Insertable<StoredFilesTable>;
+
+export class FilesRepository {
+  constructor(private readonly sql: Db) {}
+
+  get db() {
+    return this.sql.kysely;
+  }
+
+  byName(name: string, kind: StoredFileKind): Promise<StoredFileRow | undefined> {
+    return this.db.selectFrom('stored_files').selectAll().where('name', '=', name).where('kind', '=', kind).executeTakeFirst();
+  }
+
+  /** The DICOM file of an instance: the image's own object, a portrait or a post-processed copy. */
+  dicomBySopUid(uid: string): Promise<StoredFileRow | undefined> {
+    return this.db.selectFrom('stored_files').selectAll().where('sop_instance_uid', '=', uid).where('kind', '=', 'dicom').executeTakeFirst();
+  }
+
+  ofImage(imagePk: number, db: Executor = this.db): Promise<StoredFileRow[]> {
+    return db.selectFrom('stored_files').selectAll().where('image_pk', '=', imagePk).execute();
+  }
+
+  /** Replaces any earlier registration of the same names (a re-stored image keeps its names). */
+  async register(files: NewStoredFile[], db: Executor): Promise<void> {
+    if (files.length === 0) return;
+    await db.deleteFrom('stored_files').where('name', 'in', files.map((f) => f.name)).execute();
+    await db.insertInto('stored_files').values(files).execute();
+  }
+
+  async deleteById(id: number): Promise<void> {
+    await this.db.deleteFrom('stored_files').where('id', '=', id).execute();
+  }
+
+  async deleteOfImage(imagePk: number, db: Executor): Promise<void> {
+    await db.deleteFrom('stored_files').where('image_pk', '=', imagePk).execute();
+  }
+
+  async setImageFiles(imagePk: number, values: { image_file: string; thumbnail_file: string; storage_status: string }, db: Executor): Promise<void> {
+    await db.updateTable('images').set(values).where('id', '=', imagePk).execute();
+  }
+
+  async setSecondary(imagePk: number, secondarySopUid: string, db: Executor): Promise<void> {
+    await db.updateTable('images').set({ secondary_sop_uid: secondarySopUid }).where('id', '=', imagePk).execute();
+  }
+
+  async setExported(imagePk: number): Promise<void> {
+    await this.db.updateTable('images').set({ export_status: 'Exported' }).where('id', '=', imagePk).execute();
+  }
+}

@@ -1,0 +1,149 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { StoredFileKind } from '../../db/schema.js';
+import { PREVIEW_SIZES, type PreviewFormat, type PreviewSize } from '../../dicom/render.js';
+import { requireUser } from '../../http/auth-hooks.js';
+import { DR_EMPTY, ok } from '../../http/envelope.js';
+import { validationError } from '../../http/errors.js';
+import { BEARER, diagnosisRoute, drRoute, type App } from '../../http/routing.js';
+import type { DerivedImagesService } from './derived-service.js';
+import type { ImageFilesService, OpenedFile } from './service.js';
+
+const FILE_ROUTES: { path: string; param: string; kind: StoredFileKind; what: string }[] = [
+  { path: 'thumbnail', param: 'filename', kind: 'thumbnail', what: 'a thumbnail (WebP)' },
+  { path: 'dcm', param: 'dcmfilename', kind: 'dicom', what: 'a DICOM file' },
+  { path: 'capture', param: 'filename', kind: 'capture', what: 'a captured picture (PNG)' },
+];
+const READ = ['study:read', 'study:emergency'] as const;
+const MAX_PICTURE_BYTES = 64 * 1024 * 1024;
+
+/** Sends a stored file with validators; a matching If-None-Match gets 304 without the body. */
+function sendFile(req: FastifyRequest, reply: FastifyReply, file: OpenedFile, isPublic: boolean, attachment: boolean) {
+  reply.header('ETag', file.etag).header('Cache-Control', `${isPublic ? 'public' : 'private'}, max-age=86400`);
+  if (req.headers['if-none-match'] === file.etag) {
+    file.stream.destroy();
+    return reply.code(304).send();
+  }
+  reply.header('Content-Type', file.row.content_type).header('Content-Length', String(file.row.size));
+  if (attachment) reply.header('Content-Disposition', `attachment; filename="${file.row.name}"`);
+  return reply.send(file.stream);
+}
+
+/** DR face: the file routes, portrait, post-processing and "save as". */
+export function drImageRoutes(app: App, files: ImageFilesService, derived: DerivedImagesService): void {
+  for (const route of FILE_ROUTES) {
+    const params = Type.Object({ [route.param]: Type.String({ minLength: 1, maxLength: 256 }) });
+    const nameOf = (req: FastifyRequest) => (req.params as Record<string, string>)[route.param]!;
+    app.get(`/pub/${route.path}/:${route.param}`, {
+      schema: { tags: ['dr-file'], summary: `Get ${route.what}; without a token only if the deployment made the kind public`, params },
+      config: drRoute('public'),
+    }, async (req, reply) => {
+      const file = await files.open(nameOf(req), route.kind, req.authUser, true);
+      return sendFile(req, reply, file, !req.authUser, route.kind === 'dicom');
+    });
+    app.get(`/auth/f/${route.path}/:${route.param}`, {
+      schema: { tags: ['dr-file'], security: BEARER, summary: `Get ${route.what}`, params },
+      config: drRoute([...READ], { guest: true }),
+    }, async (req, reply) => sendFile(req, reply, await files.open(nameOf(req), route.kind, requireUser(req), false), false, route.kind === 'dicom'));
+  }
+
+  app.post('/auth/study/portrait', {
+    schema: {
+      tags: ['dr-study'], security: BEARER, summary: 'Store the emergency patient photograph (PNG, base64) as a DICOM Secondary Capture',
+      body: Type.Object({
+        study_id: Type.String({ minLength: 1, maxLength: 64 }),
+        data: Type.String({ minLength: 1 }),
+        instance_uid: Type.Optional(Type.String({ maxLength: 64 })),
+      }),
+    },
+    bodyLimit: Math.ceil((MAX_PICTURE_BYTES * 4) / 3) + 4096,
+    config: drRoute(['study:write', 'study:emergency'], { guest: true, audit: 'study.portrait' }),
+  }, async (req, reply) => ok(req, reply, await derived.portrait(req.body.study_id, req.body.data, req.body.instance_uid || undefined, requireUser(req))));
+
+  app.post('/auth/image/post_proc', {
+    schema: { tags: ['dr-image'], security: BEARER, summary: 'Store a post-processed picture (multipart: instance_uid, study_id, data PNG, window_center, window_width)' },
+    config: drRoute('image:write', { guest: true, audit: 'image.post_proc' }),
+  }, async (req, reply) => {
+    const form = await readPostProcForm(req);
+    return ok(req, reply, await derived.postProcess(form, requireUser(req)));
+  });
+
+  app.post('/auth/image/save_as', {
+    schema: {
+      tags: ['dr-image'], security: BEARER, summary: 'Copy the image\'s DICOM file to the export folder',
+      body: Type.Object({ instance_uid: Type.Optional(Type.String()), sop_instance_uid: Type.Optional(Type.String()), sop_instance_id: Type.Optional(Type.String()) }),
+    },
+    config: drRoute('image:write', { audit: 'image.save_as' }),
+  }, async (req, reply) => {
+    const uid = req.body.instance_uid ?? req.body.sop_instance_uid ?? req.body.sop_instance_id;
+    if (!uid) throw validationError('instance_uid', 'required');
+    await derived.saveAs(uid, requireUser(req));
+    return ok(req, reply, DR_EMPTY);
+  });
+}
+
+const intField = (fields: Record<string, string>, ...names: string[]) => {
+  const name = names.find((n) => fields[n] !== undefined) ?? names[0]!;
+  const raw = fields[name];
+  if (raw === undefined || !/^-?\d+$/.test(raw.trim())) throw validationError(names[0]!, 'required: a whole number');
+  return Number(raw);
+};
+
+/** The post_proc form: the spec's fields (window_wdith accepted for window_width, decision 7). */
+async function readPostProcForm(req: FastifyRequest) {
+  if (!req.isMultipart()) throw validationError('body', 'must be multipart/form-data');
+  const fields: Record<string, string> = {};
+  let png: Buffer | undefined;
+  for await (const part of req.parts({ limits: { fileSize: MAX_PICTURE_BYTES, files: 1, fields: 16 } })) {
+    if (part.type === 'file') {
+      if (part.fieldname !== 'data') throw validationError(part.fieldname, 'unexpected file; send the PNG as "data"');
+      png = await part.toBuffer();
+    } else {
+      fields[part.fieldname] = String(part.value);
+    }
+  }
+  const missing = ['instance_uid', 'study_id'].filter((f) => !fields[f]);
+  if (missing.length > 0) throw validationError(missing[0]!, 'required');
+  if (!png || png.length === 0) throw validationError('data', 'required: the PNG file');
+  const width = intField(fields, 'window_width', 'window_wdith');
+  if (width < 1) throw validationError('window_width', 'must be at least 1');
+  return { instanceUid: fields.instance_uid!, studyId: fields.study_id!, png, window: { center: intField(fields, 'window_center'), width } };
+}
+
+const PreviewQuery = Type.Object({
+  size: Type.Optional(Type.Union(Object.keys(PREVIEW_SIZES).map((s) => Type.Literal(s)))),
+  format: Type.Optional(Type.Union([Type.Literal('jpeg'), Type.Literal('png'), Type.Literal('webp')])),
+  window_center: Type.Optional(Type.Number()),
+  window_width: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+});
+
+/** Diagnosis face: previews and downloads of instances by SOP Instance UID. */
+export function instanceRoutes(app: App, files: ImageFilesService): void {
+  app.get('/api/v1/instances/:instance_id/preview', {
+    schema: {
+      tags: ['instances'], security: BEARER, summary: 'Rendered preview (size, format, optional window)',
+      params: Type.Object({ instance_id: Type.String({ minLength: 1, maxLength: 64 }) }), querystring: PreviewQuery,
+    },
+    config: diagnosisRoute('study:read'),
+  }, async (req, reply) => {
+    const q = req.query;
+    if ((q.window_center === undefined) !== (q.window_width === undefined)) {
+      throw validationError(q.window_center === undefined ? 'window_center' : 'window_width', 'window_center and window_width go together');
+    }
+    const rendered = await files.preview(req.params.instance_id, {
+      size: (q.size ?? 'medium') as PreviewSize, format: (q.format ?? 'jpeg') as PreviewFormat,
+      ...(q.window_center !== undefined && q.window_width !== undefined ? { window: { center: q.window_center, width: q.window_width } } : {}),
+    }, requireUser(req));
+    reply.header('ETag', rendered.etag).header('Cache-Control', 'private, max-age=86400');
+    if (req.headers['if-none-match'] === rendered.etag) return reply.code(304).send();
+    return reply.header('Content-Type', rendered.contentType).send(rendered.data);
+  });
+
+  app.get('/api/v1/instances/:instance_id/download', {
+    schema: {
+      tags: ['instances'], security: BEARER, summary: 'The DICOM file (application/dicom)',
+      params: Type.Object({ instance_id: Type.String({ minLength: 1, maxLength: 64 }) }),
+    },
+    config: diagnosisRoute('study:read'),
+  }, async (req, reply) => sendFile(req, reply, await files.download(req.params.instance_id, requireUser(req)), false, true));
+}
