@@ -88,6 +88,11 @@ for (const dialect of DIALECTS) {
       assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/pub/dcm/${uid}.dcm`)).status, 200);
       assert.equal((await call(ctx.t.url, 'PUT', '/api/v1/system/configs/files.public_dicom', { token: ctx.admin, body: { config_value: false } })).status, 200);
       assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/pub/dcm/${uid}.dcm`)).status, 401);
+
+      // In the recycle bin a study's thumbnails stop being public.
+      assert.equal((await dr('DELETE', 'auth/study', [study.study_id])).status, 200);
+      assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/pub/thumbnail/${uid}.webp`)).status, 404);
+      assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/auth/f/thumbnail/${uid}.webp`, ctx.admin)).status, 200, 'recycle:read still sees it');
     });
 
     test('path traversal and guessed names are refused: names are looked up, never joined', async () => {

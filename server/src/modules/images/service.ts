@@ -138,7 +138,10 @@ export class ImageFilesService {
     const row = await this.repo.byName(name, kind);
     if (!row) throw new AppError('FILE_NOT_FOUND', [], name);
     const isPublic = viaPublic && (await this.configs.getBoolean(PUBLIC_CONFIG[kind]));
-    if (!isPublic) {
+    if (isPublic) {
+      // Public files of a study in the recycle bin are no longer public.
+      if ((await this.studiesRepo.studyByPk(row.study_pk)).deleted_at !== null) throw new AppError('FILE_NOT_FOUND', [], name);
+    } else {
       if (!user) throw new AppError('FILE_NOT_PUBLIC');
       await this.readableStudy(row.study_pk, user);
     }
