@@ -9,6 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import { openBus, type Bus } from './bus/index.js';
+import { attachBrokerTransports, guardBroker } from './bus/transports.js';
 import type { Config } from './config.js';
 import { openDatabase, type Db } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -19,6 +20,9 @@ import { AppError } from './http/errors.js';
 import { registerDrRoutes, type App } from './http/routing.js';
 import { installValidation } from './http/validation.js';
 import { FileBlobStore } from './storage/blob-store.js';
+import { deviceRoutes } from './modules/devices/routes.js';
+import { GeneratorSimulator } from './modules/devices/generator-simulator.js';
+import { DeviceService } from './modules/devices/service.js';
 import { DerivedImagesService } from './modules/images/derived-service.js';
 import { RenderCache } from './modules/images/render-cache.js';
 import { FilesRepository } from './modules/images/repository.js';
@@ -170,6 +174,8 @@ export async function createServer(config: Config): Promise<Server> {
     const equipment = { manufacturer: 'Roentgen', model: 'Roentgen DR console', stationName: os.hostname().slice(0, 16), softwareVersion: build.version.slice(0, 64) };
     const derivedImages = new DerivedImagesService(imageFiles, studies, configs, equipment, config.uidRoot, config.dataDir);
     const recycleBin = new RecycleBinService(studiesRepository, blobs, config.dataDir);
+    // Simulators are the default drivers until a deployment configures hardware ones.
+    const devices = new DeviceService([new GeneratorSimulator()]);
     stats.register('patients', async (since) => (await studiesRepository.statistics(since)).patients);
     stats.register('studies', async (since) => (await studiesRepository.statistics(since)).studies);
 
@@ -197,13 +203,24 @@ export async function createServer(config: Config): Promise<Server> {
       protocolRoutes(scope, protocols);
       studyRoutes(scope, studies);
       drImageRoutes(scope, imageFiles, derivedImages);
+      deviceRoutes(scope, devices);
       recycleBinRoutes(scope, recycleBin, studies);
-      resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'None', gen: 'None' } });
+      resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'None', gen: 'Simulator' } });
     });
     await app.ready();
+    let closeTransports = async () => undefined as void;
+    if (bus.broker) {
+      guardBroker(bus.broker, async (token) => {
+        const outcome = await auth.authenticate(token);
+        return typeof outcome === 'string' ? undefined : outcome.id;
+      });
+      const tcp = config.mqttTcpPort === undefined ? undefined : { host: config.host, port: config.mqttTcpPort };
+      closeTransports = await attachBrokerTransports(bus.broker, app.server, tcp);
+    }
     return {
       app, db, bus, seeded, routes, services: { imageFiles },
       async close() {
+        await closeTransports();
         await app.close();
         await busForClose.close();
         await db.close();

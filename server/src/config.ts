@@ -10,6 +10,8 @@ export interface Config {
   /** PostgreSQL schema to use (tests isolate themselves with one schema each). */
   databaseSchema: string | undefined;
   mqttUrl: string | undefined;
+  /** The embedded broker's optional plain MQTT listener (MQTT_TCP_PORT); WebSocket is always on /mqtt. */
+  mqttTcpPort: number | undefined;
   adminPassword: string | undefined;
   dicomAet: string;
   dicomPort: number;
@@ -60,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl,
     databaseSchema: schema,
     mqttUrl: optional(env, 'MQTT_URL'),
+    mqttTcpPort: optional(env, 'MQTT_TCP_PORT') === undefined ? undefined : intFromEnv(env, 'MQTT_TCP_PORT', 1883, 1, 65535),
     adminPassword: optional(env, 'ROENTGEN_ADMIN_PASSWORD'),
     dicomAet: optional(env, 'DICOM_AET') ?? 'ROENTGEN',
     dicomPort: intFromEnv(env, 'DICOM_PORT', 11112, 0, 65535),

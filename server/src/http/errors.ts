@@ -107,6 +107,14 @@ export const ERRORS = {
     'Send a PNG (8 or 16 bits, grey or colour)', '请发送 8 位或 16 位的灰度或彩色 PNG 图像'),
   EXPORT_FAILED: entry(500, '0x070007', 'InternalError', 'The image could not be written to the export folder', '图像无法写入导出目录',
     'Check that the export folder exists and is writable (config export.directory)', '请检查导出目录是否存在且可写（配置项 export.directory）'),
+  // 0x08xxxx: devices (generator, detector)
+  DEVICE_NOT_FOUND: entry(404, '0x080001', 'NotFoundError', 'No such device', '设备不存在', 'Check deviceUri', '请检查 deviceUri'),
+  DEVICE_ACTION_UNKNOWN: entry(422, '0x080002', 'ValidationError', 'The device has no such action', '设备不支持该操作',
+    'Use one of the documented actions (IncParam_KV, SetParam_MAS, …)', '请使用文档中的操作（IncParam_KV、SetParam_MAS 等）'),
+  DEVICE_PARAM_RANGE: entry(422, '0x080003', 'ValidationError', 'The value is outside the device\'s range', '参数超出设备允许范围',
+    'Choose a value within the limits device/get reports', '请在 device/get 返回的范围内取值'),
+  DEVICE_NOT_READY: entry(409, '0x080004', 'ConflictError', 'The device is not ready', '设备未就绪',
+    'Wait until the device reports ready', '请等待设备就绪'),
   // 0x0Fxxxx: server side
   RATE_LIMITED: entry(429, '0x0F0001', 'RateLimitError', 'Too many requests', '请求过于频繁', 'Wait a moment and retry', '请稍后重试'),
   TIMEOUT: entry(504, '0x0F0002', 'TimeoutError', 'The request took too long', '请求超时', 'Retry later', '请稍后重试'),
