@@ -23,6 +23,7 @@ import { FileBlobStore } from './storage/blob-store.js';
 import { deviceRoutes } from './modules/devices/routes.js';
 import { GeneratorSimulator } from './modules/devices/generator-simulator.js';
 import { DeviceService } from './modules/devices/service.js';
+import { DetectorSimulator } from './modules/devices/detector-simulator.js';
 import { DerivedImagesService } from './modules/images/derived-service.js';
 import { RenderCache } from './modules/images/render-cache.js';
 import { FilesRepository } from './modules/images/repository.js';
@@ -175,7 +176,7 @@ export async function createServer(config: Config): Promise<Server> {
     const derivedImages = new DerivedImagesService(imageFiles, studies, configs, equipment, config.uidRoot, config.dataDir);
     const recycleBin = new RecycleBinService(studiesRepository, blobs, config.dataDir);
     // Simulators are the default drivers until a deployment configures hardware ones.
-    const devices = new DeviceService([new GeneratorSimulator()]);
+    const devices = new DeviceService([new GeneratorSimulator(), new DetectorSimulator(config.detector.rows, config.detector.columns)]);
     stats.register('patients', async (since) => (await studiesRepository.statistics(since)).patients);
     stats.register('studies', async (since) => (await studiesRepository.statistics(since)).studies);
 
@@ -205,7 +206,7 @@ export async function createServer(config: Config): Promise<Server> {
       drImageRoutes(scope, imageFiles, derivedImages);
       deviceRoutes(scope, devices);
       recycleBinRoutes(scope, recycleBin, studies);
-      resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'None', gen: 'Simulator' } });
+      resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'Simulator', gen: 'Simulator' } });
     });
     await app.ready();
     let closeTransports = async () => undefined as void;

@@ -33,14 +33,14 @@ for (const dialect of DIALECTS) {
       assert.ok(audit.body.data.items.length >= 2);
     });
 
-    test('refusals: out of range, unknown action, unknown device, detector not yet, bad bodies', async () => {
+    test('refusals: out of range, unknown action, unknown device, bad bodies', async () => {
       const before = await params();
       const cases: [unknown, number, string][] = [
         [request('SetParam_KV', '200'), 422, '0x080003'],
         [request('SetParam_KV', 'high'), 422, '0x080003'],
         [request('SelfDestruct'), 422, '0x080002'],
-        [request('IncParam_KV', '', 'DIOS/DEVICE/Collimator'), 404, '0x080001'],
-        [request('IncParam_KV', '', 'DIOS/DEVICE/Detector'), 501, '0x0F0004'],
+        [request('IncParam_KV', '', 'DIOS/DEVICE/Grid'), 404, '0x080001'],
+        [request('IncParam_KV', '', 'DIOS/DEVICE/Detector'), 422, '0x080002'],
         [{ deviceUri: 'DIOS/DEVICE/Generator' }, 400, '0x010001'],
         [{ ...request('SetParam_KV'), reqParam: 80 }, 400, '0x010001'],
       ];
@@ -50,6 +50,13 @@ for (const dialect of DIALECTS) {
         assert.ok(isDrError(res.body, code), res.text);
       }
       assert.deepEqual((await params()).KV, before.KV, 'refused actions change nothing');
+    });
+
+    test('the detector reports its matrix and state', async () => {
+      const res = await device('get', request('', '', 'DIOS/DEVICE/Detector'));
+      assert.equal(res.status, 200);
+      const map = JSON.parse(res.body.data);
+      assert.deepEqual([map.Rows.Value, map.Columns.Value, map.BitsStored.Value, map.DETECTORSTATUS.Value], ['512', '512', '14', 'DETECTOR_STATUS_STANDBY']);
     });
 
     test('the guest may drive devices (emergency workflow); a user without device permissions may not', async () => {

@@ -1,9 +1,6 @@
 import { AppError } from '../../http/errors.js';
 import { DeviceError, type DeviceDriver, type DeviceParams } from './driver.js';
 
-/** URIs the console knows; a known one without a driver yet answers 501, an unknown one 404. */
-const PLANNED = new Set(['DIOS/DEVICE/Detector']);
-
 export class DeviceService {
   private readonly drivers = new Map<string, DeviceDriver>();
 
@@ -14,7 +11,6 @@ export class DeviceService {
   private driver(uri: string): DeviceDriver {
     const driver = this.drivers.get(uri);
     if (driver) return driver;
-    if (PLANNED.has(uri)) throw new AppError('NOT_IMPLEMENTED', [], `${uri}: the detector driver arrives with the exposure workflow`);
     throw new AppError('DEVICE_NOT_FOUND', [{ field: 'deviceUri', message: `known devices: ${[...this.drivers.keys()].join(', ')}` }], uri);
   }
 

@@ -1,0 +1,262 @@
+import { attenuationMap, phantomKindOf, type PhantomKind } from '../../imaging/phantom.js';
+import { DeviceError, type DeviceDriver, type DeviceParams } from './driver.js';
+
+export type Collimation =
+  | { shape: 'rect'; cx: number; cy: number; width: number; height: number; angleDeg: number }
+  | { shape: 'circle'; cx: number; cy: number; radius: number };
+
+export interface DetectorExposure {
+  kv: number;
+  mas: number;
+  sidMm: number;
+  bodyPart: string;
+  /** In pixels of the full detector; defaults to a rectangle covering ~85 % of it. */
+  collimation?: Collimation;
+}
+
+/** What the simulator knows and the pipeline must find out: for tests against ground truth. */
+export interface GroundTruth {
+  collimation: Collimation;
+  phantom: PhantomKind;
+  /** Air kerma at the detector in the open (raw) beam, µGy, at the field centre. */
+  rawBeamKermaUGy: number;
+  /** Mean air kerma behind the anatomy inside the field (no noise), µGy. */
+  anatomyKermaUGy: number;
+}
+
+/** The detector's calibration, as a real panel's offset/gain/defect calibration provides. */
+export interface DetectorCalibration {
+  rows: number;
+  columns: number;
+  offset: Float32Array;
+  gain: Float32Array;
+  /** 1 where the pixel is defective (dead, hot, a bad column). */
+  defects: Uint8Array;
+  /** Digital numbers per µGy of air kerma at unit gain. */
+  dnPerUGy: number;
+  pixelSpacingMm: number;
+}
+
+export interface RawImage {
+  rows: number;
+  columns: number;
+  bitsStored: 14;
+  data: Uint16Array;
+  truth: GroundTruth;
+}
+
+/** Tube output at 1 m, µGy per mAs at 100 kV behind the grid (kerma ∝ kV², ∝ 1/SID²). */
+const OUTPUT_UGY_PER_MAS = 20;
+/** Detected quanta per µGy per pixel (≈ 139 µm pixel, DQE ~0.6): sets the quantum noise. */
+const QUANTA_PER_UGY = 350;
+const MAX_DN = 16383;
+/** Scatter reaching the detector outside the field, as a fraction of the open beam. */
+const SCATTER_OUTSIDE = 0.004;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** 64 K standard normal deviates, drawn once: a table lookup per pixel instead of Box–Muller. */
+const NORMALS = (() => {
+  const random = mulberry32(7);
+  const table = new Float32Array(65536);
+  for (let i = 0; i < table.length; i += 2) {
+    const u = Math.max(1e-12, random());
+    const v = random();
+    const m = Math.sqrt(-2 * Math.log(u));
+    table[i] = m * Math.cos(2 * Math.PI * v);
+    table[i + 1] = m * Math.sin(2 * Math.PI * v);
+  }
+  return table;
+})();
+
+export function corners(c: Extract<Collimation, { shape: 'rect' }>): [number, number][] {
+  const a = (c.angleDeg * Math.PI) / 180;
+  const [cos, sin] = [Math.cos(a), Math.sin(a)];
+  return ([[-1, -1], [1, -1], [1, 1], [-1, 1]] as const).map(([su, sv]) => {
+    const u = (su * c.width) / 2;
+    const v = (sv * c.height) / 2;
+    return [c.cx + u * cos - v * sin, c.cy + u * sin + v * cos];
+  });
+}
+
+/** The x-interval the (convex) field covers on the horizontal line at `y`, or undefined. */
+export function rowSpan(c: Collimation, y: number): [number, number] | undefined {
+  if (c.shape === 'circle') {
+    const dy = y - c.cy;
+    if (Math.abs(dy) > c.radius) return undefined;
+    const half = Math.sqrt(c.radius ** 2 - dy ** 2);
+    return [c.cx - half, c.cx + half];
+  }
+  const points = corners(c);
+  let low = Infinity;
+  let high = -Infinity;
+  for (let k = 0; k < 4; k += 1) {
+    const [x1, y1] = points[k]!;
+    const [x2, y2] = points[(k + 1) % 4]!;
+    if ((y < Math.min(y1, y2)) || (y > Math.max(y1, y2)) || y1 === y2) continue;
+    const x = x1 + ((y - y1) / (y2 - y1)) * (x2 - x1);
+    low = Math.min(low, x);
+    high = Math.max(high, x);
+  }
+  return low <= high ? [low, high] : undefined;
+}
+
+export function insideCollimation(c: Collimation, x: number, y: number): boolean {
+  if (c.shape === 'circle') return (x - c.cx) ** 2 + (y - c.cy) ** 2 <= c.radius ** 2;
+  const a = (-c.angleDeg * Math.PI) / 180;
+  const dx = x - c.cx;
+  const dy = y - c.cy;
+  const u = dx * Math.cos(a) - dy * Math.sin(a);
+  const v = dx * Math.sin(a) + dy * Math.cos(a);
+  return Math.abs(u) <= c.width / 2 && Math.abs(v) <= c.height / 2;
+}
+
+/**
+ * A simulated flat-panel detector: a 14-bit image of a phantom whose signal follows kV and mAs
+ * (kerma ∝ mAs·kV²/SID², attenuation falling with kV), quantum noise ∝ √dose, collimation,
+ * raw beam beside the anatomy, a heel effect along the anode–cathode (vertical) axis, a fixed
+ * offset and gain pattern, and defective pixels and one dead column.
+ */
+export class DetectorSimulator implements DeviceDriver {
+  readonly uri = 'DIOS/DEVICE/Detector';
+  private open = false;
+  private calibrationCache: DetectorCalibration | undefined;
+  private readonly anatomy = new Map<PhantomKind, Float32Array>();
+  /** exp(−μ·t) for the last kind and kV used: the same technique repeats, and exp per pixel is the costly part. */
+  private transmission: { key: string; map: Float32Array } | undefined;
+  private sequence = 0;
+
+  constructor(readonly rows = 3072, readonly columns = 3072, readonly pixelSpacingMm = 0.139, private readonly seed = 1) {}
+
+  /** Made on first use: at 3072² the maps take ~85 MB, which a server that never exposes should not hold. */
+  get calibration(): DetectorCalibration {
+    this.calibrationCache ??= this.makeCalibration();
+    return this.calibrationCache;
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  async connect(): Promise<void> {
+    this.open = true;
+  }
+
+  async action(name: string): Promise<void> {
+    throw new DeviceError('DEVICE_ACTION_UNKNOWN', `${this.uri} has no action ${JSON.stringify(name)}`);
+  }
+
+  params(): DeviceParams {
+    const pub = (key: string, value: string) => ({ Level: 'Public', DescKey: key, Value: value });
+    return {
+      IsDemo: pub('IsDemo', '1'), DETECTORSTATUS: pub('DETECTORSTATUS', this.open ? 'DETECTOR_STATUS_STANDBY' : 'DETECTOR_STATUS_INIT'),
+      Rows: pub('Rows', String(this.rows)), Columns: pub('Columns', String(this.columns)), PixelSpacing: pub('PixelSpacing', String(this.pixelSpacingMm)),
+      BitsStored: pub('BitsStored', '14'), Manufacturer: pub('Manufacturer', 'Roentgen'), Model: pub('Model', 'Detector simulator'),
+    };
+  }
+
+  private makeCalibration(): DetectorCalibration {
+    const { rows, columns } = this;
+    const random = mulberry32(this.seed * 7919);
+    const offset = new Float32Array(rows * columns);
+    const gain = new Float32Array(rows * columns);
+    const defects = new Uint8Array(rows * columns);
+    const columnOffset = Float32Array.from({ length: columns }, () => 90 + 30 * random());
+    for (let r = 0; r < rows; r += 1) {
+      const gy = Math.sin((r / rows) * Math.PI);
+      for (let c = 0; c < columns; c += 1) {
+        const i = r * columns + c;
+        offset[i] = columnOffset[c]! + 4 * random();
+        // Smooth sensitivity roll-off towards the edges plus 1 % pixel-to-pixel spread.
+        gain[i] = (0.93 + 0.07 * gy * Math.sin((c / columns) * Math.PI)) * (0.99 + 0.02 * random());
+      }
+    }
+    const deadColumn = Math.floor(columns * 0.61);
+    for (let r = 0; r < rows; r += 1) defects[r * columns + deadColumn] = 1;
+    for (let k = 0; k < Math.round(rows * columns * 5e-5); k += 1) defects[Math.floor(random() * rows * columns)] = 1;
+    return { rows, columns, offset, gain, defects, dnPerUGy: 300, pixelSpacingMm: this.pixelSpacingMm };
+  }
+
+  private anatomyOf(kind: PhantomKind): Float32Array {
+    let map = this.anatomy.get(kind);
+    if (!map) {
+      map = attenuationMap(kind, this.rows, this.columns);
+      this.anatomy.set(kind, map);
+    }
+    return map;
+  }
+
+  private transmissionOf(kind: PhantomKind, kv: number): Float32Array {
+    const key = `${kind}@${kv}`;
+    if (this.transmission?.key === key) return this.transmission.map;
+    const mu = this.anatomyOf(kind);
+    // Attenuation falls with beam energy; μ values are at 70 kV.
+    const scale = (70 / kv) ** 1.2;
+    const map = new Float32Array(mu.length);
+    for (let i = 0; i < mu.length; i += 1) map[i] = Math.exp(-mu[i]! * scale);
+    this.transmission = { key, map };
+    return map;
+  }
+
+  defaultCollimation(): Collimation {
+    return { shape: 'rect', cx: this.columns / 2, cy: this.rows / 2, width: this.columns * 0.86, height: this.rows * 0.86, angleDeg: 0 };
+  }
+
+  /** Reads out one exposure. */
+  acquire(exposure: DetectorExposure): RawImage {
+    if (!this.open) throw new DeviceError('DEVICE_NOT_READY', `${this.uri} is not open`);
+    const { rows, columns, calibration: cal } = this;
+    const kind = phantomKindOf(exposure.bodyPart);
+    const transmission = this.transmissionOf(kind, exposure.kv);
+    const collimation = exposure.collimation ?? this.defaultCollimation();
+    const kermaOpen = OUTPUT_UGY_PER_MAS * exposure.mas * (exposure.kv / 100) ** 2 * (1000 / exposure.sidMm) ** 2;
+    const data = new Uint16Array(rows * columns);
+    const random = mulberry32(this.seed + (this.sequence += 1) * 104729);
+    let noiseIndex = Math.floor(random() * 65536);
+    const noiseStride = 1 + 2 * Math.floor(random() * 1000);
+    let anatomySum = 0;
+    let anatomyCount = 0;
+    for (let r = 0; r < rows; r += 1) {
+      const heel = 1.08 - 0.16 * (r / rows); // brighter on the cathode side
+      const span = rowSpan(collimation, r + 0.5);
+      const [from, to] = span ? [Math.max(0, Math.ceil(span[0] - 0.5)), Math.min(columns - 1, Math.floor(span[1] - 0.5))] : [1, 0];
+      for (let c = 0; c < columns; c += 1) {
+        const i = r * columns + c;
+        let kerma: number;
+        if (c >= from && c <= to) {
+          const t = transmission[i]!;
+          kerma = kermaOpen * heel * t * (t < 1 ? 1.15 : 1); // scatter under the anatomy
+          if (t < 0.75) {
+            anatomySum += kerma;
+            anatomyCount += 1;
+          }
+        } else {
+          kerma = kermaOpen * SCATTER_OUTSIDE;
+        }
+        const quanta = kerma * QUANTA_PER_UGY;
+        noiseIndex = (noiseIndex + noiseStride) & 0xffff;
+        const noisy = Math.max(0, quanta + Math.sqrt(quanta) * NORMALS[noiseIndex]!) / QUANTA_PER_UGY;
+        const dn = cal.offset[i]! + noisy * cal.dnPerUGy * cal.gain[i]!;
+        data[i] = dn >= MAX_DN ? MAX_DN : dn;
+      }
+    }
+    // Defective pixels: dead ones read the offset only, a few hot ones saturate.
+    for (let i = 0; i < data.length; i += 1) if (cal.defects[i]) data[i] = i % 3 === 0 ? MAX_DN : Math.round(cal.offset[i]!);
+    return {
+      rows, columns, bitsStored: 14, data,
+      truth: {
+        collimation, phantom: kind, rawBeamKermaUGy: kermaOpen,
+        anatomyKermaUGy: anatomyCount > 0 ? anatomySum / anatomyCount : kermaOpen,
+      },
+    };
+  }
+}
