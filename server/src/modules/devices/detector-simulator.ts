@@ -20,7 +20,7 @@ export interface GroundTruth {
   phantom: PhantomKind;
   /** Air kerma at the detector in the open (raw) beam, µGy, at the field centre. */
   rawBeamKermaUGy: number;
-  /** Mean air kerma behind the anatomy inside the field (no noise), µGy. */
+  /** Median air kerma behind the anatomy inside the field (no noise), µGy: the ideal value of interest. */
   anatomyKermaUGy: number;
 }
 
@@ -77,6 +77,17 @@ const NORMALS = (() => {
   }
   return table;
 })();
+
+function histogramMedian(histogram: Uint32Array, binWidth: number): number {
+  const total = histogram.reduce((a, b) => a + b, 0);
+  if (total === 0) return 1;
+  let seen = 0;
+  for (let b = 0; b < histogram.length; b += 1) {
+    seen += histogram[b]!;
+    if (seen * 2 >= total) return (b + 0.5) * binWidth;
+  }
+  return 1;
+}
 
 export function corners(c: Extract<Collimation, { shape: 'rect' }>): [number, number][] {
   const a = (c.angleDeg * Math.PI) / 180;
@@ -223,8 +234,9 @@ export class DetectorSimulator implements DeviceDriver {
     const random = mulberry32(this.seed + (this.sequence += 1) * 104729);
     let noiseIndex = Math.floor(random() * 65536);
     const noiseStride = 1 + 2 * Math.floor(random() * 1000);
-    let anatomySum = 0;
-    let anatomyCount = 0;
+    // Noise-free kerma behind the anatomy, as a fine histogram of the fraction of the open beam.
+    const BINS = 8192;
+    const histogram = new Uint32Array(BINS);
     for (let r = 0; r < rows; r += 1) {
       const heel = 1.08 - 0.16 * (r / rows); // brighter on the cathode side
       const span = rowSpan(collimation, r + 0.5);
@@ -235,10 +247,7 @@ export class DetectorSimulator implements DeviceDriver {
         if (c >= from && c <= to) {
           const t = transmission[i]!;
           kerma = kermaOpen * heel * t * (t < 1 ? 1.15 : 1); // scatter under the anatomy
-          if (t < 0.75) {
-            anatomySum += kerma;
-            anatomyCount += 1;
-          }
+          if (t < 0.75) histogram[Math.min(BINS - 1, Math.floor((kerma / kermaOpen) * (BINS / 1.5)))]! += 1;
         } else {
           kerma = kermaOpen * SCATTER_OUTSIDE;
         }
@@ -255,7 +264,7 @@ export class DetectorSimulator implements DeviceDriver {
       rows, columns, bitsStored: 14, data,
       truth: {
         collimation, phantom: kind, rawBeamKermaUGy: kermaOpen,
-        anatomyKermaUGy: anatomyCount > 0 ? anatomySum / anatomyCount : kermaOpen,
+        anatomyKermaUGy: histogramMedian(histogram, 1.5 / BINS) * kermaOpen,
       },
     };
   }
