@@ -16,7 +16,7 @@ const ANATOMY = 2;
 export const LABEL = { OUTSIDE, RAW_BEAM, ANATOMY } as const;
 
 /** Shrinks the field a little so penumbra at the shutter edges is not taken for anatomy. */
-function shrunk(field: Collimation, by: number): Collimation {
+export function shrunk(field: Collimation, by: number): Collimation {
   return field.shape === 'circle'
     ? { ...field, radius: Math.max(1, field.radius - by) }
     : { ...field, width: Math.max(1, field.width - 2 * by), height: Math.max(1, field.height - 2 * by) };
