@@ -20,6 +20,8 @@ import { AppError } from './http/errors.js';
 import { registerDrRoutes, type App } from './http/routing.js';
 import { installValidation } from './http/validation.js';
 import { FileBlobStore } from './storage/blob-store.js';
+import { acquisitionRoutes } from './modules/acquisition/routes.js';
+import { AcquisitionService } from './modules/acquisition/service.js';
 import { deviceRoutes } from './modules/devices/routes.js';
 import { GeneratorSimulator } from './modules/devices/generator-simulator.js';
 import { DeviceService } from './modules/devices/service.js';
@@ -64,7 +66,7 @@ export interface Server {
   /** Accounts this start created, with their initial passwords (to print once). */
   seeded: SeededAccounts;
   /** For in-process producers (the exposure pipeline) and tests that store images directly. */
-  services: { imageFiles: ImageFilesService };
+  services: { imageFiles: ImageFilesService; acquisition: AcquisitionService };
   close(): Promise<void>;
 }
 
@@ -176,7 +178,12 @@ export async function createServer(config: Config): Promise<Server> {
     const derivedImages = new DerivedImagesService(imageFiles, studies, configs, equipment, config.uidRoot, config.dataDir);
     const recycleBin = new RecycleBinService(studiesRepository, blobs, config.dataDir);
     // Simulators are the default drivers until a deployment configures hardware ones.
-    const devices = new DeviceService([new GeneratorSimulator(), new DetectorSimulator(config.detector.rows, config.detector.columns)]);
+    const generator = new GeneratorSimulator();
+    const detector = new DetectorSimulator(config.detector.rows, config.detector.columns);
+    const devices = new DeviceService([generator, detector]);
+    const acquisition = new AcquisitionService({
+      studies, studiesRepo: studiesRepository, protocols: protocolRepository, files: imageFiles, generator, detector, bus, equipment, uidRoot: config.uidRoot,
+    });
     stats.register('patients', async (since) => (await studiesRepository.statistics(since)).patients);
     stats.register('studies', async (since) => (await studiesRepository.statistics(since)).studies);
 
@@ -205,6 +212,7 @@ export async function createServer(config: Config): Promise<Server> {
       studyRoutes(scope, studies);
       drImageRoutes(scope, imageFiles, derivedImages);
       deviceRoutes(scope, devices);
+      acquisitionRoutes(scope, acquisition);
       recycleBinRoutes(scope, recycleBin, studies);
       resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'Simulator', gen: 'Simulator' } });
     });
@@ -219,8 +227,9 @@ export async function createServer(config: Config): Promise<Server> {
       closeTransports = await attachBrokerTransports(bus.broker, app.server, tcp);
     }
     return {
-      app, db, bus, seeded, routes, services: { imageFiles },
+      app, db, bus, seeded, routes, services: { imageFiles, acquisition },
       async close() {
+        await acquisition.pending.catch(() => undefined);
         await closeTransports();
         await app.close();
         await busForClose.close();

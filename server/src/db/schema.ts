@@ -251,8 +251,8 @@ export interface ImagesTable {
 }
 
 export type StoredFileKind = 'dicom' | 'thumbnail' | 'capture';
-/** What the file is to its study: an exposed image, the emergency portrait, a post-processed copy. */
-export type StoredFileRole = 'image' | 'portrait' | 'post_proc';
+/** What the file is to its study: an exposed image (and its For Processing twin), the emergency portrait, a post-processed copy. */
+export type StoredFileRole = 'image' | 'processing' | 'portrait' | 'post_proc';
 
 export interface StoredFilesTable {
   id: Generated<number>;

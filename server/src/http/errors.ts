@@ -115,6 +115,14 @@ export const ERRORS = {
     'Choose a value within the limits device/get reports', '请在 device/get 返回的范围内取值'),
   DEVICE_NOT_READY: entry(409, '0x080004', 'ConflictError', 'The device is not ready', '设备未就绪',
     'Wait until the device reports ready', '请等待设备就绪'),
+  // 0x09xxxx: exposure workflow
+  TASK_NOT_STARTED: entry(409, '0x090001', 'ConflictError', 'No inspection has been started', '尚未开始检查',
+    'Call task/inspection/start with the image to expose first', '请先调用 task/inspection/start 选择要曝光的体位'),
+  TASK_BUSY: entry(409, '0x090002', 'ConflictError', 'An exposure is already being taken or processed', '正在曝光或处理图像',
+    'Wait for TASK_Success or TASK_Failure', '请等待 TASK_Success 或 TASK_Failure'),
+  IMAGE_ALREADY_EXPOSED: entry(409, '0x090003', 'ConflictError', 'The image has already been exposed', '该体位已曝光',
+    'Copy the view to expose it again', '请复制该体位后重新曝光'),
+  IMAGE_NOT_EXPOSED: entry(409, '0x090004', 'ConflictError', 'The image has not been exposed yet', '该体位尚未曝光'),
   // 0x0Fxxxx: server side
   RATE_LIMITED: entry(429, '0x0F0001', 'RateLimitError', 'Too many requests', '请求过于频繁', 'Wait a moment and retry', '请稍后重试'),
   TIMEOUT: entry(504, '0x0F0002', 'TimeoutError', 'The request took too long', '请求超时', 'Retry later', '请稍后重试'),

@@ -93,6 +93,10 @@ export class StudiesRepository {
     return { series: Number(s?.m ?? 0) + 1, image: Number(i?.m ?? 0) + 1 };
   }
 
+  async updateImage(pk: number, values: Updateable<ImagesTable>, db: Executor = this.db): Promise<void> {
+    await db.updateTable('images').set(values).where('id', '=', pk).execute();
+  }
+
   async setImageSort(uid: string, sort: number, db: Executor): Promise<void> {
     await db.updateTable('images').set({ sort }).where('sop_instance_uid', '=', uid).execute();
   }

@@ -1,0 +1,239 @@
+import type { Bus } from '../../bus/index.js';
+import { REGION_CODES } from '../../dicom/codes.js';
+import { writeDx } from '../../dicom/dx-writer.js';
+import type { AuthUser } from '../../http/context.js';
+import { AppError } from '../../http/errors.js';
+import { runPipeline, type PipelineResult } from '../../imaging/pipeline/index.js';
+import { nowIso } from '../../util/time.js';
+import { generateUid } from '../../util/uid.js';
+import type { DetectorSimulator, Collimation } from '../devices/detector-simulator.js';
+import type { GeneratorSimulator, Technique } from '../devices/generator-simulator.js';
+import { DeviceError } from '../devices/driver.js';
+import type { Equipment } from '../images/derived-service.js';
+import { dicomPatientOf } from '../images/identity.js';
+import type { ImageFilesService } from '../images/service.js';
+import type { ProtocolRepository } from '../protocols/repository.js';
+import { parseDetails } from '../studies/dto.js';
+import type { ImageRow, StudiesRepository, StudyRow } from '../studies/repository.js';
+import type { StudiesService } from '../studies/service.js';
+
+export const TOPIC_STATUS = 'MODULE/TASK/STATUS/GLOBAL';
+export const TOPIC_PROGRESS = 'MODULE/TASK/IMGPROC/PROGRESS';
+
+type InspectionStatus = 'TASK_Idle' | 'TASK_Ready' | 'TASK_Exposing' | 'TASK_Processing';
+
+interface Inspection {
+  uid: string;
+  imagePk: number;
+  studyPk: number;
+  technique: Technique;
+  sidMm: number;
+  targetEi: number;
+  collimation: Collimation;
+  bodyPart: string;
+  position: string;
+  laterality: 'R' | 'L' | 'U' | 'B';
+  orientation: [string, string];
+}
+
+interface ViewConfig { DX?: { TargetEXI?: number; CollimatorShape?: string; CollimatorSize?: string; ImageLaterality?: string; PatientOrientationRow?: string; PatientOrientationColumn?: string } }
+
+/**
+ * The exposure workflow of one X-ray room: start an inspection (the view's programme goes to the
+ * generator), trigger (generator exposes, detector reads out), then the image-processing
+ * pipeline runs after the response, publishing its stages on MQTT, and stores the DX objects.
+ */
+export class AcquisitionService {
+  private inspection: Inspection | undefined;
+  private status: InspectionStatus = 'TASK_Idle';
+  /** The running pipeline, so tests and shutdown can wait for it. */
+  pending: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly deps: {
+      studies: StudiesService; studiesRepo: StudiesRepository; protocols: ProtocolRepository; files: ImageFilesService;
+      generator: GeneratorSimulator; detector: DetectorSimulator; bus: Bus; equipment: Equipment; uidRoot: string | undefined;
+    },
+  ) {}
+
+  globalStatus() {
+    const { generator, detector } = this.deps;
+    const genReady = generator.ready();
+    const fpdReady = detector.isOpen;
+    const inspReady = this.status === 'TASK_Ready';
+    return {
+      gen_status: generator.currentStatus(), gen_ready: genReady,
+      fpd_status: detector.isOpen ? 'DETECTOR_STATUS_STANDBY' : 'DETECTOR_STATUS_INIT', fpd_ready: fpdReady,
+      insp_status: this.status, insp_ready: inspReady, all_ready: genReady && fpdReady && inspReady,
+    };
+  }
+
+  private async announce(): Promise<void> {
+    const s = this.globalStatus();
+    await this.deps.bus.publish(TOPIC_STATUS, {
+      GENStatus: s.gen_status, GENReady: s.gen_ready, FPDStatus: s.fpd_status, FPDReady: s.fpd_ready,
+      InspStatus: s.insp_status, InspReady: s.insp_ready, AllReady: s.all_ready,
+    }).catch(() => undefined);
+  }
+
+  private async imageAndStudy(uid: string, user: AuthUser): Promise<{ image: ImageRow; study: StudyRow }> {
+    const image = await this.deps.studiesRepo.image(uid);
+    if (!image) throw new AppError('IMAGE_NOT_FOUND', [], uid);
+    const study = await this.deps.studiesRepo.studyByPk(image.study_pk);
+    if (study.deleted_at !== null) throw new AppError('IMAGE_NOT_FOUND', [], uid);
+    await this.deps.studies.requireStudy(study.study_id, user, true);
+    return { image, study };
+  }
+
+  /** Opens the devices and loads the view's exposure programme for the patient size and work station. */
+  async start(uid: string, user: AuthUser): Promise<void> {
+    if (this.status === 'TASK_Exposing' || this.status === 'TASK_Processing') throw new AppError('TASK_BUSY');
+    const { image, study } = await this.imageAndStudy(uid, user);
+    if (image.expose_status === 'Exposed') throw new AppError('IMAGE_ALREADY_EXPOSED', [], uid);
+    const { generator, detector, protocols, studiesRepo } = this.deps;
+    const view = await protocols.view(image.product, image.view_id);
+    if (!view) throw new AppError('IMAGE_NOT_FOUND', [{ field: 'view_id', message: `view ${image.view_id} is not in the library` }], uid);
+    const size = parseDetails(study).patient_size || 'Medium';
+    const ws = view.work_station_id;
+    const exposure = (await protocols.exposure(image.product, view.view_id, ws, size)) ?? (await protocols.exposure(image.product, view.view_id, ws, 'Medium'));
+    const device = await protocols.device(image.product, view.view_id, ws);
+    const programme = JSON.parse(exposure?.config_object ?? '{}') as { Common?: { kV?: number; mA?: number; ms?: number; Focus?: number } };
+    const common = JSON.parse(device?.config_object ?? '{}') as { Common?: { SID?: number } };
+    const config = JSON.parse(view.config_object) as ViewConfig;
+    await generator.connect();
+    await detector.connect();
+    try {
+      const p = programme.Common ?? {};
+      generator.setTechnique({ kv: p.kV ?? 70, ma: p.mA ?? 200, ms: p.ms ?? 50, focus: p.Focus === 0 ? 0 : 1 });
+    } catch (error) {
+      if (error instanceof DeviceError) throw new AppError(error.errorName, [], error.message);
+      throw error;
+    }
+    const series = (await studiesRepo.seriesOf([study.id])).find((s) => s.id === image.series_pk);
+    this.inspection = {
+      uid, imagePk: image.id, studyPk: study.id, technique: generator.currentTechnique(),
+      sidMm: (common.Common?.SID ?? 100) * 10, targetEi: config.DX?.TargetEXI ?? 300,
+      collimation: this.collimationOf(config),
+      bodyPart: (series?.body_part ?? view.body_part_id).replace(/^[A-Za-z]+_/, '').toUpperCase(),
+      position: view.view_position,
+      laterality: (['R', 'L', 'B'].includes(view.laterality) ? view.laterality : 'U') as Inspection['laterality'],
+      orientation: [config.DX?.PatientOrientationRow ?? 'L', config.DX?.PatientOrientationColumn ?? 'F'],
+    };
+    this.status = 'TASK_Ready';
+    if (study.study_status === 'Arrived') await studiesRepo.updateStudy(study.id, { study_status: 'InProgress', updated_at: nowIso() });
+    await this.announce();
+  }
+
+  /** The view's field ("14IN(35)X17IN(43)") on the detector, centred; an iris when the view says circular. */
+  private collimationOf(config: ViewConfig): Collimation {
+    const { detector } = this.deps;
+    const cm = /\((\d+(?:\.\d+)?)\)X\d+IN\((\d+(?:\.\d+)?)\)/.exec(config.DX?.CollimatorSize ?? '');
+    const toPixels = (value: number, limit: number) => Math.min(limit, (value * 10) / detector.pixelSpacingMm);
+    const width = cm ? toPixels(Number(cm[1]), detector.columns * 0.96) : detector.columns * 0.86;
+    const height = cm ? toPixels(Number(cm[2]), detector.rows * 0.96) : detector.rows * 0.86;
+    if (config.DX?.CollimatorShape === 'CIRCULAR') return { shape: 'circle', cx: detector.columns / 2, cy: detector.rows / 2, radius: Math.min(width, height) / 2 };
+    return { shape: 'rect', cx: detector.columns / 2, cy: detector.rows / 2, width, height, angleDeg: 0 };
+  }
+
+  /** Exposes and reads out; processing continues after the response. */
+  async trigger(user: AuthUser): Promise<void> {
+    const inspection = this.inspection;
+    if (!inspection) throw new AppError('TASK_NOT_STARTED');
+    if (this.status !== 'TASK_Ready') throw new AppError('TASK_BUSY', [], this.status);
+    const { study } = await this.imageAndStudy(inspection.uid, user);
+    const { generator, detector } = this.deps;
+    if (!detector.isOpen || !generator.ready()) throw new AppError('DEVICE_NOT_READY', [], `generator ${generator.currentStatus()}, detector ${detector.isOpen ? 'ready' : 'not open'}`);
+    this.status = 'TASK_Exposing';
+    const triggeredAt = new Date();
+    let raw;
+    let delivered;
+    try {
+      delivered = await generator.expose();
+      raw = detector.acquire({ kv: delivered.kv, mas: delivered.mas, sidMm: inspection.sidMm, bodyPart: inspection.bodyPart, collimation: inspection.collimation });
+    } catch (error) {
+      this.status = 'TASK_Ready';
+      if (error instanceof DeviceError) throw new AppError(error.errorName, [], error.message);
+      throw error;
+    }
+    this.status = 'TASK_Processing';
+    await this.announce();
+    const technique = delivered;
+    this.pending = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.process(inspection, study, raw.data, technique, triggeredAt))
+      .finally(async () => {
+        this.status = this.inspection ? 'TASK_Ready' : 'TASK_Idle';
+        await this.announce();
+      });
+  }
+
+  private async progress(uid: string, status: string, extra: Record<string, string> = {}): Promise<void> {
+    await this.deps.bus.publish(TOPIC_PROGRESS, { ...extra, message: extra.message ?? '', sop: uid, status }).catch(() => undefined);
+  }
+
+  private async process(inspection: Inspection, study: StudyRow, raw: Uint16Array, technique: Technique, triggeredAt: Date): Promise<void> {
+    const { detector, studiesRepo } = this.deps;
+    try {
+      const result = await runPipeline({
+        rows: detector.rows, columns: detector.columns, raw, calibration: detector.calibration, targetEi: inspection.targetEi,
+        onStage: (stage) => this.progress(inspection.uid, stage),
+      });
+      const stored = await this.store(inspection, study, result, technique, triggeredAt);
+      await studiesRepo.updateImage(inspection.imagePk, {
+        expose_status: 'Exposed', judged_status: 'NotJudged',
+        acquisition_context: JSON.stringify({ expose_time: triggeredAt.toISOString(), kv: technique.kv, ma: technique.ma, ms: technique.ms, mas: technique.mas, focus: technique.focus, sid_mm: inspection.sidMm }),
+        img_proc_context: JSON.stringify({ exposure_index: result.exposure, window: result.window, field: result.field, timings_ms: result.timings, processing_sop: stored.processingUid }),
+      });
+      await this.progress(inspection.uid, 'TASK_Success', { dcm: stored.dcm, thumbnail: stored.thumbnail });
+    } catch (error) {
+      await this.progress(inspection.uid, 'TASK_Failure', { message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  /** Writes the For Presentation object (with its thumbnail) and keeps the For Processing one. */
+  private async store(inspection: Inspection, study: StudyRow, result: PipelineResult, technique: Technique, acquired: Date) {
+    const { detector, files, studiesRepo, equipment, uidRoot } = this.deps;
+    const image = await studiesRepo.image(inspection.uid);
+    const series = (await studiesRepo.seriesOf([study.id])).find((s) => s.id === image?.series_pk);
+    const common = {
+      patient: dicomPatientOf(study),
+      study: { instanceUid: study.study_instance_uid, id: study.study_id.slice(0, 16), accessionNumber: study.accession_number.slice(0, 16), referringPhysician: parseDetails(study).ref_physician, date: new Date(study.study_start_datetime) },
+      series: { instanceUid: series?.series_instance_uid ?? generateUid(uidRoot), number: series?.sort ?? 1, description: (image?.view_description ?? '').slice(0, 64) },
+      view: { position: inspection.position, laterality: inspection.laterality, bodyPart: REGION_CODES[inspection.bodyPart] ? inspection.bodyPart : '', orientation: inspection.orientation, sidMm: inspection.sidMm },
+      exposure: { kV: technique.kv, mA: technique.ma, ms: technique.ms, mAs: technique.mas, exposureIndex: result.exposure.ei, targetExposureIndex: result.exposure.targetEi },
+      detector: { pixelSpacingMm: [detector.pixelSpacingMm, detector.pixelSpacingMm] as [number, number], type: 'SCINTILLATOR' as const },
+      equipment,
+    };
+    const presentation = writeDx({
+      ...common, instance: { sopInstanceUid: inspection.uid, number: image?.sort ?? 1, acquired },
+      pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.presentation }, window: result.window, intent: 'FOR PRESENTATION',
+    });
+    const processingUid = generateUid(uidRoot);
+    const processing = writeDx({
+      ...common, instance: { sopInstanceUid: processingUid, number: image?.sort ?? 1, acquired },
+      pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.processing }, intent: 'FOR PROCESSING',
+    });
+    const { dcm, thumbnail } = await files.storeImage(inspection.uid, presentation);
+    await files.writeFiles(study.id, [{ name: `${processingUid}.dcm`, kind: 'dicom', role: 'processing', contentType: 'application/dicom', bytes: processing, sopInstanceUid: processingUid, imagePk: inspection.imagePk }]);
+    return { dcm, thumbnail, processingUid };
+  }
+
+  async judge(uid: string, accept: boolean, user: AuthUser): Promise<void> {
+    const { image } = await this.imageAndStudy(uid, user);
+    if (image.expose_status !== 'Exposed') throw new AppError('IMAGE_NOT_EXPOSED', [], uid);
+    await this.deps.studiesRepo.updateImage(image.id, { judged_status: accept ? 'Accept' : 'Reject' });
+  }
+
+  /** Leaves the exposure page: the study is suspended (InProgress) or finished (Completed). */
+  async leave(studyId: string, status: 'InProgress' | 'Completed', user: AuthUser): Promise<void> {
+    const study = await this.deps.studies.requireStudy(studyId, user, true);
+    if (this.status === 'TASK_Exposing' || this.status === 'TASK_Processing') await this.pending;
+    await this.deps.studiesRepo.updateStudy(study.id, {
+      study_status: status, updated_at: nowIso(), ...(status === 'Completed' ? { study_end_datetime: nowIso() } : {}),
+    });
+    if (this.inspection?.studyPk === study.id) {
+      this.inspection = undefined;
+      this.status = 'TASK_Idle';
+    }
+    await this.announce();
+  }
+}
