@@ -72,6 +72,7 @@ for (const dialect of DIALECTS) {
       const report = spawnSync('dciodvfy', [temp], { encoding: 'utf8' });
       fs.rmSync(temp, { force: true });
       assert.deepEqual(`${report.stdout}${report.stderr}`.split('\n').filter((l) => l.startsWith('Error')), []);
+      await ctx.t.server.services.acquisition.pending; // the For Processing object is written after TASK_Success
       const processing = await call(ctx.t.url, 'GET', `/api/v1/instances/${image.img_proc_context.processing_sop}/download`, { token: ctx.admin });
       assert.equal(processing.status, 200, 'the For Processing object is kept');
 

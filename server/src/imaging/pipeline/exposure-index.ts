@@ -1,4 +1,4 @@
-import { insideCollimation, type Collimation } from '../../modules/devices/detector-simulator.js';
+import { rowSpan, type Collimation } from '../../modules/devices/detector-simulator.js';
 import type { CollimationResult } from './collimation.js';
 
 export interface Segmentation {
@@ -31,16 +31,19 @@ export function segment(result: CollimationResult): Segmentation {
   const { data, rows, columns, factor } = coarse;
   const inner = shrunk(field, 2 * factor);
   const labels = new Uint8Array(rows * columns);
-  const inField: number[] = [];
+  const values = new Float32Array(rows * columns);
+  let n = 0;
   for (let y = 0; y < rows; y += 1) {
-    for (let x = 0; x < columns; x += 1) {
-      if (insideCollimation(inner, (x + 0.5) * factor, (y + 0.5) * factor)) {
-        labels[y * columns + x] = ANATOMY;
-        inField.push(data[y * columns + x]!);
-      }
+    const span = rowSpan(inner, (y + 0.5) * factor);
+    if (!span) continue;
+    const from = Math.max(0, Math.ceil(span[0] / factor - 0.5));
+    const to = Math.min(columns - 1, Math.floor(span[1] / factor - 0.5));
+    for (let x = from; x <= to; x += 1) {
+      labels[y * columns + x] = ANATOMY;
+      values[n++] = data[y * columns + x]!;
     }
   }
-  inField.sort((a, b) => a - b);
+  const inField = values.subarray(0, n).sort();
   const rawBeamLevel = inField.length > 0 ? inField[Math.floor(0.995 * (inField.length - 1))]! : result.openBeam;
   for (let i = 0; i < labels.length; i += 1) if (labels[i] === ANATOMY && data[i]! > 0.6 * rawBeamLevel) labels[i] = RAW_BEAM;
   return { labels, rows, columns, factor, rawBeamLevel };
@@ -57,11 +60,15 @@ export interface ExposureIndex {
 }
 
 export function exposureIndex(seg: Segmentation, coarse: Float32Array, targetEi: number): ExposureIndex {
-  const values: number[] = [];
-  for (let i = 0; i < seg.labels.length; i += 1) if (seg.labels[i] === ANATOMY) values.push(coarse[i]!);
+  const pick = (keep: (label: number) => boolean) => {
+    const out = new Float32Array(seg.labels.length);
+    let n = 0;
+    for (let i = 0; i < seg.labels.length; i += 1) if (keep(seg.labels[i]!)) out[n++] = coarse[i]!;
+    return out.subarray(0, n).sort();
+  };
+  let values = pick((l) => l === ANATOMY);
   // No anatomy (an empty exposure): the field itself is the region of interest.
-  if (values.length === 0) for (let i = 0; i < seg.labels.length; i += 1) if (seg.labels[i] !== OUTSIDE) values.push(coarse[i]!);
-  values.sort((a, b) => a - b);
+  if (values.length === 0) values = pick((l) => l !== OUTSIDE);
   const voi = values.length > 0 ? values[Math.floor(values.length / 2)]! : 0;
   const ei = Math.round(100 * voi * 10) / 10;
   const di = ei > 0 && targetEi > 0 ? Math.round(10 * Math.log10(ei / targetEi) * 100) / 100 : 0;

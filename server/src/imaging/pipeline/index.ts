@@ -36,8 +36,8 @@ const MAX = 16383;
 /** Kerma floor for the log: below a hundredth of a µGy the signal is noise. */
 const LOG_FLOOR = 0.01;
 
-function quantile(values: Float32Array, q: number): number {
-  const sorted = values.slice().sort();
+/** The q-quantile of an already sorted array. */
+function quantile(sorted: Float32Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))] ?? 0;
 }
 
@@ -93,18 +93,20 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
   // Window from the enhanced values: the field's range, and the anatomy's for the VOI window.
   const { labels, columns: C, factor } = segmentation;
   const labelAt = (y: number, x: number) => labels[Math.min(segmentation.rows - 1, (y / factor) | 0) * C + Math.min(C - 1, (x / factor) | 0)]!;
-  const fieldSample: number[] = [];
-  const anatomySample: number[] = [];
+  const fieldSample = new Float32Array(Math.ceil(rows / 4) * Math.ceil(columns / 4));
+  const anatomySample = new Float32Array(fieldSample.length);
+  let nField = 0;
+  let nAnatomy = 0;
   for (let y = 0; y < rows; y += 4) {
     for (let x = 0; x < columns; x += 4) {
       const label = labelAt(y, x);
       if (label === LABEL.OUTSIDE) continue;
-      fieldSample.push(enhanced[y * columns + x]!);
-      if (label === LABEL.ANATOMY) anatomySample.push(enhanced[y * columns + x]!);
+      fieldSample[nField++] = enhanced[y * columns + x]!;
+      if (label === LABEL.ANATOMY) anatomySample[nAnatomy++] = enhanced[y * columns + x]!;
     }
   }
-  const field = Float32Array.from(fieldSample);
-  const anatomy = anatomySample.length > 0 ? Float32Array.from(anatomySample) : field;
+  const field = fieldSample.subarray(0, nField).sort();
+  const anatomy = nAnatomy > 0 ? anatomySample.subarray(0, nAnatomy).sort() : field;
   const low = quantile(field, 0.002);
   const high = Math.max(low + 1e-6, quantile(anatomy, 0.999));
   const scale = MAX / (high - low);

@@ -184,6 +184,8 @@ export class AcquisitionService {
         img_proc_context: JSON.stringify({ exposure_index: result.exposure, window: result.window, field: result.field, timings_ms: result.timings, processing_sop: stored.processingUid }),
       });
       await this.progress(inspection.uid, 'TASK_Success', { dcm: stored.dcm, thumbnail: stored.thumbnail });
+      // The For Processing twin is kept, but the radiographer need not wait for it.
+      await stored.keepProcessing();
     } catch (error) {
       await this.progress(inspection.uid, 'TASK_Failure', { message: error instanceof Error ? error.message : String(error) });
     }
@@ -208,13 +210,15 @@ export class AcquisitionService {
       pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.presentation }, window: result.window, intent: 'FOR PRESENTATION',
     });
     const processingUid = generateUid(uidRoot);
-    const processing = writeDx({
-      ...common, instance: { sopInstanceUid: processingUid, number: image?.sort ?? 1, acquired },
-      pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.processing }, intent: 'FOR PROCESSING',
-    });
     const { dcm, thumbnail } = await files.storeImage(inspection.uid, presentation);
-    await files.writeFiles(study.id, [{ name: `${processingUid}.dcm`, kind: 'dicom', role: 'processing', contentType: 'application/dicom', bytes: processing, sopInstanceUid: processingUid, imagePk: inspection.imagePk }]);
-    return { dcm, thumbnail, processingUid };
+    const keepProcessing = async () => {
+      const processing = writeDx({
+        ...common, instance: { sopInstanceUid: processingUid, number: image?.sort ?? 1, acquired },
+        pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.processing }, intent: 'FOR PROCESSING',
+      });
+      await files.writeFiles(study.id, [{ name: `${processingUid}.dcm`, kind: 'dicom', role: 'processing', contentType: 'application/dicom', bytes: processing, sopInstanceUid: processingUid, imagePk: inspection.imagePk }]);
+    };
+    return { dcm, thumbnail, processingUid, keepProcessing };
   }
 
   async judge(uid: string, accept: boolean, user: AuthUser): Promise<void> {
