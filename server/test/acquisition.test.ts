@@ -6,16 +6,24 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { readPart10 } from '../src/dicom/part10.js';
-import { DIALECTS, call, isDrError, sampleStudy, withServer } from './helpers.js';
+import { DIALECTS, call, isDrError, sampleStudy, withServer, type Dialect } from './helpers.js';
 
 interface Progress { status: string; sop: string; message: string; dcm?: string; thumbnail?: string }
 
-for (const dialect of DIALECTS) {
-  describe(`exposure workflow on ${dialect}`, () => {
-    const ctx = withServer(dialect);
+/** The embedded broker (clients over WebSocket at /mqtt) on both databases, and the machine's Mosquitto. */
+const VARIANTS: { dialect: Dialect; broker: 'embedded' | 'mosquitto' }[] = [
+  ...DIALECTS.map((dialect) => ({ dialect, broker: 'embedded' as const })),
+  { dialect: DIALECTS.at(-1)!, broker: 'mosquitto' },
+];
+const MOSQUITTO = process.env.TEST_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+
+for (const { dialect, broker } of VARIANTS) {
+  describe(`exposure workflow on ${dialect} with the ${broker} broker`, () => {
+    const ctx = withServer(dialect, broker === 'mosquitto' ? { MQTT_URL: MOSQUITTO } : {});
     const task = (verb: string, body?: unknown, method = 'POST') => call(ctx.t.url, method, `/dr/api/v1/auth/task/inspection/${verb}`, { token: ctx.admin, body });
     const listen = async () => {
-      const client = await mqtt.connectAsync(`${ctx.t.url.replace(/^http/, 'ws')}/mqtt`, { username: 'console', password: ctx.admin, reconnectPeriod: 0 });
+      const url = broker === 'mosquitto' ? MOSQUITTO : `${ctx.t.url.replace(/^http/, 'ws')}/mqtt`;
+      const client = await mqtt.connectAsync(url, { username: 'console', password: ctx.admin, reconnectPeriod: 0 });
       const events: Progress[] = [];
       client.on('message', (_topic, payload) => events.push(JSON.parse(payload.toString()) as Progress));
       await client.subscribeAsync('MODULE/TASK/IMGPROC/PROGRESS');

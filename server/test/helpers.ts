@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -169,4 +170,28 @@ export function sampleStudy(over: Record<string, unknown> = {}) {
     views: [{ view_id: 'View_DX_T_A_SK_AP_00', procedure_id: 'P0-0001' }, { view_id: 'View_DX_T_A_SK_LAT_00', procedure_id: 'P0-0001' }],
     ...over,
   };
+}
+
+/** Starts `npm start`'s entry point as a real process and waits until it listens. */
+export function startProcess(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<number | null>; kill: () => Promise<void>; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listen within 30 s:\n${output}`)), 30_000);
+    const check = () => {
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({
+          url: match[1], output: () => output,
+          stop: () => new Promise((done) => { child.once('exit', (code) => done(code)); child.kill('SIGTERM'); }),
+          kill: () => new Promise((done) => { child.once('exit', () => done()); child.kill('SIGKILL'); }),
+        });
+      }
+    };
+    child.stdout.on('data', check);
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}:\n${output}`)); });
+  });
 }

@@ -1,32 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import pg from 'pg';
-import { PG_URL, dropSchema, isolatedEnv } from './helpers.js';
+import { PG_URL, dropSchema, isolatedEnv, startProcess } from './helpers.js';
 import { migrationsFor } from '../src/db/migrate.js';
 
-/** Starts `npm start`'s entry point as a real process and waits until it listens. */
-function startProcess(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<number | null>; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listen within 30 s:\n${output}`)), 30_000);
-    const check = () => {
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({
-          url: match[1], output: () => output,
-          stop: () => new Promise((done) => { child.once('exit', (code) => done(code)); child.kill('SIGTERM'); }),
-        });
-      }
-    };
-    child.stdout.on('data', check);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}:\n${output}`)); });
-  });
-}
 
 describe('process start-up', () => {
   test('two processes starting at once on one PostgreSQL schema migrate and seed exactly once', { skip: process.env.ROENTGEN_TEST_SQLITE_ONLY === '1' }, async () => {
