@@ -9,6 +9,7 @@ import { bytesOf, testPattern, writeFixture, type FixtureImage } from './fixture
 import { decodeFrame } from './pixels.js';
 import { DicomReadError, readDicom, TRANSFER_SYNTAX as TS } from './reader.js';
 import { renderFrame } from './render.js';
+import { mulberry32 } from '../util/random.js';
 
 /**
  * ≥ 10,000 mutated files through read → decode → render. Each must either come out as an image
@@ -17,16 +18,6 @@ import { renderFrame } from './render.js';
  */
 const CASES = Number(process.env.ROENTGEN_FUZZ_CASES ?? 10_000);
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function converted(tool: string, args: string[], input: Buffer, dir: string): Buffer {
   const source = path.join(dir, `${tool}-${args.join('')}-in.dcm`);

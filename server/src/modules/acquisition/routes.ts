@@ -1,26 +1,19 @@
 import { Type } from 'typebox';
 import { requireUser } from '../../http/auth-hooks.js';
 import { DR_EMPTY, drTyped, ok } from '../../http/envelope.js';
-import { validationError } from '../../http/errors.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
+import { InstanceRef, instanceUidOf } from '../studies/schemas.js';
 import type { AcquisitionService } from './service.js';
 
 const tags = ['dr-task'];
 const EXPOSE = ['exposure:perform'] as const;
-/** `instance_uid` as documented; `sop_instance_uid` accepted too (spec decision 7). */
-const InstanceBody = Type.Object({ instance_uid: Type.Optional(Type.String({ maxLength: 64 })), sop_instance_uid: Type.Optional(Type.String({ maxLength: 64 })) });
-const uidOf = (body: { instance_uid?: string; sop_instance_uid?: string }) => {
-  const uid = body.instance_uid ?? body.sop_instance_uid;
-  if (!uid) throw validationError('instance_uid', 'required');
-  return uid;
-};
 
 export function acquisitionRoutes(app: App, acquisition: AcquisitionService): void {
   app.post('/auth/task/inspection/start', {
-    schema: { tags, security: BEARER, summary: 'Start the inspection of an image: loads its exposure programme into the generator', body: InstanceBody },
+    schema: { tags, security: BEARER, summary: 'Start the inspection of an image: loads its exposure programme into the generator', body: InstanceRef },
     config: drRoute([...EXPOSE], { guest: true, audit: 'task.start' }),
   }, async (req, reply) => {
-    await acquisition.start(uidOf(req.body), requireUser(req));
+    await acquisition.start(instanceUidOf(req.body), requireUser(req));
     return ok(req, reply, DR_EMPTY);
   });
 
@@ -38,10 +31,10 @@ export function acquisitionRoutes(app: App, acquisition: AcquisitionService): vo
   });
 
   app.post('/auth/task/inspection/judge', {
-    schema: { tags, security: BEARER, summary: 'Accept or reject the exposed image (rejected images are kept with their status)', body: Type.Intersect([InstanceBody, Type.Object({ accept: Type.Boolean() })]) },
+    schema: { tags, security: BEARER, summary: 'Accept or reject the exposed image (rejected images are kept with their status)', body: Type.Intersect([InstanceRef, Type.Object({ accept: Type.Boolean() })]) },
     config: drRoute([...EXPOSE], { guest: true, audit: 'task.judge' }),
   }, async (req, reply) => {
-    await acquisition.judge(uidOf(req.body), req.body.accept, requireUser(req));
+    await acquisition.judge(instanceUidOf(req.body), req.body.accept, requireUser(req));
     return ok(req, reply, DR_EMPTY);
   });
 

@@ -1,5 +1,6 @@
 import { attenuationMap, phantomKindOf, type PhantomKind } from '../../imaging/phantom.js';
 import { DeviceError, type DeviceDriver, type DeviceParams } from './driver.js';
+import { mulberry32 } from '../../util/random.js';
 
 export type Collimation =
   | { shape: 'rect'; cx: number; cy: number; width: number; height: number; angleDeg: number }
@@ -53,16 +54,6 @@ const MAX_DN = 16383;
 /** Scatter reaching the detector outside the field, as a fraction of the open beam. */
 const SCATTER_OUTSIDE = 0.004;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 64 K standard normal deviates, drawn once: a table lookup per pixel instead of Box–Muller. */
 const NORMALS = (() => {

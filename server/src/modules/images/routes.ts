@@ -6,6 +6,7 @@ import { requireUser } from '../../http/auth-hooks.js';
 import { DR_EMPTY, ok } from '../../http/envelope.js';
 import { validationError } from '../../http/errors.js';
 import { BEARER, diagnosisRoute, drRoute, type App } from '../../http/routing.js';
+import { InstanceRef, instanceUidOf } from '../studies/schemas.js';
 import type { DerivedImagesService } from './derived-service.js';
 import type { ImageFilesService, OpenedFile } from './service.js';
 
@@ -71,13 +72,11 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
   app.post('/auth/image/save_as', {
     schema: {
       tags: ['dr-image'], security: BEARER, summary: 'Copy the image\'s DICOM file to the export folder',
-      body: Type.Object({ instance_uid: Type.Optional(Type.String()), sop_instance_uid: Type.Optional(Type.String()), sop_instance_id: Type.Optional(Type.String()) }),
+      body: InstanceRef,
     },
     config: drRoute('image:write', { audit: 'image.save_as' }),
   }, async (req, reply) => {
-    const uid = req.body.instance_uid ?? req.body.sop_instance_uid ?? req.body.sop_instance_id;
-    if (!uid) throw validationError('instance_uid', 'required');
-    await derived.saveAs(uid, requireUser(req));
+    await derived.saveAs(instanceUidOf(req.body), requireUser(req));
     return ok(req, reply, DR_EMPTY);
   });
 }

@@ -1,22 +1,15 @@
 import { Type } from 'typebox';
 import { requireUser } from '../../http/auth-hooks.js';
 import { DR_EMPTY, drTyped, ok } from '../../http/envelope.js';
-import { AppError, validationError } from '../../http/errors.js';
+import { AppError } from '../../http/errors.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import {
-  AddImagesBody, CreateStudyBody, InstanceRef, SortImagesBody, StudyIdList, StudyIdParams, StudyListQuery, UidParams, UpdateStudyBody,
+  AddImagesBody, CreateStudyBody, InstanceRef, instanceUidOf, SortImagesBody, StudyIdList, StudyIdParams, StudyListQuery, UidParams, UpdateStudyBody,
 } from './schemas.js';
 import type { StudiesService } from './service.js';
 
 const tags = ['dr-study'];
 const register = ['study:write', 'study:emergency'] as const;
-
-/** `instance_uid` as documented, `sop_instance_uid`/`sop_instance_id` as some samples send it (spec decision 7). */
-function instanceUid(body: { instance_uid?: string; sop_instance_uid?: string; sop_instance_id?: string }): string {
-  const uid = body.instance_uid ?? body.sop_instance_uid ?? body.sop_instance_id;
-  if (!uid) throw validationError('instance_uid', 'required');
-  return uid;
-}
 
 export function studyRoutes(app: App, studies: StudiesService): void {
   app.post('/auth/study', {
@@ -78,7 +71,7 @@ export function studyRoutes(app: App, studies: StudiesService): void {
   app.post('/auth/image/copy', {
     schema: { tags, security: BEARER, summary: 'Copy a view of a study', body: InstanceRef },
     config: drRoute('image:write', { guest: true, audit: 'image.copy' }),
-  }, async (req, reply) => ok(req, reply, await studies.copyImage(instanceUid(req.body), requireUser(req))));
+  }, async (req, reply) => ok(req, reply, await studies.copyImage(instanceUidOf(req.body), requireUser(req))));
 
   app.post('/auth/image/sort', {
     schema: { tags, security: BEARER, summary: 'Order the images of a study', body: SortImagesBody },

@@ -1,3 +1,4 @@
+import { validationError } from '../../http/errors.js';
 import { Type, type Static } from 'typebox';
 import { PATIENT_SIZES } from '../protocols/library/techniques.js';
 
@@ -77,6 +78,13 @@ export type StudyListQueryType = Static<typeof StudyListQuery>;
 
 const Uid = Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9.]+$' });
 export const InstanceRef = Type.Object({ instance_uid: Type.Optional(Uid), sop_instance_uid: Type.Optional(Uid), sop_instance_id: Type.Optional(Uid) });
+
+/** `instance_uid` as documented, `sop_instance_uid`/`sop_instance_id` as some samples send it (spec decision 7). */
+export function instanceUidOf(body: { instance_uid?: string; sop_instance_uid?: string; sop_instance_id?: string }): string {
+  const uid = body.instance_uid ?? body.sop_instance_uid ?? body.sop_instance_id;
+  if (!uid) throw validationError('instance_uid', 'required');
+  return uid;
+}
 export const AddImagesBody = Type.Object({ study_id: Type.String({ pattern: '^\\d{15,17}$' }), views: Type.Array(ViewRef, { minItems: 1, maxItems: 100 }) });
 export const SortImagesBody = Type.Object({ study_id: Type.String({ pattern: '^\\d{15,17}$' }), sop_instance_uids: Type.Array(Uid, { minItems: 1, maxItems: 1000 }) });
 export const UidParams = Type.Object({ id: Uid });
