@@ -22,6 +22,7 @@ import { installValidation } from './http/validation.js';
 import { FileBlobStore } from './storage/blob-store.js';
 import { acquisitionRoutes } from './modules/acquisition/routes.js';
 import { AcquisitionService } from './modules/acquisition/service.js';
+import { PipelineRunner } from './imaging/pipeline/runner.js';
 import { deviceRoutes } from './modules/devices/routes.js';
 import { GeneratorSimulator } from './modules/devices/generator-simulator.js';
 import { DeviceService } from './modules/devices/service.js';
@@ -181,8 +182,9 @@ export async function createServer(config: Config): Promise<Server> {
     const generator = new GeneratorSimulator();
     const detector = new DetectorSimulator(config.detector.rows, config.detector.columns);
     const devices = new DeviceService([generator, detector]);
+    const pipeline = new PipelineRunner();
     const acquisition = new AcquisitionService({
-      studies, studiesRepo: studiesRepository, protocols: protocolRepository, files: imageFiles, generator, detector, bus, equipment, uidRoot: config.uidRoot,
+      studies, studiesRepo: studiesRepository, protocols: protocolRepository, files: imageFiles, generator, detector, bus, equipment, uidRoot: config.uidRoot, pipeline,
     });
     stats.register('patients', async (since) => (await studiesRepository.statistics(since)).patients);
     stats.register('studies', async (since) => (await studiesRepository.statistics(since)).studies);
@@ -230,6 +232,7 @@ export async function createServer(config: Config): Promise<Server> {
       app, db, bus, seeded, routes, services: { imageFiles, acquisition },
       async close() {
         await acquisition.pending.catch(() => undefined);
+        await pipeline.close();
         await closeTransports();
         await app.close();
         await busForClose.close();

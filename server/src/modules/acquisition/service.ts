@@ -3,7 +3,8 @@ import { REGION_CODES } from '../../dicom/codes.js';
 import { writeDx } from '../../dicom/dx-writer.js';
 import type { AuthUser } from '../../http/context.js';
 import { AppError } from '../../http/errors.js';
-import { runPipeline, type PipelineResult } from '../../imaging/pipeline/index.js';
+import type { PipelineResult } from '../../imaging/pipeline/index.js';
+import type { PipelineRunner } from '../../imaging/pipeline/runner.js';
 import { nowIso } from '../../util/time.js';
 import { generateUid } from '../../util/uid.js';
 import type { DetectorSimulator, Collimation } from '../devices/detector-simulator.js';
@@ -53,6 +54,7 @@ export class AcquisitionService {
     private readonly deps: {
       studies: StudiesService; studiesRepo: StudiesRepository; protocols: ProtocolRepository; files: ImageFilesService;
       generator: GeneratorSimulator; detector: DetectorSimulator; bus: Bus; equipment: Equipment; uidRoot: string | undefined;
+      pipeline: PipelineRunner;
     },
   ) {}
 
@@ -173,10 +175,10 @@ export class AcquisitionService {
   private async process(inspection: Inspection, study: StudyRow, raw: Uint16Array, technique: Technique, triggeredAt: Date): Promise<void> {
     const { detector, studiesRepo } = this.deps;
     try {
-      const result = await runPipeline({
-        rows: detector.rows, columns: detector.columns, raw, calibration: detector.calibration, targetEi: inspection.targetEi,
-        onStage: (stage) => this.progress(inspection.uid, stage),
-      });
+      const result = await this.deps.pipeline.run(
+        { rows: detector.rows, columns: detector.columns, raw, calibration: detector.calibration, targetEi: inspection.targetEi },
+        (stage) => this.progress(inspection.uid, stage),
+      );
       const stored = await this.store(inspection, study, result, technique, triggeredAt);
       await studiesRepo.updateImage(inspection.imagePk, {
         expose_status: 'Exposed', judged_status: 'NotJudged',
