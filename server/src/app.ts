@@ -24,6 +24,9 @@ import { acquisitionRoutes } from './modules/acquisition/routes.js';
 import { AcquisitionService } from './modules/acquisition/service.js';
 import { PipelineRunner } from './imaging/pipeline/runner.js';
 import { deviceRoutes } from './modules/devices/routes.js';
+import { PacsRepository } from './modules/pacs/repository.js';
+import { pacsRoutes } from './modules/pacs/routes.js';
+import { PacsService } from './modules/pacs/service.js';
 import { GeneratorSimulator } from './modules/devices/generator-simulator.js';
 import { DeviceService } from './modules/devices/service.js';
 import { DetectorSimulator } from './modules/devices/detector-simulator.js';
@@ -215,6 +218,7 @@ export async function createServer(config: Config): Promise<Server> {
       drImageRoutes(scope, imageFiles, derivedImages);
       deviceRoutes(scope, devices);
       acquisitionRoutes(scope, acquisition);
+      pacsRoutes(scope, new PacsService(new PacsRepository(db)));
       recycleBinRoutes(scope, recycleBin, studies);
       resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'Simulator', gen: 'Simulator' } });
     });

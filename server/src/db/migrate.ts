@@ -3,6 +3,7 @@ import type { Db, DialectName } from './index.js';
 import { foundation } from './migrations/001_foundation.js';
 import { drCore } from './migrations/002_dr_core.js';
 import { files } from './migrations/003_files.js';
+import { pacsNodes } from './migrations/004_pacs_nodes.js';
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next. */
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
@@ -10,6 +11,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '001_foundation': foundation(dialect),
     '002_dr_core': drCore(dialect),
     '003_files': files(dialect),
+    '004_pacs_nodes': pacsNodes(dialect),
   };
 }
 

@@ -269,6 +269,21 @@ export interface StoredFilesTable {
   created_at: string;
 }
 
+export interface PacsNodesTable {
+  id: Generated<number>;
+  name: string;
+  type: string;
+  address: string;
+  port: number;
+  aet: string;
+  aec: string;
+  is_enabled: number;
+  is_default: number;
+  params: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface StudyCountsTable {
   in_bin: number;
   study_status: string;
@@ -314,4 +329,5 @@ export interface Database {
   series: SeriesTable;
   images: ImagesTable;
   stored_files: StoredFilesTable;
+  pacs_nodes: PacsNodesTable;
 }

@@ -123,6 +123,10 @@ export const ERRORS = {
   IMAGE_ALREADY_EXPOSED: entry(409, '0x090003', 'ConflictError', 'The image has already been exposed', '该体位已曝光',
     'Copy the view to expose it again', '请复制该体位后重新曝光'),
   IMAGE_NOT_EXPOSED: entry(409, '0x090004', 'ConflictError', 'The image has not been exposed yet', '该体位尚未曝光'),
+  // 0x0Axxxx: DICOM networking
+  PACS_NOT_FOUND: entry(404, '0x0A0001', 'NotFoundError', 'PACS node not found', 'PACS 节点不存在'),
+  PACS_NAME_TAKEN: entry(409, '0x0A0002', 'ConflictError', 'A PACS node with this name exists', 'PACS 节点名称已存在',
+    'Choose another name', '请使用其他名称'),
   // 0x0Fxxxx: server side
   RATE_LIMITED: entry(429, '0x0F0001', 'RateLimitError', 'Too many requests', '请求过于频繁', 'Wait a moment and retry', '请稍后重试'),
   TIMEOUT: entry(504, '0x0F0002', 'TimeoutError', 'The request took too long', '请求超时', 'Retry later', '请稍后重试'),

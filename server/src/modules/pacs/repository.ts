@@ -1,0 +1,46 @@
+import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Db } from '../../db/index.js';
+import type { PacsNodesTable } from '../../db/schema.js';
+import type { Executor } from '../users/repository.js';
+
+export type PacsNodeRow = Selectable<PacsNodesTable>;
+
+export class PacsRepository {
+  constructor(private readonly sql: Db) {}
+
+  get db() {
+    return this.sql.kysely;
+  }
+
+  list(): Promise<PacsNodeRow[]> {
+    return this.db.selectFrom('pacs_nodes').selectAll().orderBy('id', 'desc').execute();
+  }
+
+  byId(id: number, db: Executor = this.db): Promise<PacsNodeRow | undefined> {
+    return db.selectFrom('pacs_nodes').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async nameTaken(name: string, exceptId: number | undefined, db: Executor): Promise<boolean> {
+    let q = db.selectFrom('pacs_nodes').select('id').where('name', '=', name);
+    if (exceptId !== undefined) q = q.where('id', '!=', exceptId);
+    return (await q.executeTakeFirst()) !== undefined;
+  }
+
+  async insert(values: Insertable<PacsNodesTable>, db: Executor): Promise<number> {
+    return (await db.insertInto('pacs_nodes').values(values).returning('id').executeTakeFirstOrThrow()).id;
+  }
+
+  async update(id: number, values: Updateable<PacsNodesTable>, db: Executor): Promise<void> {
+    await db.updateTable('pacs_nodes').set(values).where('id', '=', id).execute();
+  }
+
+  /** Keeps at most one default: clears the flag on every other node. */
+  async clearDefaultExcept(id: number, db: Executor): Promise<void> {
+    await db.updateTable('pacs_nodes').set({ is_default: 0 }).where('id', '!=', id).where('is_default', '=', 1).execute();
+  }
+
+  async delete(id: number): Promise<boolean> {
+    const result = await this.db.deleteFrom('pacs_nodes').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+}

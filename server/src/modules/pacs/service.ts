@@ -1,0 +1,45 @@
+import { drTyped } from '../../http/envelope.js';
+import { AppError } from '../../http/errors.js';
+import { nowIso } from '../../util/time.js';
+import type { PacsNodeRow, PacsRepository } from './repository.js';
+import type { PacsNodeInput } from './schemas.js';
+
+function nodeBody(row: PacsNodeRow) {
+  return {
+    id: row.id, name: row.name, type: row.type, address: row.address, port: row.port, aet: row.aet, aec: row.aec,
+    is_enabled: row.is_enabled === 1, is_default: row.is_default === 1, params: JSON.parse(row.params) as Record<string, unknown>,
+  };
+}
+
+export class PacsService {
+  constructor(private readonly repo: PacsRepository) {}
+
+  async list() {
+    return drTyped('dr.study.ScpList', { scp: (await this.repo.list()).map(nodeBody) });
+  }
+
+  private values(input: PacsNodeInput) {
+    return {
+      name: input.name.trim(), type: input.type, address: input.address, port: input.port, aet: input.aet.trim(), aec: input.aec.trim(),
+      is_enabled: input.is_enabled ? 1 : 0, is_default: input.is_default ? 1 : 0, params: JSON.stringify(input.params ?? {}), updated_at: nowIso(),
+    };
+  }
+
+  /** Create or replace; making a node the default takes the flag from the others in the same transaction. */
+  async save(input: PacsNodeInput, id?: number): Promise<number> {
+    const values = this.values(input);
+    return this.repo.db.transaction().execute(async (trx) => {
+      if (id !== undefined && !(await this.repo.byId(id, trx))) throw new AppError('PACS_NOT_FOUND', [], String(id));
+      if (await this.repo.nameTaken(values.name, id, trx)) throw new AppError('PACS_NAME_TAKEN', [{ field: 'name', message: 'already used' }], values.name);
+      let saved = id;
+      if (saved === undefined) saved = await this.repo.insert({ ...values, created_at: values.updated_at }, trx);
+      else await this.repo.update(saved, values, trx);
+      if (values.is_default) await this.repo.clearDefaultExcept(saved, trx);
+      return saved;
+    });
+  }
+
+  async remove(id: number): Promise<void> {
+    if (!(await this.repo.delete(id))) throw new AppError('PACS_NOT_FOUND', [], String(id));
+  }
+}
