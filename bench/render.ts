@@ -11,14 +11,13 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createServer } from '../server/src/app.js';
 import { loadConfig } from '../server/src/config.js';
 import { writeDx } from '../server/src/dicom/dx-writer.js';
 import { generateUid } from '../server/src/util/uid.js';
-import { sampleStudy } from '../server/test/helpers.js';
+import { freePort, sampleStudy } from '../server/test/helpers.js';
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]] as const).filter(([a]) => a.startsWith('--')));
 const RUNS = Number(args.get('--runs') ?? 15);
@@ -59,14 +58,6 @@ async function time(runs: number, fn: () => Promise<unknown>): Promise<{ median:
   return stats(ms);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function fetchOk(url: string, init?: RequestInit): Promise<Buffer> {
   const res = await fetch(url, init);

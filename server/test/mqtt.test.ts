@@ -1,17 +1,8 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { describe, test } from 'node:test';
 import mqtt from 'mqtt';
-import { call, withServer } from './helpers.js';
+import { call, freePort, withServer } from './helpers.js';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const tcpPort = await freePort();
 

@@ -21,10 +21,6 @@ const WASM_CODECS: Record<string, WasmCodecName> = {
 const NATIVE: string[] = [TS.IMPLICIT_LE, TS.EXPLICIT_LE, TS.DEFLATED_LE, TS.EXPLICIT_BE];
 const COLOUR = new Set(['RGB', 'YBR_FULL', 'YBR_FULL_422', 'YBR_RCT', 'YBR_ICT', 'YBR_PARTIAL_420']);
 
-export function decodableTransferSyntax(uid: string): boolean {
-  return NATIVE.includes(uid) || uid in WASM_CODECS || uid === TS.RLE || uid === TS.JPEG_LOSSLESS || uid === TS.JPEG_LOSSLESS_SV1;
-}
-
 /** The compressed bytes of one frame, whatever the fragment layout. */
 function encapsulatedFrame(parsed: ParsedDicom, index: number): Uint8Array {
   const element = parsed.pixelData!;

@@ -1,4 +1,4 @@
-import { rowSpan, type Collimation } from '../../modules/devices/detector-simulator.js';
+import { fieldColumns, type Collimation } from '../../modules/devices/detector-simulator.js';
 import type { CollimationResult } from './collimation.js';
 
 export interface Segmentation {
@@ -34,10 +34,7 @@ export function segment(result: CollimationResult): Segmentation {
   const values = new Float32Array(rows * columns);
   let n = 0;
   for (let y = 0; y < rows; y += 1) {
-    const span = rowSpan(inner, (y + 0.5) * factor);
-    if (!span) continue;
-    const from = Math.max(0, Math.ceil(span[0] / factor - 0.5));
-    const to = Math.min(columns - 1, Math.floor(span[1] / factor - 0.5));
+    const [from, to] = fieldColumns(inner, (y + 0.5) * factor, columns, factor);
     for (let x = from; x <= to; x += 1) {
       labels[y * columns + x] = ANATOMY;
       values[n++] = data[y * columns + x]!;

@@ -1,4 +1,4 @@
-import { rowSpan, type Collimation, type DetectorCalibration } from '../../modules/devices/detector-simulator.js';
+import { fieldColumns, type Collimation, type DetectorCalibration } from '../../modules/devices/detector-simulator.js';
 import { detectCollimation } from './collimation.js';
 import { correct } from './correction.js';
 import { enhance } from './enhancement.js';
@@ -78,7 +78,7 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
   const openBeamDensity = -Math.log(Math.max(collimation.openBeam, LOG_FLOOR));
   const density = new Float32Array(kerma.length).fill(openBeamDensity);
   for (let y = 0; y < rows; y += 1) {
-    const [from, to] = fieldSpan(shutter, y + 0.5, columns);
+    const [from, to] = fieldColumns(shutter, y + 0.5, columns);
     for (let i = y * columns + from, end = y * columns + to; i <= end; i += 1) density[i] = logTable[processing[i]!]!;
   }
   const enhanced = enhance({ data: density, rows, columns });
@@ -112,7 +112,7 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
   const scale = MAX / (high - low);
   const presentation = new Uint16Array(kerma.length);
   for (let y = 0; y < rows; y += 1) {
-    const span = fieldSpan(shutter, y + 0.5, columns);
+    const span = fieldColumns(shutter, y + 0.5, columns);
     for (let x = span[0]; x <= span[1]; x += 1) {
       const v = (enhanced[y * columns + x]! - low) * scale;
       presentation[y * columns + x] = v <= 0 ? 0 : v >= MAX ? MAX : v;
@@ -124,11 +124,4 @@ export async function runPipeline(input: PipelineInput): Promise<PipelineResult>
   lap('apply');
   await input.onStage?.('TASK_RecvApply');
   return { rows, columns, presentation, processing, window, exposure, field: collimation.field, timings };
-}
-
-/** Columns of row `y` inside the field (inclusive), or an empty span. */
-function fieldSpan(field: Collimation, y: number, columns: number): [number, number] {
-  const span = rowSpan(field, y);
-  if (!span) return [0, -1];
-  return [Math.max(0, Math.ceil(span[0] - 0.5)), Math.min(columns - 1, Math.floor(span[1] - 0.5))];
 }

@@ -9,7 +9,7 @@ import { nowIso } from '../../util/time.js';
 import { generateUid } from '../../util/uid.js';
 import type { DetectorSimulator, Collimation } from '../devices/detector-simulator.js';
 import type { GeneratorSimulator, Technique } from '../devices/generator-simulator.js';
-import { DeviceError } from '../devices/driver.js';
+import { asAppError } from '../devices/driver.js';
 import type { Equipment } from '../images/derived-service.js';
 import { dicomPatientOf } from '../images/identity.js';
 import type { ImageFilesService } from '../images/service.js';
@@ -26,7 +26,11 @@ type InspectionStatus = 'TASK_Idle' | 'TASK_Ready' | 'TASK_Exposing' | 'TASK_Pro
 interface Inspection {
   uid: string;
   imagePk: number;
+  /** Instance Number: the image's place in the study. */
+  imageNumber: number;
   studyPk: number;
+  /** The series the image belongs to, as the DX objects name it. */
+  series: { instanceUid: string; number: number; description: string };
   technique: Technique;
   sidMm: number;
   targetEi: number;
@@ -108,12 +112,12 @@ export class AcquisitionService {
       const p = programme.Common ?? {};
       generator.setTechnique({ kv: p.kV ?? 70, ma: p.mA ?? 200, ms: p.ms ?? 50, focus: p.Focus === 0 ? 0 : 1 });
     } catch (error) {
-      if (error instanceof DeviceError) throw new AppError(error.errorName, [], error.message);
-      throw error;
+      throw asAppError(error);
     }
     const series = (await studiesRepo.seriesOf([study.id])).find((s) => s.id === image.series_pk);
     this.inspection = {
-      uid, imagePk: image.id, studyPk: study.id, technique: generator.currentTechnique(),
+      uid, imagePk: image.id, imageNumber: image.sort, studyPk: study.id, technique: generator.currentTechnique(),
+      series: { instanceUid: series?.series_instance_uid ?? generateUid(this.deps.uidRoot), number: series?.sort ?? 1, description: image.view_description.slice(0, 64) },
       sidMm: (common.Common?.SID ?? 100) * 10, targetEi: config.DX?.TargetEXI ?? 300,
       collimation: this.collimationOf(config),
       bodyPart: (series?.body_part ?? view.body_part_id).replace(/^[A-Za-z]+_/, '').toUpperCase(),
@@ -154,8 +158,7 @@ export class AcquisitionService {
       raw = detector.acquire({ kv: delivered.kv, mas: delivered.mas, sidMm: inspection.sidMm, bodyPart: inspection.bodyPart, collimation: inspection.collimation });
     } catch (error) {
       this.status = 'TASK_Ready';
-      if (error instanceof DeviceError) throw new AppError(error.errorName, [], error.message);
-      throw error;
+      throw asAppError(error);
     }
     this.status = 'TASK_Processing';
     await this.announce();
@@ -195,27 +198,25 @@ export class AcquisitionService {
 
   /** Writes the For Presentation object (with its thumbnail) and keeps the For Processing one. */
   private async store(inspection: Inspection, study: StudyRow, result: PipelineResult, technique: Technique, acquired: Date) {
-    const { detector, files, studiesRepo, equipment, uidRoot } = this.deps;
-    const image = await studiesRepo.image(inspection.uid);
-    const series = (await studiesRepo.seriesOf([study.id])).find((s) => s.id === image?.series_pk);
+    const { detector, files, equipment, uidRoot } = this.deps;
     const common = {
       patient: dicomPatientOf(study),
       study: { instanceUid: study.study_instance_uid, id: study.study_id.slice(0, 16), accessionNumber: study.accession_number.slice(0, 16), referringPhysician: parseDetails(study).ref_physician, date: new Date(study.study_start_datetime) },
-      series: { instanceUid: series?.series_instance_uid ?? generateUid(uidRoot), number: series?.sort ?? 1, description: (image?.view_description ?? '').slice(0, 64) },
+      series: inspection.series,
       view: { position: inspection.position, laterality: inspection.laterality, bodyPart: REGION_CODES[inspection.bodyPart] ? inspection.bodyPart : '', orientation: inspection.orientation, sidMm: inspection.sidMm },
       exposure: { kV: technique.kv, mA: technique.ma, ms: technique.ms, mAs: technique.mas, exposureIndex: result.exposure.ei, targetExposureIndex: result.exposure.targetEi },
       detector: { pixelSpacingMm: [detector.pixelSpacingMm, detector.pixelSpacingMm] as [number, number], type: 'SCINTILLATOR' as const },
       equipment,
     };
     const presentation = writeDx({
-      ...common, instance: { sopInstanceUid: inspection.uid, number: image?.sort ?? 1, acquired },
+      ...common, instance: { sopInstanceUid: inspection.uid, number: inspection.imageNumber, acquired },
       pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.presentation }, window: result.window, intent: 'FOR PRESENTATION',
     });
     const processingUid = generateUid(uidRoot);
     const { dcm, thumbnail } = await files.storeImage(inspection.uid, presentation);
     const keepProcessing = async () => {
       const processing = writeDx({
-        ...common, instance: { sopInstanceUid: processingUid, number: image?.sort ?? 1, acquired },
+        ...common, instance: { sopInstanceUid: processingUid, number: inspection.imageNumber, acquired },
         pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.processing }, intent: 'FOR PROCESSING',
       });
       await files.writeFiles(study.id, [{ name: `${processingUid}.dcm`, kind: 'dicom', role: 'processing', contentType: 'application/dicom', bytes: processing, sopInstanceUid: processingUid, imagePk: inspection.imagePk }]);

@@ -112,6 +112,16 @@ export function rowSpan(c: Collimation, y: number): [number, number] | undefined
   return low <= high ? [low, high] : undefined;
 }
 
+/**
+ * The columns whose pixel centres lie in the field on the row through `y`, for a grid of
+ * `pixelSize` detector pixels per column; an empty range (from > to) when the row misses it.
+ */
+export function fieldColumns(c: Collimation, y: number, columns: number, pixelSize = 1): [number, number] {
+  const span = rowSpan(c, y);
+  if (!span) return [0, -1];
+  return [Math.max(0, Math.ceil(span[0] / pixelSize - 0.5)), Math.min(columns - 1, Math.floor(span[1] / pixelSize - 0.5))];
+}
+
 export function insideCollimation(c: Collimation, x: number, y: number): boolean {
   if (c.shape === 'circle') return (x - c.cx) ** 2 + (y - c.cy) ** 2 <= c.radius ** 2;
   const a = (-c.angleDeg * Math.PI) / 180;
@@ -230,8 +240,7 @@ export class DetectorSimulator implements DeviceDriver {
     const histogram = new Uint32Array(BINS);
     for (let r = 0; r < rows; r += 1) {
       const heel = 1.08 - 0.16 * (r / rows); // brighter on the cathode side
-      const span = rowSpan(collimation, r + 0.5);
-      const [from, to] = span ? [Math.max(0, Math.ceil(span[0] - 0.5)), Math.min(columns - 1, Math.floor(span[1] - 0.5))] : [1, 0];
+      const [from, to] = fieldColumns(collimation, r + 0.5, columns);
       for (let c = 0; c < columns; c += 1) {
         const i = r * columns + c;
         let kerma: number;

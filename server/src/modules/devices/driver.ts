@@ -1,3 +1,5 @@
+import { AppError } from '../../http/errors.js';
+
 /**
  * The device layer's contract. A driver is addressed by a URI (`DIOS/DEVICE/Generator`), opened
  * once, read as a parameter map in the vendor shape the console expects (Level, DescKey, Value,
@@ -29,4 +31,10 @@ export class DeviceError extends Error {
   constructor(readonly errorName: DeviceErrorName, message: string) {
     super(message);
   }
+}
+
+/** A driver's refusal as the catalogue's error (other errors pass through unchanged). */
+export function asAppError(error: unknown, field?: string): unknown {
+  if (!(error instanceof DeviceError)) return error;
+  return new AppError(error.errorName, field ? [{ field, message: error.message }] : [], error.message);
 }

@@ -1,5 +1,5 @@
 import { AppError } from '../../http/errors.js';
-import { DeviceError, type DeviceDriver, type DeviceParams } from './driver.js';
+import { asAppError, type DeviceDriver, type DeviceParams } from './driver.js';
 
 export class DeviceService {
   private readonly drivers = new Map<string, DeviceDriver>();
@@ -31,8 +31,7 @@ export class DeviceService {
     try {
       await driver.action(name, param);
     } catch (error) {
-      if (error instanceof DeviceError) throw new AppError(error.errorName, [{ field: 'reqParam', message: error.message }], error.message);
-      throw error;
+      throw asAppError(error, 'reqParam');
     }
   }
 }

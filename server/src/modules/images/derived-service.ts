@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { identityOf, writeDerivedDx, writeSecondaryCapture, type NewInstance, type Raster } from '../../dicom/derived-writer.js';
-import { readPart10 } from '../../dicom/part10.js';
+import { readPart10, type Dataset } from '../../dicom/part10.js';
 import type { AuthUser } from '../../http/context.js';
 import { drTyped } from '../../http/envelope.js';
 import { AppError, validationError } from '../../http/errors.js';
@@ -99,17 +99,21 @@ export class DerivedImagesService {
     const description = `Post-processed on the console; window ${center}/${width}`;
     const dicom = raster.channels === 1 && raster.depth === 16
       ? writeDerivedDx({ ...instance, original: originalBytes, raster: { ...raster, channels: 1 }, window: input.window, derivationDescription: description })
-      : writeSecondaryCapture({
-        ...instance, identity: identityOf(readPart10(originalBytes)), modality: 'DX', conversionType: 'WSD', raster: eightBit(raster),
-        burnedInAnnotation: true, derivationDescription: description,
-        source: { sopClassUid: String(readPart10(originalBytes).SOPClassUID), sopInstanceUid: image.sop_instance_uid },
-      });
+      : this.derivedCapture(instance, readPart10(originalBytes), raster, description);
     const dcm = `${instance.sopInstanceUid}.dcm`;
     await this.files.writeFiles(study.id, [
       { name: dcm, kind: 'dicom', role: 'post_proc', contentType: 'application/dicom', bytes: dicom, sopInstanceUid: instance.sopInstanceUid, imagePk: image.id },
       { name: `${instance.sopInstanceUid}.png`, kind: 'capture', role: 'post_proc', contentType: 'image/png', bytes: input.png, imagePk: image.id },
     ], (trx) => this.files.repo.setSecondary(image.id, instance.sopInstanceUid, trx));
     return drTyped('dr.task.DcmPath', { path: dcm });
+  }
+
+  /** An 8-bit or colour rendering as a derived Secondary Capture filed with its source image. */
+  private derivedCapture(instance: NewInstance, source: Dataset, raster: Raster, description: string): Buffer {
+    return writeSecondaryCapture({
+      ...instance, identity: identityOf(source), modality: 'DX', conversionType: 'WSD', raster: eightBit(raster), burnedInAnnotation: true,
+      derivationDescription: description, source: { sopClassUid: String(source.SOPClassUID), sopInstanceUid: String(source.SOPInstanceUID) },
+    });
   }
 
   /**

@@ -22,10 +22,6 @@ export class FilesRepository {
     return this.db.selectFrom('stored_files').selectAll().where('sop_instance_uid', '=', uid).where('kind', '=', 'dicom').executeTakeFirst();
   }
 
-  ofImage(imagePk: number, db: Executor = this.db): Promise<StoredFileRow[]> {
-    return db.selectFrom('stored_files').selectAll().where('image_pk', '=', imagePk).execute();
-  }
-
   /** Replaces any earlier registration of the same names (a re-stored image keeps its names). */
   async register(files: NewStoredFile[], db: Executor): Promise<void> {
     if (files.length === 0) return;
@@ -35,10 +31,6 @@ export class FilesRepository {
 
   async deleteById(id: number): Promise<void> {
     await this.db.deleteFrom('stored_files').where('id', '=', id).execute();
-  }
-
-  async deleteOfImage(imagePk: number, db: Executor): Promise<void> {
-    await db.deleteFrom('stored_files').where('image_pk', '=', imagePk).execute();
   }
 
   async setImageFiles(imagePk: number, values: { image_file: string; thumbnail_file: string; storage_status: string }, db: Executor): Promise<void> {

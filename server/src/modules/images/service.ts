@@ -178,9 +178,4 @@ export class ImageFilesService {
     this.cache.set(variant, rendered);
     return { ...rendered, etag };
   }
-
-  /** Blob keys to remove once an image's rows are gone (rejected images deleted by the user). */
-  async blobKeysOfImage(imagePk: number): Promise<string[]> {
-    return (await this.repo.ofImage(imagePk)).map((f) => f.blob_key);
-  }
 }
