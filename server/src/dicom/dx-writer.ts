@@ -1,5 +1,5 @@
 import { REGION_CODES, VIEW_CODES } from './codes.js';
-import { da, ds, pixelBuffer, tm, writePart10 } from './part10.js';
+import { da, ds, pixelBuffer, tm, writePart10Parts } from './part10.js';
 
 export const SOP_CLASS = {
   DX_PRESENTATION: '1.2.840.10008.5.1.4.1.1.1.1',
@@ -70,6 +70,11 @@ export function patientModule(p: DxPatient): Record<string, unknown> {
 
 /** A DX image as a Part 10 file (explicit VR little endian), every Type 1 and 2 attribute filled. */
 export function writeDx(input: DxImageInput): Buffer {
+  return Buffer.concat(writeDxParts(input));
+}
+
+/** writeDx as the file's consecutive parts, the pixels a view of the input's (see writePart10Parts). */
+export function writeDxParts(input: DxImageInput): Uint8Array[] {
   const presentation = input.intent === 'FOR PRESENTATION';
   if (presentation && !input.window) throw new Error('a DX For Presentation image needs a window (VOI LUT)');
   const { pixels, view } = input;
@@ -109,5 +114,5 @@ export function writeDx(input: DxImageInput): Buffer {
   if (presentation && input.window) {
     Object.assign(dataset, { WindowCenter: ds(input.window.center), WindowWidth: ds(input.window.width), VOILUTFunction: 'LINEAR' });
   }
-  return writePart10(dataset);
+  return writePart10Parts(dataset);
 }

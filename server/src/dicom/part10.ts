@@ -15,6 +15,16 @@ export type Dataset = Record<string, unknown>;
 
 /** A naturalized dataset (dcmjs keywords) as a Part 10 file in explicit VR little endian. */
 export function writePart10(dataset: Dataset): Buffer {
+  return Buffer.concat(writePart10Parts(dataset));
+}
+
+/**
+ * The same file as consecutive parts: the header (a complete Part 10 file up to Pixel Data),
+ * the Pixel Data element's header and the pixels, a view of the caller's frame. Written with
+ * one writev, an 18 MB frame is never copied: Buffer.concat of it cost ~15–60 ms here, most of
+ * it page faults on the fresh copy.
+ */
+export function writePart10Parts(dataset: Dataset): Uint8Array[] {
   const sopClass = dataset.SOPClassUID as string;
   const sopInstance = dataset.SOPInstanceUID as string;
   const meta = {
@@ -24,8 +34,38 @@ export function writePart10(dataset: Dataset): Buffer {
   };
   const { DicomDict, DicomMetaDictionary } = dcmjs.data;
   const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
-  return Buffer.from(dict.write());
+  const pixels = nativePixelData(dataset);
+  const withoutPixels = { ...dataset };
+  if (pixels) delete withoutPixels.PixelData;
+  dict.dict = DicomMetaDictionary.denaturalizeDataset(withoutPixels);
+  const head = Buffer.from(dict.write());
+  return pixels ? [head, ...pixelDataElement(pixels.bytes, pixels.vr)] : [head];
+}
+
+/**
+ * Native (one-buffer) pixel data, which we append ourselves: dcmjs copies it byte by byte, ~130 ms
+ * for an 18 MB 3072² frame here against ~5 ms for a header plus one concat. Pixel Data
+ * (7FE0,0010) is the last element we write, so appending keeps the dataset in tag order.
+ */
+function nativePixelData(dataset: Dataset): { bytes: Uint8Array; vr: 'OB' | 'OW' } | undefined {
+  const value = dataset.PixelData;
+  let bytes: Uint8Array;
+  if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) bytes = new Uint8Array(value);
+  else if (ArrayBuffer.isView(value)) bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  else return undefined;
+  const vr = (dataset._vrMap as Record<string, string> | undefined)?.PixelData;
+  return { bytes, vr: vr === 'OB' ? 'OB' : 'OW' };
+}
+
+/** (7FE0,0010) in explicit VR little endian, padded to even length (PS3.5 7.1.2). */
+function pixelDataElement(bytes: Uint8Array, vr: 'OB' | 'OW'): Uint8Array[] {
+  const padded = bytes.length % 2;
+  const header = Buffer.alloc(12);
+  header.writeUInt16LE(0x7fe0, 0);
+  header.writeUInt16LE(0x0010, 2);
+  header.write(vr, 4, 'latin1');
+  header.writeUInt32LE(bytes.length + padded, 8);
+  return padded ? [header, bytes, Buffer.alloc(1)] : [header, bytes];
 }
 
 /** A Part 10 file as a naturalized dataset (pixel data stays as dcmjs reads it). */
@@ -35,5 +75,5 @@ export function readPart10(bytes: Uint8Array): Dataset {
   return dcmjs.data.DicomMetaDictionary.naturalizeDataset(file.dict);
 }
 
-export const pixelBuffer = (data: Uint8Array | Uint16Array): ArrayBuffer =>
-  data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+/** Native pixel data for writePart10: a view of the frame, written without a copy. */
+export const pixelBuffer = (data: Uint8Array | Uint16Array): Uint8Array => new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

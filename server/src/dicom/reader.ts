@@ -131,7 +131,8 @@ function imageMeta(ds: DataSet, transferSyntaxUid: string, pixelData: Element | 
     pixelRepresentation: 0, planarConfiguration: 0, numberOfFrames: 1, rescaleSlope: 1, rescaleIntercept: 0,
     windows: [], voiLutFunction: 'LINEAR', presentationLutShape: '',
   };
-  if (!pixelData) return meta;
+  // A header written apart from its pixels (our own writers' parts) still describes the image.
+  if (!pixelData && ds.elements[TAGS.rows] === undefined) return meta;
   meta.rows = positive(ds.uint16(TAGS.rows), 'Rows', 65535);
   meta.columns = positive(ds.uint16(TAGS.columns), 'Columns', 65535);
   meta.samplesPerPixel = positive(ds.uint16(TAGS.samples) ?? 1, 'Samples per Pixel', 4);

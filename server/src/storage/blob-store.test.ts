@@ -38,6 +38,16 @@ test('a rewrite replaces the whole blob; streams of any size are stored intact',
   assert.ok((await store.read('dicom/big.dcm')).equals(big));
 });
 
+test('a file given as parts (shared memory among them) is written whole, in order, with the hash of the whole', async () => {
+  const pixels = new Uint16Array(new SharedArrayBuffer(3_000_000 * 2)).map((_, i) => i * 7);
+  const parts = [Buffer.from('header'), new Uint8Array([1, 2, 3]), new Uint8Array(pixels.buffer, 2, 5_999_990), Buffer.alloc(0), Buffer.from('end')];
+  const whole = Buffer.concat(parts);
+  const info = await store.put('dicom/parts.dcm', parts);
+  assert.equal(info.size, whole.length);
+  assert.equal(info.sha256, createHash('sha256').update(whole).digest('hex'));
+  assert.ok((await store.read('dicom/parts.dcm')).equals(whole));
+});
+
 test('a write that fails midway leaves neither a blob nor a temporary file', async () => {
   const failing = new Readable({
     read() {

@@ -12,7 +12,8 @@ import { pipeline } from 'node:stream/promises';
  * interface for the scale-out shape.
  */
 export interface BlobStore {
-  put(key: string, data: Buffer | Readable): Promise<BlobInfo>;
+  /** A buffer, a file's consecutive parts, or a stream. */
+  put(key: string, data: Buffer | readonly Uint8Array[] | Readable): Promise<BlobInfo>;
   read(key: string): Promise<Buffer>;
   stream(key: string): Promise<Readable>;
   stat(key: string): Promise<BlobInfo | undefined>;
@@ -52,35 +53,27 @@ export class FileBlobStore implements BlobStore {
    * Writes to a temporary file, fsyncs it, renames it into place and fsyncs the directory, so a
    * reader (or a crash) sees either the old blob or the whole new one, never a part.
    */
-  async put(key: string, data: Buffer | Readable): Promise<BlobInfo> {
+  async put(key: string, data: Buffer | readonly Uint8Array[] | Readable): Promise<BlobInfo> {
     const target = this.pathOf(key);
     const tempDir = path.join(this.root, TEMP_DIR);
     await fs.mkdir(tempDir, { recursive: true });
     await fs.mkdir(path.dirname(target), { recursive: true });
     const temp = path.join(tempDir, `${randomUUID()}.part`);
-    const hash = createHash('sha256');
-    let size = 0;
+    let written: { size: number; sha256: string };
     try {
-      const source = Buffer.isBuffer(data) ? Readable.from([data]) : data;
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
-          size += chunk.length;
-          done(null, chunk);
-        },
-      });
-      await pipeline(source, counter, createWriteStream(temp, { flags: 'wx', mode: 0o640 }));
-      // fsync flushes the file whichever descriptor asks (a FileHandle stream never closes under pipeline on Node 20).
-      const handle = await fs.open(temp, 'r+');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      if (Buffer.isBuffer(data)) written = await writeParts(temp, [data]);
+      else if (Array.isArray(data)) written = await writeParts(temp, data);
+      else written = await writeStream(temp, data as Readable);
     } catch (error) {
       await fs.rm(temp, { force: true });
       throw error;
     }
+    await this.commit(temp, target);
+    return { key, ...written };
+  }
+
+  /** Renames the finished temporary file into place and fsyncs the directory. */
+  private async commit(temp: string, target: string): Promise<void> {
     await fs.rename(temp, target);
     const dir = await fs.open(path.dirname(target), 'r');
     try {
@@ -88,7 +81,6 @@ export class FileBlobStore implements BlobStore {
     } finally {
       await dir.close();
     }
-    return { key, size, sha256: hash.digest('hex') };
   }
 
   async read(key: string): Promise<Buffer> {
@@ -125,4 +117,54 @@ export class FileBlobStore implements BlobStore {
     }
     return removed;
   }
+}
+
+/** A stream to a new file, hashed on the way, fsynced. */
+async function writeStream(temp: string, source: Readable): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  await pipeline(source, counter, createWriteStream(temp, { flags: 'wx', mode: 0o640 }));
+  // fsync flushes the file whichever descriptor asks (a FileHandle stream never closes under pipeline on Node 20).
+  const handle = await fs.open(temp, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+/**
+ * Parts in memory to a new file with writev, fsynced; hashed on this thread (SHA-NI: ~11 ms
+ * for an 18 MB DX object; WebCrypto's digest copies its input first and took ~60 ms here).
+ */
+async function writeParts(temp: string, parts: readonly Uint8Array[]): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for (const part of parts) {
+    hash.update(part);
+    size += part.length;
+  }
+  const handle = await fs.open(temp, 'wx', 0o640);
+  try {
+    // writev may write less than asked (large totals); it is repeated from where it stopped.
+    const views = parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
+    while (views.length > 0) {
+      let { bytesWritten } = await handle.writev(views);
+      if (bytesWritten === 0) throw new Error(`no progress writing ${temp}`);
+      while (views.length > 0 && bytesWritten >= views[0]!.length) bytesWritten -= views.shift()!.length;
+      if (bytesWritten > 0) views[0] = views[0]!.subarray(bytesWritten);
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return { size, sha256: hash.digest('hex') };
 }

@@ -79,8 +79,15 @@ export interface CollimationResult {
  * rectangle fills it — or a circle, which fills π/4 of that rectangle.
  */
 export function detectCollimation(kerma: Float32Array, rows: number, columns: number): CollimationResult {
-  const factor = Math.max(1, Math.round(Math.max(rows, columns) / 384));
-  const coarse = downsample(kerma, rows, columns, factor);
+  const factor = coarseFactor(rows, columns);
+  return collimationOnCoarse(downsample(kerma, rows, columns, factor), factor, rows, columns);
+}
+
+/** The block size of the coarse analysis image: ~384 px a side. */
+export const coarseFactor = (rows: number, columns: number) => Math.max(1, Math.round(Math.max(rows, columns) / 384));
+
+/** detectCollimation on an already downsampled image (`factor` detector pixels per coarse pixel). */
+export function collimationOnCoarse(coarse: { data: Float32Array; rows: number; columns: number }, factor: number, rows: number, columns: number): CollimationResult {
   const background = percentile(coarse.data, 0.02);
   const openBeam = percentile(coarse.data, 0.995);
   const threshold = Math.max(3 * background, background + 0.01 * openBeam);

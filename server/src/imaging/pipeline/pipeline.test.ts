@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DetectorSimulator, insideCollimation, type Collimation } from '../../modules/devices/detector-simulator.js';
-import { enhance } from './enhancement.js';
+import { DEFAULT_ENHANCEMENT, enhance } from './enhancement.js';
+import { LOCAL } from './executor.js';
+import { Workspace } from './shared.js';
 import { runPipeline, STAGES, type Stage } from './index.js';
 
 const SIZE = 512;
@@ -73,28 +75,28 @@ describe('multiscale enhancement', () => {
     return 2 + x / columns + (y % 32 < 3 ? 0.1 : 0) + noise();
   });
 
-  test('with neutral settings the pyramid reconstructs the image exactly', () => {
-    const out = enhance({ data: image, rows, columns }, { power: 1, gains: [1, 1, 1, 1, 1], residualWeight: 1, noiseThreshold: 0 });
+  test('with neutral settings the pyramid reconstructs the image exactly', async () => {
+    const out = await enhance({ data: image, rows, columns }, { power: 1, gains: [1, 1, 1, 1, 1], residualWeight: 1, noiseThreshold: 0 }, LOCAL, new Workspace());
     let worst = 0;
     for (let i = 0; i < out.length; i += 1) worst = Math.max(worst, Math.abs(out[i]! - image[i]!));
     assert.ok(worst < 1e-4, `largest difference ${worst}`);
   });
 
-  test('detail is amplified against the background, and the noise threshold smooths flat areas', () => {
+  test('detail is amplified against the background, and the noise threshold smooths flat areas', async () => {
     const bars = (data: Float32Array) => {
       const on: number[] = [];
       const off: number[] = [];
       for (let y = 0; y < rows; y += 1) for (let x = 100; x < 150; x += 1) (y % 32 === 1 ? on : y % 32 === 16 ? off : []).push(data[y * columns + x]!);
       return mean(on) - mean(off);
     };
-    const enhanced = enhance({ data: image, rows, columns });
+    const enhanced = await enhance({ data: image, rows, columns }, DEFAULT_ENHANCEMENT, LOCAL, new Workspace());
     assert.ok(bars(enhanced) > 1.2 * bars(image), `bar contrast ${bars(image).toFixed(3)} → ${bars(enhanced).toFixed(3)}`);
     const flat = (data: Float32Array) => {
       const values: number[] = [];
       for (let y = 10; y < 28; y += 1) for (let x = 100; x < 110; x += 1) values.push(data[y * columns + x]! - data[y * columns + x - 1]!);
       return sd(values);
     };
-    const quiet = enhance({ data: image, rows, columns }, { power: 1, gains: [1, 1, 1, 1, 1], residualWeight: 1, noiseThreshold: 2 });
+    const quiet = await enhance({ data: image, rows, columns }, { power: 1, gains: [1, 1, 1, 1, 1], residualWeight: 1, noiseThreshold: 2 }, LOCAL, new Workspace());
     assert.ok(flat(quiet) < 0.8 * flat(image), `pixel-to-pixel noise ${flat(image).toFixed(4)} → ${flat(quiet).toFixed(4)}`);
   });
 });

@@ -1,32 +1,39 @@
 import { parentPort } from 'node:worker_threads';
 import type { DetectorCalibration } from '../../modules/devices/detector-simulator.js';
+import { SplitExecutor } from './executor.js';
 import { runPipeline } from './index.js';
+import { Workspace } from './shared.js';
 
 /**
  * The pipeline's thread. The calibration (~85 MB at 3072²) arrives once per detector and is
- * kept, so each exposure only moves its raw frame in and its two output frames out (transferred,
- * not copied).
+ * kept, so each exposure only moves its raw frame in (transferred) and its two output frames
+ * out (shared memory, not copied). Full-size stages are split with a helper thread.
  */
 export type WorkerRequest =
   | { type: 'calibration'; key: string; calibration: DetectorCalibration }
   | { type: 'run'; id: number; key: string; rows: number; columns: number; raw: Uint16Array; targetEi: number };
 
 const calibrations = new Map<string, DetectorCalibration>();
+const executor = new SplitExecutor();
+const workspace = new Workspace();
+/** Runs one at a time: they share the workspace, and a room exposes one image at a time anyway. */
+let queue: Promise<void> = Promise.resolve();
 
-parentPort?.on('message', async (message: WorkerRequest) => {
-  if (message.type === 'calibration') {
-    calibrations.set(message.key, message.calibration);
-    return;
-  }
+async function run(message: Extract<WorkerRequest, { type: 'run' }>): Promise<void> {
   const calibration = calibrations.get(message.key);
   try {
     if (!calibration) throw new Error(`no calibration ${message.key} in the pipeline worker`);
     const result = await runPipeline({
-      rows: message.rows, columns: message.columns, raw: message.raw, calibration, targetEi: message.targetEi,
+      rows: message.rows, columns: message.columns, raw: message.raw, calibration, targetEi: message.targetEi, workspace,
       onStage: (stage) => parentPort?.postMessage({ id: message.id, stage }),
-    });
-    parentPort?.postMessage({ id: message.id, result }, [result.presentation.buffer as ArrayBuffer, result.processing.buffer as ArrayBuffer]);
+    }, executor);
+    parentPort?.postMessage({ id: message.id, result });
   } catch (error) {
     parentPort?.postMessage({ id: message.id, error: error instanceof Error ? error.message : String(error) });
   }
+}
+
+parentPort?.on('message', (message: WorkerRequest) => {
+  if (message.type === 'calibration') calibrations.set(message.key, message.calibration);
+  else queue = queue.then(() => run(message));
 });

@@ -1,6 +1,6 @@
 import type { Bus } from '../../bus/index.js';
 import { REGION_CODES } from '../../dicom/codes.js';
-import { writeDx } from '../../dicom/dx-writer.js';
+import { writeDxParts } from '../../dicom/dx-writer.js';
 import type { AuthUser } from '../../http/context.js';
 import { AppError } from '../../http/errors.js';
 import type { PipelineResult } from '../../imaging/pipeline/index.js';
@@ -182,11 +182,13 @@ export class AcquisitionService {
         { rows: detector.rows, columns: detector.columns, raw, calibration: detector.calibration, targetEi: inspection.targetEi },
         (stage) => this.progress(inspection.uid, stage),
       );
+      const storing = performance.now();
       const stored = await this.store(inspection, study, result, technique, triggeredAt);
+      const timings = { ...result.timings, storage: performance.now() - storing };
       await studiesRepo.updateImage(inspection.imagePk, {
         expose_status: 'Exposed', judged_status: 'NotJudged',
         acquisition_context: JSON.stringify({ expose_time: triggeredAt.toISOString(), kv: technique.kv, ma: technique.ma, ms: technique.ms, mas: technique.mas, focus: technique.focus, sid_mm: inspection.sidMm }),
-        img_proc_context: JSON.stringify({ exposure_index: result.exposure, window: result.window, field: result.field, timings_ms: result.timings, processing_sop: stored.processingUid }),
+        img_proc_context: JSON.stringify({ exposure_index: result.exposure, window: result.window, field: result.field, timings_ms: timings, processing_sop: stored.processingUid }),
       });
       await this.progress(inspection.uid, 'TASK_Success', { dcm: stored.dcm, thumbnail: stored.thumbnail });
       // The For Processing twin is kept, but the radiographer need not wait for it.
@@ -208,14 +210,15 @@ export class AcquisitionService {
       detector: { pixelSpacingMm: [detector.pixelSpacingMm, detector.pixelSpacingMm] as [number, number], type: 'SCINTILLATOR' as const },
       equipment,
     };
-    const presentation = writeDx({
+    const presentation = writeDxParts({
       ...common, instance: { sopInstanceUid: inspection.uid, number: inspection.imageNumber, acquired },
       pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.presentation }, window: result.window, intent: 'FOR PRESENTATION',
     });
     const processingUid = generateUid(uidRoot);
-    const { dcm, thumbnail } = await files.storeImage(inspection.uid, presentation);
+    const frame = { kind: 'grey', rows: result.rows, columns: result.columns, data: result.presentation } as const;
+    const { dcm, thumbnail } = await files.storeImage(inspection.uid, { parts: presentation, frame });
     const keepProcessing = async () => {
-      const processing = writeDx({
+      const processing = writeDxParts({
         ...common, instance: { sopInstanceUid: processingUid, number: inspection.imageNumber, acquired },
         pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.processing }, intent: 'FOR PROCESSING',
       });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { StoredFileKind, StoredFileRole } from '../../db/schema.js';
-import { decodeFrame } from '../../dicom/pixels.js';
+import { decodeFrame, type Frame } from '../../dicom/pixels.js';
 import { DicomReadError, readDicom, UnsupportedTransferSyntaxError, type ParsedDicom } from '../../dicom/reader.js';
 import { renderFrame, type Rendered, type RenderOptions } from '../../dicom/render.js';
 import type { AuthUser } from '../../http/context.js';
@@ -23,9 +23,16 @@ export interface PendingFile {
   kind: StoredFileKind;
   role: StoredFileRole;
   contentType: string;
-  bytes: Buffer;
+  /** Whole, in consecutive parts, or a promise when still being made (the other files are written meanwhile). */
+  bytes: Buffer | readonly Uint8Array[] | Promise<Buffer>;
   sopInstanceUid?: string;
   imagePk?: number | null;
+}
+
+/** A DICOM object this server wrote: its consecutive parts (header first) and its first frame. */
+export interface WrittenImage {
+  parts: readonly Uint8Array[];
+  frame: Frame;
 }
 
 export interface OpenedFile {
@@ -78,18 +85,21 @@ export class ImageFilesService {
    */
   async writeFiles(studyPk: number, files: PendingFile[], alsoInTransaction?: (trx: Executor) => Promise<void>): Promise<void> {
     const written: string[] = [];
-    const rows: NewStoredFile[] = [];
     try {
-      for (const file of files) {
+      // Side by side (a DX object and the thumbnail being rendered), every write awaited even when one fails.
+      const puts = await Promise.allSettled(files.map(async (file): Promise<NewStoredFile> => {
         const key = `${file.kind}/${file.name}`;
-        const info = await this.blobs.put(key, file.bytes);
+        const info = await this.blobs.put(key, await file.bytes);
         written.push(key);
-        rows.push({
+        return {
           name: file.name, kind: file.kind, role: file.role, blob_key: key, content_type: file.contentType, size: info.size,
           sha256: info.sha256 ?? '', study_pk: studyPk, image_pk: file.imagePk ?? null, sop_instance_uid: file.sopInstanceUid ?? null,
           created_at: nowIso(),
-        });
-      }
+        };
+      }));
+      const failed = puts.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+      if (failed) throw failed.reason;
+      const rows = puts.map((p) => (p as PromiseFulfilledResult<NewStoredFile>).value);
       await this.repo.db.transaction().execute(async (trx) => {
         await this.repo.register(rows, trx);
         await alsoInTransaction?.(trx);
@@ -102,21 +112,24 @@ export class ImageFilesService {
 
   /**
    * Stores the DICOM object of an image (what an exposure produces): the object itself and a
-   * 256 px WebP thumbnail, named after the SOP Instance UID as the spec's samples show.
+   * 256 px WebP thumbnail, named after the SOP Instance UID as the spec's samples show. An
+   * object we wrote ourselves comes as its parts with its frame at hand: the header is parsed
+   * for identity and attributes and the thumbnail made from the frame, with no copy of either.
    */
-  async storeImage(sopInstanceUid: string, dicom: Buffer): Promise<{ dcm: string; thumbnail: string }> {
+  async storeImage(sopInstanceUid: string, dicom: Buffer | WrittenImage): Promise<{ dcm: string; thumbnail: string }> {
     const image = await this.studiesRepo.image(sopInstanceUid);
     if (!image) throw new AppError('IMAGE_NOT_FOUND', [], sopInstanceUid);
-    const parsed = parseOrReject(dicom);
+    const parsed = parseOrReject(Buffer.isBuffer(dicom) ? dicom : dicom.parts[0]!);
     if (parsed.meta.sopInstanceUid !== sopInstanceUid) {
       throw new AppError('INVALID_DICOM', [{ field: 'file', message: `SOP Instance UID ${parsed.meta.sopInstanceUid} is not the image's ${sopInstanceUid}` }]);
     }
-    const thumbnail = await renderParsed(parsed, { size: 'thumbnail', format: 'webp' });
+    const thumbnailOptions = { size: 'thumbnail', format: 'webp' } as const;
+    const thumbnail = (Buffer.isBuffer(dicom) ? renderParsed(parsed, thumbnailOptions) : renderFrame(dicom.frame, parsed.meta, thumbnailOptions)).then((rendered) => rendered.data);
     const dcm = `${sopInstanceUid}.dcm`;
     const webp = `${sopInstanceUid}.webp`;
     await this.writeFiles(image.study_pk, [
-      { name: dcm, kind: 'dicom', role: 'image', contentType: 'application/dicom', bytes: dicom, sopInstanceUid, imagePk: image.id },
-      { name: webp, kind: 'thumbnail', role: 'image', contentType: 'image/webp', bytes: thumbnail.data, imagePk: image.id },
+      { name: dcm, kind: 'dicom', role: 'image', contentType: 'application/dicom', bytes: Buffer.isBuffer(dicom) ? dicom : dicom.parts, sopInstanceUid, imagePk: image.id },
+      { name: webp, kind: 'thumbnail', role: 'image', contentType: 'image/webp', bytes: thumbnail, imagePk: image.id },
     ], (trx) => this.repo.setImageFiles(image.id, { image_file: dcm, thumbnail_file: webp, storage_status: 'Saved' }, trx));
     return { dcm, thumbnail: webp };
   }
