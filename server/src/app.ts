@@ -26,6 +26,10 @@ import { PipelineRunner } from './imaging/pipeline/runner.js';
 import { deviceRoutes } from './modules/devices/routes.js';
 import { PacsRepository } from './modules/pacs/repository.js';
 import { pacsRoutes } from './modules/pacs/routes.js';
+import { dicomNetRoutes } from './modules/dicom-net/routes.js';
+import { StoreTaskRepository } from './modules/dicom-net/store-repository.js';
+import { StoreService } from './modules/dicom-net/store-service.js';
+import { StoreWorker } from './modules/dicom-net/store-worker.js';
 import { PacsService } from './modules/pacs/service.js';
 import { GeneratorSimulator } from './modules/devices/generator-simulator.js';
 import { DeviceService } from './modules/devices/service.js';
@@ -189,6 +193,10 @@ export async function createServer(config: Config): Promise<Server> {
     const acquisition = new AcquisitionService({
       studies, studiesRepo: studiesRepository, protocols: protocolRepository, files: imageFiles, generator, detector, bus, equipment, uidRoot: config.uidRoot, pipeline,
     });
+    const pacsRepository = new PacsRepository(db);
+    const storeTasks = new StoreTaskRepository(db);
+    const storeWorker = new StoreWorker(storeTasks, pacsRepository, studiesRepository, imageFiles, { ...config.storeQueue, callingAetFallback: config.dicomAet, timeoutMs: config.dicomTimeoutMs });
+    const store = new StoreService(storeTasks, pacsRepository, studiesRepository, studies, storeWorker);
     stats.register('patients', async (since) => (await studiesRepository.statistics(since)).patients);
     stats.register('studies', async (since) => (await studiesRepository.statistics(since)).studies);
 
@@ -218,11 +226,13 @@ export async function createServer(config: Config): Promise<Server> {
       drImageRoutes(scope, imageFiles, derivedImages);
       deviceRoutes(scope, devices);
       acquisitionRoutes(scope, acquisition);
-      pacsRoutes(scope, new PacsService(new PacsRepository(db)));
+      pacsRoutes(scope, new PacsService(pacsRepository));
+      dicomNetRoutes(scope, store, config.dicomTimeoutMs);
       recycleBinRoutes(scope, recycleBin, studies);
       resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'Simulator', gen: 'Simulator' } });
     });
     await app.ready();
+    storeWorker.start();
     let closeTransports = async () => undefined as void;
     if (bus.broker) {
       guardBroker(bus.broker, async (token) => {
@@ -236,6 +246,7 @@ export async function createServer(config: Config): Promise<Server> {
       app, db, bus, seeded, routes, services: { imageFiles, acquisition },
       async close() {
         await acquisition.pending.catch(() => undefined);
+        await storeWorker.stop();
         await pipeline.close();
         await closeTransports();
         await app.close();

@@ -17,6 +17,10 @@ export interface Config {
   adminPassword: string | undefined;
   dicomAet: string;
   dicomPort: number;
+  /** The send queue: lease of a claimed task, retry backoff (base doubling up to max), attempts before FAILED. */
+  /** Connect, association and response timeout towards DICOM nodes. */
+  dicomTimeoutMs: number;
+  storeQueue: { leaseMs: number; retryBaseMs: number; retryMaxMs: number; maxAttempts: number; pollMs: number };
   uidRoot: string | undefined;
   jwtSecret: string | undefined;
   /** Requests per minute per user (or per address before login). */
@@ -69,6 +73,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminPassword: optional(env, 'ROENTGEN_ADMIN_PASSWORD'),
     dicomAet: optional(env, 'DICOM_AET') ?? 'ROENTGEN',
     dicomPort: intFromEnv(env, 'DICOM_PORT', 11112, 0, 65535),
+    dicomTimeoutMs: intFromEnv(env, 'DICOM_TIMEOUT_MS', 10_000, 100, 600_000),
+    storeQueue: {
+      leaseMs: intFromEnv(env, 'STORE_LEASE_MS', 60_000, 500, 3_600_000),
+      retryBaseMs: intFromEnv(env, 'STORE_RETRY_BASE_MS', 10_000, 10, 3_600_000),
+      retryMaxMs: intFromEnv(env, 'STORE_RETRY_MAX_MS', 600_000, 10, 86_400_000),
+      maxAttempts: intFromEnv(env, 'STORE_MAX_ATTEMPTS', 10, 1, 1000),
+      pollMs: intFromEnv(env, 'STORE_POLL_MS', 2_000, 10, 600_000),
+    },
     uidRoot: optional(env, 'ROENTGEN_UID_ROOT'),
     jwtSecret: optional(env, 'JWT_SECRET'),
     rateLimitPerMinute: intFromEnv(env, 'RATE_LIMIT_PER_MINUTE', 100, 1, 1_000_000),

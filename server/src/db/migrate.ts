@@ -4,6 +4,7 @@ import { foundation } from './migrations/001_foundation.js';
 import { drCore } from './migrations/002_dr_core.js';
 import { files } from './migrations/003_files.js';
 import { pacsNodes } from './migrations/004_pacs_nodes.js';
+import { storeTasks } from './migrations/005_store_tasks.js';
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next. */
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
@@ -12,6 +13,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '002_dr_core': drCore(dialect),
     '003_files': files(dialect),
     '004_pacs_nodes': pacsNodes(dialect),
+    '005_store_tasks': storeTasks(dialect),
   };
 }
 

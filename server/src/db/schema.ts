@@ -284,6 +284,30 @@ export interface PacsNodesTable {
   updated_at: string;
 }
 
+export type StoreTaskStatus = 'PENDING' | 'SENDING' | 'RETRYING' | 'COMPLETED' | 'FAILED';
+
+export interface StoreTasksTable {
+  id: Generated<number>;
+  task_id: string;
+  image_pk: number;
+  study_pk: number;
+  sop_instance_uid: string;
+  pacs_node_id: number;
+  destination: string;
+  patient_name: string;
+  patient_id: string;
+  priority: string;
+  status: StoreTaskStatus;
+  attempts: Generated<number>;
+  next_attempt_at: string;
+  locked_until: string | null;
+  last_error: Generated<string>;
+  output: Generated<string>;
+  created_at: string;
+  updated_at: string;
+  completed_at: string | null;
+}
+
 export interface StudyCountsTable {
   in_bin: number;
   study_status: string;
@@ -330,4 +354,5 @@ export interface Database {
   images: ImagesTable;
   stored_files: StoredFilesTable;
   pacs_nodes: PacsNodesTable;
+  store_tasks: StoreTasksTable;
 }

@@ -1,0 +1,34 @@
+import { Type, type Static } from 'typebox';
+import { AeTitle, Ipv4, Port } from '../pacs/schemas.js';
+
+export const EchoBody = Type.Object({
+  verbose: Type.Optional(Type.Boolean()),
+  debug: Type.Optional(Type.Boolean()),
+  address: Ipv4,
+  port: Port,
+  aet: AeTitle,
+  aec: AeTitle,
+});
+export type EchoInput = Static<typeof EchoBody>;
+
+const Uid = Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9]+(\\.[0-9]+)*$' });
+const PacsName = Type.String({ minLength: 1, maxLength: 16 });
+
+export const StoreBody = Type.Object({
+  sop_instance_uid: Type.Optional(Uid),
+  /** The spec's samples also say sop_instance_id (spec README decision 7). */
+  sop_instance_id: Type.Optional(Uid),
+  pacs_name: PacsName,
+});
+
+export const StudyStoreBody = Type.Object({ instance_uid: Type.String({ minLength: 1, maxLength: 64 }), pacs_name: PacsName });
+
+/** store_reply's instance_uid is the task id (spec README decision 7). */
+export const RetryBody = Type.Object({ instance_uid: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const TaskIdQuery = Type.Object({ task_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), instance_uid: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) });
+
+export const StoreQueueQuery = Type.Object({
+  start_time: Type.Optional(Type.String({ format: 'date-time' })),
+  end_time: Type.Optional(Type.String({ format: 'date-time' })),
+});

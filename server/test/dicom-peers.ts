@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './helpers.js';
+
+/** DCMTK wants TCP_NODELAY in its environment (library-notes.md). */
+const DCMTK_ENV = { ...process.env, TCP_NODELAY: '1' };
+
+async function listening(port: number, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface Storescp {
+  port: number;
+  aet: string;
+  dir: string;
+  /** Files received so far (full paths). */
+  files(): string[];
+  stop(): Promise<void>;
+}
+
+/** DCMTK storescp on 127.0.0.1 writing what it receives to a temporary folder. */
+export async function startStorescp(options: { port?: number; aet?: string; args?: string[] } = {}): Promise<Storescp> {
+  const port = options.port ?? (await freePort());
+  const aet = options.aet ?? 'STORESCP';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-storescp-'));
+  const child: ChildProcess = spawn('storescp', ['-aet', aet, '--output-directory', dir, ...(options.args ?? []), String(port)], { env: DCMTK_ENV, stdio: 'ignore' });
+  await listening(port);
+  return {
+    port, aet, dir,
+    files: () => fs.readdirSync(dir).map((f) => path.join(dir, f)),
+    async stop() {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A TCP server that accepts and never answers: for timeouts. */
+export async function startSilentServer(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => { sockets.add(s); s.on('error', () => undefined); });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { port, stop: async () => { for (const s of sockets) s.destroy(); await new Promise((r) => server.close(r)); } };
+}
