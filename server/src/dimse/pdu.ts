@@ -116,39 +116,44 @@ export const encodeAbort = (source = 0, reason = 0) => pdu(PDU.ABORT, Buffer.fro
 
 /**
  * A message (command or dataset) as P-DATA-TF PDUs of at most `maxPduLength` bytes, one PDV
- * each. The result is a list of buffers for one corked write: headers are small, the data
- * slices are views of `data`, never copies.
+ * each, in one contiguous buffer: a single large write. Handing the socket a 12-byte header
+ * and a data slice per 16 KB PDU instead (zero-copy) sent 20 × 18 MB at 0.68× storescu here;
+ * one copy of the data is cheaper than thousands of small writev entries.
  */
-export function encodePData(contextId: number, command: boolean, data: Buffer | readonly Buffer[], maxPduLength: number): Buffer[] {
+export function encodePData(contextId: number, command: boolean, data: Buffer | readonly Buffer[], maxPduLength: number, scratch?: Buffer): Buffer[] {
   const parts = Buffer.isBuffer(data) ? [data] : data;
   const total = parts.reduce((n, p) => n + p.length, 0);
   // PDU body = PDV item length (4) + context id (1) + control header (1) + data.
   const room = Math.max(1, (maxPduLength > 0 ? maxPduLength : 1 << 20) - 6);
-  const out: Buffer[] = [];
+  const count = Math.max(1, Math.ceil(total / room));
+  const size = total + 12 * count;
+  const out = scratch && scratch.length >= size ? scratch.subarray(0, size) : Buffer.allocUnsafe(size);
   let part = 0;
   let offset = 0;
   let sent = 0;
+  let at = 0;
   do {
     const size = Math.min(room, total - sent);
-    const header = Buffer.alloc(12);
-    header[0] = PDU.P_DATA;
-    header.writeUInt32BE(size + 6, 2);
-    header.writeUInt32BE(size + 2, 6);
-    header[10] = contextId;
-    header[11] = (command ? 1 : 0) | (sent + size === total ? 2 : 0);
-    out.push(header);
+    out[at] = PDU.P_DATA;
+    out[at + 1] = 0;
+    out.writeUInt32BE(size + 6, at + 2);
+    out.writeUInt32BE(size + 2, at + 6);
+    out[at + 10] = contextId;
+    out[at + 11] = (command ? 1 : 0) | (sent + size === total ? 2 : 0);
+    at += 12;
     let need = size;
     while (need > 0) {
       const current = parts[part]!;
       const take = Math.min(need, current.length - offset);
-      out.push(current.subarray(offset, offset + take));
+      current.copy(out, at, offset, offset + take);
+      at += take;
       need -= take;
       offset += take;
       if (offset === current.length) { part += 1; offset = 0; }
     }
     sent += size;
   } while (sent < total);
-  return out;
+  return [out];
 }
 
 // ---- decoding ----

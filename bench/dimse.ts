@@ -1,0 +1,87 @@
+/**
+ * DIMSE benchmark (issue 6): our C-STORE SCU against DCMTK's storescu, both sending the same
+ * files to the same DCMTK storescp on 127.0.0.1, in one run: 100 × ~130 KB and 20 × ~18 MB DX
+ * objects, one association per batch. storescu's time includes its process start, as a
+ * console calling it would pay.
+ *
+ *   node --import tsx bench/dimse.ts [--runs 3]
+ *
+ * Target: ours ≥ 1.0× storescu. (The SCP half — our ingest against Orthanc's — waits for the
+ * C-STORE SCP, which is not built yet; the script says so.)
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { writeDx } from '../server/src/dicom/dx-writer.js';
+import { testPattern } from '../server/src/dicom/fixtures.js';
+import { storeFiles } from '../server/src/dimse/store-scu.js';
+import { generateUid } from '../server/src/util/uid.js';
+
+const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]] as const).filter(([a]) => a.startsWith('--')));
+const RUNS = Number(args.get('--runs') ?? 3);
+
+function dx(rows: number, columns: number): Buffer {
+  const uid = generateUid();
+  return writeDx({
+    patient: { id: 'BENCH', name: 'Bench^Patient', birthDate: '19800101', sex: 'O', age: '045Y' },
+    study: { instanceUid: generateUid(), id: '1', accessionNumber: '', referringPhysician: '', date: new Date() },
+    series: { instanceUid: generateUid(), number: 1, description: 'bench' },
+    instance: { sopInstanceUid: uid, number: 1, acquired: new Date() },
+    view: { position: 'PA', laterality: 'U', bodyPart: 'CHEST', orientation: ['L', 'F'], sidMm: 1800 },
+    exposure: { kV: 110, mA: 200, ms: 10, mAs: 2 },
+    detector: { pixelSpacingMm: [0.14, 0.14], type: 'SCINTILLATOR' },
+    pixels: { rows, columns, bitsStored: 14, data: testPattern(rows, columns, 14) },
+    window: { center: 8192, width: 16384 }, intent: 'FOR PRESENTATION',
+    equipment: { manufacturer: 'Roentgen', model: 'Bench', stationName: 'B', softwareVersion: '0' },
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-dimse-bench-'));
+const received = path.join(dir, 'received');
+fs.mkdirSync(received);
+const port = await freePort();
+const env = { ...process.env, TCP_NODELAY: '1' };
+const scp = spawn('storescp', ['-aet', 'STORESCP', '--output-directory', received, String(port)], { env, stdio: 'ignore' });
+try {
+  await new Promise((r) => setTimeout(r, 500));
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  for (const [label, count, rows, columns] of [['100 × ~130 KB', 100, 256, 256], ['20 × ~18 MB', 20, 3072, 3072]] as const) {
+    const files = Array.from({ length: count }, () => dx(rows, columns));
+    const paths = files.map((f, i) => { const p = path.join(dir, `${label.slice(0, 3)}-${i}.dcm`); fs.writeFileSync(p, f); return p; });
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let run = 0; run <= RUNS; run += 1) {
+      let started = performance.now();
+      // Ours reads the files as the send queue does (from disk), then sends them on one association.
+      const loaded = await Promise.all(paths.map((p) => fs.promises.readFile(p)));
+      const outcomes = await storeFiles({ host: '127.0.0.1', port, callingAet: 'ROENTGEN', calledAet: 'STORESCP' }, loaded, () => undefined);
+      const oursMs = performance.now() - started;
+      if (outcomes.some((o) => o.status !== 0)) throw new Error('our C-STORE failed');
+      started = performance.now();
+      const result = spawnSync('storescu', ['-aec', 'STORESCP', '127.0.0.1', String(port), ...paths], { env });
+      const theirsMs = performance.now() - started;
+      if (result.status !== 0) throw new Error(`storescu failed: ${result.stderr.toString()}`);
+      for (const f of fs.readdirSync(received)) fs.rmSync(path.join(received, f));
+      if (run === 0) continue; // warm-up
+      ours.push(oursMs);
+      theirs.push(theirsMs);
+    }
+    const mb = files.reduce((n, f) => n + f.length, 0) / 1e6;
+    const [o, t] = [median(ours), median(theirs)];
+    console.log(`C-STORE SCU ${label} (${mb.toFixed(0)} MB): ours ${o.toFixed(0)} ms (${(mb / (o / 1000)).toFixed(0)} MB/s), storescu ${t.toFixed(0)} ms (${(mb / (t / 1000)).toFixed(0)} MB/s): ${(t / o).toFixed(2)}× storescu (target ≥ 1.0×)`);
+  }
+  console.log('C-STORE SCP ingest vs Orthanc: not measured yet — our SCP is not built (issue 6, open).');
+} finally {
+  scp.kill('SIGKILL');
+  fs.rmSync(dir, { recursive: true, force: true });
+}
