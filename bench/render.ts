@@ -9,15 +9,16 @@
  * Needs Debian's orthanc and dcmtk. Orthanc runs from a temporary config that refuses remote
  * access; everything talks to 127.0.0.1 only. Target: ≥ 2× faster than Orthanc's preview.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createServer } from '../server/src/app.js';
 import { loadConfig } from '../server/src/config.js';
+import { startOrthanc } from '../server/test/dicom-peers.js';
 import { writeDx } from '../server/src/dicom/dx-writer.js';
 import { generateUid } from '../server/src/util/uid.js';
-import { freePort, sampleStudy } from '../server/test/helpers.js';
+import { sampleStudy } from '../server/test/helpers.js';
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]] as const).filter(([a]) => a.startsWith('--')));
 const RUNS = Number(args.get('--runs') ?? 15);
@@ -65,23 +66,6 @@ async function fetchOk(url: string, init?: RequestInit): Promise<Buffer> {
   return Buffer.from(await res.arrayBuffer());
 }
 
-async function startOrthanc(dir: string): Promise<{ url: string; process: ChildProcess }> {
-  const port = await freePort();
-  const config = path.join(dir, 'orthanc.json');
-  fs.writeFileSync(config, JSON.stringify({
-    Name: 'RoentgenBench', StorageDirectory: path.join(dir, 'storage'), IndexDirectory: path.join(dir, 'storage'),
-    HttpPort: port, DicomServerEnabled: false, RemoteAccessAllowed: false, AuthenticationEnabled: false, Plugins: [],
-  }));
-  const child = spawn('Orthanc', [config], { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i += 1) {
-    if (await fetch(`${url}/system`).then((r) => r.ok, () => false)) return { url, process: child };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill();
-  throw new Error('Orthanc did not start (is the orthanc package installed?)');
-}
-
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-render-bench-'));
   const cleanups: (() => Promise<void> | void)[] = [() => fs.rmSync(dir, { recursive: true, force: true })];
@@ -120,8 +104,8 @@ async function main(): Promise<void> {
       storedThumb: await time(RUNS, () => fetchOk(`${base}/dr/api/v1/pub/thumbnail/${uid}.webp`)),
     };
 
-    const orthanc = await startOrthanc(dir);
-    cleanups.unshift(() => { orthanc.process.kill(); });
+    const orthanc = await startOrthanc({ dicom: false });
+    cleanups.unshift(() => orthanc.stop());
     const uploaded = JSON.parse((await fetchOk(`${orthanc.url}/instances`, { method: 'POST', body: new Uint8Array(dx) })).toString()) as { ID: string };
     const theirs = {
       preview: await time(RUNS, () => fetchOk(`${orthanc.url}/instances/${uploaded.ID}/preview`)),

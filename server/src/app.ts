@@ -190,13 +190,14 @@ export async function createServer(config: Config): Promise<Server> {
     const detector = new DetectorSimulator(config.detector.rows, config.detector.columns);
     const devices = new DeviceService([generator, detector]);
     const pipeline = new PipelineRunner();
-    const acquisition = new AcquisitionService({
-      studies, studiesRepo: studiesRepository, protocols: protocolRepository, files: imageFiles, generator, detector, bus, equipment, uidRoot: config.uidRoot, pipeline,
-    });
     const pacsRepository = new PacsRepository(db);
     const storeTasks = new StoreTaskRepository(db);
     const storeWorker = new StoreWorker(storeTasks, pacsRepository, studiesRepository, imageFiles, { ...config.storeQueue, callingAetFallback: config.dicomAet, timeoutMs: config.dicomTimeoutMs });
     const store = new StoreService(storeTasks, pacsRepository, studiesRepository, studies, storeWorker);
+    const acquisition = new AcquisitionService({
+      studies, studiesRepo: studiesRepository, protocols: protocolRepository, files: imageFiles, generator, detector, bus, equipment, uidRoot: config.uidRoot, pipeline,
+      onAccepted: async (image) => { if (await configs.getBoolean('pacs.auto_send')) await store.autoSend(image); },
+    });
     stats.register('patients', async (since) => (await studiesRepository.statistics(since)).patients);
     stats.register('studies', async (since) => (await studiesRepository.statistics(since)).studies);
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { readDicom } from '../src/dicom/reader.js';
 import { storeDx } from './dicom-helpers.js';
-import { startSilentServer, startStorescp, type Storescp } from './dicom-peers.js';
+import { startOrthanc, startSilentServer, startStorescp, type Storescp } from './dicom-peers.js';
 import { DIALECTS, call, createUser, freePort, isDrError, sampleStudy, withServer } from './helpers.js';
 
 const QUEUE_ENV = { STORE_RETRY_BASE_MS: '200', STORE_RETRY_MAX_MS: '800', STORE_POLL_MS: '100', DICOM_TIMEOUT_MS: '1500', STORE_LEASE_MS: '3000' };
@@ -176,6 +176,51 @@ for (const dialect of DIALECTS) {
       const again = await call(ctx.t.url, 'DELETE', `/dr/api/v1/auth/scp/task?task_id=${task.task_id}`, { token: ctx.admin });
       assert.ok(isDrError(again.body, '0x0A0007'));
       assert.ok(isDrError((await dr('POST', 'scp/store_reply', { instance_uid: 'nosuchtask' })).body, '0x0A0007'));
+    });
+
+    test('auto-send: an accepted image goes to the default node when the config says so, a rejected one never', async () => {
+      const pacs = await addNode(scp.port, { is_default: true });
+      const { uids: [accepted, rejected, before] } = await storedStudy(3);
+      await ctx.t.server.db.kysely.updateTable('images').set({ expose_status: 'Exposed' }).where('sop_instance_uid', 'in', [accepted!, rejected!, before!]).execute();
+      const judge = (uid: string, accept: boolean) => dr('POST', 'task/inspection/judge', { instance_uid: uid, accept });
+      assert.equal((await judge(before!, true)).status, 200);
+      assert.equal((await tasks()).some((t) => t.sop_instance_uid === before), false, 'auto-send is off by default');
+      assert.equal((await call(ctx.t.url, 'PUT', '/api/v1/system/configs/pacs.auto_send', { token: ctx.admin, body: { config_value: true } })).status, 200);
+      try {
+        assert.equal((await judge(accepted!, true)).status, 200);
+        assert.equal((await judge(rejected!, false)).status, 200);
+        const sent = await until('the auto-sent task', async () => (await tasks()).find((t) => t.sop_instance_uid === accepted && t.status === 'COMPLETED'));
+        assert.equal((sent as unknown as { destination: string }).destination, pacs);
+        assert.equal((await tasks()).some((t) => t.sop_instance_uid === rejected), false);
+      } finally {
+        await call(ctx.t.url, 'PUT', '/api/v1/system/configs/pacs.auto_send', { token: ctx.admin, body: { config_value: false } });
+        const id = (await dr('GET', 'manage/pacs')).body.data.scp.find((n: { name: string }) => n.name === pacs).id;
+        await dr('DELETE', `manage/pacs/${id}`);
+      }
+    });
+
+    test('Orthanc: C-ECHO, a called AE it does not answer to is rejected, C-STORE arrives with identical pixels and tags', async () => {
+      const orthanc = await startOrthanc();
+      try {
+        const echoed = await dr('POST', 'scp/echo', { verbose: true, address: '127.0.0.1', port: orthanc.dicomPort, aet: orthanc.aet, aec: 'ROENTGEN' });
+        assert.equal(echoed.body.data?.ok, true, echoed.text);
+        const wrong = await dr('POST', 'scp/echo', { address: '127.0.0.1', port: orthanc.dicomPort, aet: 'NOTORTHANC', aec: 'ROENTGEN' });
+        assert.ok(isDrError(wrong.body, '0x0A0004'), wrong.text);
+        assert.match(wrong.body.description, /called AE title not recognized/);
+
+        const pacs = await addNode(orthanc.dicomPort, { aet: orthanc.aet });
+        const { studyId, uids } = await storedStudy(2);
+        const res = await dr('POST', 'scp/study_store', { instance_uid: studyId, pacs_name: pacs });
+        assert.equal(res.body.data.ok, true, res.body.data.output);
+        for (const uid of uids) {
+          const found = await (await fetch(`${orthanc.url}/tools/find`, { method: 'POST', body: JSON.stringify({ Level: 'Instance', Query: { SOPInstanceUID: uid } }) })).json() as string[];
+          assert.equal(found.length, 1, `Orthanc holds ${uid}`);
+          const file = Buffer.from(await (await fetch(`${orthanc.url}/instances/${found[0]}/file`)).arrayBuffer());
+          assertSameObject(file, await ctx.t.server.services.imageFiles.blobs.read(`dicom/${uid}.dcm`));
+        }
+      } finally {
+        await orthanc.stop();
+      }
     });
 
     test('the queue lists by creation time window', async () => {

@@ -56,3 +56,42 @@ export async function startSilentServer(): Promise<{ port: number; stop: () => P
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   return { port, stop: async () => { for (const s of sockets) s.destroy(); await new Promise((r) => server.close(r)); } };
 }
+
+export interface OrthancPeer {
+  url: string;
+  dicomPort: number;
+  aet: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Debian's Orthanc from a temporary config: REST on 127.0.0.1 only (no remote access), DICOM
+ * on a free port with its AE title checked, storage in a temporary folder.
+ */
+export async function startOrthanc(options: { dicom?: boolean } = {}): Promise<OrthancPeer> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-orthanc-'));
+  const [httpPort, dicomPort] = [await freePort(), await freePort()];
+  const config = path.join(dir, 'orthanc.json');
+  fs.writeFileSync(config, JSON.stringify({
+    Name: 'RoentgenTest', StorageDirectory: path.join(dir, 'storage'), IndexDirectory: path.join(dir, 'storage'),
+    HttpPort: httpPort, RemoteAccessAllowed: false, AuthenticationEnabled: false, Plugins: [],
+    DicomServerEnabled: options.dicom ?? true, DicomAet: 'ORTHANC', DicomPort: dicomPort, DicomCheckCalledAet: true,
+    DicomAlwaysAllowEcho: true, DicomAlwaysAllowStore: true,
+  }));
+  const child = spawn('Orthanc', [config], { stdio: 'ignore', env: DCMTK_ENV });
+  const url = `http://127.0.0.1:${httpPort}`;
+  const stop = async () => {
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 150; i += 1) {
+    if (await fetch(`${url}/system`).then((r) => r.ok, () => false)) {
+      if (options.dicom ?? true) await listening(dicomPort);
+      return { url, dicomPort, aet: 'ORTHANC', stop };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stop();
+  throw new Error('Orthanc did not start (is the orthanc package installed?)');
+}

@@ -59,6 +59,8 @@ export class AcquisitionService {
       studies: StudiesService; studiesRepo: StudiesRepository; protocols: ProtocolRepository; files: ImageFilesService;
       generator: GeneratorSimulator; detector: DetectorSimulator; bus: Bus; equipment: Equipment; uidRoot: string | undefined;
       pipeline: PipelineRunner;
+      /** Called after an image is accepted (auto-send to the default PACS node). */
+      onAccepted?: (image: ImageRow) => Promise<void>;
     },
   ) {}
 
@@ -231,6 +233,8 @@ export class AcquisitionService {
     const { image } = await this.imageAndStudy(uid, user);
     if (image.expose_status !== 'Exposed') throw new AppError('IMAGE_NOT_EXPOSED', [], uid);
     await this.deps.studiesRepo.updateImage(image.id, { judged_status: accept ? 'Accept' : 'Reject' });
+    // Sending is the queue's business: a PACS problem must not fail the radiographer's judgement.
+    if (accept) await this.deps.onAccepted?.({ ...image, judged_status: 'Accept' }).catch(() => undefined);
   }
 
   /** Leaves the exposure page: the study is suspended (InProgress) or finished (Completed). */

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import { describe, test } from 'node:test';
+import { startSilentServer, startStorescp } from './dicom-peers.js';
+import { ADMIN_PASSWORD, DIALECTS, call, dropSchema, isolatedEnv, login, sampleStudy, startProcess } from './helpers.js';
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+for (const dialect of DIALECTS) {
+  describe(`kill -9 with the send queue busy on ${dialect}`, () => {
+    test('tasks caught SENDING are taken again after the restart and all complete', { timeout: 120_000 }, async () => {
+      const env = isolatedEnv(dialect, {
+        DETECTOR_ROWS: '256', DETECTOR_COLUMNS: '256', STORE_LEASE_MS: '1500', STORE_POLL_MS: '100', STORE_RETRY_BASE_MS: '200', DICOM_TIMEOUT_MS: '20000',
+      });
+      const silent = await startSilentServer();
+      let peer: Awaited<ReturnType<typeof startStorescp>> | undefined;
+      try {
+        let server = await startProcess(env);
+        let token = (await login(server.url, 'admin', ADMIN_PASSWORD)).token;
+        const dr = (verb: string, p: string, body?: unknown) => call(server.url, verb, `/dr/api/v1/auth/${p}`, { token, body });
+        const views = [1, 2, 3].map(() => ({ view_id: 'View_DX_T_A_SK_AP_00', procedure_id: '' }));
+        const study = (await dr('POST', 'study', sampleStudy({ views }))).body.data;
+        const uids: string[] = study.series.flatMap((s: { images: { sop_instance_uid: string }[] }) => s.images.map((i) => i.sop_instance_uid));
+        for (const uid of uids) {
+          assert.equal((await dr('POST', 'task/inspection/start', { instance_uid: uid })).status, 200);
+          assert.equal((await dr('POST', 'task/inspection/trigger', {})).status, 200);
+          await until(`exposure of ${uid}`, async () => {
+            const images = (await dr('GET', `study/${study.study_id}`)).body.data.series.flatMap((s: { images: { sop_instance_uid: string; storage_status: string }[] }) => s.images);
+            return images.find((i: { sop_instance_uid: string; storage_status: string }) => i.sop_instance_uid === uid && i.storage_status === 'Saved') ? true : undefined;
+          });
+        }
+        const name = `pacs${randomUUID().slice(0, 6)}`;
+        assert.equal((await dr('POST', 'manage/pacs', { name, type: 'PACS', address: '127.0.0.1', port: silent.port, aet: 'STORESCP', aec: 'ROENTGEN', is_enabled: true, is_default: false })).status, 200);
+        // The peer accepts TCP and never answers: the tasks sit in SENDING under a lease.
+        void dr('POST', 'scp/study_store', { instance_uid: study.study_id, pacs_name: name }).catch(() => undefined);
+        await until('tasks in SENDING', async () => {
+          const tasks = (await dr('GET', 'scp/store')).body.data as { status: string }[];
+          return tasks.length === 3 && tasks.every((t) => t.status === 'SENDING') ? true : undefined;
+        });
+        await server.kill();
+
+        // The PACS comes up where the silent one was, and the console restarts.
+        await silent.stop();
+        peer = await startStorescp({ port: silent.port });
+        server = await startProcess(env);
+        token = (await login(server.url, 'admin', ADMIN_PASSWORD)).token;
+        try {
+          const tasks = await until('every task COMPLETED', async () => {
+            const list = (await dr('GET', 'scp/store')).body.data as { status: string; sop_instance_uid: string }[];
+            return list.length === 3 && list.every((t) => t.status === 'COMPLETED') ? list : undefined;
+          });
+          assert.deepEqual(tasks.map((t) => t.sop_instance_uid).sort(), [...uids].sort(), 'one task per image, none duplicated');
+          for (const uid of uids) assert.equal(peer.files().filter((f) => f.endsWith(uid)).length, 1, `${uid} at the peer`);
+          const images = (await dr('GET', `study/${study.study_id}`)).body.data.series.flatMap((s: { images: { send_status: string }[] }) => s.images);
+          assert.deepEqual(images.map((i: { send_status: string }) => i.send_status), ['Sent', 'Sent', 'Sent']);
+        } finally {
+          await server.stop();
+        }
+      } finally {
+        await silent.stop().catch(() => undefined);
+        await peer?.stop();
+        await dropSchema(env.DATABASE_SCHEMA);
+        fs.rmSync(env.ROENTGEN_DATA_DIR!, { recursive: true, force: true });
+      }
+    });
+  });
+}
