@@ -30,6 +30,8 @@ import { dicomNetRoutes } from './modules/dicom-net/routes.js';
 import { StoreTaskRepository } from './modules/dicom-net/store-repository.js';
 import { StoreService } from './modules/dicom-net/store-service.js';
 import { StoreWorker } from './modules/dicom-net/store-worker.js';
+import { IngestService } from './modules/dicom-net/ingest.js';
+import { DimseServer } from './dimse/scp.js';
 import { PacsService } from './modules/pacs/service.js';
 import { GeneratorSimulator } from './modules/devices/generator-simulator.js';
 import { DeviceService } from './modules/devices/service.js';
@@ -75,6 +77,8 @@ export interface Server {
   seeded: SeededAccounts;
   /** For in-process producers (the exposure pipeline) and tests that store images directly. */
   services: { imageFiles: ImageFilesService; acquisition: AcquisitionService };
+  /** Where our DICOM service (C-ECHO/C-STORE SCP, AE DICOM_AET) listens. */
+  dicomPort: number;
   close(): Promise<void>;
 }
 
@@ -234,6 +238,13 @@ export async function createServer(config: Config): Promise<Server> {
     });
     await app.ready();
     storeWorker.start();
+    const ingest = new IngestService(imageFiles, studiesRepository, config.defaultProduct);
+    const dimse = new DimseServer({
+      aet: config.dicomAet,
+      allowedCallingAets: async () => (await configs.getString('dicom.scp_allowed_aets')).split(',').map((a) => a.trim()).filter(Boolean),
+      onStore: (object) => ingest.ingest(object),
+    });
+    const dicomPort = await dimse.listen(config.dicomPort, config.host);
     let closeTransports = async () => undefined as void;
     if (bus.broker) {
       guardBroker(bus.broker, async (token) => {
@@ -244,10 +255,11 @@ export async function createServer(config: Config): Promise<Server> {
       closeTransports = await attachBrokerTransports(bus.broker, app.server, tcp);
     }
     return {
-      app, db, bus, seeded, routes, services: { imageFiles, acquisition },
+      app, db, bus, seeded, routes, services: { imageFiles, acquisition }, dicomPort,
       async close() {
         await acquisition.pending.catch(() => undefined);
         await storeWorker.stop();
+        await dimse.close();
         await pipeline.close();
         await closeTransports();
         await app.close();

@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   await server.app.listen({ host: config.host, port: config.port });
+  server.app.log.info({ aet: config.dicomAet, port: server.dicomPort }, `DICOM service (C-ECHO, C-STORE SCP) listening on ${config.host}:${server.dicomPort} as ${config.dicomAet}`);
 }
 
 main().catch((error: unknown) => {

@@ -23,10 +23,11 @@ for (const dialect of DIALECTS) {
       });
       const silent = await startSilentServer();
       let peer: Awaited<ReturnType<typeof startStorescp>> | undefined;
+      let server: Awaited<ReturnType<typeof startProcess>> | undefined;
       try {
-        let server = await startProcess(env);
+        server = await startProcess(env);
         let token = (await login(server.url, 'admin', ADMIN_PASSWORD)).token;
-        const dr = (verb: string, p: string, body?: unknown) => call(server.url, verb, `/dr/api/v1/auth/${p}`, { token, body });
+        const dr = (verb: string, p: string, body?: unknown) => call(server!.url, verb, `/dr/api/v1/auth/${p}`, { token, body });
         const views = [1, 2, 3].map(() => ({ view_id: 'View_DX_T_A_SK_AP_00', procedure_id: '' }));
         const study = (await dr('POST', 'study', sampleStudy({ views }))).body.data;
         const uids: string[] = study.series.flatMap((s: { images: { sop_instance_uid: string }[] }) => s.images.map((i) => i.sop_instance_uid));
@@ -47,6 +48,7 @@ for (const dialect of DIALECTS) {
           return tasks.length === 3 && tasks.every((t) => t.status === 'SENDING') ? true : undefined;
         });
         await server.kill();
+        server = undefined;
 
         // The PACS comes up where the silent one was, and the console restarts.
         await silent.stop();
@@ -62,10 +64,11 @@ for (const dialect of DIALECTS) {
           for (const uid of uids) assert.equal(peer.files().filter((f) => f.endsWith(uid)).length, 1, `${uid} at the peer`);
           const images = (await dr('GET', `study/${study.study_id}`)).body.data.series.flatMap((s: { images: { send_status: string }[] }) => s.images);
           assert.deepEqual(images.map((i: { send_status: string }) => i.send_status), ['Sent', 'Sent', 'Sent']);
-        } finally {
-          await server.stop();
+        } catch (error) {
+          throw new Error(`${(error as Error).message}\n--- restarted server output ---\n${server.output().slice(-3000)}`);
         }
       } finally {
+        await server?.kill();
         await silent.stop().catch(() => undefined);
         await peer?.stop();
         await dropSchema(env.DATABASE_SCHEMA);

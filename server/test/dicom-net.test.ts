@@ -2,8 +2,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { writePart10 } from '../src/dicom/part10.js';
 import { readDicom } from '../src/dicom/reader.js';
-import { storeDx } from './dicom-helpers.js';
+import { storeFiles } from '../src/dimse/store-scu.js';
+import { generateUid } from '../src/util/uid.js';
+import { dxFor, storeDx } from './dicom-helpers.js';
 import { startOrthanc, startSilentServer, startStorescp, type Storescp } from './dicom-peers.js';
 import { DIALECTS, call, createUser, freePort, isDrError, sampleStudy, withServer } from './helpers.js';
 
@@ -18,6 +23,15 @@ export function assertSameObject(received: Buffer, sent: Buffer): void {
     assert.equal(a.dataSet.string(tag), b.dataSet.string(tag), tag);
   }
   assert.deepEqual([a.meta.rows, a.meta.columns, a.meta.bitsStored, a.meta.photometric], [b.meta.rows, b.meta.columns, b.meta.bitsStored, b.meta.photometric]);
+}
+
+/** A DCMTK tool, asynchronously: our own SCP answers on this process's event loop. */
+function dcmtk(tool: string, args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(tool, args, { env: { ...process.env, TCP_NODELAY: '1' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, output: `${stdout}${stderr}` });
+    });
+  });
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
@@ -221,6 +235,57 @@ for (const dialect of DIALECTS) {
       } finally {
         await orthanc.stop();
       }
+    });
+
+    test('our SCP: storescu\'s objects land in the archive, visible on both faces, bytes and pixels intact', async () => {
+      const uids = [generateUid(), generateUid()];
+      const studyUid = generateUid();
+      const study = { instanceUid: studyUid, id: 'EXT1', accessionNumber: 'ACCEXT', referringPhysician: 'Ref^Doc', date: new Date() };
+      const paths = uids.map((uid, i) => {
+        const file = path.join(ctx.t.dataDir, `incoming-${i}.dcm`);
+        fs.writeFileSync(file, dxFor(uid, { study, patient: { id: 'EXTPAT1', name: 'Extern^Pat', birthDate: '19700101', sex: 'F', age: '055Y' } }));
+        return file;
+      });
+      const sent = await dcmtk('storescu', ['-v', '-aet', 'MODALITY', '-aec', 'ROENTGEN', '127.0.0.1', String(ctx.t.server.dicomPort), ...paths]);
+      assert.equal(sent.code, 0, sent.output);
+      assert.equal((sent.output.match(/Received Store Response \(Success\)/g) ?? []).length, 2, sent.output);
+      const row = await ctx.t.server.db.kysely.selectFrom('studies').selectAll().where('study_instance_uid', '=', studyUid).executeTakeFirstOrThrow();
+      const detail = (await dr('GET', `study/${row.study_id}`)).body.data;
+      assert.equal(detail.patient_id, 'EXTPAT1');
+      assert.equal(detail.accession_number, 'ACCEXT');
+      const images = detail.series.flatMap((x: { images: { sop_instance_uid: string; storage_status: string; thumbnail_file: string }[] }) => x.images);
+      assert.deepEqual(images.map((i: { sop_instance_uid: string }) => i.sop_instance_uid).sort(), [...uids].sort());
+      assert.ok(images.every((i: { storage_status: string; thumbnail_file: string }) => i.storage_status === 'Saved' && i.thumbnail_file.endsWith('.webp')));
+      const download = await fetch(`${ctx.t.url}/api/v1/instances/${uids[0]}/download`, { headers: { authorization: `Bearer ${ctx.admin}` } });
+      assert.equal(download.status, 200);
+      assertSameObject(Buffer.from(await download.arrayBuffer()), fs.readFileSync(paths[0]!));
+      const preview = await fetch(`${ctx.t.url}/api/v1/instances/${uids[1]}/preview`, { headers: { authorization: `Bearer ${ctx.admin}` } });
+      assert.equal(preview.status, 200);
+
+      const echoed = await dcmtk('echoscu', ['-aec', 'ROENTGEN', '127.0.0.1', String(ctx.t.server.dicomPort)]);
+      assert.equal(echoed.code, 0, echoed.output);
+      const wrongCalled = await dcmtk('echoscu', ['-aec', 'SOMEONEELSE', '127.0.0.1', String(ctx.t.server.dicomPort)]);
+      assert.notEqual(wrongCalled.code, 0);
+      assert.match(wrongCalled.output, /Called AE Title Not Recognized/i);
+    });
+
+    test('our SCP refuses calling AEs not on the list when one is configured, and objects it cannot read', async () => {
+      const setAllowed = (value: string) => call(ctx.t.url, 'PUT', '/api/v1/system/configs/dicom.scp_allowed_aets', { token: ctx.admin, body: { config_value: value } });
+      assert.equal((await setAllowed('MODALITY, PACS1')).status, 200);
+      try {
+        const rogue = await dcmtk('echoscu', ['-aet', 'ROGUE', '-aec', 'ROENTGEN', '127.0.0.1', String(ctx.t.server.dicomPort)]);
+        assert.notEqual(rogue.code, 0);
+        assert.match(rogue.output, /Calling AE Title Not Recognized/i);
+        assert.equal((await dcmtk('echoscu', ['-aet', 'PACS1', '-aec', 'ROENTGEN', '127.0.0.1', String(ctx.t.server.dicomPort)])).code, 0);
+      } finally {
+        await setAllowed('');
+      }
+      // A DX without a Study Instance UID: refused with 0xC000 and nothing indexed.
+      const uid = generateUid();
+      const broken = writePart10({ SOPClassUID: '1.2.840.10008.5.1.4.1.1.1.1', SOPInstanceUID: uid, Modality: 'DX', PatientID: 'X' });
+      const outcomes = await storeFiles({ host: '127.0.0.1', port: ctx.t.server.dicomPort, callingAet: 'MODALITY', calledAet: 'ROENTGEN' }, [broken], () => undefined);
+      assert.equal(outcomes[0]!.status, 0xc000, JSON.stringify(outcomes));
+      assert.equal(await ctx.t.server.db.kysely.selectFrom('images').select('id').where('sop_instance_uid', '=', uid).executeTakeFirst(), undefined);
     });
 
     test('the queue lists by creation time window', async () => {

@@ -41,8 +41,11 @@ export async function startStorescp(options: { port?: number; aet?: string; args
     port, aet, dir,
     files: () => fs.readdirSync(dir).map((f) => path.join(dir, f)),
     async stop() {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGKILL');
+        await exited;
+      }
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -81,8 +84,11 @@ export async function startOrthanc(options: { dicom?: boolean } = {}): Promise<O
   const child = spawn('Orthanc', [config], { stdio: 'ignore', env: DCMTK_ENV });
   const url = `http://127.0.0.1:${httpPort}`;
   const stop = async () => {
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   };
   for (let i = 0; i < 150; i += 1) {

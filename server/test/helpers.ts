@@ -36,6 +36,7 @@ export function isolatedEnv(dialect: Dialect, extra: Record<string, string> = {}
     ROENTGEN_DATA_DIR: dataDir,
     HOST: '127.0.0.1',
     PORT: '0',
+    DICOM_PORT: '0',
     LOG_LEVEL: 'silent',
     ROENTGEN_ADMIN_PASSWORD: ADMIN_PASSWORD,
     ROENTGEN_SEED_USER_PASSWORD: SEED_PASSWORD,
@@ -187,8 +188,8 @@ export function startProcess(env: Record<string, string>): Promise<{ url: string
         clearTimeout(timer);
         resolve({
           url: match[1], output: () => output,
-          stop: () => new Promise((done) => { child.once('exit', (code) => done(code)); child.kill('SIGTERM'); }),
-          kill: () => new Promise((done) => { child.once('exit', () => done()); child.kill('SIGKILL'); }),
+          stop: () => new Promise((done) => { if (child.exitCode !== null) done(child.exitCode); else { child.once('exit', (code) => done(code)); child.kill('SIGTERM'); } }),
+          kill: () => new Promise((done) => { if (child.exitCode !== null || child.signalCode !== null) done(); else { child.once('exit', () => done()); child.kill('SIGKILL'); } }),
         });
       }
     };

@@ -40,6 +40,8 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       description: 'Free space below which health reports storage as degraded', isPublic: false,
       defaultValue: String(2 * 1024 ** 3), min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
     // Spec decision 9: /pub file routes serve without a token only what the deployment marks public.
+    { key: 'dicom.scp_allowed_aets', type: 'string', category: 'pacs', description: 'Calling AE titles our DICOM service accepts (comma-separated; empty: any)',
+      isPublic: false, defaultValue: '' },
     { key: 'pacs.auto_send', type: 'boolean', category: 'pacs', description: 'Queue an image for the default PACS node as soon as it is accepted',
       isPublic: false, defaultValue: 'false' },
     { key: 'files.public_thumbnails', type: 'boolean', category: 'files', description: 'Serve thumbnails on /pub/thumbnail without a token',

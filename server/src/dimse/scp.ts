@@ -1,0 +1,153 @@
+import net from 'node:net';
+import { COMMAND, NO_DATASET, STATUS, type Command } from './command.js';
+import { Link, type LogLine } from './link.js';
+import {
+  CONTEXT_RESULT, decodeAssociateRequest, encodeAssociateAccept, encodeAssociateReject, encodeReleaseResponse,
+  IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, PDU, type AcceptedContext, type AssociateRequest,
+} from './pdu.js';
+import { VERIFICATION } from './scu.js';
+
+/** Transfer syntaxes we take in, in our order of preference when a context offers several. */
+export const RECEIVABLE_SYNTAXES = [
+  '1.2.840.10008.1.2.1', // explicit VR little endian
+  '1.2.840.10008.1.2', // implicit VR little endian
+  '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.57', // JPEG lossless
+  '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.81', // JPEG-LS
+  '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.91', // JPEG 2000
+  '1.2.840.10008.1.2.4.201', '1.2.840.10008.1.2.4.202', '1.2.840.10008.1.2.4.203', // HTJ2K
+  '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51', // JPEG baseline / extended
+  '1.2.840.10008.1.2.5', // RLE
+  '1.2.840.10008.1.2.1.99', // deflated
+  '1.2.840.10008.1.2.2', // explicit VR big endian (retired, still sent by old modalities)
+];
+
+/** Storage SOP classes live under 1.2.840.10008.5.1.4.1.1 (PS3.4 Annex B); we take them all. */
+export const isStorageSopClass = (uid: string) => uid.startsWith('1.2.840.10008.5.1.4.1.1.');
+
+export interface ReceivedObject {
+  callingAet: string;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntax: string;
+  /** The dataset as it arrived, in fragments. */
+  dataset: Buffer[];
+}
+
+export interface ScpOptions {
+  aet: string;
+  /** Calling AE titles allowed in; empty: anyone. */
+  allowedCallingAets: () => Promise<string[]>;
+  onStore: (object: ReceivedObject) => Promise<{ status: number; comment?: string }>;
+  log?: LogLine;
+  /** An association silent this long is aborted. */
+  idleTimeoutMs?: number;
+  maxPduLength?: number;
+}
+
+/**
+ * Our DICOM service (C-ECHO and C-STORE SCP) on a TCP port. Each association runs on its own
+ * connection; a store is acknowledged only after `onStore` has made the object durable.
+ */
+export class DimseServer {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly options: ScpOptions) {
+    this.server = net.createServer((socket) => this.associate(socket));
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => { this.server.off('error', reject); resolve(); });
+    });
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private associate(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    const log: LogLine = this.options.log ?? (() => undefined);
+    const link = new Link(socket, log);
+    socket.setTimeout(this.options.idleTimeoutMs ?? 60_000, () => link.abort());
+    let request: AssociateRequest | undefined;
+    let accepted: AcceptedContext[] = [];
+    const abstractOf = new Map<number, string>();
+    link.onControl = (type, body) => {
+      if (type === PDU.ASSOCIATE_RQ && !request) {
+        request = decodeAssociateRequest(body);
+        void this.answer(link, request).then((contexts) => {
+          accepted = contexts;
+          for (const c of request!.contexts) abstractOf.set(c.id, c.abstractSyntax);
+          if (contexts.length > 0) void this.serve(link, request!, accepted, abstractOf);
+        });
+      } else if (type === PDU.RELEASE_RQ) {
+        link.write([encodeReleaseResponse()]);
+        socket.end();
+      } else if (type === PDU.ABORT) {
+        socket.destroy();
+      }
+    };
+  }
+
+  /** Accepts or rejects the association; the accepted contexts, or none when rejected. */
+  private async answer(link: Link, rq: AssociateRequest): Promise<AcceptedContext[]> {
+    const reject = (source: number, reason: number) => {
+      link.write([encodeAssociateReject({ result: 1, source, reason })]);
+      link.socket.end();
+      return [] as AcceptedContext[];
+    };
+    if (rq.calledAet !== this.options.aet) return reject(1, 7);
+    const allowed = await this.options.allowedCallingAets().catch(() => [] as string[]);
+    if (allowed.length > 0 && !allowed.includes(rq.callingAet)) return reject(1, 3);
+    const contexts = rq.contexts.map((c): AcceptedContext => {
+      if (c.abstractSyntax !== VERIFICATION && !isStorageSopClass(c.abstractSyntax)) return { id: c.id, result: CONTEXT_RESULT.ABSTRACT_SYNTAX_NOT_SUPPORTED, transferSyntax: c.transferSyntaxes[0] ?? '' };
+      const chosen = RECEIVABLE_SYNTAXES.find((ts) => c.transferSyntaxes.includes(ts));
+      return chosen ? { id: c.id, result: CONTEXT_RESULT.ACCEPTED, transferSyntax: chosen } : { id: c.id, result: CONTEXT_RESULT.TRANSFER_SYNTAXES_NOT_SUPPORTED, transferSyntax: c.transferSyntaxes[0] ?? '' };
+    });
+    link.write([encodeAssociateAccept({
+      calledAet: rq.calledAet, callingAet: rq.callingAet, contexts, maxPduLength: this.options.maxPduLength ?? 1 << 20,
+      implementationClassUid: IMPLEMENTATION_CLASS_UID, implementationVersion: IMPLEMENTATION_VERSION,
+    })]);
+    return contexts;
+  }
+
+  private async serve(link: Link, rq: AssociateRequest, accepted: AcceptedContext[], abstractOf: Map<number, string>): Promise<void> {
+    const syntaxOf = new Map(accepted.filter((c) => c.result === CONTEXT_RESULT.ACCEPTED).map((c) => [c.id, c.transferSyntax]));
+    for (;;) {
+      let message;
+      try {
+        message = await link.nextMessage(this.options.idleTimeoutMs ?? 60_000);
+      } catch {
+        return; // released, aborted or idle
+      }
+      const { command, contextId } = message;
+      const reply = (c: Command) => link.sendMessage(contextId, c, undefined, rq.maxPduLength);
+      const transferSyntax = syntaxOf.get(contextId);
+      if (command.commandField === COMMAND.C_ECHO_RQ) {
+        reply({ commandField: COMMAND.C_ECHO_RSP, affectedSopClassUid: VERIFICATION, messageIdBeingRespondedTo: command.messageId, dataSetType: NO_DATASET, status: STATUS.SUCCESS });
+      } else if (command.commandField === COMMAND.C_STORE_RQ && transferSyntax && message.dataset) {
+        const sopClassUid = command.affectedSopClassUid ?? abstractOf.get(contextId) ?? '';
+        const sopInstanceUid = command.affectedSopInstanceUid ?? '';
+        let outcome: { status: number; comment?: string };
+        try {
+          outcome = await this.options.onStore({ callingAet: rq.callingAet, sopClassUid, sopInstanceUid, transferSyntax, dataset: message.dataset });
+        } catch (error) {
+          outcome = { status: STATUS.OUT_OF_RESOURCES, comment: (error as Error).message };
+        }
+        reply({
+          commandField: COMMAND.C_STORE_RSP, affectedSopClassUid: sopClassUid, affectedSopInstanceUid: sopInstanceUid,
+          messageIdBeingRespondedTo: command.messageId, dataSetType: NO_DATASET, status: outcome.status, errorComment: outcome.comment,
+        });
+      } else {
+        // A service we do not offer on this context (PS3.7 C.4: 0x0211 unrecognized operation).
+        reply({ commandField: command.commandField | 0x8000, messageIdBeingRespondedTo: command.messageId, dataSetType: NO_DATASET, status: 0x0211 });
+      }
+    }
+  }
+}
