@@ -6,10 +6,13 @@
  *
  *   node --import tsx bench/dimse.ts [--runs 3]
  *
- * Target: ours ≥ 1.0× storescu. (The SCP half — our ingest against Orthanc's — waits for the
- * C-STORE SCP, which is not built yet; the script says so.)
+ * Then the SCP side: DCMTK storescu sends the same batches to our server's C-STORE SCP (ingest:
+ * blob store + index + thumbnail, fsynced) and to Orthanc's (temporary config, default storage),
+ * one after the other, and the wall times are compared.
+ *
+ * Targets: SCU ≥ 1.0× storescu, SCP ≥ 2× Orthanc.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -18,6 +21,9 @@ import { writeDx } from '../server/src/dicom/dx-writer.js';
 import { testPattern } from '../server/src/dicom/fixtures.js';
 import { storeFiles } from '../server/src/dimse/store-scu.js';
 import { generateUid } from '../server/src/util/uid.js';
+import { createServer } from '../server/src/app.js';
+import { loadConfig } from '../server/src/config.js';
+import { startOrthanc } from '../server/test/dicom-peers.js';
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]] as const).filter(([a]) => a.startsWith('--')));
 const RUNS = Number(args.get('--runs') ?? 3);
@@ -80,8 +86,47 @@ try {
     const [o, t] = [median(ours), median(theirs)];
     console.log(`C-STORE SCU ${label} (${mb.toFixed(0)} MB): ours ${o.toFixed(0)} ms (${(mb / (o / 1000)).toFixed(0)} MB/s), storescu ${t.toFixed(0)} ms (${(mb / (t / 1000)).toFixed(0)} MB/s): ${(t / o).toFixed(2)}× storescu (target ≥ 1.0×)`);
   }
-  console.log('C-STORE SCP ingest vs Orthanc: not measured yet — our SCP is not built (issue 6, open).');
+  await scpComparison(median);
 } finally {
   scp.kill('SIGKILL');
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** storescu, asynchronously (our SCP answers on this process's event loop). */
+function storescu(aec: string, port: number, paths: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    execFile('storescu', ['-aec', aec, '127.0.0.1', String(port), ...paths], { env, maxBuffer: 1 << 24 }, (error, _out, stderr) => {
+      if (error) reject(new Error(`storescu to ${aec} failed: ${stderr}`));
+      else resolve(performance.now() - started);
+    });
+  });
+}
+
+async function scpComparison(median: (v: number[]) => number): Promise<void> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-dimse-scp-'));
+  const server = await createServer(loadConfig({ ROENTGEN_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench12345', DICOM_PORT: '0' }));
+  const orthanc = await startOrthanc();
+  try {
+    for (const [label, count, rows, columns] of [['100 × ~130 KB', 100, 256, 256], ['20 × ~18 MB', 20, 3072, 3072]] as const) {
+      const ours: number[] = [];
+      const theirs: number[] = [];
+      for (let run = 0; run <= RUNS; run += 1) {
+        // Fresh objects each run: both archives would otherwise only overwrite.
+        const paths = Array.from({ length: count }, (_, i) => { const p = path.join(dir, `scp-${run}-${i}.dcm`); fs.writeFileSync(p, dx(rows, columns)); return p; });
+        const oursMs = await storescu('ROENTGEN', server.dicomPort, paths);
+        const theirsMs = await storescu(orthanc.aet, orthanc.dicomPort, paths);
+        for (const p of paths) fs.rmSync(p);
+        if (run === 0) continue;
+        ours.push(oursMs);
+        theirs.push(theirsMs);
+      }
+      const [o, t] = [median(ours), median(theirs)];
+      console.log(`C-STORE SCP ${label}: ours ${o.toFixed(0)} ms (${(count / (o / 1000)).toFixed(0)} objects/s), Orthanc ${t.toFixed(0)} ms (${(count / (t / 1000)).toFixed(0)} objects/s): ${(t / o).toFixed(2)}× Orthanc (target ≥ 2×)`);
+    }
+  } finally {
+    await orthanc.stop();
+    await server.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
 }

@@ -260,6 +260,7 @@ export async function createServer(config: Config): Promise<Server> {
         await acquisition.pending.catch(() => undefined);
         await storeWorker.stop();
         await dimse.close();
+        await ingest.drain();
         await pipeline.close();
         await closeTransports();
         await app.close();

@@ -250,7 +250,11 @@ for (const dialect of DIALECTS) {
       assert.equal(sent.code, 0, sent.output);
       assert.equal((sent.output.match(/Received Store Response \(Success\)/g) ?? []).length, 2, sent.output);
       const row = await ctx.t.server.db.kysely.selectFrom('studies').selectAll().where('study_instance_uid', '=', studyUid).executeTakeFirstOrThrow();
-      const detail = (await dr('GET', `study/${row.study_id}`)).body.data;
+      // Thumbnails are made just after the acknowledgement.
+      const detail = await until('thumbnails', async () => {
+        const d = (await dr('GET', `study/${row.study_id}`)).body.data;
+        return d.series.flatMap((x: { images: { thumbnail_file: string }[] }) => x.images).every((i: { thumbnail_file: string }) => i.thumbnail_file) ? d : undefined;
+      });
       assert.equal(detail.patient_id, 'EXTPAT1');
       assert.equal(detail.accession_number, 'ACCEXT');
       const images = detail.series.flatMap((x: { images: { sop_instance_uid: string; storage_status: string; thumbnail_file: string }[] }) => x.images);

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
+import fsSync, { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -37,6 +37,8 @@ export function assertBlobKey(key: string): void {
 }
 
 const TEMP_DIR = '.tmp';
+/** Blobs up to this size are written with synchronous calls (see putSmall). */
+const SMALL_BLOB = 1024 * 1024;
 
 export class FileBlobStore implements BlobStore {
   constructor(private readonly root: string) {}
@@ -54,11 +56,24 @@ export class FileBlobStore implements BlobStore {
    * reader (or a crash) sees either the old blob or the whole new one, never a part.
    */
   async put(key: string, data: Buffer | readonly Uint8Array[] | Readable): Promise<BlobInfo> {
+    try {
+      return await this.putOnce(key, data);
+    } catch (error) {
+      // A directory removed behind our back (a cleaned-up store): forget what we made, once.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || this.madeDirs.size === 0 || !(Buffer.isBuffer(data) || Array.isArray(data))) throw error;
+      this.madeDirs.clear();
+      return this.putOnce(key, data);
+    }
+  }
+
+  private async putOnce(key: string, data: Buffer | readonly Uint8Array[] | Readable): Promise<BlobInfo> {
     const target = this.pathOf(key);
     const tempDir = path.join(this.root, TEMP_DIR);
-    await fs.mkdir(tempDir, { recursive: true });
-    await fs.mkdir(path.dirname(target), { recursive: true });
+    await this.ensureDir(tempDir);
+    await this.ensureDir(path.dirname(target));
     const temp = path.join(tempDir, `${randomUUID()}.part`);
+    const parts = Buffer.isBuffer(data) ? [data] : Array.isArray(data) ? data : undefined;
+    if (parts && parts.reduce((n, p) => n + p.length, 0) <= SMALL_BLOB) return { key, ...this.putSmall(temp, target, parts) };
     let written: { size: number; sha256: string };
     try {
       if (Buffer.isBuffer(data)) written = await writeParts(temp, [data]);
@@ -70,6 +85,49 @@ export class FileBlobStore implements BlobStore {
     }
     await this.commit(temp, target);
     return { key, ...written };
+  }
+
+  private readonly madeDirs = new Set<string>();
+
+  /** mkdir -p once per directory per process: two mkdir round trips per put were ~10 % of a small put. */
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.madeDirs.has(dir)) return;
+    await fs.mkdir(dir, { recursive: true });
+    this.madeDirs.add(dir);
+  }
+
+  /**
+   * The same write-fsync-rename-fsync sequence with synchronous calls, for small blobs: ten
+   * thread-pool round trips made a 130 KB put take ~2.2 ms here, the synchronous sequence ~0.9 ms
+   * (it holds the event loop that long). What a modality sends is mostly this size.
+   */
+  private putSmall(temp: string, target: string, parts: readonly Uint8Array[]): { size: number; sha256: string } {
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      const fd = fsSync.openSync(temp, 'wx', 0o640);
+      try {
+        for (const part of parts) {
+          hash.update(part);
+          size += part.length;
+          for (let at = 0; at < part.length;) at += fsSync.writeSync(fd, part, at, part.length - at);
+        }
+        fsSync.fsyncSync(fd);
+      } finally {
+        fsSync.closeSync(fd);
+      }
+      fsSync.renameSync(temp, target);
+    } catch (error) {
+      fsSync.rmSync(temp, { force: true });
+      throw error;
+    }
+    const dir = fsSync.openSync(path.dirname(target), 'r');
+    try {
+      fsSync.fsyncSync(dir);
+    } finally {
+      fsSync.closeSync(dir);
+    }
+    return { size, sha256: hash.digest('hex') };
   }
 
   /** Renames the finished temporary file into place and fsyncs the directory. */

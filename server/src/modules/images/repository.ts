@@ -33,7 +33,7 @@ export class FilesRepository {
     await this.db.deleteFrom('stored_files').where('id', '=', id).execute();
   }
 
-  async setImageFiles(imagePk: number, values: { image_file: string; thumbnail_file: string; storage_status: string }, db: Executor): Promise<void> {
+  async setImageFiles(imagePk: number, values: { image_file?: string; thumbnail_file?: string; storage_status?: string }, db: Executor): Promise<void> {
     await db.updateTable('images').set(values).where('id', '=', imagePk).execute();
   }
 
