@@ -31,6 +31,7 @@ import { StoreTaskRepository } from './modules/dicom-net/store-repository.js';
 import { StoreService } from './modules/dicom-net/store-service.js';
 import { StoreWorker } from './modules/dicom-net/store-worker.js';
 import { IngestService } from './modules/dicom-net/ingest.js';
+import { WorklistService } from './modules/dicom-net/worklist.js';
 import { DimseServer } from './dimse/scp.js';
 import { PacsService } from './modules/pacs/service.js';
 import { GeneratorSimulator } from './modules/devices/generator-simulator.js';
@@ -232,7 +233,7 @@ export async function createServer(config: Config): Promise<Server> {
       deviceRoutes(scope, devices);
       acquisitionRoutes(scope, acquisition);
       pacsRoutes(scope, new PacsService(pacsRepository));
-      dicomNetRoutes(scope, store, config.dicomTimeoutMs);
+      dicomNetRoutes(scope, store, new WorklistService(configs, studies, config.dicomAet, config.dicomTimeoutMs), config.dicomTimeoutMs);
       recycleBinRoutes(scope, recycleBin, studies);
       resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'Simulator', gen: 'Simulator' } });
     });

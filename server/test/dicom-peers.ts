@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -100,4 +100,41 @@ export async function startOrthanc(options: { dicom?: boolean } = {}): Promise<O
   }
   await stop();
   throw new Error('Orthanc did not start (is the orthanc package installed?)');
+}
+
+export interface Wlmscp {
+  port: number;
+  aet: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * DCMTK wlmscpfs serving the given worklist items (dump2dcm text, one per item) from a
+ * temporary database folder (<dir>/<AE title>/*.wl with the lockfile it expects).
+ */
+export async function startWlmscpfs(dumps: string[], aet = 'RIS'): Promise<Wlmscp> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-wlm-'));
+  const db = path.join(dir, aet);
+  fs.mkdirSync(db);
+  fs.writeFileSync(path.join(db, 'lockfile'), '');
+  dumps.forEach((dump, i) => {
+    const source = path.join(dir, `item${i}.dump`);
+    fs.writeFileSync(source, dump);
+    const made = spawnSync('dump2dcm', [source, path.join(db, `item${i}.wl`)]);
+    if (made.status !== 0) throw new Error(`dump2dcm failed: ${made.stderr.toString()}`);
+  });
+  const port = await freePort();
+  const child = spawn('wlmscpfs', ['-dfp', dir, String(port)], { env: DCMTK_ENV, stdio: 'ignore' });
+  await listening(port);
+  return {
+    port, aet,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGKILL');
+        await exited;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -137,6 +137,10 @@ export const ERRORS = {
   STORE_TASK_NOT_FOUND: entry(404, '0x0A0007', 'NotFoundError', 'Send task not found', '发送任务不存在'),
   STORE_TASK_BUSY: entry(409, '0x0A0008', 'ConflictError', 'The send task is being sent now', '发送任务正在发送中',
     'Wait for it to finish', '请等待其完成'),
+  RIS_NOT_CONFIGURED: entry(409, '0x0A0009', 'ConflictError', 'No RIS worklist node is configured', '未配置 RIS 工作列表节点',
+    'Set ris.address, ris.port and ris.aet in the system settings', '请在系统设置中配置 ris.address、ris.port 和 ris.aet'),
+  WORKLIST_ITEM_NOT_FOUND: entry(404, '0x0A000A', 'NotFoundError', 'The RIS has no such worklist item', 'RIS 中没有该工作列表项'),
+  WORKLIST_ITEM_IMPORTED: entry(409, '0x0A000B', 'ConflictError', 'This worklist item is already registered', '该工作列表项已登记'),
   // 0x0Fxxxx: server side
   RATE_LIMITED: entry(429, '0x0F0001', 'RateLimitError', 'Too many requests', '请求过于频繁', 'Wait a moment and retry', '请稍后重试'),
   TIMEOUT: entry(504, '0x0F0002', 'TimeoutError', 'The request took too long', '请求超时', 'Retry later', '请稍后重试'),

@@ -1,5 +1,7 @@
 import { Type, type Static } from 'typebox';
+import { PATIENT_SIZES } from '../protocols/library/techniques.js';
 import { AeTitle, Ipv4, Port } from '../pacs/schemas.js';
+import { ViewRef } from '../studies/schemas.js';
 
 export const EchoBody = Type.Object({
   verbose: Type.Optional(Type.Boolean()),
@@ -31,4 +33,24 @@ export const TaskIdQuery = Type.Object({ task_id: Type.Optional(Type.String({ mi
 export const StoreQueueQuery = Type.Object({
   start_time: Type.Optional(Type.String({ format: 'date-time' })),
   end_time: Type.Optional(Type.String({ format: 'date-time' })),
+});
+
+const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' });
+const Key = (max: number) => Type.String({ maxLength: max, pattern: '^[^*?\\\\]*$' });
+
+export const WorklistQueryBody = Type.Object({
+  patient_id: Type.Optional(Key(64)),
+  patient_name: Type.Optional(Key(64)),
+  accession_number: Type.Optional(Key(16)),
+  study_instance_uid: Type.Optional(Uid),
+  date_from: Type.Optional(Day),
+  date_to: Type.Optional(Day),
+  modality: Type.Optional(Type.String({ pattern: '^[A-Z]{0,16}$' })),
+}, { additionalProperties: false });
+
+export const WorklistImportBody = Type.Object({
+  study_instance_uid: Uid,
+  views: Type.Array(ViewRef, { minItems: 1, maxItems: 100 }),
+  patient_type: Type.String({ minLength: 1, maxLength: 32 }),
+  patient_size: Type.Union(PATIENT_SIZES.map((s) => Type.Literal(s))),
 });

@@ -110,7 +110,8 @@ export class StudiesService {
     if (!isHuman && body.pregnancy_status) throw validationError('pregnancy_status', 'only for human patients');
   }
 
-  async register(body: CreateStudy, user: AuthUser, product: string, language: Language) {
+  /** `origin`: a study taken from the RIS worklist keeps the RIS's Study Instance UID and records the item. */
+  async register(body: CreateStudy, user: AuthUser, product: string, language: Language, origin?: { studyInstanceUid: string; mwl: string }) {
     if (body.study_type !== 'Emergency' && !user.permissions.has('study:write')) throw new AppError('GUEST_SCOPE');
     const patientTypes = await this.protocols.patientTypes(product, true);
     if (!patientTypes.some((p) => p.patient_type_id === body.patient_type)) {
@@ -126,11 +127,11 @@ export class StudiesService {
       while (await this.repo.studyIdTaken(id, trx)) id = nextStudyId(id);
       const now = nowIso();
       const details: StudyDetails = {
-        ...this.detailsFrom(body, dob), patient_type: body.patient_type, mwl: '', is_edited: false,
+        ...this.detailsFrom(body, dob), patient_type: body.patient_type, mwl: origin?.mwl ?? '', is_edited: false,
         portrait_status: 'NotSaved', portrait_file: '', registered_by: user.id,
       };
       const pk = await this.repo.insertStudy({
-        study_id: id, study_instance_uid: generateUid(this.uidRoot), patient_pk: patientPk, product, accession_number: body.accession_number,
+        study_id: id, study_instance_uid: origin?.studyInstanceUid ?? generateUid(this.uidRoot), patient_pk: patientPk, product, accession_number: body.accession_number,
         patient_id: body.patient_id, patient_name: body.patient_name, study_status: 'Arrived', study_lock: 'Unlocked',
         study_type: body.study_type, study_start_datetime: now, study_end_datetime: null, create_time: now, updated_at: now,
         deleted_at: null, deleted_by: null, details: JSON.stringify(details),
@@ -186,6 +187,11 @@ export class StudiesService {
       }, trx);
     });
     return this.detail(studyId, user);
+  }
+
+  /** A live or binned study by its Study Instance UID. */
+  async studyByInstanceUid(uid: string): Promise<StudyRow | undefined> {
+    return this.repo.db.selectFrom('studies').selectAll().where('study_instance_uid', '=', uid).executeTakeFirst();
   }
 
   async lock(studyId: string, lock: 'Locked' | 'Unlocked', user: AuthUser): Promise<void> {

@@ -42,6 +42,11 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
     // Spec decision 9: /pub file routes serve without a token only what the deployment marks public.
     { key: 'dicom.scp_allowed_aets', type: 'string', category: 'pacs', description: 'Calling AE titles our DICOM service accepts (comma-separated; empty: any)',
       isPublic: false, defaultValue: '' },
+    { key: 'ris.address', type: 'string', category: 'pacs', description: 'RIS worklist (MWL C-FIND) node: IPv4 address; empty: no RIS',
+      isPublic: false, defaultValue: '' },
+    { key: 'ris.port', type: 'number', category: 'pacs', description: 'RIS worklist node: port', isPublic: false, defaultValue: '104', min: 1, max: 65535, integer: true },
+    { key: 'ris.aet', type: 'string', category: 'pacs', description: 'RIS worklist node: its AE title', isPublic: false, defaultValue: '' },
+    { key: 'ris.aec', type: 'string', category: 'pacs', description: 'RIS worklist node: our calling AE title (empty: DICOM_AET)', isPublic: false, defaultValue: '' },
     { key: 'pacs.auto_send', type: 'boolean', category: 'pacs', description: 'Queue an image for the default PACS node as soon as it is accepted',
       isPublic: false, defaultValue: 'false' },
     { key: 'files.public_thumbnails', type: 'boolean', category: 'files', description: 'Serve thumbnails on /pub/thumbnail without a token',

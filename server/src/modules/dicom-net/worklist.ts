@@ -1,0 +1,163 @@
+import dcmjs from 'dcmjs';
+import dicomParser from 'dicom-parser';
+import { EXPLICIT_VR_LITTLE_ENDIAN } from '../../dicom/part10.js';
+import { STATUS, statusText } from '../../dimse/command.js';
+import { explicitToImplicit, splitPart10 } from '../../dimse/dataset.js';
+import { Association, EXPLICIT_LE, IMPLICIT_LE } from '../../dimse/scu.js';
+import type { AuthUser, Language } from '../../http/context.js';
+import { AppError } from '../../http/errors.js';
+import type { CreateStudy } from '../studies/schemas.js';
+import type { StudiesService } from '../studies/service.js';
+import type { ConfigService } from '../system/config-service.js';
+import { asDicomAppError, DimseOutput } from './output.js';
+
+/** Modality Worklist Information Model – FIND (PS3.4 K.6.1). */
+export const MWL_FIND = '1.2.840.10008.5.1.4.31';
+
+export interface WorklistQuery {
+  patient_id?: string;
+  patient_name?: string;
+  accession_number?: string;
+  study_instance_uid?: string;
+  /** YYYY-MM-DD; the scheduled step's start date range. */
+  date_from?: string;
+  date_to?: string;
+  modality?: string;
+}
+
+export interface WorklistItem {
+  study_instance_uid: string;
+  accession_number: string;
+  patient_id: string;
+  patient_name: string;
+  patient_dob: string;
+  patient_sex: string;
+  ref_physician: string;
+  requested_procedure_id: string;
+  requested_procedure_description: string;
+  modality: string;
+  scheduled_station_aet: string;
+  scheduled_datetime: string;
+  scheduled_step_id: string;
+  scheduled_step_description: string;
+  /** Veterinary items (CP-643). */
+  species: string;
+  breed: string;
+  responsible_person: string;
+  sex_neutered: string;
+}
+
+const dicomDate = (iso: string | undefined) => (iso ? iso.replace(/-/g, '') : '');
+
+/** The C-FIND identifier: matching keys filled, every key we read back present (empty = return it). */
+export function identifierFor(q: WorklistQuery): Buffer {
+  const range = q.date_from || q.date_to ? `${dicomDate(q.date_from)}-${dicomDate(q.date_to)}` : '';
+  const identifier = {
+    SpecificCharacterSet: 'ISO_IR 192',
+    AccessionNumber: q.accession_number ?? '', ReferringPhysicianName: '',
+    PatientName: q.patient_name ? `*${q.patient_name}*` : '', PatientID: q.patient_id ?? '', PatientBirthDate: '', PatientSex: '',
+    PatientSpeciesDescription: '', PatientBreedDescription: '', ResponsiblePerson: '', PatientSexNeutered: '',
+    StudyInstanceUID: q.study_instance_uid ?? '', RequestedProcedureID: '', RequestedProcedureDescription: '',
+    ScheduledProcedureStepSequence: [{
+      Modality: q.modality ?? '', ScheduledStationAETitle: '', ScheduledProcedureStepStartDate: range, ScheduledProcedureStepStartTime: '',
+      ScheduledProcedureStepID: '', ScheduledProcedureStepDescription: '',
+    }],
+  };
+  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset({
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer, MediaStorageSOPClassUID: MWL_FIND, MediaStorageSOPInstanceUID: '2.25.1',
+    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
+  }));
+  dict.dict = DicomMetaDictionary.denaturalizeDataset(identifier);
+  return splitPart10(Buffer.from(dict.write())).dataset;
+}
+
+/** One match as the console shows it. */
+export function itemOf(bytes: Buffer, transferSyntax: string): WorklistItem {
+  const ds = dicomParser.parseDicom(bytes, { TransferSyntaxUID: transferSyntax } as never);
+  const s = (d: dicomParser.DataSet | undefined, tag: string) => (d?.string(tag) ?? '').trim();
+  const step = ds.elements.x00400100?.items?.[0]?.dataSet;
+  const date = s(step, 'x00400002');
+  const time = s(step, 'x00400003');
+  const when = /^(\d{4})(\d{2})(\d{2})$/.exec(date);
+  const clock = /^(\d{2})(\d{2})?(\d{2})?/.exec(time);
+  return {
+    study_instance_uid: s(ds, 'x0020000d'), accession_number: s(ds, 'x00080050'), patient_id: s(ds, 'x00100020'),
+    patient_name: s(ds, 'x00100010'), patient_dob: /^\d{8}$/.test(s(ds, 'x00100030')) ? `${s(ds, 'x00100030').slice(0, 4)}-${s(ds, 'x00100030').slice(4, 6)}-${s(ds, 'x00100030').slice(6)}` : '',
+    patient_sex: s(ds, 'x00100040'), ref_physician: s(ds, 'x00080090'),
+    requested_procedure_id: s(ds, 'x00401001'), requested_procedure_description: s(ds, 'x00321060'),
+    modality: s(step, 'x00080060'), scheduled_station_aet: s(step, 'x00400001'),
+    scheduled_datetime: when ? `${when[1]}-${when[2]}-${when[3]}T${clock?.[1] ?? '00'}:${clock?.[2] ?? '00'}:${clock?.[3] ?? '00'}` : '',
+    scheduled_step_id: s(step, 'x00400009'), scheduled_step_description: s(step, 'x00400007'),
+    species: s(ds, 'x00102201'), breed: s(ds, 'x00102292'), responsible_person: s(ds, 'x00102297'), sex_neutered: s(ds, 'x00102203'),
+  };
+}
+
+export interface WorklistImport {
+  study_instance_uid: string;
+  views: { view_id: string; procedure_id?: string }[];
+  patient_type: string;
+  patient_size: CreateStudy['patient_size'];
+}
+
+/** RIS sync: MWL C-FIND against the configured RIS, and registering an item as a study. */
+export class WorklistService {
+  constructor(private readonly configs: ConfigService, private readonly studies: StudiesService, private readonly ourAet: string, private readonly timeoutMs: number) {}
+
+  async query(q: WorklistQuery): Promise<{ items: WorklistItem[]; output: string }> {
+    const address = (await this.configs.getString('ris.address')).trim();
+    const aet = (await this.configs.getString('ris.aet')).trim();
+    if (!address || !aet) throw new AppError('RIS_NOT_CONFIGURED');
+    const output = new DimseOutput(true, false);
+    try {
+      const association = await Association.open({
+        host: address, port: await this.configs.getNumber('ris.port'), calledAet: aet,
+        callingAet: (await this.configs.getString('ris.aec')).trim() || this.ourAet,
+        contexts: [{ abstractSyntax: MWL_FIND, transferSyntaxes: [EXPLICIT_LE, IMPLICIT_LE] }],
+        connectTimeoutMs: this.timeoutMs, dimseTimeoutMs: this.timeoutMs, log: output.log,
+      });
+      try {
+        const context = association.contextFor(MWL_FIND);
+        if (!context) throw new AppError('DICOM_ASSOCIATION_REJECTED', [], 'the RIS does not offer the Modality Worklist');
+        const identifier = identifierFor(q);
+        const sent = context.transferSyntax === IMPLICIT_LE ? explicitToImplicit(identifier) : [identifier];
+        const { status, matches } = await association.find(MWL_FIND, sent, context.id);
+        if (status !== STATUS.SUCCESS) throw new AppError('DICOM_PROTOCOL', [], `the RIS ended the query with ${statusText(status)}`);
+        await association.release();
+        return { items: matches.map((m) => itemOf(m, context.transferSyntax)), output: output.text() };
+      } catch (error) {
+        association.abort();
+        throw error;
+      }
+    } catch (error) {
+      throw asDicomAppError(error);
+    }
+  }
+
+  /**
+   * Registers the RIS's item (looked up again by its Study Instance UID: the RIS is the source of
+   * the patient data, not the client) with the views the radiographer chose.
+   */
+  async import(input: WorklistImport,
+    user: AuthUser, product: string, language: Language) {
+    const { items } = await this.query({ study_instance_uid: input.study_instance_uid });
+    const item = items.find((i) => i.study_instance_uid === input.study_instance_uid);
+    if (!item) throw new AppError('WORKLIST_ITEM_NOT_FOUND', [], input.study_instance_uid);
+    if (await this.studies.studyByInstanceUid(item.study_instance_uid)) throw new AppError('WORKLIST_ITEM_IMPORTED', [], item.accession_number);
+    const sex = ['M', 'F', 'O'].includes(item.patient_sex) ? (item.patient_sex as 'M' | 'F' | 'O') : '';
+    const neutered = item.sex_neutered === 'ALTERED' || item.sex_neutered === 'UNALTERED' ? item.sex_neutered : '';
+    const dob = item.patient_dob ? `${item.patient_dob}T00:00:00Z` : new Date().toISOString();
+    const years = item.patient_dob ? Math.max(0, Math.floor((Date.now() - Date.parse(dob)) / (365.25 * 86_400_000))) : 0;
+    return this.studies.register({
+      accession_number: item.accession_number.slice(0, 16), patient_id: item.patient_id, patient_name: item.patient_name,
+      patient_size: input.patient_size, patient_age: `${Math.min(999, years)}Y`, patient_dob: dob, patient_sex: sex,
+      ...(input.patient_type === 'Human' ? {} : { sex_neutered: neutered, owner_name: item.responsible_person, variety: item.breed }),
+      ref_physician: item.ref_physician, comment: item.requested_procedure_description,
+      patient_type: input.patient_type, modality: 'DX', study_type: 'Normal', views: input.views,
+      // The schema's literal unions do not survive TypeBox's Static here; the values are checked above.
+    } as unknown as CreateStudy, user, product, language, {
+      studyInstanceUid: item.study_instance_uid,
+      mwl: JSON.stringify({ accession_number: item.accession_number, requested_procedure_id: item.requested_procedure_id, scheduled_step_id: item.scheduled_step_id, species: item.species }),
+    });
+  }
+}
