@@ -21,7 +21,7 @@ const SIZE = Number(args.get('--size') ?? 3072);
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-exposure-bench-'));
 const server = await createServer(loadConfig({
-  ROENTGEN_DATA_DIR: dir, LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench12345', RATE_LIMIT_PER_MINUTE: '1000000',
+  ROENTGEN_DATA_DIR: dir, DICOM_PORT: '0', LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench12345', RATE_LIMIT_PER_MINUTE: '1000000',
   DETECTOR_ROWS: String(SIZE), DETECTOR_COLUMNS: String(SIZE),
 }));
 try {

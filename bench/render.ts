@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-render-bench-'));
   const cleanups: (() => Promise<void> | void)[] = [() => fs.rmSync(dir, { recursive: true, force: true })];
   try {
-    const env = { ROENTGEN_DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench12345', RENDER_CACHE_MB: '0', RATE_LIMIT_PER_MINUTE: '1000000' };
+    const env = { ROENTGEN_DATA_DIR: path.join(dir, 'data'), DICOM_PORT: '0', LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench12345', RENDER_CACHE_MB: '0', RATE_LIMIT_PER_MINUTE: '1000000' };
     const server = await createServer(loadConfig(env));
     cleanups.unshift(() => server.close());
     const base = await server.app.listen({ host: '127.0.0.1', port: 0 });

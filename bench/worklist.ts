@@ -133,7 +133,7 @@ function queries(total: number): Record<string, (i: number) => string> {
 async function run(dialect: 'sqlite' | 'postgres'): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-bench-'));
   const schema = `bench_${Date.now()}`;
-  const env = { ROENTGEN_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench12345', RATE_LIMIT_PER_MINUTE: '1000000',
+  const env = { ROENTGEN_DATA_DIR: dataDir, DICOM_PORT: '0', LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench12345', RATE_LIMIT_PER_MINUTE: '1000000',
     ...(dialect === 'postgres' ? { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema } : {}) };
   const server = await createServer(loadConfig(env));
   try {
