@@ -3,17 +3,10 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { describe, test } from 'node:test';
 import { startSilentServer, startStorescp } from './dicom-peers.js';
-import { ADMIN_PASSWORD, DIALECTS, call, dropSchema, isolatedEnv, login, sampleStudy, startProcess } from './helpers.js';
+import { ADMIN_PASSWORD, DIALECTS, call, dropSchema, isolatedEnv, login, sampleStudy, startProcess, until } from './helpers.js';
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+/** The server restarts underneath: a failed request is one more poll, not a failure. */
+const patiently = <T>(what: string, probe: () => Promise<T | undefined>) => until(what, () => probe().catch(() => undefined), 30_000);
 
 for (const dialect of DIALECTS) {
   describe(`kill -9 with the send queue busy on ${dialect}`, () => {
@@ -34,7 +27,7 @@ for (const dialect of DIALECTS) {
         for (const uid of uids) {
           assert.equal((await dr('POST', 'task/inspection/start', { instance_uid: uid })).status, 200);
           assert.equal((await dr('POST', 'task/inspection/trigger', {})).status, 200);
-          await until(`exposure of ${uid}`, async () => {
+          await patiently(`exposure of ${uid}`, async () => {
             const images = (await dr('GET', `study/${study.study_id}`)).body.data.series.flatMap((s: { images: { sop_instance_uid: string; storage_status: string }[] }) => s.images);
             return images.find((i: { sop_instance_uid: string; storage_status: string }) => i.sop_instance_uid === uid && i.storage_status === 'Saved') ? true : undefined;
           });
@@ -43,7 +36,7 @@ for (const dialect of DIALECTS) {
         assert.equal((await dr('POST', 'manage/pacs', { name, type: 'PACS', address: '127.0.0.1', port: silent.port, aet: 'STORESCP', aec: 'ROENTGEN', is_enabled: true, is_default: false })).status, 200);
         // The peer accepts TCP and never answers: the tasks sit in SENDING under a lease.
         void dr('POST', 'scp/study_store', { instance_uid: study.study_id, pacs_name: name }).catch(() => undefined);
-        await until('tasks in SENDING', async () => {
+        await patiently('tasks in SENDING', async () => {
           const tasks = (await dr('GET', 'scp/store')).body.data as { status: string }[];
           return tasks.length === 3 && tasks.every((t) => t.status === 'SENDING') ? true : undefined;
         });
@@ -56,7 +49,7 @@ for (const dialect of DIALECTS) {
         server = await startProcess(env);
         token = (await login(server.url, 'admin', ADMIN_PASSWORD)).token;
         try {
-          const tasks = await until('every task COMPLETED', async () => {
+          const tasks = await patiently('every task COMPLETED', async () => {
             const list = (await dr('GET', 'scp/store')).body.data as { status: string; sop_instance_uid: string }[];
             return list.length === 3 && list.every((t) => t.status === 'COMPLETED') ? list : undefined;
           });

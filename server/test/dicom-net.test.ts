@@ -10,7 +10,7 @@ import { storeFiles } from '../src/dimse/store-scu.js';
 import { generateUid } from '../src/util/uid.js';
 import { dxFor, storeDx } from './dicom-helpers.js';
 import { startOrthanc, startSilentServer, startStorescp, type Storescp } from './dicom-peers.js';
-import { DIALECTS, call, createUser, freePort, isDrError, sampleStudy, withServer } from './helpers.js';
+import { DIALECTS, call, createUser, freePort, isDrError, sampleStudy, until, withServer } from './helpers.js';
 
 const QUEUE_ENV = { STORE_RETRY_BASE_MS: '200', STORE_RETRY_MAX_MS: '800', STORE_POLL_MS: '100', DICOM_TIMEOUT_MS: '1500', STORE_LEASE_MS: '3000' };
 
@@ -32,16 +32,6 @@ function dcmtk(tool: string, args: string[]): Promise<{ code: number; output: st
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, output: `${stdout}${stderr}` });
     });
   });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 for (const dialect of DIALECTS) {

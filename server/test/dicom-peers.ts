@@ -30,6 +30,14 @@ export interface Storescp {
   stop(): Promise<void>;
 }
 
+/** SIGKILL and wait for the exit; at once when the child is already gone (an 'exit' would never come). */
+async function killAndWait(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
 /** DCMTK storescp on 127.0.0.1 writing what it receives to a temporary folder. */
 export async function startStorescp(options: { port?: number; aet?: string; args?: string[] } = {}): Promise<Storescp> {
   const port = options.port ?? (await freePort());
@@ -41,11 +49,7 @@ export async function startStorescp(options: { port?: number; aet?: string; args
     port, aet, dir,
     files: () => fs.readdirSync(dir).map((f) => path.join(dir, f)),
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGKILL');
-        await exited;
-      }
+      await killAndWait(child);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -84,11 +88,7 @@ export async function startOrthanc(options: { dicom?: boolean } = {}): Promise<O
   const child = spawn('Orthanc', [config], { stdio: 'ignore', env: DCMTK_ENV });
   const url = `http://127.0.0.1:${httpPort}`;
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-    }
+    await killAndWait(child);
     fs.rmSync(dir, { recursive: true, force: true });
   };
   for (let i = 0; i < 150; i += 1) {
@@ -129,11 +129,7 @@ export async function startWlmscpfs(dumps: string[], aet = 'RIS'): Promise<Wlmsc
   return {
     port, aet,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGKILL');
-        await exited;
-      }
+      await killAndWait(child);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,5 +1,5 @@
 import dicomParser from 'dicom-parser';
-import { EXPLICIT_LE, IMPLICIT_LE } from './scu.js';
+import { EXPLICIT_LE } from './scu.js';
 
 export class DatasetError extends Error {}
 
@@ -80,5 +80,3 @@ function writeImplicit(ds: dicomParser.DataSet, source: Buffer, out: Buffer[]): 
     }
   }
 }
-
-export { EXPLICIT_LE, IMPLICIT_LE };

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { TRANSFER_SYNTAX as TS } from '../dicom/reader.js';
 import { COMMAND, NO_DATASET, STATUS, type Command } from './command.js';
 import { Link, type LogLine } from './link.js';
 import {
@@ -8,17 +9,10 @@ import {
 import { VERIFICATION } from './scu.js';
 
 /** Transfer syntaxes we take in, in our order of preference when a context offers several. */
-export const RECEIVABLE_SYNTAXES = [
-  '1.2.840.10008.1.2.1', // explicit VR little endian
-  '1.2.840.10008.1.2', // implicit VR little endian
-  '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.57', // JPEG lossless
-  '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.81', // JPEG-LS
-  '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.91', // JPEG 2000
-  '1.2.840.10008.1.2.4.201', '1.2.840.10008.1.2.4.202', '1.2.840.10008.1.2.4.203', // HTJ2K
-  '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51', // JPEG baseline / extended
-  '1.2.840.10008.1.2.5', // RLE
-  '1.2.840.10008.1.2.1.99', // deflated
-  '1.2.840.10008.1.2.2', // explicit VR big endian (retired, still sent by old modalities)
+export const RECEIVABLE_SYNTAXES: string[] = [
+  TS.EXPLICIT_LE, TS.IMPLICIT_LE, TS.JPEG_LOSSLESS_SV1, TS.JPEG_LOSSLESS, TS.JPEG_LS_LOSSLESS, TS.JPEG_LS_NEAR, TS.J2K_LOSSLESS, TS.J2K,
+  TS.HTJ2K_LOSSLESS, TS.HTJ2K_LOSSLESS_RPCL, TS.HTJ2K, TS.JPEG_BASELINE, TS.JPEG_EXTENDED, TS.RLE, TS.DEFLATED_LE,
+  TS.EXPLICIT_BE, // retired, still sent by old modalities
 ];
 
 /** Storage SOP classes live under 1.2.840.10008.5.1.4.1.1 (PS3.4 Annex B); we take them all. */
@@ -75,16 +69,13 @@ export class DimseServer {
     const log: LogLine = this.options.log ?? (() => undefined);
     const link = new Link(socket, log);
     socket.setTimeout(this.options.idleTimeoutMs ?? 60_000, () => link.abort());
-    let request: AssociateRequest | undefined;
-    let accepted: AcceptedContext[] = [];
-    const abstractOf = new Map<number, string>();
+    let associated = false;
     link.onControl = (type, body) => {
-      if (type === PDU.ASSOCIATE_RQ && !request) {
-        request = decodeAssociateRequest(body);
+      if (type === PDU.ASSOCIATE_RQ && !associated) {
+        associated = true;
+        const request = decodeAssociateRequest(body);
         void this.answer(link, request).then((contexts) => {
-          accepted = contexts;
-          for (const c of request!.contexts) abstractOf.set(c.id, c.abstractSyntax);
-          if (contexts.length > 0) void this.serve(link, request!, accepted, abstractOf);
+          if (contexts.length > 0) void this.serve(link, request, contexts);
         });
       } else if (type === PDU.RELEASE_RQ) {
         link.write([encodeReleaseResponse()]);
@@ -117,7 +108,8 @@ export class DimseServer {
     return contexts;
   }
 
-  private async serve(link: Link, rq: AssociateRequest, accepted: AcceptedContext[], abstractOf: Map<number, string>): Promise<void> {
+  private async serve(link: Link, rq: AssociateRequest, accepted: AcceptedContext[]): Promise<void> {
+    const abstractOf = new Map(rq.contexts.map((c) => [c.id, c.abstractSyntax]));
     const syntaxOf = new Map(accepted.filter((c) => c.result === CONTEXT_RESULT.ACCEPTED).map((c) => [c.id, c.transferSyntax]));
     for (;;) {
       let message;

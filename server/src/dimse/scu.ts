@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { TRANSFER_SYNTAX } from '../dicom/reader.js';
 import { COMMAND, NO_DATASET, STATUS, statusText, type Command } from './command.js';
 import { Link, type LogLine, type Message } from './link.js';
 import {
@@ -7,8 +8,8 @@ import {
 } from './pdu.js';
 
 export const VERIFICATION = '1.2.840.10008.1.1';
-export const IMPLICIT_LE = '1.2.840.10008.1.2';
-export const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+export const IMPLICIT_LE: string = TRANSFER_SYNTAX.IMPLICIT_LE;
+export const EXPLICIT_LE: string = TRANSFER_SYNTAX.EXPLICIT_LE;
 
 /** Why an association or an operation failed, in the terms a user can act on. */
 export type DimseFailureKind = 'unreachable' | 'refused' | 'rejected' | 'timeout' | 'aborted' | 'protocol' | 'no-context';
@@ -88,6 +89,20 @@ export class Association {
     });
     link.write([request]);
     return answer;
+  }
+
+  /** Opens an association, runs `work` on it and releases it; aborts it when `work` fails. */
+  static async run<T>(options: AssociationOptions, work: (association: Association) => Promise<T>): Promise<T> {
+    const association = await Association.open(options);
+    let result: T;
+    try {
+      result = await work(association);
+    } catch (error) {
+      association.abort();
+      throw error;
+    }
+    await association.release();
+    return result;
   }
 
   /** After association: releases and aborts from the peer end the link. */

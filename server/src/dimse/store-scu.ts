@@ -1,12 +1,11 @@
 import { readPart10, writePart10 } from '../dicom/part10.js';
+import { TRANSFER_SYNTAX } from '../dicom/reader.js';
 import { STATUS } from './command.js';
 import { DatasetError, explicitToImplicit, splitPart10, type SplitFile } from './dataset.js';
 import type { LogLine } from './link.js';
 import { Association, EXPLICIT_LE, IMPLICIT_LE } from './scu.js';
 
 const UNCOMPRESSED = [EXPLICIT_LE, IMPLICIT_LE];
-const BIG_ENDIAN = '1.2.840.10008.1.2.2';
-const DEFLATED = '1.2.840.10008.1.2.1.99';
 
 export interface StoreTarget {
   host: string;
@@ -34,7 +33,7 @@ export const stored = (status: number) => status === STATUS.SUCCESS || (status &
  */
 function contextsFor(files: SplitFile[]): { abstractSyntax: string; transferSyntaxes: string[] }[] {
   const bySop = new Map<string, Set<string>>();
-  for (const f of files) (bySop.get(f.sopClassUid) ?? bySop.set(f.sopClassUid, new Set()).get(f.sopClassUid)!).add(f.transferSyntax);
+  for (const f of files) bySop.set(f.sopClassUid, (bySop.get(f.sopClassUid) ?? new Set<string>()).add(f.transferSyntax));
   const contexts: { abstractSyntax: string; transferSyntaxes: string[] }[] = [];
   for (const [sop, syntaxes] of bySop) {
     for (const ts of syntaxes) if (!UNCOMPRESSED.includes(ts)) contexts.push({ abstractSyntax: sop, transferSyntaxes: [ts] });
@@ -47,7 +46,7 @@ function contextsFor(files: SplitFile[]): { abstractSyntax: string; transferSynt
 function datasetIn(file: SplitFile, whole: Buffer, target: string): Buffer[] {
   if (file.transferSyntax === target) return [file.dataset];
   if (file.transferSyntax === EXPLICIT_LE && target === IMPLICIT_LE) return explicitToImplicit(file.dataset);
-  if ([IMPLICIT_LE, BIG_ENDIAN, DEFLATED].includes(file.transferSyntax) && target === EXPLICIT_LE) {
+  if ([IMPLICIT_LE, TRANSFER_SYNTAX.EXPLICIT_BE, TRANSFER_SYNTAX.DEFLATED_LE].includes(file.transferSyntax) && target === EXPLICIT_LE) {
     // dcmjs reads these with its dictionary's VRs and writes explicit little endian.
     return [splitPart10(writePart10(readPart10(whole))).dataset];
   }
@@ -61,9 +60,8 @@ function datasetIn(file: SplitFile, whole: Buffer, target: string): Buffer[] {
  */
 export async function storeFiles(target: StoreTarget, files: Buffer[], log: LogLine, onOutcome?: (o: StoreOutcome, index: number) => void | Promise<void>): Promise<StoreOutcome[]> {
   const split = files.map((f) => splitPart10(f));
-  const association = await Association.open({ ...target, contexts: contextsFor(split), log });
   const outcomes: StoreOutcome[] = [];
-  try {
+  await Association.run({ ...target, contexts: contextsFor(split), log }, async (association) => {
     for (let i = 0; i < split.length; i += 1) {
       const file = split[i]!;
       const context = association.contextFor(file.sopClassUid, (ts) => ts === file.transferSyntax)
@@ -85,10 +83,6 @@ export async function storeFiles(target: StoreTarget, files: Buffer[], log: LogL
       outcomes.push(outcome);
       await onOutcome?.(outcome, i);
     }
-    await association.release();
-  } catch (error) {
-    association.abort();
-    throw error;
-  }
+  });
   return outcomes;
 }

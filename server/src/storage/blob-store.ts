@@ -76,9 +76,7 @@ export class FileBlobStore implements BlobStore {
     if (parts && parts.reduce((n, p) => n + p.length, 0) <= SMALL_BLOB) return { key, ...this.putSmall(temp, target, parts) };
     let written: { size: number; sha256: string };
     try {
-      if (Buffer.isBuffer(data)) written = await writeParts(temp, [data]);
-      else if (Array.isArray(data)) written = await writeParts(temp, data);
-      else written = await writeStream(temp, data as Readable);
+      written = parts ? await writeParts(temp, parts) : await writeStream(temp, data as Readable);
     } catch (error) {
       await fs.rm(temp, { force: true });
       throw error;
@@ -102,14 +100,11 @@ export class FileBlobStore implements BlobStore {
    * (it holds the event loop that long). What a modality sends is mostly this size.
    */
   private putSmall(temp: string, target: string, parts: readonly Uint8Array[]): { size: number; sha256: string } {
-    const hash = createHash('sha256');
-    let size = 0;
+    const digest = digestOf(parts);
     try {
       const fd = fsSync.openSync(temp, 'wx', 0o640);
       try {
         for (const part of parts) {
-          hash.update(part);
-          size += part.length;
           for (let at = 0; at < part.length;) at += fsSync.writeSync(fd, part, at, part.length - at);
         }
         fsSync.fsyncSync(fd);
@@ -127,7 +122,7 @@ export class FileBlobStore implements BlobStore {
     } finally {
       fsSync.closeSync(dir);
     }
-    return { size, sha256: hash.digest('hex') };
+    return digest;
   }
 
   /** Renames the finished temporary file into place and fsyncs the directory. */
@@ -204,12 +199,7 @@ async function writeStream(temp: string, source: Readable): Promise<{ size: numb
  * for an 18 MB DX object; WebCrypto's digest copies its input first and took ~60 ms here).
  */
 async function writeParts(temp: string, parts: readonly Uint8Array[]): Promise<{ size: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for (const part of parts) {
-    hash.update(part);
-    size += part.length;
-  }
+  const digest = digestOf(parts);
   const handle = await fs.open(temp, 'wx', 0o640);
   try {
     // writev may write less than asked (large totals); it is repeated from where it stopped.
@@ -223,6 +213,17 @@ async function writeParts(temp: string, parts: readonly Uint8Array[]): Promise<{
     await handle.sync();
   } finally {
     await handle.close();
+  }
+  return digest;
+}
+
+/** Size and hex SHA-256 of a file given as its parts. */
+function digestOf(parts: readonly Uint8Array[]): { size: number; sha256: string } {
+  const hash = createHash('sha256');
+  let size = 0;
+  for (const part of parts) {
+    hash.update(part);
+    size += part.length;
   }
   return { size, sha256: hash.digest('hex') };
 }

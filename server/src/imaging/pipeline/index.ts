@@ -68,7 +68,8 @@ export async function runPipeline(input: PipelineInput, executor: RowExecutor = 
   await input.onStage?.('TASK_RecvRaw');
 
   const factor = coarseFactor(rows, columns);
-  const coarse = { rows: Math.floor(rows / factor), columns: Math.floor(columns / factor), data: workspace.float32('coarse', Math.floor(rows / factor) * Math.floor(columns / factor)) };
+  const [coarseRows, coarseColumns] = [Math.floor(rows / factor), Math.floor(columns / factor)];
+  const coarse = { rows: coarseRows, columns: coarseColumns, data: workspace.float32('coarse', coarseRows * coarseColumns) };
   await executor.run('downsample', { image: kerma, columns, factor, out: coarse.data }, coarse.rows);
   const collimation = collimationOnCoarse(coarse, factor, rows, columns);
   // The edge is found to within a coarse block; mask a block inside it so no unexposed rim shows.

@@ -9,19 +9,11 @@ import type { EchoInput } from './schemas.js';
 export async function echo(input: EchoInput, timeoutMs = 10_000) {
   const output = new DimseOutput(input.verbose ?? false, input.debug ?? false);
   try {
-    const association = await Association.open({
+    const status = await Association.run({
       host: input.address, port: input.port, calledAet: input.aet.trim(), callingAet: input.aec.trim(),
       contexts: [{ abstractSyntax: VERIFICATION, transferSyntaxes: [EXPLICIT_LE, IMPLICIT_LE] }],
       connectTimeoutMs: timeoutMs, dimseTimeoutMs: timeoutMs, log: output.log,
-    });
-    let status: number;
-    try {
-      status = await association.echo();
-    } catch (error) {
-      association.abort();
-      throw error;
-    }
-    await association.release();
+    }, (association) => association.echo());
     if (status !== STATUS.SUCCESS) throw new AppError('DICOM_PROTOCOL', [], `the node answered the echo with ${statusText(status)}`);
     return drTyped('dr.task.EchoReply', { ok: true, output: output.text() });
   } catch (error) {

@@ -1,6 +1,6 @@
 import { STATUS } from '../../dimse/command.js';
 import type { ReceivedObject } from '../../dimse/scp.js';
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION } from '../../dimse/pdu.js';
+import { metaHeader } from '../../dicom/part10.js';
 import type { ParsedDicom } from '../../dicom/reader.js';
 import { nowIso } from '../../util/time.js';
 import { nextStudyId } from '../../util/uid.js';
@@ -8,34 +8,6 @@ import { parseOrReject, renderParsed, type ImageFilesService } from '../images/s
 import type { StudyDetails } from '../studies/dto.js';
 import type { StudiesRepository } from '../studies/repository.js';
 import type { Executor } from '../users/repository.js';
-
-/** Group 0002 for a received dataset, so it is kept as a Part 10 file (PS3.10 §7.1). */
-export function metaHeader(o: { sopClassUid: string; sopInstanceUid: string; transferSyntax: string; sourceAet: string }): Buffer {
-  const element = (elementNo: number, vr: string, value: Buffer) => {
-    const header = Buffer.alloc(vr === 'OB' ? 12 : 8);
-    header.writeUInt16LE(0x0002, 0);
-    header.writeUInt16LE(elementNo, 2);
-    header.write(vr, 4, 'latin1');
-    if (vr === 'OB') header.writeUInt32LE(value.length, 8);
-    else header.writeUInt16LE(value.length, 6);
-    return Buffer.concat([header, value]);
-  };
-  const text = (s: string, pad: string) => Buffer.from(s.length % 2 ? s + pad : s, 'latin1');
-  const body = Buffer.concat([
-    element(0x0001, 'OB', Buffer.from([0, 1])),
-    element(0x0002, 'UI', text(o.sopClassUid, '\0')),
-    element(0x0003, 'UI', text(o.sopInstanceUid, '\0')),
-    element(0x0010, 'UI', text(o.transferSyntax, '\0')),
-    element(0x0012, 'UI', text(IMPLEMENTATION_CLASS_UID, '\0')),
-    element(0x0013, 'SH', text(IMPLEMENTATION_VERSION, ' ')),
-    ...(o.sourceAet ? [element(0x0016, 'AE', text(o.sourceAet, ' '))] : []),
-  ]);
-  const length = element(0x0000, 'UL', Buffer.alloc(4));
-  length.writeUInt32LE(body.length, 8);
-  const preamble = Buffer.alloc(132);
-  preamble.write('DICM', 128, 'latin1');
-  return Buffer.concat([preamble, length, body]);
-}
 
 /** Objects queued for thumbnails behind acknowledgements before a sender is made to wait. */
 const MAX_WAITING_BYTES = 256 * 1024 * 1024;

@@ -34,7 +34,7 @@ export class StoreService {
   ) {}
 
   private async node(name: string): Promise<PacsNodeRow> {
-    const node = (await this.pacs.list()).find((n) => n.name === name.trim());
+    const node = await this.pacs.byName(name.trim());
     if (!node) throw new AppError('PACS_NOT_FOUND', [{ field: 'pacs_name', message: `no PACS node named ${name}` }], name);
     if (node.is_enabled !== 1) throw new AppError('PACS_NOT_FOUND', [{ field: 'pacs_name', message: `PACS node ${name} is disabled` }], name);
     return node;

@@ -88,7 +88,10 @@ export class StoreWorker {
         const now = Date.now();
         const claimed = await this.tasks.claimDue(iso(now), iso(now + this.options.leaseMs), 100);
         const groups = new Map<string, StoreTaskRow[]>();
-        for (const t of claimed) (groups.get(`${t.pacs_node_id}/${t.study_pk}`) ?? groups.set(`${t.pacs_node_id}/${t.study_pk}`, []).get(`${t.pacs_node_id}/${t.study_pk}`)!).push(t);
+        for (const t of claimed) {
+          const key = `${t.pacs_node_id}/${t.study_pk}`;
+          groups.set(key, [...(groups.get(key) ?? []), t]);
+        }
         for (const group of groups.values()) {
           if (this.stopped) return;
           await this.sendGroup(group);

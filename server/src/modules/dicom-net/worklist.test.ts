@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import dcmjs from 'dcmjs';
+import { writePart10 } from '../../dicom/part10.js';
 import { splitPart10 } from '../../dimse/dataset.js';
 import { identifierFor, itemOf, MWL_FIND } from './worklist.js';
 
 test('a veterinary match yields species, breed, responsible person and neutered status; the identifier asks for them', () => {
-  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
-  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset({
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer, MediaStorageSOPClassUID: MWL_FIND, MediaStorageSOPInstanceUID: '2.25.1', TransferSyntaxUID: '1.2.840.10008.1.2.1',
-  }));
-  dict.dict = DicomMetaDictionary.denaturalizeDataset({
+  const match = writePart10({
     AccessionNumber: 'A1', PatientName: 'Rex', PatientID: 'P1', PatientBirthDate: '20180704', PatientSex: 'M',
     PatientSpeciesDescription: 'Canine', PatientBreedDescription: 'Beagle', ResponsiblePerson: 'Owner^Olga', PatientSexNeutered: 'ALTERED',
     StudyInstanceUID: '1.2.3', ScheduledProcedureStepSequence: [{ Modality: 'DX', ScheduledProcedureStepStartDate: '20261123', ScheduledProcedureStepStartTime: '0930', ScheduledProcedureStepID: 'S1' }],
-  });
-  const item = itemOf(splitPart10(Buffer.from(dict.write())).dataset, '1.2.840.10008.1.2.1');
+  }, { sopClassUid: MWL_FIND, sopInstanceUid: '2.25.1' });
+  const item = itemOf(splitPart10(match).dataset, '1.2.840.10008.1.2.1');
   assert.deepEqual([item.species, item.breed, item.responsible_person, item.sex_neutered, item.patient_dob, item.scheduled_datetime, item.scheduled_step_id],
     ['Canine', 'Beagle', 'Owner^Olga', 'ALTERED', '2018-07-04', '2026-11-23T09:30:00', 'S1']);
 

@@ -1,6 +1,5 @@
-import dcmjs from 'dcmjs';
 import dicomParser from 'dicom-parser';
-import { EXPLICIT_VR_LITTLE_ENDIAN } from '../../dicom/part10.js';
+import { writePart10 } from '../../dicom/part10.js';
 import { STATUS, statusText } from '../../dimse/command.js';
 import { explicitToImplicit, splitPart10 } from '../../dimse/dataset.js';
 import { Association, EXPLICIT_LE, IMPLICIT_LE } from '../../dimse/scu.js';
@@ -63,13 +62,7 @@ export function identifierFor(q: WorklistQuery): Buffer {
       ScheduledProcedureStepID: '', ScheduledProcedureStepDescription: '',
     }],
   };
-  const { DicomDict, DicomMetaDictionary } = dcmjs.data;
-  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset({
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer, MediaStorageSOPClassUID: MWL_FIND, MediaStorageSOPInstanceUID: '2.25.1',
-    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
-  }));
-  dict.dict = DicomMetaDictionary.denaturalizeDataset(identifier);
-  return splitPart10(Buffer.from(dict.write())).dataset;
+  return splitPart10(writePart10(identifier, { sopClassUid: MWL_FIND, sopInstanceUid: '2.25.1' })).dataset;
 }
 
 /** One match as the console shows it. */
@@ -110,25 +103,20 @@ export class WorklistService {
     if (!address || !aet) throw new AppError('RIS_NOT_CONFIGURED');
     const output = new DimseOutput(true, false);
     try {
-      const association = await Association.open({
+      return await Association.run({
         host: address, port: await this.configs.getNumber('ris.port'), calledAet: aet,
         callingAet: (await this.configs.getString('ris.aec')).trim() || this.ourAet,
         contexts: [{ abstractSyntax: MWL_FIND, transferSyntaxes: [EXPLICIT_LE, IMPLICIT_LE] }],
         connectTimeoutMs: this.timeoutMs, dimseTimeoutMs: this.timeoutMs, log: output.log,
-      });
-      try {
+      }, async (association) => {
         const context = association.contextFor(MWL_FIND);
         if (!context) throw new AppError('DICOM_ASSOCIATION_REJECTED', [], 'the RIS does not offer the Modality Worklist');
         const identifier = identifierFor(q);
         const sent = context.transferSyntax === IMPLICIT_LE ? explicitToImplicit(identifier) : [identifier];
         const { status, matches } = await association.find(MWL_FIND, sent, context.id);
         if (status !== STATUS.SUCCESS) throw new AppError('DICOM_PROTOCOL', [], `the RIS ended the query with ${statusText(status)}`);
-        await association.release();
-        return { items: matches.map((m) => itemOf(m, context.transferSyntax)), output: output.text() };
-      } catch (error) {
-        association.abort();
-        throw error;
-      }
+        return matches.map((m) => itemOf(m, context.transferSyntax));
+      }).then((items) => ({ items, output: output.text() }));
     } catch (error) {
       throw asDicomAppError(error);
     }

@@ -20,6 +20,10 @@ export class PacsRepository {
     return db.selectFrom('pacs_nodes').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  byName(name: string): Promise<PacsNodeRow | undefined> {
+    return this.db.selectFrom('pacs_nodes').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
   async nameTaken(name: string, exceptId: number | undefined, db: Executor): Promise<boolean> {
     let q = db.selectFrom('pacs_nodes').select('id').where('name', '=', name);
     if (exceptId !== undefined) q = q.where('id', '!=', exceptId);
