@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Expression, type RawBuilder, type SqlBool } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Expression, type RawBuilder, type SqlBool, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Database } from './schema.js';
@@ -38,7 +38,34 @@ async function ensureSchema(url: string, schema: string): Promise<void> {
   }
 }
 
-export async function openDatabase(config: Config): Promise<Db> {
+/** Prepared statements kept per SQL text; more distinct texts than this and the cache starts over. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * better-sqlite3 behind Kysely with its prepared statements reused: Kysely prepares every query
+ * anew, and preparing was ~0.7 ms of a ~2.9 ms ingest transaction (11 statements) here. Safe
+ * because Kysely runs a statement to completion before the next (we never stream queries).
+ */
+function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    prepare(text: string) {
+      let statement = cache.get(text);
+      if (!statement) {
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
+        statement = database.prepare(text);
+        cache.set(text, statement);
+      }
+      return statement;
+    },
+    close: () => database.close(),
+  };
+}
+
+/** Opens the configured database; another thread (the ingest indexer) opens its own connection with the same settings. */
+export type DatabaseSettings = Pick<Config, 'databaseUrl' | 'databaseSchema' | 'dataDir'>;
+
+export async function openDatabase(config: DatabaseSettings): Promise<Db> {
   if (config.databaseUrl) {
     const schema = config.databaseSchema;
     if (schema) await ensureSchema(config.databaseUrl, schema);
@@ -67,7 +94,7 @@ export async function openDatabase(config: Config): Promise<Db> {
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   return {
     kysely,
     dialect: 'sqlite',
