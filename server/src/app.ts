@@ -77,7 +77,7 @@ export interface Server {
   /** Accounts this start created, with their initial passwords (to print once). */
   seeded: SeededAccounts;
   /** For in-process producers (the exposure pipeline) and tests that store images directly. */
-  services: { imageFiles: ImageFilesService; acquisition: AcquisitionService };
+  services: { imageFiles: ImageFilesService; acquisition: AcquisitionService; ingest: IngestService };
   /** Where our DICOM service (C-ECHO/C-STORE SCP, AE DICOM_AET) listens. */
   dicomPort: number;
   close(): Promise<void>;
@@ -239,7 +239,10 @@ export async function createServer(config: Config): Promise<Server> {
     });
     await app.ready();
     storeWorker.start();
-    const ingest = new IngestService(imageFiles, studiesRepository, config.defaultProduct);
+    const ingest = new IngestService(imageFiles, { databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir, defaultProduct: config.defaultProduct },
+      path.join(config.dataDir, 'ingest-journal'), (level, message) => app.log[level](message));
+    // Objects acknowledged by an earlier run and not indexed yet are indexed before new ones come in.
+    await ingest.start();
     const dimse = new DimseServer({
       aet: config.dicomAet,
       allowedCallingAets: async () => (await configs.getString('dicom.scp_allowed_aets')).split(',').map((a) => a.trim()).filter(Boolean),
@@ -256,12 +259,12 @@ export async function createServer(config: Config): Promise<Server> {
       closeTransports = await attachBrokerTransports(bus.broker, app.server, tcp);
     }
     return {
-      app, db, bus, seeded, routes, services: { imageFiles, acquisition }, dicomPort,
+      app, db, bus, seeded, routes, services: { imageFiles, acquisition, ingest }, dicomPort,
       async close() {
         await acquisition.pending.catch(() => undefined);
         await storeWorker.stop();
         await dimse.close();
-        await ingest.drain();
+        await ingest.close();
         await pipeline.close();
         await closeTransports();
         await app.close();

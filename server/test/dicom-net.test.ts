@@ -239,8 +239,8 @@ for (const dialect of DIALECTS) {
       const sent = await dcmtk('storescu', ['-v', '-aet', 'MODALITY', '-aec', 'ROENTGEN', '127.0.0.1', String(ctx.t.server.dicomPort), ...paths]);
       assert.equal(sent.code, 0, sent.output);
       assert.equal((sent.output.match(/Received Store Response \(Success\)/g) ?? []).length, 2, sent.output);
-      const row = await ctx.t.server.db.kysely.selectFrom('studies').selectAll().where('study_instance_uid', '=', studyUid).executeTakeFirstOrThrow();
-      // Thumbnails are made just after the acknowledgement.
+      // Acknowledged once journalled; the indexer thread adds the rows right after, thumbnails when the SCP is idle.
+      const row = await until('the study indexed', () => ctx.t.server.db.kysely.selectFrom('studies').selectAll().where('study_instance_uid', '=', studyUid).executeTakeFirst());
       const detail = await until('thumbnails', async () => {
         const d = (await dr('GET', `study/${row.study_id}`)).body.data;
         return d.series.flatMap((x: { images: { thumbnail_file: string }[] }) => x.images).every((i: { thumbnail_file: string }) => i.thumbnail_file) ? d : undefined;

@@ -158,18 +158,28 @@ function imageMeta(ds: DataSet, transferSyntaxUid: string, pixelData: Element | 
 }
 
 /**
- * Parses a Part 10 file (or a bare dataset in implicit VR little endian, as some old modalities
- * write) in any of the uncompressed, deflated or encapsulated transfer syntaxes. Never throws
- * anything but DicomReadError.
+ * Parses a Part 10 file (or a bare dataset: in the transfer syntax `bare` names, as DIMSE carries
+ * it, or else in implicit VR little endian, as some old modalities write) in any of the
+ * uncompressed, deflated or encapsulated transfer syntaxes (a bare dataset: not deflated).
+ * Never throws anything but DicomReadError.
  */
-export function readDicom(bytes: Uint8Array): ParsedDicom {
+export interface ReadOptions {
+  /** The bytes are a bare dataset in this transfer syntax (as DIMSE carries it). */
+  transferSyntax?: string;
+  /** Stop at the Pixel Data element's header: the bytes may end there (indexing reads only the head of a large file). */
+  untilPixelData?: boolean;
+}
+
+export function readDicom(bytes: Uint8Array, options: ReadOptions = {}): ParsedDicom {
+  const bare = options.transferSyntax === undefined ? undefined : { transferSyntax: options.transferSyntax };
   let dataSet: DataSet;
   try {
-    const part10 = bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
-    // A bare dataset (no preamble) is accepted only when it starts where datasets start: group 0008.
-    if (!part10 && !(bytes.length >= 8 && bytes[0] === 0x08 && bytes[1] === 0x00)) throw new DicomReadError('not a DICOM file: no DICM preamble');
+    const part10 = !bare && bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
+    // A bare dataset without a known syntax is accepted only when it starts where datasets start: group 0008.
+    if (!part10 && !bare && !(bytes.length >= 8 && bytes[0] === 0x08 && bytes[1] === 0x00)) throw new DicomReadError('not a DICOM file: no DICM preamble');
     dataSet = dicomParser.parseDicom(bytes, {
-      ...(part10 ? {} : { TransferSyntaxUID: TRANSFER_SYNTAX.IMPLICIT_LE }),
+      ...(part10 ? {} : { TransferSyntaxUID: bare?.transferSyntax ?? TRANSFER_SYNTAX.IMPLICIT_LE }),
+      ...(options.untilPixelData ? { untilTag: TAGS.pixelData } : {}),
       // dicom-parser's typing says void; it uses the returned array (its docs and source).
       inflater: inflater as unknown as (arr: Uint8Array, position: number) => void,
     });
@@ -178,7 +188,7 @@ export function readDicom(bytes: Uint8Array): ParsedDicom {
     const message = typeof error === 'string' ? error : error instanceof Error ? error.message : 'unreadable';
     throw new DicomReadError(`not a readable DICOM file: ${message.replace(/^dicomParser\.\w+: /, '')}`);
   }
-  const transferSyntaxUid = (dataSet.string(TAGS.transferSyntax) ?? TRANSFER_SYNTAX.IMPLICIT_LE).replace(/\0/g, '').trim();
+  const transferSyntaxUid = bare?.transferSyntax ?? (dataSet.string(TAGS.transferSyntax) ?? TRANSFER_SYNTAX.IMPLICIT_LE).replace(/\0/g, '').trim();
   const pixelData = dataSet.elements[TAGS.pixelData];
   try {
     const meta = imageMeta(dataSet, transferSyntaxUid, pixelData);

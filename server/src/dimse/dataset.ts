@@ -9,12 +9,17 @@ export interface SplitFile {
   sopClassUid: string;
   sopInstanceUid: string;
   dataset: Buffer;
+  /** Where the dataset starts in the file. */
+  datasetOffset: number;
 }
 
 const text = (b: Buffer) => b.toString('latin1').replace(/[\0 ]+$/, '');
 
-/** Reads group 0002 (always explicit VR little endian) without parsing the dataset. */
-export function splitPart10(file: Buffer): SplitFile {
+/**
+ * Reads group 0002 (always explicit VR little endian) without parsing the dataset. `headOnly`:
+ * `file` is the file's first bytes, and the dataset may go on past them.
+ */
+export function splitPart10(file: Buffer, headOnly = false): SplitFile {
   if (file.length < 144 || file.toString('latin1', 128, 132) !== 'DICM') throw new DatasetError('not a Part 10 file (no DICM preamble)');
   const meta: Record<number, string> = {};
   let at = 132;
@@ -24,15 +29,16 @@ export function splitPart10(file: Buffer): SplitFile {
     const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN', 'UC', 'UR'].includes(vr);
     const length = long ? file.readUInt32LE(at + 8) : file.readUInt16LE(at + 6);
     const start = at + (long ? 12 : 8);
-    if (start + length > file.length) throw new DatasetError('the meta header runs past the end of the file');
+    if (start + length > file.length) throw new DatasetError(headOnly ? 'the meta header runs past the bytes read' : 'the meta header runs past the end of the file');
     meta[element] = text(file.subarray(start, start + length));
     at = start + length;
   }
+  if (headOnly && at + 8 > file.length) throw new DatasetError('the meta header runs past the bytes read');
   const transferSyntax = meta[0x0010];
   const sopClassUid = meta[0x0002];
   const sopInstanceUid = meta[0x0003];
   if (!transferSyntax || !sopClassUid || !sopInstanceUid) throw new DatasetError('the meta header lacks a transfer syntax or SOP class/instance UID');
-  return { transferSyntax, sopClassUid, sopInstanceUid, dataset: file.subarray(at) };
+  return { transferSyntax, sopClassUid, sopInstanceUid, dataset: file.subarray(at), datasetOffset: at };
 }
 
 /** Explicit VR little endian → implicit VR little endian, element by element (sequences recursively). */

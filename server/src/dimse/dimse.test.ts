@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import type { Socket } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { readDicom } from '../dicom/reader.js';
 import { dxFor } from '../../test/dicom-helpers.js';
 import { startStorescp, type Storescp } from '../../test/dicom-peers.js';
+import { COMMAND, encodeCommand } from './command.js';
 import { explicitToImplicit, splitPart10 } from './dataset.js';
+import { Link } from './link.js';
 import { decodeAssociateRequest, decodePData, encodeAssociateRequest, encodePData } from './pdu.js';
+import { DimseServer } from './scp.js';
 import { storeFiles } from './store-scu.js';
 import { IMPLICIT_LE } from './scu.js';
 
@@ -46,4 +53,67 @@ test('a peer that takes only implicit VR gets our explicit VR object converted, 
   for (const tag of ['x00100010', 'x00100020', 'x0020000d', 'x00281050', 'x00080016']) assert.equal(a.dataSet.string(tag), b.dataSet.string(tag), tag);
   // Sequences survive the conversion (View Code Sequence of the DX).
   assert.equal(a.dataSet.elements.x00540220?.items?.[0]?.dataSet?.string('x00080100'), b.dataSet.elements.x00540220?.items?.[0]?.dataSet?.string('x00080100'));
+});
+
+/** A socket stand-in: what the link writes is kept, what the test emits is received. */
+class FakeSocket extends EventEmitter {
+  written: Buffer[] = [];
+  setNoDelay(): void {}
+  cork(): void {}
+  uncork(): void {}
+  write(b: Buffer): boolean { this.written.push(Buffer.from(b)); return true; }
+  end(): void {}
+  destroySoon(): void {}
+}
+
+test('messages reassemble from any chunking; a dataset not yet read survives the next one arriving', async () => {
+  const message = (id: number, size: number) => {
+    const dataset = Buffer.from(Array.from({ length: size }, (_, i) => (i * id) % 253));
+    const command = encodePData(1, true, encodeCommand({ commandField: COMMAND.C_STORE_RQ, affectedSopClassUid: '1.2.3', messageId: id, dataSetType: 0 }), 200);
+    return { dataset, wire: Buffer.concat([...command, ...encodePData(1, false, dataset, 300)]) };
+  };
+  const [a, b] = [message(1, 5_000), message(2, 7_000)];
+  const wire = Buffer.concat([a.wire, b.wire]);
+  const socket = new FakeSocket();
+  const link = new Link(socket as unknown as Socket, () => undefined);
+  // Chunks of 1 to 97 bytes, cutting headers and data anywhere; both messages arrive before either is read.
+  for (let at = 0, n = 1; at < wire.length; at += n, n = (n * 7) % 97 + 1) socket.emit('data', wire.subarray(at, at + n));
+  const first = await link.nextMessage(1_000);
+  assert.equal(first.command.messageId, 1);
+  assert.ok(Buffer.concat(first.dataset!).equals(a.dataset), 'the first dataset intact after the second was reassembled');
+  const second = await link.nextMessage(1_000);
+  assert.equal(second.command.messageId, 2);
+  assert.ok(Buffer.concat(second.dataset!).equals(b.dataset));
+  // Once the reader waits for the next message it is done with the last: the buffer is reused.
+  const c = message(3, 6_000);
+  const waiting = link.nextMessage(1_000);
+  socket.emit('data', c.wire);
+  const third = await waiting;
+  assert.ok(Buffer.concat(third.dataset!).equals(c.dataset));
+  assert.ok(third.dataset![0]!.buffer === second.dataset![0]!.buffer, 'one buffer for the link');
+});
+
+test('files on disk are streamed in PDU-sized slots (readv) and arrive byte for byte, mixed with in-memory ones', async () => {
+  const received = new Map<string, Buffer>();
+  const scp = new DimseServer({
+    aet: 'ROENTGEN', allowedCallingAets: async () => [], maxPduLength: 4096,
+    onStore: async (o) => { received.set(o.sopInstanceUid, Buffer.concat(o.dataset)); return { status: 0 }; },
+  });
+  const port = await scp.listen(0, '127.0.0.1');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-scu-'));
+  try {
+    const files = ['1.2.826.0.1.3680043.2.1143.81', '1.2.826.0.1.3680043.2.1143.82', '1.2.826.0.1.3680043.2.1143.83']
+      .map((uid, i) => dxFor(uid, {}, { rows: 400 + i, columns: 300 }));
+    const paths = files.map((f, i) => { const p = path.join(dir, `${i}.dcm`); fs.writeFileSync(p, f); return p; });
+    const outcomes = await storeFiles({ host: '127.0.0.1', port, callingAet: 'ROENTGEN', calledAet: 'ROENTGEN' },
+      [{ path: paths[0]! }, files[1]!, { path: paths[2]! }], () => undefined);
+    assert.deepEqual(outcomes.map((o) => o.status), [0, 0, 0]);
+    for (const file of files) {
+      const split = splitPart10(file);
+      assert.ok(received.get(split.sopInstanceUid)?.equals(split.dataset), split.sopInstanceUid);
+    }
+  } finally {
+    await scp.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -113,17 +113,19 @@ export const encodeReleaseRequest = () => pdu(PDU.RELEASE_RQ, Buffer.alloc(4));
 export const encodeReleaseResponse = () => pdu(PDU.RELEASE_RP, Buffer.alloc(4));
 export const encodeAbort = (source = 0, reason = 0) => pdu(PDU.ABORT, Buffer.from([0, 0, source, reason]));
 
+/** Data bytes one P-DATA PDU carries: PDU body = PDV item length (4) + context id (1) + control header (1) + data. */
+export const pduRoom = (maxPduLength: number) => Math.max(1, (maxPduLength > 0 ? maxPduLength : 1 << 20) - 6);
+
 /**
  * A message (command or dataset) as P-DATA-TF PDUs of at most `maxPduLength` bytes, one PDV
  * each, in one contiguous buffer: a single large write. Handing the socket a 12-byte header
  * and a data slice per 16 KB PDU instead (zero-copy) sent 20 × 18 MB at 0.68× storescu here;
  * one copy of the data is cheaper than thousands of small writev entries.
  */
-export function encodePData(contextId: number, command: boolean, data: Buffer | readonly Buffer[], maxPduLength: number, scratch?: Buffer): Buffer[] {
+export function encodePData(contextId: number, command: boolean, data: Buffer | readonly Buffer[], maxPduLength: number, scratch?: Buffer, final = true): Buffer[] {
   const parts = Buffer.isBuffer(data) ? [data] : data;
   const total = parts.reduce((n, p) => n + p.length, 0);
-  // PDU body = PDV item length (4) + context id (1) + control header (1) + data.
-  const room = Math.max(1, (maxPduLength > 0 ? maxPduLength : 1 << 20) - 6);
+  const room = pduRoom(maxPduLength);
   const count = Math.max(1, Math.ceil(total / room));
   const size = total + 12 * count;
   const out = scratch && scratch.length >= size ? scratch.subarray(0, size) : Buffer.allocUnsafe(size);
@@ -138,7 +140,7 @@ export function encodePData(contextId: number, command: boolean, data: Buffer | 
     out.writeUInt32BE(size + 6, at + 2);
     out.writeUInt32BE(size + 2, at + 6);
     out[at + 10] = contextId;
-    out[at + 11] = (command ? 1 : 0) | (sent + size === total ? 2 : 0);
+    out[at + 11] = (command ? 1 : 0) | (final && sent + size === total ? 2 : 0);
     at += 12;
     let need = size;
     while (need > 0) {

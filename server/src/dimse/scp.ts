@@ -23,7 +23,7 @@ export interface ReceivedObject {
   sopClassUid: string;
   sopInstanceUid: string;
   transferSyntax: string;
-  /** The dataset as it arrived, in fragments. */
+  /** The dataset as it arrived, in the link's buffer: valid until the response is sent (copy what you keep). */
   dataset: Buffer[];
 }
 

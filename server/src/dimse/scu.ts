@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { TRANSFER_SYNTAX } from '../dicom/reader.js';
 import { COMMAND, NO_DATASET, STATUS, statusText, type Command } from './command.js';
-import { Link, type LogLine, type Message } from './link.js';
+import { Link, type FileRange, type LogLine, type Message } from './link.js';
 import {
   CONTEXT_RESULT, decodeAssociateAccept, decodeAssociateReject, encodeAssociateRequest, encodeReleaseRequest, encodeReleaseResponse,
   IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, PDU, rejectReason, type AcceptedContext, type ProposedContext,
@@ -122,9 +122,9 @@ export class Association {
       && this.proposed.find((p) => p.id === c.id)?.abstractSyntax === abstractSyntax && (!acceptable || acceptable(c.transferSyntax)));
   }
 
-  private async request(contextId: number, command: Command, dataset?: readonly Buffer[]): Promise<Message> {
-    this.link.sendMessage(contextId, command, dataset, this.peerMaxPdu);
+  private async request(contextId: number, command: Command, dataset?: readonly Buffer[] | FileRange): Promise<Message> {
     try {
+      await this.link.sendMessage(contextId, command, dataset, this.peerMaxPdu);
       return await this.link.nextMessage(this.dimseTimeoutMs);
     } catch (error) {
       const message = (error as Error).message;
@@ -144,10 +144,10 @@ export class Association {
   }
 
   /** Sends one object's dataset (already in the context's transfer syntax) and returns the response command. */
-  async store(contextId: number, sopClassUid: string, sopInstanceUid: string, dataset: readonly Buffer[]): Promise<Command> {
+  async store(contextId: number, sopClassUid: string, sopInstanceUid: string, dataset: readonly Buffer[] | FileRange): Promise<Command> {
     const messageId = this.nextMessageId++;
     this.link.log('I', `Sending Store Request (MsgID ${messageId}, ${sopInstanceUid})`);
-    this.link.log('D', `  Affected SOP Class UID ${sopClassUid}, ${dataset.reduce((n, b) => n + b.length, 0)} bytes on context ${contextId}`);
+    this.link.log('D', `  Affected SOP Class UID ${sopClassUid}, ${Array.isArray(dataset) ? (dataset as readonly Buffer[]).reduce((n, b) => n + b.length, 0) : (dataset as FileRange).length} bytes on context ${contextId}`);
     const answer = await this.request(contextId, {
       commandField: COMMAND.C_STORE_RQ, affectedSopClassUid: sopClassUid, affectedSopInstanceUid: sopInstanceUid, messageId, priority: 0, dataSetType: 0x0000,
     }, dataset);

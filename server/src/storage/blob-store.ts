@@ -14,7 +14,16 @@ import { pipeline } from 'node:stream/promises';
 export interface BlobStore {
   /** A buffer, a file's consecutive parts, or a stream. */
   put(key: string, data: Buffer | readonly Uint8Array[] | Readable): Promise<BlobInfo>;
+  /**
+   * A local file already written and fsynced (the SCP's journal) becomes the blob under `key`,
+   * replacing any earlier one; `digest` is the file's size and SHA-256, computed by the caller
+   * while reading it. The file is left in place: the caller removes it once its own record of
+   * the blob has committed.
+   */
+  adopt(key: string, file: string, digest: { size: number; sha256: string }): Promise<BlobInfo>;
   read(key: string): Promise<Buffer>;
+  /** Where the blob is on this machine's filesystem, when it is (readers that stream it themselves); not checked to exist. */
+  localPath(key: string): string | undefined;
   stream(key: string): Promise<Readable>;
   stat(key: string): Promise<BlobInfo | undefined>;
   delete(key: string): Promise<void>;
@@ -85,6 +94,33 @@ export class FileBlobStore implements BlobStore {
     return { key, ...written };
   }
 
+  /**
+   * A hard link instead of a copy (the journal is under the same data directory). The link is
+   * not fsynced on its own: the caller unlinks the source only after it commits, and ext4/xfs
+   * journal the two in order, so after a crash either the source is still there to be adopted
+   * again or the link is durable. Another filesystem (EXDEV) gets a copy through put().
+   */
+  async adopt(key: string, file: string, digest: { size: number; sha256: string }): Promise<BlobInfo> {
+    const target = this.pathOf(key);
+    const tempDir = path.join(this.root, TEMP_DIR);
+    await this.ensureDir(tempDir);
+    await this.ensureDir(path.dirname(target));
+    const temp = path.join(tempDir, `${randomUUID()}.part`);
+    try {
+      fsSync.linkSync(file, temp);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EXDEV') return this.put(key, createReadStream(file));
+      throw error;
+    }
+    try {
+      fsSync.renameSync(temp, target);
+    } catch (error) {
+      fsSync.rmSync(temp, { force: true });
+      throw error;
+    }
+    return { key, ...digest };
+  }
+
   private readonly madeDirs = new Set<string>();
 
   /** mkdir -p once per directory per process: two mkdir round trips per put were ~10 % of a small put. */
@@ -138,6 +174,10 @@ export class FileBlobStore implements BlobStore {
 
   async read(key: string): Promise<Buffer> {
     return fs.readFile(this.pathOf(key));
+  }
+
+  localPath(key: string): string {
+    return this.pathOf(key);
   }
 
   async stream(key: string): Promise<ReadStream> {

@@ -1,6 +1,7 @@
+import fs from 'node:fs/promises';
 import { STATUS, statusText } from '../../dimse/command.js';
 import { DimseError } from '../../dimse/scu.js';
-import { storeFiles, stored, type StoreOutcome } from '../../dimse/store-scu.js';
+import { storeFiles, stored, type StoreOutcome, type StoreSource } from '../../dimse/store-scu.js';
 import type { ImageFilesService } from '../images/service.js';
 import type { PacsRepository } from '../pacs/repository.js';
 import type { StudiesRepository } from '../studies/repository.js';
@@ -113,7 +114,7 @@ export class StoreWorker {
       for (const task of group) await this.finish(task, 'FAILED', output.text(), node ? `PACS node ${node.name} is disabled` : 'the PACS node was deleted');
       return;
     }
-    const ready: { task: StoreTaskRow; file: Buffer }[] = [];
+    const ready: { task: StoreTaskRow; file: StoreSource }[] = [];
     for (const task of group) {
       const file = await this.fileOf(task);
       if (file) ready.push({ task, file });
@@ -148,11 +149,15 @@ export class StoreWorker {
     }
   }
 
-  private async fileOf(task: StoreTaskRow): Promise<Buffer | undefined> {
+  /** The image's DICOM object: its path when the blob store is local (read as it is sent), else its bytes. */
+  private async fileOf(task: StoreTaskRow): Promise<StoreSource | undefined> {
     const image = await this.studies.image(task.sop_instance_uid);
     if (!image?.image_file) return undefined;
     const row = await this.files.repo.byName(image.image_file, 'dicom');
-    return row ? this.files.blobs.read(row.blob_key).catch(() => undefined) : undefined;
+    if (!row) return undefined;
+    const local = this.files.blobs.localPath(row.blob_key);
+    if (local) return fs.stat(local).then(() => ({ path: local }), () => undefined);
+    return this.files.blobs.read(row.blob_key).catch(() => undefined);
   }
 
   private async retry(task: StoreTaskRow, output: string, reason: string, permanent: boolean): Promise<void> {

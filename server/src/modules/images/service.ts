@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { StoredFileKind, StoredFileRole } from '../../db/schema.js';
 import { decodeFrame, type Frame } from '../../dicom/pixels.js';
-import { DicomReadError, readDicom, UnsupportedTransferSyntaxError, type ParsedDicom } from '../../dicom/reader.js';
+import { DicomReadError, readDicom, UnsupportedTransferSyntaxError, type ParsedDicom, type ReadOptions } from '../../dicom/reader.js';
 import { renderFrame, type Rendered, type RenderOptions } from '../../dicom/render.js';
 import type { AuthUser } from '../../http/context.js';
 import { AppError } from '../../http/errors.js';
@@ -45,9 +45,9 @@ const PUBLIC_CONFIG: Record<StoredFileKind, string> = {
   thumbnail: 'files.public_thumbnails', dicom: 'files.public_dicom', capture: 'files.public_captures',
 };
 
-export function parseOrReject(bytes: Uint8Array): ParsedDicom {
+export function parseOrReject(bytes: Uint8Array, options?: ReadOptions): ParsedDicom {
   try {
-    return readDicom(bytes);
+    return readDicom(bytes, options);
   } catch (error) {
     if (error instanceof DicomReadError) throw new AppError('INVALID_DICOM', [{ field: 'file', message: error.message }]);
     throw error;

@@ -1,0 +1,31 @@
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { openDatabase } from '../../db/index.js';
+import { FileBlobStore } from '../../storage/blob-store.js';
+import { FilesRepository } from '../images/repository.js';
+import { StudiesRepository } from '../studies/repository.js';
+import { indexObjects } from './ingest-index.js';
+import type { IndexRequest, IndexReply, IndexWorkerData } from './index-client.js';
+
+// The ingest indexer's thread: its own database connection, the same blob store.
+const settings = workerData as IndexWorkerData;
+const db = await openDatabase(settings);
+const deps = {
+  studies: new StudiesRepository(db),
+  files: new FilesRepository(db),
+  blobs: new FileBlobStore(path.join(settings.dataDir, 'blobs')),
+  defaultProduct: settings.defaultProduct,
+};
+const port = parentPort!;
+
+port.on('message', (request: IndexRequest) => {
+  if (request.close) {
+    void db.close().finally(() => port.close());
+    return;
+  }
+  indexObjects(deps, request.journalFiles).then(
+    (outcome) => port.postMessage({ id: request.id, outcome } satisfies IndexReply),
+    (error: Error) => port.postMessage({ id: request.id, error: error.message } satisfies IndexReply),
+  );
+});
+port.postMessage({ id: 0 } satisfies IndexReply);
