@@ -118,11 +118,15 @@ async function scpComparison(median: (v: number[]) => number): Promise<void> {
       for (let run = 0; run <= RUNS; run += 1) {
         // Fresh objects each run: both archives would otherwise only overwrite.
         const paths = Array.from({ length: count }, (_, i) => { const p = path.join(dir, `scp-${run}-${i}.dcm`); fs.writeFileSync(p, dx(rows, columns)); return p; });
+        // Each side starts with no dirty pages of the other's (or the fixtures') pending: an fsync
+        // on ext4 waits for whatever else its journal commit carries.
+        spawnSync('sync');
         const started = performance.now();
         const oursMs = await storescu('ROENTGEN', server.dicomPort, paths);
         await server.services.ingest.drainIndex();
         const indexedMs = performance.now() - started;
         await server.services.ingest.drain();
+        spawnSync('sync');
         const theirsMs = await storescu(orthanc.aet, orthanc.dicomPort, paths);
         for (const p of paths) fs.rmSync(p);
         if (run === 0) continue;

@@ -247,6 +247,7 @@ export async function createServer(config: Config): Promise<Server> {
       aet: config.dicomAet,
       allowedCallingAets: async () => (await configs.getString('dicom.scp_allowed_aets')).split(',').map((a) => a.trim()).filter(Boolean),
       onStore: (object) => ingest.ingest(object),
+      openSink: (header) => ingest.openSink(header),
     });
     const dicomPort = await dimse.listen(config.dicomPort, config.host);
     let closeTransports = async () => undefined as void;

@@ -8,6 +8,20 @@ export interface Message {
   contextId: number;
   command: Command;
   dataset?: Buffer[];
+  /** Where the dataset was also written as it arrived (see Link.openSink). */
+  sink?: DatasetSink;
+}
+
+/**
+ * Takes a dataset's bytes while they arrive, so writing them overlaps receiving them (the SCP
+ * writes its journal this way). A write that throws stops the writing; the message then carries
+ * the sink with `failed` set.
+ */
+export interface DatasetSink {
+  write(bytes: Buffer): void;
+  /** The object will not be kept (refused, or the association died): remove what was written. */
+  discard(): void | Promise<void>;
+  failed?: Error;
 }
 
 export type LogLine = (level: 'I' | 'D' | 'E', text: string) => void;
@@ -18,6 +32,9 @@ export interface FileRange {
   offset: number;
   length: number;
 }
+
+/** Received dataset bytes handed to a sink at a time. */
+const SINK_BYTES = 1024 * 1024;
 
 /** Dataset bytes encoded and written per step when sending. */
 const SLICE_BYTES = 1024 * 1024;
@@ -52,6 +69,11 @@ export class Link {
   private readonly waiting: { resolve: (m: Message) => void; reject: (e: Error) => void }[] = [];
   private readonly queued: Message[] = [];
   private failure: Error | undefined;
+  /** For a command followed by a dataset: a sink for the dataset's bytes, or none. */
+  openSink: (contextId: number, command: Command) => DatasetSink | undefined = () => undefined;
+  private sink: DatasetSink | undefined;
+  /** Bytes of the dataset being read already given to the sink. */
+  private sunk = 0;
   /** Non-data PDUs (associate, release, abort) go here; P-DATA becomes messages. */
   onControl: (type: number, body: Buffer) => void = () => undefined;
   onClose: (error?: Error) => void = () => undefined;
@@ -140,6 +162,18 @@ export class Link {
     }
     this.datasetLength += n;
     this.buffered -= n;
+    if (this.datasetLength - this.sunk >= SINK_BYTES) this.feedSink();
+  }
+
+  private feedSink(): void {
+    const sink = this.sink;
+    if (!sink || sink.failed || this.datasetLength === this.sunk) return;
+    try {
+      sink.write(this.datasetBuffer.subarray(this.sunk, this.datasetLength));
+    } catch (error) {
+      sink.failed = error as Error;
+    }
+    this.sunk = this.datasetLength;
   }
 
   private completePdv(contextId: number, command: boolean, last: boolean): void {
@@ -147,16 +181,24 @@ export class Link {
       if (!last) return;
       const decoded = decodeCommand(Buffer.concat(this.command));
       this.command = [];
-      if (decoded.dataSetType === 0x0101) this.deliver({ contextId, command: decoded });
-      else this.pendingCommand = { contextId, command: decoded };
+      if (decoded.dataSetType === 0x0101) {
+        this.deliver({ contextId, command: decoded });
+        return;
+      }
+      this.pendingCommand = { contextId, command: decoded };
+      this.sink = this.openSink(contextId, decoded);
+      this.sunk = 0;
       return;
     }
     if (!this.pendingCommand) throw new PduError('a dataset fragment arrived before its command');
     if (!last) return;
+    this.feedSink();
     const dataset = this.datasetBuffer.subarray(0, this.datasetLength);
     this.datasetHeld = true;
     this.datasetLength = 0;
-    this.deliver({ ...this.pendingCommand, dataset: [dataset] });
+    const sink = this.sink;
+    this.sink = undefined;
+    this.deliver({ ...this.pendingCommand, dataset: [dataset], ...(sink ? { sink } : {}) });
     this.pendingCommand = undefined;
   }
 
@@ -198,6 +240,9 @@ export class Link {
   private fail(error: Error): void {
     if (this.closed) return;
     this.closed = true;
+    // A dataset cut off mid-way: nobody will take it.
+    void Promise.resolve(this.sink?.discard()).catch(() => undefined);
+    this.sink = undefined;
     this.failure = error;
     for (const w of this.waiting.splice(0)) w.reject(error);
     this.onClose(error);

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { TRANSFER_SYNTAX as TS } from '../dicom/reader.js';
 import { COMMAND, NO_DATASET, STATUS, type Command } from './command.js';
-import { Link, type LogLine } from './link.js';
+import { Link, type DatasetSink, type LogLine } from './link.js';
 import {
   CONTEXT_RESULT, decodeAssociateRequest, encodeAssociateAccept, encodeAssociateReject, encodeReleaseResponse,
   IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, PDU, type AcceptedContext, type AssociateRequest,
@@ -25,6 +25,15 @@ export interface ReceivedObject {
   transferSyntax: string;
   /** The dataset as it arrived, in the link's buffer: valid until the response is sent (copy what you keep). */
   dataset: Buffer[];
+  /** Where it was also written while it arrived, when `openSink` gave one. */
+  sink?: DatasetSink;
+}
+
+export interface StoreHeader {
+  callingAet: string;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntax: string;
 }
 
 export interface ScpOptions {
@@ -32,6 +41,8 @@ export interface ScpOptions {
   /** Calling AE titles allowed in; empty: anyone. */
   allowedCallingAets: () => Promise<string[]>;
   onStore: (object: ReceivedObject) => Promise<{ status: number; comment?: string }>;
+  /** A sink the dataset of a C-STORE is written to while it arrives (then passed to onStore). */
+  openSink?: (header: StoreHeader) => DatasetSink | undefined;
   log?: LogLine;
   /** An association silent this long is aborted. */
   idleTimeoutMs?: number;
@@ -111,6 +122,17 @@ export class DimseServer {
   private async serve(link: Link, rq: AssociateRequest, accepted: AcceptedContext[]): Promise<void> {
     const abstractOf = new Map(rq.contexts.map((c) => [c.id, c.abstractSyntax]));
     const syntaxOf = new Map(accepted.filter((c) => c.result === CONTEXT_RESULT.ACCEPTED).map((c) => [c.id, c.transferSyntax]));
+    const openSink = this.options.openSink;
+    if (openSink) {
+      link.openSink = (contextId, command) => {
+        const transferSyntax = syntaxOf.get(contextId);
+        if (command.commandField !== COMMAND.C_STORE_RQ || !transferSyntax || !command.affectedSopInstanceUid) return undefined;
+        return openSink({
+          callingAet: rq.callingAet, sopClassUid: command.affectedSopClassUid ?? abstractOf.get(contextId) ?? '',
+          sopInstanceUid: command.affectedSopInstanceUid, transferSyntax,
+        });
+      };
+    }
     for (;;) {
       let message;
       try {
@@ -128,8 +150,9 @@ export class DimseServer {
         const sopInstanceUid = command.affectedSopInstanceUid ?? '';
         let outcome: { status: number; comment?: string };
         try {
-          outcome = await this.options.onStore({ callingAet: rq.callingAet, sopClassUid, sopInstanceUid, transferSyntax, dataset: message.dataset });
+          outcome = await this.options.onStore({ callingAet: rq.callingAet, sopClassUid, sopInstanceUid, transferSyntax, dataset: message.dataset, ...(message.sink ? { sink: message.sink } : {}) });
         } catch (error) {
+          await Promise.resolve(message.sink?.discard()).catch(() => undefined);
           outcome = { status: STATUS.OUT_OF_RESOURCES, comment: (error as Error).message };
         }
         reply({
@@ -137,6 +160,7 @@ export class DimseServer {
           messageIdBeingRespondedTo: command.messageId, dataSetType: NO_DATASET, status: outcome.status, errorComment: outcome.comment,
         });
       } else {
+        void Promise.resolve(message.sink?.discard()).catch(() => undefined);
         // A service we do not offer on this context (PS3.7 C.4: 0x0211 unrecognized operation).
         reply({ commandField: command.commandField | 0x8000, messageIdBeingRespondedTo: command.messageId, dataSetType: NO_DATASET, status: 0x0211 });
       }
