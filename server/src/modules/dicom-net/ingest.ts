@@ -5,7 +5,7 @@ import { TRANSFER_SYNTAX, type ParsedDicom } from '../../dicom/reader.js';
 import { parseOrReject, type ImageFilesService } from '../images/service.js';
 import { IndexWorker, type IndexWorkerData } from './index-client.js';
 import type { IndexOutcome } from './ingest-index.js';
-import { IngestJournal, JournalWriter } from './ingest-journal.js';
+import { IngestJournal, type JournalWriter } from './ingest-journal.js';
 import { ThumbnailBacklog } from './thumbnail-backlog.js';
 
 /** Objects indexed per transaction: the commit is shared. */
@@ -76,7 +76,8 @@ export class IngestService {
     // The dataset is read where it arrived (the link's buffer, valid until we answer): copying
     // 18 MB into a new buffer first cost ~15 ms of page faults here.
     const dataset = o.dataset.length === 1 ? o.dataset[0]! : Buffer.concat(o.dataset);
-    const sink = o.sink instanceof JournalWriter ? o.sink : undefined;
+    // The SCP's sinks are the ones openSink() made.
+    const sink = o.sink && 'finish' in o.sink ? o.sink as JournalWriter : undefined;
     let parsed: ParsedDicom;
     try {
       parsed = o.transferSyntax === TRANSFER_SYNTAX.DEFLATED_LE
