@@ -5,7 +5,10 @@ import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { readDicom } from '../dicom/reader.js';
+import { execFileSync } from 'node:child_process';
+import { wasmEncode } from '../dicom/codecs.js';
+import { bytesOf, testPattern, writeFixture } from '../dicom/fixtures.js';
+import { readDicom, TRANSFER_SYNTAX } from '../dicom/reader.js';
 import { dxFor } from '../../test/dicom-helpers.js';
 import { startStorescp, type Storescp } from '../../test/dicom-peers.js';
 import { COMMAND, encodeCommand } from './command.js';
@@ -53,6 +56,49 @@ test('a peer that takes only implicit VR gets our explicit VR object converted, 
   for (const tag of ['x00100010', 'x00100020', 'x0020000d', 'x00281050', 'x00080016']) assert.equal(a.dataSet.string(tag), b.dataSet.string(tag), tag);
   // Sequences survive the conversion (View Code Sequence of the DX).
   assert.equal(a.dataSet.elements.x00540220?.items?.[0]?.dataSet?.string('x00080100'), b.dataSet.elements.x00540220?.items?.[0]?.dataSet?.string('x00080100'));
+});
+
+test('a peer that takes only uncompressed syntaxes gets compressed objects decompressed: lossless pixels identical, lossy marked', async () => {
+  const plain = await startStorescp(); // DCMTK's default: uncompressed transfer syntaxes only
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-decompress-'));
+  try {
+    const [rows, columns] = [40, 48];
+    const frames = [testPattern(rows, columns, 12), testPattern(rows, columns, 12).map((v) => 4095 - v)];
+    const jpegLs = writeFixture({
+      rows, columns, bitsAllocated: 16, bitsStored: 12, transferSyntaxUid: TRANSFER_SYNTAX.JPEG_LS_LOSSLESS,
+      frames: await Promise.all(frames.map((f) => wasmEncode('charls', { width: columns, height: rows, bitsPerSample: 12, componentCount: 1 }, bytesOf(f)))),
+    });
+    const rgbPixels = new Uint8Array(rows * columns * 3).map((_, i) => [200, 60, 30][i % 3]!);
+    const rgbSource = path.join(work, 'rgb.dcm');
+    fs.writeFileSync(rgbSource, writeFixture({ rows, columns, bitsAllocated: 8, bitsStored: 8, samplesPerPixel: 3, frames: [rgbPixels] }));
+    execFileSync('dcmcjpeg', ['+eb', rgbSource, `${rgbSource}.jpg`], { stdio: 'pipe' });
+    const jpegBaseline = fs.readFileSync(`${rgbSource}.jpg`);
+    const sent = [jpegLs, jpegBaseline].map((f) => readDicom(f));
+    assert.deepEqual(sent.map((p) => p.meta.transferSyntaxUid), [TRANSFER_SYNTAX.JPEG_LS_LOSSLESS, TRANSFER_SYNTAX.JPEG_BASELINE]);
+
+    const outcomes = await storeFiles({ host: '127.0.0.1', port: plain.port, callingAet: 'ROENTGEN', calledAet: plain.aet }, [jpegLs, jpegBaseline], () => undefined);
+    assert.deepEqual(outcomes.map((o) => o.status), [0, 0], JSON.stringify(outcomes));
+    const received = sent.map((p) => readDicom(fs.readFileSync(plain.files().find((f) => f.endsWith(p.dataSet.string('x00080018')!))!)));
+    const pixels = (p: typeof received[number]) => Buffer.from(p.dataSet.byteArray.subarray(p.pixelData!.dataOffset, p.pixelData!.dataOffset + p.pixelData!.length));
+
+    const [ls, jpeg] = received as [typeof received[number], typeof received[number]];
+    assert.ok([TRANSFER_SYNTAX.EXPLICIT_LE, TRANSFER_SYNTAX.IMPLICIT_LE].includes(ls.meta.transferSyntaxUid as never));
+    assert.equal(ls.meta.numberOfFrames, 2);
+    assert.ok(pixels(ls).equals(Buffer.concat(frames.map((f) => bytesOf(f)))), 'lossless frames arrive bit for bit');
+    assert.equal(ls.dataSet.string('x00282110'), undefined, 'a lossless source is not marked lossy');
+    assert.equal(ls.dataSet.string('x00100010'), sent[0]!.dataSet.string('x00100010'));
+
+    assert.equal(jpeg.dataSet.string('x00280004'), 'RGB');
+    assert.equal(jpeg.dataSet.uint16('x00280006'), 0);
+    assert.equal(jpeg.dataSet.string('x00282110'), '01', 'decompressed lossy stays marked lossy');
+    assert.equal(jpeg.dataSet.string('x00282114'), 'ISO_10918_1');
+    const rgb = pixels(jpeg);
+    assert.equal(rgb.length, rgbPixels.length);
+    assert.ok(rgb.every((v, i) => Math.abs(v - rgbPixels[i]!) <= 6), 'baseline JPEG decodes close to the original colours');
+  } finally {
+    await plain.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
 });
 
 /** A socket stand-in: what the link writes is kept, what the test emits is received. */

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { readPart10, writePart10 } from '../dicom/part10.js';
-import { TRANSFER_SYNTAX } from '../dicom/reader.js';
+import { decompressToExplicitLe } from '../dicom/decompress.js';
+import { DicomReadError, TRANSFER_SYNTAX } from '../dicom/reader.js';
 import { STATUS } from './command.js';
 import { DatasetError, explicitToImplicit, splitPart10, type SplitFile } from './dataset.js';
 import type { FileRange, LogLine } from './link.js';
@@ -30,7 +31,7 @@ export const stored = (status: number) => status === STATUS.SUCCESS || (status &
 /**
  * The presentation contexts for a set of objects: each SOP class with the objects' own transfer
  * syntaxes first (sent as they are), and an uncompressed context as the fallback a PACS that
- * does not take the compressed syntax can still accept.
+ * does not take the compressed syntax can still accept (the object is decompressed for it).
  */
 function contextsFor(files: SplitFile[]): { abstractSyntax: string; transferSyntaxes: string[] }[] {
   const bySop = new Map<string, Set<string>>();
@@ -44,14 +45,23 @@ function contextsFor(files: SplitFile[]): { abstractSyntax: string; transferSynt
 }
 
 /** The dataset in `target` syntax, or why it cannot be. */
-function datasetIn(file: SplitFile, whole: Buffer, target: string): Buffer[] {
+async function datasetIn(file: SplitFile, whole: Buffer, target: string): Promise<Buffer[]> {
   if (file.transferSyntax === target) return [file.dataset];
   if (file.transferSyntax === EXPLICIT_LE && target === IMPLICIT_LE) return explicitToImplicit(file.dataset);
   if ([IMPLICIT_LE, TRANSFER_SYNTAX.EXPLICIT_BE, TRANSFER_SYNTAX.DEFLATED_LE].includes(file.transferSyntax) && target === EXPLICIT_LE) {
     // dcmjs reads these with its dictionary's VRs and writes explicit little endian.
     return [splitPart10(writePart10(readPart10(whole))).dataset];
   }
-  throw new DatasetError(`the object is in ${file.transferSyntax} and the peer accepted only ${target}; decompressing for sending is not supported`);
+  if (!UNCOMPRESSED.includes(target)) throw new DatasetError(`the object is in ${file.transferSyntax} and cannot be sent in ${target}`);
+  // Compressed, and the peer took only the uncompressed fallback.
+  let explicit: Buffer;
+  try {
+    explicit = splitPart10(await decompressToExplicitLe(whole)).dataset;
+  } catch (error) {
+    if (!(error instanceof DicomReadError)) throw error;
+    throw new DatasetError(`the object is in ${file.transferSyntax}, the peer accepted only ${target}, and it cannot be decompressed: ${error.message}`);
+  }
+  return target === EXPLICIT_LE ? [explicit] : explicitToImplicit(explicit);
 }
 
 /** What to send: a Part 10 file in memory, or one on disk (read just before it is sent). */
@@ -140,7 +150,7 @@ export async function storeFiles(target: StoreTarget, sources: StoreSource[], lo
             const whole = await reader.read(source);
             const file = splitPart10(whole);
             if (file.sopInstanceUid !== head.sopInstanceUid) throw new DatasetError(`the file changed while queued (now ${file.sopInstanceUid})`);
-            dataset = datasetIn(file, whole, context.transferSyntax);
+            dataset = await datasetIn(file, whole, context.transferSyntax);
           }
           const response = await association.store(context.id, head.sopClassUid, head.sopInstanceUid, dataset);
           outcome = { sopInstanceUid: head.sopInstanceUid, status: response.status ?? -1, comment: response.errorComment ?? '' };
