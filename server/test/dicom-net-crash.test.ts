@@ -34,7 +34,10 @@ for (const dialect of DIALECTS) {
           assert.equal((await dr('POST', 'task/inspection/trigger', {})).status, 200);
           await patiently(`exposure of ${uid}`, async () => {
             const images = (await dr('GET', `study/${study.study_id}`)).body.data.series.flatMap((s: { images: { sop_instance_uid: string; storage_status: string }[] }) => s.images);
-            return images.find((i: { sop_instance_uid: string; storage_status: string }) => i.sop_instance_uid === uid && i.storage_status === 'Saved') ? true : undefined;
+            if (!images.find((i: { sop_instance_uid: string; storage_status: string }) => i.sop_instance_uid === uid && i.storage_status === 'Saved')) return undefined;
+            // The image row is saved before the task ends; the next start is refused until it has.
+            const { insp_status: state } = (await dr('GET', 'task/inspection/status')).body.data as { insp_status: string };
+            return state === 'TASK_Exposing' || state === 'TASK_Processing' ? undefined : true;
           });
         }
         const name = `pacs${randomUUID().slice(0, 6)}`;
