@@ -75,13 +75,19 @@ export interface OrthancPeer {
  * Debian's Orthanc from a temporary config: REST on 127.0.0.1 only (no remote access), DICOM
  * on a free port with its AE title checked, storage in a temporary folder.
  */
-export async function startOrthanc(options: { dicom?: boolean } = {}): Promise<OrthancPeer> {
+export async function startOrthanc(options: { dicom?: boolean; worklists?: string[]; worklistsForUnknownCallers?: boolean } = {}): Promise<OrthancPeer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-orthanc-'));
   const [httpPort, dicomPort] = [await freePort(), await freePort()];
   const config = path.join(dir, 'orthanc.json');
+  // `worklists` (dump2dcm text, one per item): served by Orthanc's Modality Worklists plugin,
+  // which answers with any attribute the query asks for (wlmscpfs has a fixed key set).
+  const worklists = options.worklists ? path.join(dir, 'worklists') : undefined;
+  if (worklists) writeWorklistFiles(worklists, options.worklists!);
   fs.writeFileSync(config, JSON.stringify({
     Name: 'RoentgenTest', StorageDirectory: path.join(dir, 'storage'), IndexDirectory: path.join(dir, 'storage'),
-    HttpPort: httpPort, RemoteAccessAllowed: false, AuthenticationEnabled: false, Plugins: [],
+    HttpPort: httpPort, RemoteAccessAllowed: false, AuthenticationEnabled: false,
+    Plugins: worklists ? ['/usr/share/orthanc/plugins/libModalityWorklists.so'] : [],
+    ...(worklists ? { Worklists: { Enable: true, Database: worklists }, DicomAlwaysAllowFindWorklist: options.worklistsForUnknownCallers ?? true } : {}),
     DicomServerEnabled: options.dicom ?? true, DicomAet: 'ORTHANC', DicomPort: dicomPort, DicomCheckCalledAet: true,
     DicomAlwaysAllowEcho: true, DicomAlwaysAllowStore: true,
   }));
@@ -115,14 +121,8 @@ export interface Wlmscp {
 export async function startWlmscpfs(dumps: string[], aet = 'RIS'): Promise<Wlmscp> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-wlm-'));
   const db = path.join(dir, aet);
-  fs.mkdirSync(db);
+  writeWorklistFiles(db, dumps);
   fs.writeFileSync(path.join(db, 'lockfile'), '');
-  dumps.forEach((dump, i) => {
-    const source = path.join(dir, `item${i}.dump`);
-    fs.writeFileSync(source, dump);
-    const made = spawnSync('dump2dcm', [source, path.join(db, `item${i}.wl`)]);
-    if (made.status !== 0) throw new Error(`dump2dcm failed: ${made.stderr.toString()}`);
-  });
   const port = await freePort();
   const child = spawn('wlmscpfs', ['-dfp', dir, String(port)], { env: DCMTK_ENV, stdio: 'ignore' });
   await listening(port);
@@ -133,4 +133,16 @@ export async function startWlmscpfs(dumps: string[], aet = 'RIS'): Promise<Wlmsc
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Worklist items (dump2dcm text) as <dir>/item<n>.wl files. */
+function writeWorklistFiles(dir: string, dumps: string[]): void {
+  fs.mkdirSync(dir, { recursive: true });
+  dumps.forEach((dump, i) => {
+    const source = path.join(dir, `item${i}.dump`);
+    fs.writeFileSync(source, dump);
+    const made = spawnSync('dump2dcm', [source, path.join(dir, `item${i}.wl`)]);
+    fs.rmSync(source);
+    if (made.status !== 0) throw new Error(`dump2dcm failed: ${made.stderr.toString()}`);
+  });
 }

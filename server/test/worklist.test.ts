@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startWlmscpfs, type Wlmscp } from './dicom-peers.js';
+import { startOrthanc, startWlmscpfs, type Wlmscp } from './dicom-peers.js';
 import { DIALECTS, call, isDrError, withServer } from './helpers.js';
 
 const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');
@@ -47,7 +47,7 @@ for (const dialect of DIALECTS) {
       assert.equal(one.body.data.items.length, 1);
       const rex = one.body.data.items[0];
       // wlmscpfs returns Responsible Person but not Species, Breed or Neutered (not in its key set);
-      // reading those is covered by worklist.test.ts next to the service.
+      // those come from Orthanc's worklist plugin in a test below.
       assert.deepEqual([rex.patient_id, rex.responsible_person, rex.patient_dob, rex.scheduled_step_id, rex.modality, rex.scheduled_datetime],
         [dog.patientId, 'Owner^Olga', '2018-07-04', 'SPS1', 'DX', `${today.slice(0, 4)}-${today.slice(4, 6)}-${today.slice(6)}T09:30:00`]);
       const none = await dr('worklist/query', { accession_number: 'NOSUCH' });
@@ -71,6 +71,45 @@ for (const dialect of DIALECTS) {
       const missing = await dr('worklist/import', { study_instance_uid: '1.2.3.4.5.6', patient_type: 'Human', patient_size: 'Medium',
         views: [{ view_id: 'View_DX_T_A_CH_PA_00', procedure_id: '' }] });
       assert.ok(isDrError(missing.body, '0x0A000A'), missing.text);
+    });
+
+    test('from a RIS that returns them (Orthanc\'s worklist plugin), a veterinary item brings species, breed and neutered status into the study', async () => {
+      const dogTwo = { ...dog, accession: `W${stamp}`, patientId: `MWLW${stamp}`, name: 'Bella', studyUid: `${dog.studyUid}1` };
+      const orthanc = await startOrthanc({ worklists: [item(dogTwo)] });
+      try {
+        for (const [k, v] of [['ris.port', orthanc.dicomPort], ['ris.aet', orthanc.aet]] as const) assert.equal((await setConfig(k, v)).status, 200);
+        const found = await dr('worklist/query', { accession_number: dogTwo.accession });
+        assert.equal(found.status, 200, found.text);
+        assert.equal(found.body.data.items.length, 1, found.text);
+        const bella = found.body.data.items[0];
+        assert.deepEqual([bella.species, bella.breed, bella.sex_neutered, bella.responsible_person, bella.patient_id],
+          ['Canine', 'Beagle', 'ALTERED', 'Owner^Olga', dogTwo.patientId]);
+        const res = await dr('worklist/import', { study_instance_uid: dogTwo.studyUid, patient_type: 'Dog', patient_size: 'Medium',
+          views: [{ view_id: 'View_DX_V_DOG_TH_RL_00', procedure_id: '' }] }, { Product: 'VETDROS' });
+        assert.equal(res.status, 200, res.text);
+        const study = res.body.data;
+        assert.deepEqual([study.variety, study.sex_neutered, study.owner_name, JSON.parse(study.mwl).species], ['Beagle', 'ALTERED', 'Owner^Olga', 'Canine']);
+      } finally {
+        await orthanc.stop();
+        await setConfig('ris.port', ris.port);
+        await setConfig('ris.aet', ris.aet);
+      }
+    });
+
+    test('a RIS that aborts the association (Orthanc refusing an unknown caller) is reported at once, not after the timeout', async () => {
+      const orthanc = await startOrthanc({ worklists: [item(dog)], worklistsForUnknownCallers: false });
+      try {
+        for (const [k, v] of [['ris.port', orthanc.dicomPort], ['ris.aet', orthanc.aet]] as const) assert.equal((await setConfig(k, v)).status, 200);
+        const started = Date.now();
+        const res = await dr('worklist/query', { accession_number: dog.accession });
+        assert.ok(Date.now() - started < 2_000, `answered after ${Date.now() - started} ms (the timeout is 3000)`);
+        assert.equal(res.status, 502, res.text);
+        assert.match(res.text, /aborted/);
+      } finally {
+        await orthanc.stop();
+        await setConfig('ris.port', ris.port);
+        await setConfig('ris.aet', ris.aet);
+      }
     });
 
     test('a RIS that is down answers with the unreachable error', async () => {

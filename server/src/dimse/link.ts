@@ -371,6 +371,12 @@ export class Link {
 
   private scratch: Buffer | undefined;
 
+  /** The peer aborted (A-ABORT): whoever waits for a message learns why at once, and the connection goes. */
+  aborted(reason: string): void {
+    this.fail(new Error(reason));
+    this.socket.destroy();
+  }
+
   abort(): void {
     if (!this.closed) this.socket.end(encodeAbort());
     this.socket.destroySoon?.();

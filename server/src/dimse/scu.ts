@@ -109,7 +109,12 @@ export class Association {
   private watch(): void {
     this.link.onControl = (type) => {
       if (type === PDU.RELEASE_RQ) this.link.write([encodeReleaseResponse()]);
-      if (type === PDU.ABORT) this.link.log('E', 'the peer aborted the association');
+      if (type === PDU.ABORT) {
+        this.link.log('E', 'the peer aborted the association');
+        // Peers may keep the connection open after their A-ABORT (Orthanc refusing a C-FIND
+        // does): waiting for a response would only end in our timeout.
+        this.link.aborted('the peer aborted the association');
+      }
       if (type === PDU.RELEASE_RP) this.released?.();
     };
   }
