@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { readDicom } from '../src/dicom/reader.js';
 import { generateUid } from '../src/util/uid.js';
+import { IngestJournal } from '../src/modules/dicom-net/ingest-journal.js';
 import { dxFor } from './dicom-helpers.js';
 import { startSilentServer, startStorescp } from './dicom-peers.js';
 import { ADMIN_PASSWORD, DIALECTS, call, dropSchema, freePort, isolatedEnv, login, sampleStudy, startProcess, until } from './helpers.js';
@@ -108,7 +109,7 @@ for (const dialect of DIALECTS) {
         // What else a crash can leave in the journal: an object acknowledged but not indexed, one
         // cut short mid-write (never acknowledged), a file created ahead and never written.
         const journal = path.join(dataDir, 'ingest-journal');
-        fs.mkdirSync(journal, { recursive: true });
+        assert.ok(fs.readdirSync(path.join(journal, 'segments')).some((n) => /^\d{12}\.seg$/.test(n)), 'small objects went to a segment');
         const unindexed = generateUid();
         fs.writeFileSync(path.join(journal, '00000000000001-00000001-aaaaaaaa.dcm'), dxFor(unindexed, { study, patient }));
         const whole = dxFor(generateUid(), { study, patient });
@@ -133,9 +134,18 @@ for (const dialect of DIALECTS) {
         const pixels = (p: typeof got) => Buffer.from(p.dataSet.byteArray.subarray(p.pixelData!.dataOffset, p.pixelData!.dataOffset + p.pixelData!.length));
         assert.equal(got.meta.sopInstanceUid, uids[5]);
         assert.ok(pixels(got).equals(pixels(sentFile)), 'the pixels as sent');
-        assert.deepEqual(fs.readdirSync(journal).sort(), ['failed'], 'the journal is empty but for what was set aside');
         assert.deepEqual(fs.readdirSync(path.join(journal, 'failed')), ['00000000000001-00000002-bbbbbbbb.dcm']);
         assert.match(server.output(), /cannot be indexed/);
+        // Stopped, the journal holds nothing more to index: no object file, no record past the checkpoint.
+        assert.equal(await server.stop(), 0);
+        server = undefined;
+        assert.deepEqual(fs.readdirSync(journal).filter((n) => n.endsWith('.dcm')), [], 'no object file left');
+        const reopened = new IngestJournal(journal);
+        try {
+          assert.deepEqual(await reopened.start(), [], 'no record left to index');
+        } finally {
+          await reopened.close();
+        }
       } finally {
         await server?.kill();
         await dropSchema(env.DATABASE_SCHEMA);

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { DatabaseSettings } from '../../db/index.js';
 import type { IndexOutcome } from './ingest-index.js';
+import type { JournalEntry } from './ingest-journal.js';
 
 export interface IndexWorkerData extends DatabaseSettings {
   defaultProduct: string;
@@ -8,7 +9,7 @@ export interface IndexWorkerData extends DatabaseSettings {
 
 export interface IndexRequest {
   id: number;
-  journalFiles: string[];
+  entries: JournalEntry[];
   close?: boolean;
 }
 
@@ -66,12 +67,12 @@ export class IndexWorker {
     return this.ready;
   }
 
-  async index(journalFiles: string[]): Promise<IndexOutcome> {
+  async index(entries: JournalEntry[]): Promise<IndexOutcome> {
     await this.start();
     const id = this.nextId++;
     return new Promise<IndexOutcome>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker!.postMessage({ id, journalFiles } satisfies IndexRequest);
+      this.worker!.postMessage({ id, entries } satisfies IndexRequest);
     });
   }
 
@@ -82,7 +83,7 @@ export class IndexWorker {
     this.worker = undefined;
     this.ready = undefined;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.postMessage({ id: 0, journalFiles: [], close: true } satisfies IndexRequest);
+    worker.postMessage({ id: 0, entries: [], close: true } satisfies IndexRequest);
     const timer = setTimeout(() => void worker.terminate(), 5_000);
     await exited;
     clearTimeout(timer);

@@ -23,7 +23,7 @@ port.on('message', (request: IndexRequest) => {
     void db.close().finally(() => port.close());
     return;
   }
-  indexObjects(deps, request.journalFiles).then(
+  indexObjects(deps, request.entries).then(
     (outcome) => port.postMessage({ id: request.id, outcome } satisfies IndexReply),
     (error: Error) => port.postMessage({ id: request.id, error: error.message } satisfies IndexReply),
   );

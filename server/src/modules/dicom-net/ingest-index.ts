@@ -8,6 +8,8 @@ import type { FilesRepository } from '../images/repository.js';
 import { parseOrReject } from '../images/service.js';
 import type { StudyDetails } from '../studies/dto.js';
 import type { StudiesRepository } from '../studies/repository.js';
+import type { JournalEntry } from './ingest-journal.js';
+import { readRecord } from './segment-log.js';
 import type { Executor } from '../users/repository.js';
 
 const str = (p: ParsedDicom, tag: string) => (p.dataSet.string(tag) ?? '').trim();
@@ -87,7 +89,7 @@ async function createStudy(studies: StudiesRepository, defaultProduct: string, p
 }
 
 export interface IndexedObject extends IndexedKeys {
-  journalFile: string;
+  entry: JournalEntry;
   sopInstanceUid: string;
   blobKey: string;
 }
@@ -101,41 +103,49 @@ export interface IndexDeps {
 
 export interface IndexOutcome {
   indexed: IndexedObject[];
-  /** Journal files that do not hold a readable object (cut short by a crash before their acknowledgement). */
-  unreadable: { journalFile: string; reason: string }[];
+  /** Journal entries that do not hold a readable object (a file cut short by a crash before its acknowledgement). */
+  unreadable: { entry: JournalEntry; reason: string }[];
 }
 
 /**
- * A batch of journalled objects into the archive: blobs first (linked from the journal), then
- * one transaction for the batch's rows (one commit shared by all). The journal files are the
- * caller's to remove once this returns; a crash before that leaves them, and indexing them again
- * is idempotent (the image is found, its file row rewritten).
+ * A batch of journalled objects into the archive: blobs first (a file is linked from the
+ * journal, a record copied out of its segment), then one transaction for the batch's rows (one
+ * commit shared by all). The entries are the caller's to settle once this returns; a crash
+ * before that leaves them, and indexing them again is idempotent (the image is found, its file
+ * row rewritten).
  */
-export async function indexObjects(deps: IndexDeps, journalFiles: readonly string[]): Promise<IndexOutcome> {
-  const readable: { journalFile: string; parsed: ParsedDicom; digest: { size: number; sha256: string } }[] = [];
+export async function indexObjects(deps: IndexDeps, entries: readonly JournalEntry[]): Promise<IndexOutcome> {
+  const readable: { entry: JournalEntry; parsed: ParsedDicom; blob: BlobInfo }[] = [];
   const unreadable: IndexOutcome['unreadable'] = [];
-  for (const journalFile of journalFiles) {
+  for (const entry of entries) {
+    let read: { parsed: ParsedDicom; digest?: { size: number; sha256: string }; bytes?: Buffer };
     try {
-      readable.push({ journalFile, ...await readJournalFile(journalFile) });
+      if ('file' in entry) read = await readJournalFile(entry.file);
+      else {
+        const bytes = await readRecord(entry);
+        read = { parsed: indexable(parseOrReject(bytes)), bytes };
+      }
     } catch (error) {
-      unreadable.push({ journalFile, reason: (error as Error).message });
+      unreadable.push({ entry, reason: (error as Error).message });
+      continue;
     }
+    const key = `dicom/${read.parsed.meta.sopInstanceUid}.dcm`;
+    // A record's bytes are hashed as they are written (put); a file's were hashed while it was read.
+    const blob = 'file' in entry ? await deps.blobs.adopt(key, entry.file, read.digest!) : await deps.blobs.put(key, read.bytes!);
+    readable.push({ entry, parsed: read.parsed, blob });
   }
-  const blobs: BlobInfo[] = [];
-  for (const item of readable) blobs.push(await deps.blobs.adopt(`dicom/${item.parsed.meta.sopInstanceUid}.dcm`, item.journalFile, item.digest));
   const indexed = await deps.files.db.transaction().execute(async (trx) => {
     const done: IndexedObject[] = [];
-    for (const [i, { journalFile, parsed }] of readable.entries()) {
-      const info = blobs[i]!;
+    for (const { entry, parsed, blob } of readable) {
       const sopInstanceUid = parsed.meta.sopInstanceUid;
       const dcmName = `${sopInstanceUid}.dcm`;
       const keys = await indexReceived(deps.studies, deps.defaultProduct, parsed, dcmName, trx);
       await deps.files.register([{
-        name: dcmName, kind: 'dicom', role: 'image', blob_key: info.key, content_type: 'application/dicom', size: info.size,
-        sha256: info.sha256 ?? '', study_pk: keys.studyPk, image_pk: keys.imagePk, sop_instance_uid: sopInstanceUid, created_at: nowIso(),
+        name: dcmName, kind: 'dicom', role: 'image', blob_key: blob.key, content_type: 'application/dicom', size: blob.size,
+        sha256: blob.sha256 ?? '', study_pk: keys.studyPk, image_pk: keys.imagePk, sop_instance_uid: sopInstanceUid, created_at: nowIso(),
       }], trx);
       if (!keys.created) await deps.files.setImageFiles(keys.imagePk, { image_file: dcmName, storage_status: 'Saved' }, trx);
-      done.push({ ...keys, journalFile, sopInstanceUid, blobKey: info.key });
+      done.push({ ...keys, entry, sopInstanceUid, blobKey: blob.key });
     }
     return done;
   });

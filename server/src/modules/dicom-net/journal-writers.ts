@@ -1,8 +1,8 @@
 import fsSync from 'node:fs';
 import { ALIGN, BLOCK_BYTES, roundUp, type AlignedBlocks } from './aligned-blocks.js';
 
-/** One journal file being written; the SCP's dataset sink. */
-export interface JournalWriter {
+/** One object's journal file being written (objects too large for a segment record). */
+export interface FileJournalWriter {
   readonly file: string;
   failed?: Error;
   /** Appends `bytes` (copied or written before this returns, or kept unchanged by the caller until finish()/discard(): see the implementations). */
@@ -14,7 +14,7 @@ export interface JournalWriter {
 }
 
 /** What both writers share: writes in flight on the thread pool, one fsync at the end, removal on failure. */
-abstract class FileWriter implements JournalWriter {
+abstract class FileWriter implements FileJournalWriter {
   failed?: Error;
   protected fd: number | undefined;
   private readonly inFlight = new Set<Promise<void>>();
