@@ -9,9 +9,9 @@
  * Then the SCP side: DCMTK storescu sends the same batches to our server's C-STORE SCP and to
  * Orthanc's (temporary config, default storage: SyncStorageArea, so fsynced like ours), one
  * after the other, and storescu's wall times are compared. Both acknowledge an object once it is
- * on disk and fsynced; Orthanc has also indexed it by then, we index it on another thread right
- * after (the ingest journal), so the time until our last object is in the index is printed too,
- * and our thumbnails are finished before Orthanc's turn so they do not take its CPU.
+ * durable on disk; Orthanc has also indexed it by then, we index it on another thread once the
+ * sender pauses (the ingest journal), so the time until our last object is in the index is
+ * printed too, and our thumbnails are finished before Orthanc's turn so they do not take its CPU.
  *
  * Targets: SCU ≥ 1.0× storescu, SCP ≥ 2× Orthanc.
  */

@@ -7,7 +7,7 @@ import { ALIGN, BLOCK_BYTES, roundUp } from './aligned-blocks.js';
 
 /**
  * The part of the ingest journal that small objects go to: preallocated segment files that
- * records are appended to, each fdatasynced before its object is acknowledged.
+ * records are appended to, each durable (O_DSYNC) before its object is acknowledged.
  *
  * Why not a file per object, as large objects get: creating a file, allocating its blocks and
  * committing both in the filesystem's journal is what made our acknowledgement slow. Measured
@@ -15,7 +15,8 @@ import { ALIGN, BLOCK_BYTES, roundUp } from './aligned-blocks.js';
  * segment + fdatasync 0.11 ms; with another thread creating, linking and fsyncing files (the
  * indexer) 0.48 ms against 0.17 ms; and inside the server, with the indexer running, the
  * create alone took ~0.65 ms. Overwriting blocks that are already allocated and initialised
- * changes no metadata, so the fdatasync is only a cache flush and waits for nobody's metadata.
+ * changes no metadata, so the sync is only a cache flush and waits for nobody's metadata. O_DSYNC
+ * rather than write + fdatasync: one call, the same flush (~0.01 ms less here).
  *
  * A record is a 64-byte header (magic, segment sequence, payload length, CRC-32 of the payload,
  * CRC-32 of the header) and the payload, padded to 4 KB. Records are appended strictly one after
@@ -118,8 +119,8 @@ export class SegmentLog {
     block.writeUInt32LE(payloadCrc, 20);
     block.writeUInt32LE(crc32(block.subarray(0, RECORD_HEADER - 4)), RECORD_HEADER - 4);
     block.fill(0, RECORD_HEADER + length, padded);
+    // The segment is open with O_DSYNC: durable when the write returns.
     if (fsSync.writeSync(current.fd, block, 0, padded, current.offset) !== padded) throw new Error('short write to the ingest journal (disk full?)');
-    fsSync.fdatasyncSync(current.fd);
     const entry: RecordEntry = { segment: current.file, seq: current.seq, offset: current.offset, length };
     current.offset += padded;
     this.outstanding.push(entry);
@@ -229,7 +230,7 @@ export class SegmentLog {
     try {
       fsSync.renameSync(spare, file);
       syncDirSync(this.dir);
-      fd = fsSync.openSync(file, fsSync.constants.O_WRONLY | (this.direct ? fsSync.constants.O_DIRECT : 0));
+      fd = fsSync.openSync(file, fsSync.constants.O_WRONLY | fsSync.constants.O_DSYNC | (this.direct ? fsSync.constants.O_DIRECT : 0));
     } catch (error) {
       this.maintain();
       throw error;
