@@ -116,7 +116,8 @@ for (const direct of [true, false]) {
       await journal.idle();
       const names = segments(dir);
       assert.deepEqual(names.filter((n) => !n.startsWith('spare-')), ['000000000003.seg'], 'segments 1 and 2, passed, are recycled or removed');
-      assert.equal(names.filter((n) => n.startsWith('spare-')).length, 1, 'one spare kept');
+      const spares = names.filter((n) => n.startsWith('spare-')).length;
+      assert.ok(spares >= 2 && spares <= 4, `segments 1 and 2 kept as spares, at most 4 in all: ${spares}`);
       await journal.close();
 
       const again = await open();

@@ -35,8 +35,12 @@ export const RECORD_HEADER = 64;
 export const RECORD_MAX = BLOCK_BYTES - RECORD_HEADER;
 const MAGIC = 0x4a4e4752; // "RGNJ" little endian
 const VERSION = 1;
-/** Spare segments kept ready; a segment switch takes one without waiting. */
-const SPARES = 1;
+/**
+ * Passed segments kept as spares, up to this many; a new one is zero-filled only when none is
+ * left. Zero-filling 16 MB while a sender was sending slowed its acknowledgements (the burst
+ * that switches segments is the one whose records keep the previous segment from recycling).
+ */
+const SPARES_KEPT = 4;
 
 /** An appended object: its payload is `length` bytes at `offset + RECORD_HEADER` of `segment`. */
 export interface RecordEntry {
@@ -72,7 +76,7 @@ export class SegmentLog {
   constructor(readonly dir: string, private readonly direct: boolean, private readonly warn: (message: string) => void = () => undefined) {}
 
   /**
-   * Start-up: the records an earlier run appended and did not index, in order, and one spare
+   * Start-up: the records an earlier run appended and did not index, in order, and a spare
    * segment ready (zero-filled the first time: 16 MB written once per data directory).
    */
   async recover(): Promise<RecordEntry[]> {
@@ -190,20 +194,20 @@ export class SegmentLog {
       do {
         this.maintainAgain = false;
         await this.recycle();
-        if (this.spares.length < SPARES && !this.closed) this.spares.push(await newSpare(this.dir));
+        if (this.spares.length === 0 && !this.closed) this.spares.push(await newSpare(this.dir));
       } while (this.maintainAgain && !this.closed);
     })().catch(() => {
       // No spare: small objects get a file each until one can be made (disk full, say).
     }).finally(() => { this.maintaining = undefined; });
   }
 
-  /** Segments wholly before the durable checkpoint: kept as spares (up to SPARES) or removed. */
+  /** Segments wholly before the durable checkpoint: kept as spares (up to SPARES_KEPT) or removed. */
   private async recycle(): Promise<void> {
     for (const name of (await fs.readdir(this.dir)).sort()) {
       const seq = Number(SEGMENT_FILE.exec(name)?.[1] ?? NaN);
       if (!Number.isFinite(seq) || seq >= this.durableCheckpoint.seq || seq === this.current?.seq) continue;
       const file = path.join(this.dir, name);
-      if (this.spares.length >= SPARES) {
+      if (this.spares.length >= SPARES_KEPT) {
         await fs.rm(file, { force: true });
       } else {
         const spare = path.join(this.dir, `spare-${randomUUID()}.seg`);
