@@ -4,7 +4,7 @@
  * objects, one association per batch. storescu's time includes its process start, as a
  * console calling it would pay.
  *
- *   node --import tsx bench/dimse.ts [--runs 3] [--warmup 3] [--only scu|scp]
+ *   node --import tsx bench/dimse.ts [--runs 5] [--warmup 3] [--only scu|scp]
  *
  * Then the SCP side: DCMTK storescu sends the same batches to our server's C-STORE SCP and to
  * Orthanc's (temporary config, default storage: SyncStorageArea, so fsynced like ours), one
@@ -29,7 +29,7 @@ import { loadConfig } from '../server/src/config.js';
 import { startOrthanc } from '../server/test/dicom-peers.js';
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]] as const).filter(([a]) => a.startsWith('--')));
-const RUNS = Number(args.get('--runs') ?? 3);
+const RUNS = Number(args.get('--runs') ?? 5);
 /**
  * Untimed runs first: our SCU and SCP run in a long-lived server, whose code is compiled by then;
  * with one warm-up run the JIT was still at work (100 small objects: ~120 ms on the first pass,

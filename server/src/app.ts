@@ -67,6 +67,7 @@ import { StatsService } from './modules/system/stats-service.js';
 import { UsersRepository } from './modules/users/repository.js';
 import { userRoutes } from './modules/users/routes.js';
 import { UsersService } from './modules/users/service.js';
+import { nodeId } from './util/node-id.js';
 
 export interface Server {
   app: App;
@@ -197,7 +198,9 @@ export async function createServer(config: Config): Promise<Server> {
     const pipeline = new PipelineRunner();
     const pacsRepository = new PacsRepository(db);
     const storeTasks = new StoreTaskRepository(db);
-    const storeWorker = new StoreWorker(storeTasks, pacsRepository, studiesRepository, imageFiles, { ...config.storeQueue, callingAetFallback: config.dicomAet, timeoutMs: config.dicomTimeoutMs });
+    const storeWorker = new StoreWorker(storeTasks, pacsRepository, studiesRepository, imageFiles, {
+      ...config.storeQueue, callingAetFallback: config.dicomAet, timeoutMs: config.dicomTimeoutMs, node: nodeId(config.dataDir),
+    });
     const store = new StoreService(storeTasks, pacsRepository, studiesRepository, studies, storeWorker);
     const acquisition = new AcquisitionService({
       studies, studiesRepo: studiesRepository, protocols: protocolRepository, files: imageFiles, generator, detector, bus, equipment, uidRoot: config.uidRoot, pipeline,
@@ -238,7 +241,7 @@ export async function createServer(config: Config): Promise<Server> {
       resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'Simulator', gen: 'Simulator' } });
     });
     await app.ready();
-    storeWorker.start();
+    await storeWorker.start();
     const ingest = new IngestService(imageFiles, { databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir, defaultProduct: config.defaultProduct },
       path.join(config.dataDir, 'ingest-journal'), (level, message) => app.log[level](message));
     // Objects acknowledged by an earlier run and not indexed yet are indexed before new ones come in.

@@ -5,6 +5,7 @@ import { drCore } from './migrations/002_dr_core.js';
 import { files } from './migrations/003_files.js';
 import { pacsNodes } from './migrations/004_pacs_nodes.js';
 import { storeTasks } from './migrations/005_store_tasks.js';
+import { storeTaskOwner } from './migrations/006_store_task_owner.js';
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next. */
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
@@ -14,6 +15,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '003_files': files(dialect),
     '004_pacs_nodes': pacsNodes(dialect),
     '005_store_tasks': storeTasks(dialect),
+    '006_store_task_owner': storeTaskOwner(),
   };
 }
 

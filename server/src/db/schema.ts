@@ -301,6 +301,8 @@ export interface StoreTasksTable {
   attempts: Generated<number>;
   next_attempt_at: string;
   locked_until: string | null;
+  /** `<node id>/<boot id>` of the worker holding the lease. */
+  locked_by: Generated<string>;
   last_error: Generated<string>;
   output: Generated<string>;
   created_at: string;

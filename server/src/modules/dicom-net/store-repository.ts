@@ -31,7 +31,7 @@ export class StoreTaskRepository {
    * ones whose lease ran out (their worker died). One statement, so two workers never take the
    * same row; PostgreSQL skips rows another transaction is claiming.
    */
-  async claimDue(now: string, leaseUntil: string, limit: number): Promise<StoreTaskRow[]> {
+  async claimDue(now: string, leaseUntil: string, limit: number, owner: string): Promise<StoreTaskRow[]> {
     let due = this.db.selectFrom('store_tasks').select('id')
       .where((eb) => eb.or([
         eb.and([eb('status', 'in', ['PENDING', 'RETRYING']), eb('next_attempt_at', '<=', now)]),
@@ -40,10 +40,22 @@ export class StoreTaskRepository {
       .orderBy('next_attempt_at').orderBy('id').limit(limit);
     if (this.sql.dialect === 'postgres') due = due.forUpdate().skipLocked();
     return this.db.updateTable('store_tasks')
-      .set({ status: 'SENDING', locked_until: leaseUntil, attempts: sql<number>`attempts + 1`, updated_at: now })
+      .set({ status: 'SENDING', locked_until: leaseUntil, locked_by: owner, attempts: sql<number>`attempts + 1`, updated_at: now })
       .where('id', 'in', due)
       .returningAll()
       .execute();
+  }
+
+  /**
+   * Tasks an earlier run of this node (`<node>/…`, not `owner`) was sending when it stopped: due
+   * again now rather than when their lease runs out. Returns how many.
+   */
+  async releaseInterrupted(node: string, owner: string, now: string): Promise<number> {
+    const result = await this.db.updateTable('store_tasks')
+      .set({ status: 'RETRYING', next_attempt_at: now, locked_until: null, last_error: 'interrupted: the console stopped while sending', updated_at: now })
+      .where('status', '=', 'SENDING').where('locked_by', 'like', `${node}/%`).where('locked_by', '<>', owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   async renewLease(ids: number[], leaseUntil: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { STATUS, statusText } from '../../dimse/command.js';
 import { DimseError } from '../../dimse/scu.js';
@@ -17,6 +18,8 @@ export interface StoreWorkerOptions {
   retryMaxMs: number;
   maxAttempts: number;
   pollMs: number;
+  /** This installation (see util/node-id.ts); leases are held as `<node>/<boot>`. */
+  node: string;
 }
 
 /** A task's state after one attempt, for callers waiting on it. */
@@ -39,6 +42,8 @@ export class StoreWorker {
   private again = false;
   private stopped = false;
   private readonly waiters = new Map<string, ((r: AttemptResult) => void)[]>();
+  /** Who holds this process's leases. */
+  private readonly owner: string;
 
   constructor(
     private readonly tasks: StoreTaskRepository,
@@ -46,10 +51,14 @@ export class StoreWorker {
     private readonly studies: StudiesRepository,
     private readonly files: ImageFilesService,
     private readonly options: StoreWorkerOptions,
-  ) {}
+  ) {
+    this.owner = `${options.node}/${randomUUID()}`;
+  }
 
-  start(): void {
+  /** Takes back what this node's previous run was sending when it stopped, then works the queue. */
+  async start(): Promise<void> {
     this.stopped = false;
+    await this.tasks.releaseInterrupted(this.options.node, this.owner, iso(Date.now()));
     this.schedule(0);
   }
 
@@ -87,7 +96,7 @@ export class StoreWorker {
       do {
         this.again = false;
         const now = Date.now();
-        const claimed = await this.tasks.claimDue(iso(now), iso(now + this.options.leaseMs), 100);
+        const claimed = await this.tasks.claimDue(iso(now), iso(now + this.options.leaseMs), 100, this.owner);
         const groups = new Map<string, StoreTaskRow[]>();
         for (const t of claimed) {
           const key = `${t.pacs_node_id}/${t.study_pk}`;
