@@ -67,6 +67,7 @@ import { StatsService } from './modules/system/stats-service.js';
 import { UsersRepository } from './modules/users/repository.js';
 import { userRoutes } from './modules/users/routes.js';
 import { UsersService } from './modules/users/service.js';
+import { plannedDiagnosisRoutes, plannedDrRoutes } from './modules/planned/routes.js';
 import { nodeId } from './util/node-id.js';
 
 export interface Server {
@@ -227,6 +228,7 @@ export async function createServer(config: Config): Promise<Server> {
     userRoutes(app, users, usersRepository);
     systemRoutes(app, { configs, stats, health, audit });
     instanceRoutes(app, imageFiles);
+    plannedDiagnosisRoutes(app);
     const busForClose = bus;
     await registerDrRoutes(app, (scope) => {
       drAuthRoutes(scope, auth);
@@ -239,6 +241,7 @@ export async function createServer(config: Config): Promise<Server> {
       dicomNetRoutes(scope, store, new WorklistService(configs, studies, config.dicomAet, config.dicomTimeoutMs), config.dicomTimeoutMs);
       recycleBinRoutes(scope, recycleBin, studies);
       resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'Simulator', gen: 'Simulator' } });
+      plannedDrRoutes(scope);
     });
     await app.ready();
     await storeWorker.start();
