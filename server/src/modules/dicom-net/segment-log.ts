@@ -63,14 +63,14 @@ export class SegmentLog {
   private current: { seq: number; fd: number; file: string; offset: number } | undefined;
   private highestSeq = 0;
   private readonly spares: string[] = [];
-  private maintaining: Promise<void> | undefined;
-  private maintainAgain = false;
   /** Appended records not yet settled (indexed or set aside), in append order. */
   private readonly outstanding: RecordEntry[] = [];
   private durableCheckpoint: Position = { seq: 0, offset: 0 };
-  private checkpointing: Promise<void> | undefined;
-  private checkpointAgain = false;
   private closed = false;
+  /** Failing, the checkpoint stays where it was: more records are indexed again after a restart (idempotent). */
+  private readonly checkpointer = new SerialTask(() => this.writeCheckpoint(), () => this.closed);
+  /** Failing, no spare is ready: small objects get a file each until one can be made (disk full, say). */
+  private readonly maintainer = new SerialTask(() => this.maintainOnce(), () => this.closed);
 
   /** `direct`: segments are written with O_DIRECT from the aligned blocks the caller fills. */
   constructor(readonly dir: string, private readonly direct: boolean, private readonly warn: (message: string) => void = () => undefined) {}
@@ -96,7 +96,7 @@ export class SegmentLog {
       }
     }
     this.outstanding.push(...found);
-    this.maintain();
+    this.maintainer.request();
     await this.idle();
     return found;
   }
@@ -139,12 +139,12 @@ export class SegmentLog {
       const e = this.outstanding[i]!;
       if (done.has(`${e.seq}@${e.offset}`)) this.outstanding.splice(i, 1);
     }
-    this.saveCheckpoint();
+    this.checkpointer.request();
   }
 
   /** Waits for the checkpoint and spare work in flight (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.checkpointing || this.maintaining) await (this.checkpointing ?? this.maintaining);
+    while (this.checkpointer.running || this.maintainer.running) await (this.checkpointer.running ?? this.maintainer.running);
   }
 
   async close(): Promise<void> {
@@ -161,44 +161,22 @@ export class SegmentLog {
     return this.current ? { seq: this.current.seq, offset: this.current.offset } : { seq: this.highestSeq + 1, offset: 0 };
   }
 
-  /** Writes the checkpoint (temp, fsync, rename, directory fsync) off this thread, one write at a time. */
-  private saveCheckpoint(): void {
-    if (this.checkpointing) {
-      this.checkpointAgain = true;
-      return;
-    }
-    this.checkpointing = (async () => {
-      do {
-        this.checkpointAgain = false;
-        const position = this.checkpoint();
-        if (!before(this.durableCheckpoint, position)) continue;
-        const temp = path.join(this.dir, `checkpoint.${randomUUID().slice(0, 8)}.tmp`);
-        await fs.writeFile(temp, JSON.stringify(position), { flush: true });
-        await fs.rename(temp, path.join(this.dir, 'checkpoint'));
-        await syncDir(this.dir);
-        this.durableCheckpoint = position;
-        this.maintain();
-      } while (this.checkpointAgain && !this.closed);
-    })().catch(() => {
-      // The checkpoint stays where it was: more records are indexed again after a restart (idempotent).
-    }).finally(() => { this.checkpointing = undefined; });
+  /** The checkpoint (temp, fsync, rename, directory fsync), when it has moved; then what it passed is recycled. */
+  private async writeCheckpoint(): Promise<void> {
+    const position = this.checkpoint();
+    if (!before(this.durableCheckpoint, position)) return;
+    const temp = path.join(this.dir, `checkpoint.${randomUUID().slice(0, 8)}.tmp`);
+    await fs.writeFile(temp, JSON.stringify(position), { flush: true });
+    await fs.rename(temp, path.join(this.dir, 'checkpoint'));
+    await syncDir(this.dir);
+    this.durableCheckpoint = position;
+    this.maintainer.request();
   }
 
-  /** Recycles what the checkpoint has passed and keeps a spare ready, off this thread, one run at a time. */
-  private maintain(): void {
-    if (this.maintaining) {
-      this.maintainAgain = true;
-      return;
-    }
-    this.maintaining = (async () => {
-      do {
-        this.maintainAgain = false;
-        await this.recycle();
-        if (this.spares.length === 0 && !this.closed) this.spares.push(await newSpare(this.dir));
-      } while (this.maintainAgain && !this.closed);
-    })().catch(() => {
-      // No spare: small objects get a file each until one can be made (disk full, say).
-    }).finally(() => { this.maintaining = undefined; });
+  /** Recycles what the checkpoint has passed; zero-fills a spare when none is left. */
+  private async maintainOnce(): Promise<void> {
+    await this.recycle();
+    if (this.spares.length === 0 && !this.closed) this.spares.push(await newSpare(this.dir));
   }
 
   /** Segments wholly before the durable checkpoint: kept as spares (up to SPARES_KEPT) or removed. */
@@ -225,7 +203,7 @@ export class SegmentLog {
   private nextSegment(): boolean {
     const spare = this.spares.shift();
     if (!spare) {
-      this.maintain();
+      this.maintainer.request();
       return false;
     }
     const seq = this.highestSeq + 1;
@@ -236,13 +214,13 @@ export class SegmentLog {
       syncDirSync(this.dir);
       fd = fsSync.openSync(file, fsSync.constants.O_WRONLY | fsSync.constants.O_DSYNC | (this.direct ? fsSync.constants.O_DIRECT : 0));
     } catch (error) {
-      this.maintain();
+      this.maintainer.request();
       throw error;
     }
     if (this.current) fsSync.closeSync(this.current.fd);
     this.current = { seq, fd, file, offset: 0 };
     this.highestSeq = seq;
-    this.maintain();
+    this.maintainer.request();
     return true;
   }
 
@@ -258,6 +236,31 @@ export class SegmentLog {
     // Indexing is idempotent: reading every segment again loses nothing acknowledged.
     this.warn(`ingest journal: the checkpoint ${file} is damaged (${JSON.stringify(text.slice(0, 80))}); every record in the segments is indexed again`);
     return { seq: 0, offset: 0 };
+  }
+}
+
+/**
+ * Background work run one at a time, off the caller's path: asked for again while it runs, it
+ * runs once more after (never twice at once). Its failures are dropped; the owner says what
+ * that leaves.
+ */
+class SerialTask {
+  running: Promise<void> | undefined;
+  private again = false;
+
+  constructor(private readonly work: () => Promise<void>, private readonly stopped: () => boolean) {}
+
+  request(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.work();
+      } while (this.again && !this.stopped());
+    })().catch(() => undefined).finally(() => { this.running = undefined; });
   }
 }
 
