@@ -118,21 +118,14 @@ export async function indexObjects(deps: IndexDeps, entries: readonly JournalEnt
   const readable: { entry: JournalEntry; parsed: ParsedDicom; blob: BlobInfo }[] = [];
   const unreadable: IndexOutcome['unreadable'] = [];
   for (const entry of entries) {
-    let read: { parsed: ParsedDicom; digest?: { size: number; sha256: string }; bytes?: Buffer };
+    let object: JournalObject;
     try {
-      if ('file' in entry) read = await readJournalFile(entry.file);
-      else {
-        const bytes = await readRecord(entry);
-        read = { parsed: indexable(parseOrReject(bytes)), bytes };
-      }
+      object = await journalObject(entry, deps.blobs);
     } catch (error) {
       unreadable.push({ entry, reason: (error as Error).message });
       continue;
     }
-    const key = `dicom/${read.parsed.meta.sopInstanceUid}.dcm`;
-    // A record's bytes are hashed as they are written (put); a file's were hashed while it was read.
-    const blob = 'file' in entry ? await deps.blobs.adopt(key, entry.file, read.digest!) : await deps.blobs.put(key, read.bytes!);
-    readable.push({ entry, parsed: read.parsed, blob });
+    readable.push({ entry, parsed: object.parsed, blob: await object.store(`dicom/${object.parsed.meta.sopInstanceUid}.dcm`) });
   }
   const indexed = await deps.files.db.transaction().execute(async (trx) => {
     const done: IndexedObject[] = [];
@@ -150,6 +143,25 @@ export async function indexObjects(deps: IndexDeps, entries: readonly JournalEnt
     return done;
   });
   return { indexed, unreadable };
+}
+
+interface JournalObject {
+  parsed: ParsedDicom;
+  /** Makes the object the blob under `key`. */
+  store(key: string): Promise<BlobInfo>;
+}
+
+/**
+ * A journal entry's attributes, and how it becomes a blob: a file is linked (hashed while it was
+ * read here), a record's bytes are copied out of their segment (hashed as the blob is written).
+ */
+async function journalObject(entry: JournalEntry, blobs: BlobStore): Promise<JournalObject> {
+  if ('file' in entry) {
+    const { parsed, digest } = await readJournalFile(entry.file);
+    return { parsed, store: (key) => blobs.adopt(key, entry.file, digest) };
+  }
+  const bytes = await readRecord(entry);
+  return { parsed: indexable(parseOrReject(bytes)), store: (key) => blobs.put(key, bytes) };
 }
 
 /** Files up to this size are read whole; larger ones are hashed through a reused buffer. */

@@ -44,7 +44,8 @@ export class IngestJournal {
   private closed = false;
   /** Staging memory for records and O_DIRECT writes. */
   private readonly blocks = new AlignedBlocks();
-  private direct: boolean | undefined;
+  /** Whether objects go to the disk with O_DIRECT (probed when the directory is first made). */
+  private direct = false;
   private log: SegmentLog | undefined;
 
   /** `tryDirectIo` false: always through the page cache (the tests cover both ways like this). */
@@ -53,7 +54,7 @@ export class IngestJournal {
   /** Opens the segment log; returns what an earlier run journalled and did not index, oldest first. */
   async start(): Promise<JournalEntry[]> {
     this.prepare();
-    const log = new SegmentLog(path.join(this.dir, 'segments'), this.direct!, this.warn);
+    const log = new SegmentLog(path.join(this.dir, 'segments'), this.direct, this.warn);
     const records = await log.recover();
     this.log = log;
     return [...records, ...(await this.files())];
@@ -123,7 +124,7 @@ export class IngestJournal {
 
   /** Whether objects go to the disk with O_DIRECT (known once the journal is started or a file made). */
   get directIo(): boolean {
-    return this.direct === true;
+    return this.direct;
   }
 
   /** Object files left by an earlier run, oldest first; empty ones (created ahead, never written) are removed. */
