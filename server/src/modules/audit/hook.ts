@@ -12,12 +12,14 @@ function actionOf(request: FastifyRequest): string {
 }
 
 /**
- * Records every write (any non-read method, answered or refused) and every login attempt after
- * the response is sent. Failing to write the audit row is logged, never shown to the client.
+ * Records every write (any non-read method, answered or refused) and every login attempt as the
+ * response goes out (onSend: its status is final), so a client that has its answer finds the
+ * write in the log, and a crash right after answering cannot lose the entry. Failing to write
+ * the audit row is logged, never shown to the client.
  */
 export function installAuditHook(app: FastifyInstance, audit: AuditRepository): void {
-  app.addHook('onResponse', async (request, reply) => {
-    if (READ_METHODS.has(request.method)) return;
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (READ_METHODS.has(request.method)) return payload;
     const info = request.auditInfo;
     const params = (request.params ?? {}) as Record<string, unknown>;
     const firstParam = Object.values(params).find((v) => typeof v === 'string' && v !== '');
@@ -41,5 +43,6 @@ export function installAuditHook(app: FastifyInstance, audit: AuditRepository): 
     } catch (error) {
       request.log.error({ err: error }, 'audit log write failed');
     }
+    return payload;
   });
 }
