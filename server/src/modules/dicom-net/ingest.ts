@@ -43,7 +43,7 @@ const indexable = (parsed: ParsedDicom, sopInstanceUid: string) => Boolean(parse
  * study, series and image in the index (so both faces show it), a thumbnail when it is an image.
  *
  * An object is acknowledged once it is readable and durable in the ingest journal; an indexer
- * thread catches up in batches (one commit per batch), once the sender pauses (see deferFor),
+ * thread catches up in batches (one commit per batch), once the sender pauses (indexingWait),
  * puts the object into the blob store, and the journal lets go of it once its rows have
  * committed. Indexing each object before answering had made our SCP slower than Orthanc's (the
  * acknowledgement is ~1 ms of a ~4 ms object). Objects still in the journal at start-up (a
