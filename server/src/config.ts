@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-/** Every setting of one server process, read once from the environment (see design.md). */
+/** Every setting of one server process, read once from the environment (README lists the variables). */
 export interface Config {
   host: string;
   port: number;
@@ -15,11 +15,13 @@ export interface Config {
   /** Simulated detector matrix (DETECTOR_ROWS / DETECTOR_COLUMNS). */
   detector: { rows: number; columns: number };
   adminPassword: string | undefined;
+  /** Initial password of the seeded mgr, tech and service accounts; generated when absent. */
+  seedUserPassword: string | undefined;
   dicomAet: string;
   dicomPort: number;
-  /** The send queue: lease of a claimed task, retry backoff (base doubling up to max), attempts before FAILED. */
   /** Connect, association and response timeout towards DICOM nodes. */
   dicomTimeoutMs: number;
+  /** The send queue: lease of a claimed task, retry backoff (base doubling up to max), attempts before FAILED. */
   storeQueue: { leaseMs: number; retryBaseMs: number; retryMaxMs: number; maxAttempts: number; pollMs: number };
   uidRoot: string | undefined;
   jwtSecret: string | undefined;
@@ -71,6 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     detector: { rows: intFromEnv(env, 'DETECTOR_ROWS', 3072, 64, 8192), columns: intFromEnv(env, 'DETECTOR_COLUMNS', 3072, 64, 8192) },
     mqttTcpPort: optional(env, 'MQTT_TCP_PORT') === undefined ? undefined : intFromEnv(env, 'MQTT_TCP_PORT', 1883, 1, 65535),
     adminPassword: optional(env, 'ROENTGEN_ADMIN_PASSWORD'),
+    seedUserPassword: optional(env, 'ROENTGEN_SEED_USER_PASSWORD'),
     dicomAet: optional(env, 'DICOM_AET') ?? 'ROENTGEN',
     dicomPort: intFromEnv(env, 'DICOM_PORT', 11112, 0, 65535),
     dicomTimeoutMs: intFromEnv(env, 'DICOM_TIMEOUT_MS', 10_000, 100, 600_000),

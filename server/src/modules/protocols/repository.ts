@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { ProtocolProceduresTable, ProtocolViewsTable } from '../../db/schema.js';
 import type { Sql } from '../../db/sql.js';
-import { getOrCreateSecret } from '../auth/secrets.js';
+import { nowIso } from '../../util/time.js';
 import { buildLibrary, type Product } from './library/build.js';
 
 export type ViewRow = Selectable<ProtocolViewsTable>;
@@ -48,8 +48,10 @@ export class ProtocolRepository {
       await insert('exposures', rows.exposures);
       await insert('devices', rows.devices);
     });
+    // The digest of the installed library, so a later start with the same library skips the work.
     await this.db.deleteFrom('server_secrets').where('name', '=', `protocol_library_${product}`).execute();
-    await getOrCreateSecret(this.sql, `protocol_library_${product}`, () => digest);
+    await this.db.insertInto('server_secrets').values({ name: `protocol_library_${product}`, value: digest, created_at: nowIso() })
+      .onConflict((oc) => oc.column('name').doNothing()).execute();
   }
 
   patientTypes(product: string, isEnabled?: boolean) {

@@ -1,12 +1,10 @@
-import type { Selectable } from 'kysely';
 import type { Config } from '../../config.js';
-import type { SystemConfigsTable } from '../../db/schema.js';
-import { likePattern, type Sql } from '../../db/sql.js';
 import { AppError } from '../../http/errors.js';
 import { nowIso } from '../../util/time.js';
 import { checkConfigValue, configDefinitions, type ConfigDefinition } from './config-definitions.js';
+import type { ConfigFilter, ConfigRepository, ConfigRow } from './config-repository.js';
 
-export type ConfigRow = Selectable<SystemConfigsTable>;
+export type { ConfigRow } from './config-repository.js';
 
 /** How long a process trusts its cached copy; other processes' updates show up within this. */
 const CACHE_MS = 2000;
@@ -15,7 +13,7 @@ export class ConfigService {
   private readonly definitions: Map<string, ConfigDefinition>;
   private cache: { at: number; values: Map<string, string> } | undefined;
 
-  constructor(private readonly sql: Sql, config: Config) {
+  constructor(private readonly repo: ConfigRepository, config: Config) {
     this.definitions = new Map(configDefinitions(config).map((d) => [d.key, d]));
   }
 
@@ -26,23 +24,16 @@ export class ConfigService {
       config_key: d.key, config_value: d.defaultValue, config_type: d.type, category: d.category,
       description: d.description, is_public: d.isPublic ? 1 as const : 0 as const, updated_at: now, updated_by: null,
     }));
-    await this.sql.kysely.insertInto('system_configs').values(rows).onConflict((oc) => oc.column('config_key').doNothing()).execute();
+    await this.repo.insertMissing(rows);
   }
 
-  list(filter: { category?: string; isPublic?: boolean; search?: string }): Promise<ConfigRow[]> {
-    let query = this.sql.kysely.selectFrom('system_configs').selectAll();
-    if (filter.category) query = query.where('category', '=', filter.category);
-    if (filter.isPublic !== undefined) query = query.where('is_public', '=', filter.isPublic ? 1 : 0);
-    if (filter.search) {
-      const pattern = likePattern(filter.search);
-      query = query.where((eb) => eb.or([this.sql.ilike(eb.ref('config_key'), pattern), this.sql.ilike(eb.ref('description'), pattern)]));
-    }
-    return query.orderBy('category').orderBy('config_key').execute();
+  list(filter: ConfigFilter): Promise<ConfigRow[]> {
+    return this.repo.list(filter);
   }
 
   /** Type-checks and stores a new value; `raw` is what the client sent as `config_value`. */
   async update(key: string, raw: unknown, userId: number | null): Promise<ConfigRow> {
-    const row = await this.sql.kysely.selectFrom('system_configs').selectAll().where('config_key', '=', key).executeTakeFirst();
+    const row = await this.repo.byKey(key);
     if (!row) throw new AppError('CONFIG_NOT_FOUND', [], key);
     const value = normalise(row.config_type, raw);
     const problem = value === undefined ? `must be a ${row.config_type}` : checkConfigValue(row.config_type, value, this.definitions.get(key));
@@ -50,16 +41,14 @@ export class ConfigService {
       throw new AppError('CONFIG_TYPE_MISMATCH', [{ field: 'config_value', message: problem ?? 'invalid' }], key);
     }
     const updatedAt = nowIso();
-    await this.sql.kysely.updateTable('system_configs').set({ config_value: value, updated_at: updatedAt, updated_by: userId })
-      .where('config_key', '=', key).execute();
+    await this.repo.setValue(key, value, updatedAt, userId);
     this.cache = undefined;
     return { ...row, config_value: value, updated_at: updatedAt, updated_by: userId };
   }
 
   private async values(): Promise<Map<string, string>> {
     if (this.cache && Date.now() - this.cache.at < CACHE_MS) return this.cache.values;
-    const rows = await this.sql.kysely.selectFrom('system_configs').select(['config_key', 'config_value']).execute();
-    const values = new Map(rows.map((r) => [r.config_key, r.config_value]));
+    const values = await this.repo.allValues();
     this.cache = { at: Date.now(), values };
     return values;
   }

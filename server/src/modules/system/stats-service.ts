@@ -1,7 +1,7 @@
-import type { Sql } from '../../db/sql.js';
 import { periodStart } from '../../util/time.js';
 import type { AuditRepository } from '../audit/repository.js';
 import { diskFigures } from './health-service.js';
+import type { StatsRepository } from './stats-repository.js';
 
 export type Period = 'today' | 'week' | 'month' | 'year';
 
@@ -15,22 +15,9 @@ export type StatsContributor = (since: string) => Promise<Record<string, unknown
 export class StatsService {
   private readonly contributors = new Map<string, StatsContributor>();
 
-  constructor(private readonly sql: Sql, audit: AuditRepository, dataDir: string) {
-    this.register('users', async (since) => {
-      const db = this.sql.kysely;
-      const row = await db.selectFrom('users').select([
-        (eb) => eb.fn.countAll<number>().as('total'),
-        (eb) => eb.fn.sum<number>(eb.case().when('is_active', '=', 1).then(1).else(0).end()).as('active'),
-        (eb) => eb.fn.sum<number>(eb.case().when('created_at', '>=', since).then(1).else(0).end()).as('new_in_period'),
-      ]).where('deleted_at', 'is', null).where('username', '!=', 'guest').executeTakeFirstOrThrow();
-      return { total: Number(row.total), active: Number(row.active ?? 0), new_in_period: Number(row.new_in_period ?? 0) };
-    });
-    this.register('logins', async (since) => {
-      const rows = await this.sql.kysely.selectFrom('audit_logs').select(['outcome', (eb) => eb.fn.countAll<number>().as('n')])
-        .where('action', '=', 'auth.login').where('created_at', '>=', since).groupBy('outcome').execute();
-      const of = (o: string) => Number(rows.find((r) => r.outcome === o)?.n ?? 0);
-      return { successful: of('success'), failed: of('failure') };
-    });
+  constructor(repo: StatsRepository, audit: AuditRepository, dataDir: string) {
+    this.register('users', (since) => repo.userCounts(since));
+    this.register('logins', (since) => repo.loginOutcomes(since));
     this.register('audit', async (since) => ({ entries_in_period: await audit.countSince(since) }));
     this.register('storage', async () => {
       const disk = await diskFigures(dataDir);
