@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { DetectorCalibration } from '../../modules/devices/detector-simulator.js';
+import type { DetectorCalibration } from '../calibration.js';
 import type { PipelineResult, Stage } from './index.js';
 import type { WorkerRequest } from './worker.js';
 

@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import type { DetectorCalibration } from '../../modules/devices/detector-simulator.js';
+import type { DetectorCalibration } from '../calibration.js';
 import { SplitExecutor } from './executor.js';
 import { runPipeline } from './index.js';
 import { Workspace } from './shared.js';
