@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { corners, DetectorSimulator, type Collimation } from '../../modules/devices/detector-simulator.js';
+import { DetectorSimulator } from '../../modules/devices/detector-simulator.js';
+import { corners, type Collimation } from '../geometry.js';
 import { detectCollimation } from './collimation.js';
 import { correct } from './correction.js';
 import { exposureIndex, segment } from './exposure-index.js';

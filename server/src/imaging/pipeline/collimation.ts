@@ -1,4 +1,4 @@
-import type { Collimation } from '../../modules/devices/detector-simulator.js';
+import type { Collimation } from '../geometry.js';
 import { downsample, percentile } from './correction.js';
 
 type Point = [number, number];

@@ -1,4 +1,4 @@
-import type { DetectorCalibration } from '../../modules/devices/detector-simulator.js';
+import type { DetectorCalibration } from '../calibration.js';
 import { sharedFloat32, sharedUint16, toShared, Workspace } from './shared.js';
 
 const MAX = 16383;

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { WorkerRpc } from '../../util/worker-rpc.js';
 import { runKernel, type KernelArgs, type KernelName } from './kernels.js';
 import { isShared } from './shared.js';
 import type { HelperJob } from './helper.js';
@@ -35,44 +35,17 @@ function assertShared(args: object): void {
  * the helper fails, its half runs here and later work stays on this thread.
  */
 export class SplitExecutor implements RowExecutor {
-  private helper: Worker | undefined;
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-
-  constructor() {
-    const helper = new Worker(new URL('./ts-worker.mjs', import.meta.url), { workerData: { entry: new URL('./helper.ts', import.meta.url).href } });
-    helper.on('message', (reply: { id: number; error?: string }) => {
-      const job = this.waiting.get(reply.id);
-      this.waiting.delete(reply.id);
-      if (this.waiting.size === 0) helper.unref();
-      if (reply.error) job?.reject(new Error(reply.error));
-      else job?.resolve();
-    });
-    const fail = (error: Error) => {
-      this.helper = undefined;
-      for (const job of this.waiting.values()) job.reject(error);
-      this.waiting.clear();
-    };
-    helper.on('error', fail);
-    helper.on('exit', (code) => fail(new Error(`the pipeline helper thread exited (${code})`)));
-    // Idle, the helper must not keep a process alive; while it works, its reply must.
-    helper.unref();
-    this.helper = helper;
-  }
+  // Idle, the helper must not keep a process alive; while it works, its reply must.
+  private readonly helper = new WorkerRpc<HelperJob, void>(new URL('./helper.ts', import.meta.url), { name: 'the pipeline helper thread', unrefWhenIdle: true });
 
   async run<K extends KernelName>(kernel: K, args: KernelArgs<K>, rows: number): Promise<void> {
-    const helper = this.helper;
-    if (!helper || rows < MIN_SPLIT_ROWS) {
+    if (!this.helper.alive || rows < MIN_SPLIT_ROWS) {
       runKernel(kernel, args, 0, rows);
       return;
     }
     assertShared(args);
     const middle = rows >> 1;
-    const id = this.nextId++;
-    const remote = new Promise<void>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-    const job: HelperJob = { id, kernel, args: args as never, from: middle, to: rows };
-    helper.ref();
-    helper.postMessage(job);
+    const remote = this.helper.request((id) => ({ id, kernel, args: args as never, from: middle, to: rows }));
     try {
       runKernel(kernel, args, 0, middle);
     } finally {
@@ -80,9 +53,7 @@ export class SplitExecutor implements RowExecutor {
     }
   }
 
-  async close(): Promise<void> {
-    const helper = this.helper;
-    this.helper = undefined;
-    if (helper) await helper.terminate();
+  close(): Promise<void> {
+    return this.helper.close();
   }
 }

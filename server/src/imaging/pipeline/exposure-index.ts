@@ -1,4 +1,4 @@
-import { fieldColumns, type Collimation } from '../../modules/devices/detector-simulator.js';
+import { fieldColumns, type Collimation } from '../geometry.js';
 import type { CollimationResult } from './collimation.js';
 
 export interface Segmentation {

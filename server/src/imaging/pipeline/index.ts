@@ -1,4 +1,5 @@
-import type { Collimation, DetectorCalibration } from '../../modules/devices/detector-simulator.js';
+import type { DetectorCalibration } from '../calibration.js';
+import type { Collimation } from '../geometry.js';
 import { coarseFactor, collimationOnCoarse } from './collimation.js';
 import { correctDefects, correctionArgs } from './correction.js';
 import { DEFAULT_ENHANCEMENT, enhance } from './enhancement.js';
@@ -6,8 +7,8 @@ import { LOCAL, type RowExecutor } from './executor.js';
 import { exposureIndex, LABEL, segment, shrunk, type ExposureIndex } from './exposure-index.js';
 import { sharedUint16, Workspace } from './shared.js';
 
-/** Progress stages in the order the spec's MODULE/TASK/IMGPROC/PROGRESS events report them. */
-export const STAGES = ['TASK_RecvRaw', 'TASK_RecvMask', 'TASK_RecvEnhance', 'TASK_RecvForeground', 'TASK_RecvApply'] as const;
+/** The pipeline's stages in the order they complete (the same names key `timings`). */
+export const STAGES = ['correction', 'collimation', 'enhancement', 'segmentation', 'apply'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface PipelineInput {
@@ -16,7 +17,7 @@ export interface PipelineInput {
   raw: Uint16Array;
   calibration: DetectorCalibration;
   targetEi: number;
-  /** Called as each stage completes (the workflow publishes it). */
+  /** Called as each stage completes (the caller decides whom to tell). */
   onStage?: (stage: Stage) => void | Promise<void>;
   /** Planes to reuse from earlier runs (a new one when absent). */
   workspace?: Workspace;
@@ -65,7 +66,7 @@ export async function runPipeline(input: PipelineInput, executor: RowExecutor = 
   const { kerma, processing } = corrected;
   correctDefects(kerma, processing, input.calibration);
   lap('correction');
-  await input.onStage?.('TASK_RecvRaw');
+  await input.onStage?.('correction');
 
   const factor = coarseFactor(rows, columns);
   const [coarseRows, coarseColumns] = [Math.floor(rows / factor), Math.floor(columns / factor)];
@@ -75,7 +76,7 @@ export async function runPipeline(input: PipelineInput, executor: RowExecutor = 
   // The edge is found to within a coarse block; mask a block inside it so no unexposed rim shows.
   const shutter = shrunk(collimation.field, collimation.coarse.factor * 1.5);
   lap('collimation');
-  await input.onStage?.('TASK_RecvMask');
+  await input.onStage?.('collimation');
 
   // −log(dose) through a table over the 14-bit processing values (Math.log per pixel: ~220 ms
   // at 3072² here, the table ~20 ms). Outside the field the shutters would make a huge edge for
@@ -87,12 +88,12 @@ export async function runPipeline(input: PipelineInput, executor: RowExecutor = 
   await executor.run('density', { processing, logTable, outside, shutter, columns, density }, rows);
   const enhanced = await enhance({ data: density, rows, columns }, DEFAULT_ENHANCEMENT, executor, workspace);
   lap('enhancement');
-  await input.onStage?.('TASK_RecvEnhance');
+  await input.onStage?.('enhancement');
 
   const segmentation = segment(collimation);
   const exposure = exposureIndex(segmentation, collimation.coarse.data, input.targetEi);
   lap('segmentation');
-  await input.onStage?.('TASK_RecvForeground');
+  await input.onStage?.('segmentation');
 
   // Window from the enhanced values: the field's range, and the anatomy's for the VOI window.
   const { labels, columns: C } = segmentation;
@@ -122,6 +123,6 @@ export async function runPipeline(input: PipelineInput, executor: RowExecutor = 
   const a99 = (quantile(anatomy, 0.99) - low) * scale;
   const window = { center: Math.round((a1 + a99) / 2), width: Math.max(1, Math.round((a99 - a1) * 1.1)) };
   lap('apply');
-  await input.onStage?.('TASK_RecvApply');
+  await input.onStage?.('apply');
   return { rows, columns, presentation, processing, window, exposure, field: collimation.field, timings };
 }

@@ -1,4 +1,4 @@
-import { fieldColumns, type Collimation } from '../../modules/devices/detector-simulator.js';
+import { fieldColumns, type Collimation } from '../geometry.js';
 import { correctRows, downsampleRows } from './correction.js';
 import { reconstructRows, reduceRows } from './enhancement.js';
 

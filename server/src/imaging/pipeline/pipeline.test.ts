@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DetectorSimulator, insideCollimation, type Collimation } from '../../modules/devices/detector-simulator.js';
+import { DetectorSimulator } from '../../modules/devices/detector-simulator.js';
+import { insideCollimation, type Collimation } from '../geometry.js';
 import { DEFAULT_ENHANCEMENT, enhance } from './enhancement.js';
 import { LOCAL } from './executor.js';
 import { Workspace } from './shared.js';

@@ -1,7 +1,8 @@
 import { parentPort } from 'node:worker_threads';
-import type { DetectorCalibration } from '../../modules/devices/detector-simulator.js';
+import type { RpcReply } from '../../util/worker-rpc.js';
+import type { DetectorCalibration } from '../calibration.js';
 import { SplitExecutor } from './executor.js';
-import { runPipeline } from './index.js';
+import { runPipeline, type PipelineResult, type Stage } from './index.js';
 import { Workspace } from './shared.js';
 
 /**
@@ -13,6 +14,7 @@ export type WorkerRequest =
   | { type: 'calibration'; key: string; calibration: DetectorCalibration }
   | { type: 'run'; id: number; key: string; rows: number; columns: number; raw: Uint16Array; targetEi: number };
 
+const reply = (message: RpcReply<PipelineResult, Stage>) => parentPort?.postMessage(message);
 const calibrations = new Map<string, DetectorCalibration>();
 const executor = new SplitExecutor();
 const workspace = new Workspace();
@@ -25,11 +27,11 @@ async function run(message: Extract<WorkerRequest, { type: 'run' }>): Promise<vo
     if (!calibration) throw new Error(`no calibration ${message.key} in the pipeline worker`);
     const result = await runPipeline({
       rows: message.rows, columns: message.columns, raw: message.raw, calibration, targetEi: message.targetEi, workspace,
-      onStage: (stage) => parentPort?.postMessage({ id: message.id, stage }),
+      onStage: (stage) => reply({ id: message.id, progress: stage }),
     }, executor);
-    parentPort?.postMessage({ id: message.id, result });
+    reply({ id: message.id, result });
   } catch (error) {
-    parentPort?.postMessage({ id: message.id, error: error instanceof Error ? error.message : String(error) });
+    reply({ id: message.id, error: error instanceof Error ? error.message : String(error) });
   }
 }
 

@@ -3,23 +3,29 @@ import { REGION_CODES } from '../../dicom/codes.js';
 import { writeDxParts } from '../../dicom/dx-writer.js';
 import type { AuthUser } from '../../http/context.js';
 import { AppError } from '../../http/errors.js';
-import type { PipelineResult } from '../../imaging/pipeline/index.js';
+import type { Collimation } from '../../imaging/geometry.js';
+import type { PipelineResult, Stage } from '../../imaging/pipeline/index.js';
 import type { PipelineRunner } from '../../imaging/pipeline/runner.js';
 import { nowIso } from '../../util/time.js';
 import { generateUid } from '../../util/uid.js';
-import type { DetectorSimulator, Collimation } from '../devices/detector-simulator.js';
-import type { GeneratorSimulator, Technique } from '../devices/generator-simulator.js';
 import { asAppError } from '../devices/driver.js';
+import type { DetectorDriver, GeneratorDriver, Technique } from '../devices/drivers.js';
 import type { Equipment } from '../images/derived-service.js';
 import { dicomPatientOf } from '../images/identity.js';
 import type { ImageFilesService } from '../images/service.js';
 import type { ProtocolRepository } from '../protocols/repository.js';
+import { parseViewExposureConfig, type ViewExposureConfig } from '../protocols/view-config.js';
 import { parseDetails } from '../studies/dto.js';
 import type { ImageRow, StudiesRepository, StudyRow } from '../studies/repository.js';
 import type { StudiesService } from '../studies/service.js';
 
 export const TOPIC_STATUS = 'MODULE/TASK/STATUS/GLOBAL';
 export const TOPIC_PROGRESS = 'MODULE/TASK/IMGPROC/PROGRESS';
+
+/** Each pipeline stage as the status of a TOPIC_PROGRESS event (the console's names for them). */
+export const STAGE_STATUS: Record<Stage, string> = {
+  correction: 'TASK_RecvRaw', collimation: 'TASK_RecvMask', enhancement: 'TASK_RecvEnhance', segmentation: 'TASK_RecvForeground', apply: 'TASK_RecvApply',
+};
 
 type InspectionStatus = 'TASK_Idle' | 'TASK_Ready' | 'TASK_Exposing' | 'TASK_Processing';
 
@@ -41,8 +47,6 @@ interface Inspection {
   orientation: [string, string];
 }
 
-interface ViewConfig { DX?: { TargetEXI?: number; CollimatorShape?: string; CollimatorSize?: string; ImageLaterality?: string; PatientOrientationRow?: string; PatientOrientationColumn?: string } }
-
 /**
  * The exposure workflow of one X-ray room: start an inspection (the view's programme goes to the
  * generator), trigger (generator exposes, detector reads out), then the image-processing
@@ -57,8 +61,8 @@ export class AcquisitionService {
   constructor(
     private readonly deps: {
       studies: StudiesService; studiesRepo: StudiesRepository; protocols: ProtocolRepository; files: ImageFilesService;
-      generator: GeneratorSimulator; detector: DetectorSimulator; bus: Bus; equipment: Equipment; uidRoot: string | undefined;
-      pipeline: PipelineRunner;
+      generator: GeneratorDriver; detector: DetectorDriver; bus: Bus; equipment: Equipment; uidRoot: string | undefined;
+      pipeline: Pick<PipelineRunner, 'run'>;
       /** Called after an image is accepted (auto-send to the default PACS node). */
       onAccepted?: (image: ImageRow) => Promise<void>;
     },
@@ -105,14 +109,11 @@ export class AcquisitionService {
     const ws = view.work_station_id;
     const exposure = (await protocols.exposure(image.product, view.view_id, ws, size)) ?? (await protocols.exposure(image.product, view.view_id, ws, 'Medium'));
     const device = await protocols.device(image.product, view.view_id, ws);
-    const programme = JSON.parse(exposure?.config_object ?? '{}') as { Common?: { kV?: number; mA?: number; ms?: number; Focus?: number } };
-    const common = JSON.parse(device?.config_object ?? '{}') as { Common?: { SID?: number } };
-    const config = JSON.parse(view.config_object) as ViewConfig;
+    const config = parseViewExposureConfig({ view: view.config_object, exposure: exposure?.config_object, device: device?.config_object });
     await generator.connect();
     await detector.connect();
     try {
-      const p = programme.Common ?? {};
-      generator.setTechnique({ kv: p.kV ?? 70, ma: p.mA ?? 200, ms: p.ms ?? 50, focus: p.Focus === 0 ? 0 : 1 });
+      generator.setTechnique(config.programme);
     } catch (error) {
       throw asAppError(error);
     }
@@ -120,26 +121,25 @@ export class AcquisitionService {
     this.inspection = {
       uid, imagePk: image.id, imageNumber: image.sort, studyPk: study.id, technique: generator.currentTechnique(),
       series: { instanceUid: series?.series_instance_uid ?? generateUid(this.deps.uidRoot), number: series?.sort ?? 1, description: image.view_description.slice(0, 64) },
-      sidMm: (common.Common?.SID ?? 100) * 10, targetEi: config.DX?.TargetEXI ?? 300,
-      collimation: this.collimationOf(config),
+      sidMm: config.sidMm, targetEi: config.targetEi,
+      collimation: this.collimationOf(config.field),
       bodyPart: (series?.body_part ?? view.body_part_id).replace(/^[A-Za-z]+_/, '').toUpperCase(),
       position: view.view_position,
       laterality: (['R', 'L', 'B'].includes(view.laterality) ? view.laterality : 'U') as Inspection['laterality'],
-      orientation: [config.DX?.PatientOrientationRow ?? 'L', config.DX?.PatientOrientationColumn ?? 'F'],
+      orientation: config.orientation,
     };
     this.status = 'TASK_Ready';
     if (study.study_status === 'Arrived') await studiesRepo.updateStudy(study.id, { study_status: 'InProgress', updated_at: nowIso() });
     await this.announce();
   }
 
-  /** The view's field ("14IN(35)X17IN(43)") on the detector, centred; an iris when the view says circular. */
-  private collimationOf(config: ViewConfig): Collimation {
+  /** The view's field on the detector in pixels, centred; an iris when the view says circular. */
+  private collimationOf(field: ViewExposureConfig['field']): Collimation {
     const { detector } = this.deps;
-    const cm = /\((\d+(?:\.\d+)?)\)X\d+IN\((\d+(?:\.\d+)?)\)/.exec(config.DX?.CollimatorSize ?? '');
-    const toPixels = (value: number, limit: number) => Math.min(limit, (value * 10) / detector.pixelSpacingMm);
-    const width = cm ? toPixels(Number(cm[1]), detector.columns * 0.96) : detector.columns * 0.86;
-    const height = cm ? toPixels(Number(cm[2]), detector.rows * 0.96) : detector.rows * 0.86;
-    if (config.DX?.CollimatorShape === 'CIRCULAR') return { shape: 'circle', cx: detector.columns / 2, cy: detector.rows / 2, radius: Math.min(width, height) / 2 };
+    const toPixels = (cm: number, limit: number) => Math.min(limit, (cm * 10) / detector.pixelSpacingMm);
+    const width = field.size ? toPixels(field.size.widthCm, detector.columns * 0.96) : detector.columns * 0.86;
+    const height = field.size ? toPixels(field.size.heightCm, detector.rows * 0.96) : detector.rows * 0.86;
+    if (field.shape === 'circle') return { shape: 'circle', cx: detector.columns / 2, cy: detector.rows / 2, radius: Math.min(width, height) / 2 };
     return { shape: 'rect', cx: detector.columns / 2, cy: detector.rows / 2, width, height, angleDeg: 0 };
   }
 
@@ -157,7 +157,7 @@ export class AcquisitionService {
     let delivered;
     try {
       delivered = await generator.expose();
-      raw = detector.acquire({ kv: delivered.kv, mas: delivered.mas, sidMm: inspection.sidMm, bodyPart: inspection.bodyPart, collimation: inspection.collimation });
+      raw = await detector.acquire({ kv: delivered.kv, mas: delivered.mas, sidMm: inspection.sidMm, bodyPart: inspection.bodyPart, collimation: inspection.collimation });
     } catch (error) {
       this.status = 'TASK_Ready';
       throw asAppError(error);
@@ -182,7 +182,7 @@ export class AcquisitionService {
     try {
       const result = await this.deps.pipeline.run(
         { rows: detector.rows, columns: detector.columns, raw, calibration: detector.calibration, targetEi: inspection.targetEi },
-        (stage) => this.progress(inspection.uid, stage),
+        (stage) => this.progress(inspection.uid, STAGE_STATUS[stage]),
       );
       const storing = performance.now();
       const stored = await this.store(inspection, study, result, technique, triggeredAt);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DetectorSimulator, insideCollimation, type Collimation, type RawImage } from './detector-simulator.js';
+import { insideCollimation, type Collimation } from '../../imaging/geometry.js';
+import { DetectorSimulator, type RawImage } from './detector-simulator.js';
 import { DeviceError } from './driver.js';
 
 const SIZE = 512;

@@ -1,19 +1,9 @@
+import type { DetectorCalibration } from '../../imaging/calibration.js';
+import { fieldColumns, type Collimation } from '../../imaging/geometry.js';
 import { attenuationMap, phantomKindOf, type PhantomKind } from '../../imaging/phantom.js';
-import { DeviceError, type DeviceDriver, type DeviceParams } from './driver.js';
+import { DeviceError, type DeviceParams } from './driver.js';
+import type { DetectorDriver, DetectorExposure, RawFrame } from './drivers.js';
 import { mulberry32 } from '../../util/random.js';
-
-export type Collimation =
-  | { shape: 'rect'; cx: number; cy: number; width: number; height: number; angleDeg: number }
-  | { shape: 'circle'; cx: number; cy: number; radius: number };
-
-export interface DetectorExposure {
-  kv: number;
-  mas: number;
-  sidMm: number;
-  bodyPart: string;
-  /** In pixels of the full detector; defaults to a rectangle covering ~85 % of it. */
-  collimation?: Collimation;
-}
 
 /** What the simulator knows and the pipeline must find out: for tests against ground truth. */
 export interface GroundTruth {
@@ -25,24 +15,8 @@ export interface GroundTruth {
   anatomyKermaUGy: number;
 }
 
-/** The detector's calibration, as a real panel's offset/gain/defect calibration provides. */
-export interface DetectorCalibration {
-  rows: number;
-  columns: number;
-  offset: Float32Array;
-  gain: Float32Array;
-  /** 1 where the pixel is defective (dead, hot, a bad column). */
-  defects: Uint8Array;
-  /** Digital numbers per µGy of air kerma at unit gain. */
-  dnPerUGy: number;
-  pixelSpacingMm: number;
-}
-
-export interface RawImage {
-  rows: number;
-  columns: number;
-  bitsStored: 14;
-  data: Uint16Array;
+/** A readout with the simulator's ground truth beside it. */
+export interface RawImage extends RawFrame {
   truth: GroundTruth;
 }
 
@@ -80,65 +54,13 @@ function histogramMedian(histogram: Uint32Array, binWidth: number): number {
   return 1;
 }
 
-export function corners(c: Extract<Collimation, { shape: 'rect' }>): [number, number][] {
-  const a = (c.angleDeg * Math.PI) / 180;
-  const [cos, sin] = [Math.cos(a), Math.sin(a)];
-  return ([[-1, -1], [1, -1], [1, 1], [-1, 1]] as const).map(([su, sv]) => {
-    const u = (su * c.width) / 2;
-    const v = (sv * c.height) / 2;
-    return [c.cx + u * cos - v * sin, c.cy + u * sin + v * cos];
-  });
-}
-
-/** The x-interval the (convex) field covers on the horizontal line at `y`, or undefined. */
-export function rowSpan(c: Collimation, y: number): [number, number] | undefined {
-  if (c.shape === 'circle') {
-    const dy = y - c.cy;
-    if (Math.abs(dy) > c.radius) return undefined;
-    const half = Math.sqrt(c.radius ** 2 - dy ** 2);
-    return [c.cx - half, c.cx + half];
-  }
-  const points = corners(c);
-  let low = Infinity;
-  let high = -Infinity;
-  for (let k = 0; k < 4; k += 1) {
-    const [x1, y1] = points[k]!;
-    const [x2, y2] = points[(k + 1) % 4]!;
-    if ((y < Math.min(y1, y2)) || (y > Math.max(y1, y2)) || y1 === y2) continue;
-    const x = x1 + ((y - y1) / (y2 - y1)) * (x2 - x1);
-    low = Math.min(low, x);
-    high = Math.max(high, x);
-  }
-  return low <= high ? [low, high] : undefined;
-}
-
-/**
- * The columns whose pixel centres lie in the field on the row through `y`, for a grid of
- * `pixelSize` detector pixels per column; an empty range (from > to) when the row misses it.
- */
-export function fieldColumns(c: Collimation, y: number, columns: number, pixelSize = 1): [number, number] {
-  const span = rowSpan(c, y);
-  if (!span) return [0, -1];
-  return [Math.max(0, Math.ceil(span[0] / pixelSize - 0.5)), Math.min(columns - 1, Math.floor(span[1] / pixelSize - 0.5))];
-}
-
-export function insideCollimation(c: Collimation, x: number, y: number): boolean {
-  if (c.shape === 'circle') return (x - c.cx) ** 2 + (y - c.cy) ** 2 <= c.radius ** 2;
-  const a = (-c.angleDeg * Math.PI) / 180;
-  const dx = x - c.cx;
-  const dy = y - c.cy;
-  const u = dx * Math.cos(a) - dy * Math.sin(a);
-  const v = dx * Math.sin(a) + dy * Math.cos(a);
-  return Math.abs(u) <= c.width / 2 && Math.abs(v) <= c.height / 2;
-}
-
 /**
  * A simulated flat-panel detector: a 14-bit image of a phantom whose signal follows kV and mAs
  * (kerma ∝ mAs·kV²/SID², attenuation falling with kV), quantum noise ∝ √dose, collimation,
  * raw beam beside the anatomy, a heel effect along the anode–cathode (vertical) axis, a fixed
  * offset and gain pattern, and defective pixels and one dead column.
  */
-export class DetectorSimulator implements DeviceDriver {
+export class DetectorSimulator implements DetectorDriver {
   readonly uri = 'DIOS/DEVICE/Detector';
   private open = false;
   private calibrationCache: DetectorCalibration | undefined;
@@ -223,7 +145,7 @@ export class DetectorSimulator implements DeviceDriver {
     return { shape: 'rect', cx: this.columns / 2, cy: this.rows / 2, width: this.columns * 0.86, height: this.rows * 0.86, angleDeg: 0 };
   }
 
-  /** Reads out one exposure. */
+  /** Reads out one exposure; the field defaults to a rectangle covering ~85 % of the panel. */
   acquire(exposure: DetectorExposure): RawImage {
     if (!this.open) throw new DeviceError('DEVICE_NOT_READY', `${this.uri} is not open`);
     const { rows, columns, calibration: cal } = this;

@@ -1,4 +1,5 @@
-import { DeviceError, type DeviceDriver, type DeviceParams } from './driver.js';
+import { DeviceError, type DeviceParams } from './driver.js';
+import type { GeneratorDriver, Technique } from './drivers.js';
 
 /** Renard R10 steps (IEC 60601-2-54's preferred mA, ms and mAs values), one decade. */
 const R10 = [1, 1.25, 1.6, 2, 2.5, 3.2, 4, 5, 6.3, 8];
@@ -48,21 +49,13 @@ export const DEFAULT_LIMITS: GeneratorLimits = {
 /** Tube heat above which the generator refuses to prepare until it has cooled. */
 const HEAT_LOCK_FRACTION = 0.9;
 
-export interface Technique {
-  kv: number;
-  ma: number;
-  ms: number;
-  mas: number;
-  focus: 0 | 1;
-}
-
 /**
  * A simulated high-frequency X-ray generator: kV/mA/ms/mAs with their coupling (mAs = mA·ms),
  * range and power limits per focal spot, technique modes (3-point kV/mA/ms, 2-point kV/mAs),
  * anode heat that rises with each exposure and falls while idle, and the standby → prepare →
  * ready → expose → standby cycle of a real console's handswitch.
  */
-export class GeneratorSimulator implements DeviceDriver {
+export class GeneratorSimulator implements GeneratorDriver {
   readonly uri = 'DIOS/DEVICE/Generator';
   private open = false;
   private technique: Technique = { kv: 70, ma: 200, ms: 50, mas: 10, focus: 1 };

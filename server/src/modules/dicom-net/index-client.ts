@@ -1,5 +1,5 @@
-import { Worker } from 'node:worker_threads';
 import type { DatabaseSettings } from '../../db/index.js';
+import { WorkerRpc } from '../../util/worker-rpc.js';
 import type { IndexOutcome } from './ingest-index.js';
 import type { JournalEntry } from './ingest-journal.js';
 
@@ -27,65 +27,38 @@ export interface IndexReply {
  * that dies is started again at the next batch; its batch fails and stays in the journal.
  */
 export class IndexWorker {
-  private worker: Worker | undefined;
-  private ready: Promise<void> | undefined;
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (o: IndexOutcome) => void; reject: (e: Error) => void }>();
+  private thread: WorkerRpc<IndexRequest, IndexOutcome> | undefined;
 
   constructor(private readonly settings: IndexWorkerData) {}
 
+  private current(): WorkerRpc<IndexRequest, IndexOutcome> {
+    if (this.thread?.alive) return this.thread;
+    this.thread = new WorkerRpc(new URL('./index-worker.ts', import.meta.url), {
+      name: 'the index thread', workerData: this.settings,
+      isReady: (message) => (message as IndexReply).id === 0,
+      decode: (message) => {
+        const reply = message as IndexReply;
+        return reply.outcome ? { id: reply.id, result: reply.outcome } : { id: reply.id, error: reply.error ?? 'the index thread failed' };
+      },
+    });
+    return this.thread;
+  }
+
   start(): Promise<void> {
-    if (this.ready) return this.ready;
-    const worker = new Worker(new URL('../../imaging/pipeline/ts-worker.mjs', import.meta.url), {
-      workerData: { ...this.settings, entry: new URL('./index-worker.ts', import.meta.url).href },
-    });
-    this.worker = worker;
-    this.ready = new Promise<void>((resolve, reject) => {
-      worker.on('message', (reply: IndexReply) => {
-        if (reply.id === 0) {
-          resolve();
-          return;
-        }
-        const job = this.waiting.get(reply.id);
-        this.waiting.delete(reply.id);
-        if (reply.outcome) job?.resolve(reply.outcome);
-        else job?.reject(new Error(reply.error ?? 'the index thread failed'));
-      });
-      const fail = (error: Error) => {
-        if (this.worker !== worker) return;
-        this.worker = undefined;
-        this.ready = undefined;
-        reject(error);
-        for (const job of this.waiting.values()) job.reject(error);
-        this.waiting.clear();
-      };
-      worker.on('error', fail);
-      worker.on('exit', (code) => fail(new Error(`the index thread stopped (exit code ${code})`)));
-    });
-    // Callers see a failed start through index(); the promise itself must not go unhandled.
-    this.ready.catch(() => undefined);
-    return this.ready;
+    return this.current().started;
   }
 
   async index(entries: JournalEntry[]): Promise<IndexOutcome> {
-    await this.start();
-    const id = this.nextId++;
-    return new Promise<IndexOutcome>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker!.postMessage({ id, entries } satisfies IndexRequest);
-    });
+    const thread = this.current();
+    await thread.started;
+    return thread.request((id) => ({ id, entries }));
   }
 
   /** Closes the thread's database connection and lets the thread end. */
   async close(): Promise<void> {
-    const worker = this.worker;
-    if (!worker) return;
-    this.worker = undefined;
-    this.ready = undefined;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.postMessage({ id: 0, entries: [], close: true } satisfies IndexRequest);
-    const timer = setTimeout(() => void worker.terminate(), 5_000);
-    await exited;
-    clearTimeout(timer);
+    const thread = this.thread;
+    if (!thread) return;
+    this.thread = undefined;
+    await thread.close({ message: { id: 0, entries: [], close: true } satisfies IndexRequest, graceMs: 5_000 });
   }
 }
