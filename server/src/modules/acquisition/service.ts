@@ -2,14 +2,13 @@ import type { Bus } from '../../bus/index.js';
 import { REGION_CODES } from '../../dicom/codes.js';
 import { writeDxParts } from '../../dicom/dx-writer.js';
 import type { AuthUser } from '../../http/context.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import type { PipelineResult } from '../../imaging/pipeline/index.js';
 import type { PipelineRunner } from '../../imaging/pipeline/runner.js';
 import { nowIso } from '../../util/time.js';
 import { generateUid } from '../../util/uid.js';
 import type { DetectorSimulator, Collimation } from '../devices/detector-simulator.js';
 import type { GeneratorSimulator, Technique } from '../devices/generator-simulator.js';
-import { asAppError } from '../devices/driver.js';
 import type { Equipment } from '../images/derived-service.js';
 import { dicomPatientOf } from '../images/identity.js';
 import type { ImageFilesService } from '../images/service.js';
@@ -110,12 +109,8 @@ export class AcquisitionService {
     const config = JSON.parse(view.config_object) as ViewConfig;
     await generator.connect();
     await detector.connect();
-    try {
-      const p = programme.Common ?? {};
-      generator.setTechnique({ kv: p.kV ?? 70, ma: p.mA ?? 200, ms: p.ms ?? 50, focus: p.Focus === 0 ? 0 : 1 });
-    } catch (error) {
-      throw asAppError(error);
-    }
+    const p = programme.Common ?? {};
+    generator.setTechnique({ kv: p.kV ?? 70, ma: p.mA ?? 200, ms: p.ms ?? 50, focus: p.Focus === 0 ? 0 : 1 });
     const series = (await studiesRepo.seriesOf([study.id])).find((s) => s.id === image.series_pk);
     this.inspection = {
       uid, imagePk: image.id, imageNumber: image.sort, studyPk: study.id, technique: generator.currentTechnique(),
@@ -160,7 +155,7 @@ export class AcquisitionService {
       raw = detector.acquire({ kv: delivered.kv, mas: delivered.mas, sidMm: inspection.sidMm, bodyPart: inspection.bodyPart, collimation: inspection.collimation });
     } catch (error) {
       this.status = 'TASK_Ready';
-      throw asAppError(error);
+      throw error;
     }
     this.status = 'TASK_Processing';
     await this.announce();

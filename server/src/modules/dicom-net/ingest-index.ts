@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import type { ParsedDicom } from '../../dicom/reader.js';
+import { readDicom, type ParsedDicom } from '../../dicom/reader.js';
 import type { BlobInfo, BlobStore } from '../../storage/blob-store.js';
 import { nowIso } from '../../util/time.js';
 import { nextStudyId } from '../../util/uid.js';
 import type { FilesRepository } from '../images/repository.js';
-import { parseOrReject } from '../images/service.js';
 import type { StudyDetails } from '../studies/dto.js';
 import type { StudiesRepository } from '../studies/repository.js';
 import type { JournalEntry } from './ingest-journal.js';
@@ -161,7 +160,7 @@ async function journalObject(entry: JournalEntry, blobs: BlobStore): Promise<Jou
     return { parsed, store: (key) => blobs.adopt(key, entry.file, digest) };
   }
   const bytes = await readRecord(entry);
-  return { parsed: indexable(parseOrReject(bytes)), store: (key) => blobs.put(key, bytes) };
+  return { parsed: indexable(readDicom(bytes)), store: (key) => blobs.put(key, bytes) };
 }
 
 /** Files up to this size are read whole; larger ones are hashed through a reused buffer. */
@@ -182,7 +181,7 @@ async function readJournalFile(journalFile: string): Promise<{ parsed: ParsedDic
     const { size } = await handle.stat();
     if (size <= READ_WHOLE) {
       const file = await handle.readFile();
-      return { parsed: indexable(parseOrReject(file)), digest: { size, sha256: createHash('sha256').update(file).digest('hex') } };
+      return { parsed: indexable(readDicom(file)), digest: { size, sha256: createHash('sha256').update(file).digest('hex') } };
     }
     scratch ??= Buffer.allocUnsafe(4 * 1024 * 1024);
     const hash = createHash('sha256');
@@ -196,10 +195,10 @@ async function readJournalFile(journalFile: string): Promise<{ parsed: ParsedDic
     }
     let parsed: ParsedDicom;
     try {
-      parsed = parseOrReject(head!, { untilPixelData: true });
+      parsed = readDicom(head!, { untilPixelData: true });
     } catch {
       // Attributes past the head (large private data before Pixel Data): the whole file, once.
-      parsed = parseOrReject(await handle.readFile());
+      parsed = readDicom(await handle.readFile());
     }
     return { parsed: indexable(parsed), digest: { size, sha256: hash.digest('hex') } };
   } finally {

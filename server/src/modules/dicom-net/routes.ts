@@ -1,6 +1,6 @@
 import { requireUser } from '../../http/auth-hooks.js';
 import { drTyped, ok } from '../../http/envelope.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import { echo } from './echo.js';
 import { EchoBody, RetryBody, StoreBody, StoreQueueQuery, StudyStoreBody, TaskIdQuery, WorklistImportBody, WorklistQueryBody } from './schemas.js';

@@ -4,11 +4,11 @@ import { STATUS, statusText } from '../../dimse/command.js';
 import { explicitToImplicit, splitPart10 } from '../../dimse/dataset.js';
 import { Association, EXPLICIT_LE, IMPLICIT_LE } from '../../dimse/scu.js';
 import type { AuthUser, Language } from '../../http/context.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import type { CreateStudy } from '../studies/schemas.js';
 import type { StudiesService } from '../studies/service.js';
 import type { ConfigService } from '../system/config-service.js';
-import { asDicomAppError, DimseOutput } from './output.js';
+import { DimseOutput } from './output.js';
 
 /** Modality Worklist Information Model – FIND (PS3.4 K.6.1). */
 export const MWL_FIND = '1.2.840.10008.5.1.4.31';
@@ -102,24 +102,20 @@ export class WorklistService {
     const aet = (await this.configs.getString('ris.aet')).trim();
     if (!address || !aet) throw new AppError('RIS_NOT_CONFIGURED');
     const output = new DimseOutput(true, false);
-    try {
-      return await Association.run({
-        host: address, port: await this.configs.getNumber('ris.port'), calledAet: aet,
-        callingAet: (await this.configs.getString('ris.aec')).trim() || this.ourAet,
-        contexts: [{ abstractSyntax: MWL_FIND, transferSyntaxes: [EXPLICIT_LE, IMPLICIT_LE] }],
-        connectTimeoutMs: this.timeoutMs, dimseTimeoutMs: this.timeoutMs, log: output.log,
-      }, async (association) => {
-        const context = association.contextFor(MWL_FIND);
-        if (!context) throw new AppError('DICOM_ASSOCIATION_REJECTED', [], 'the RIS does not offer the Modality Worklist');
-        const identifier = identifierFor(q);
-        const sent = context.transferSyntax === IMPLICIT_LE ? explicitToImplicit(identifier) : [identifier];
-        const { status, matches } = await association.find(MWL_FIND, sent, context.id);
-        if (status !== STATUS.SUCCESS) throw new AppError('DICOM_PROTOCOL', [], `the RIS ended the query with ${statusText(status)}`);
-        return matches.map((m) => itemOf(m, context.transferSyntax));
-      }).then((items) => ({ items, output: output.text() }));
-    } catch (error) {
-      throw asDicomAppError(error);
-    }
+    return await Association.run({
+      host: address, port: await this.configs.getNumber('ris.port'), calledAet: aet,
+      callingAet: (await this.configs.getString('ris.aec')).trim() || this.ourAet,
+      contexts: [{ abstractSyntax: MWL_FIND, transferSyntaxes: [EXPLICIT_LE, IMPLICIT_LE] }],
+      connectTimeoutMs: this.timeoutMs, dimseTimeoutMs: this.timeoutMs, log: output.log,
+    }, async (association) => {
+      const context = association.contextFor(MWL_FIND);
+      if (!context) throw new AppError('DICOM_ASSOCIATION_REJECTED', [], 'the RIS does not offer the Modality Worklist');
+      const identifier = identifierFor(q);
+      const sent = context.transferSyntax === IMPLICIT_LE ? explicitToImplicit(identifier) : [identifier];
+      const { status, matches } = await association.find(MWL_FIND, sent, context.id);
+      if (status !== STATUS.SUCCESS) throw new AppError('DICOM_PROTOCOL', [], `the RIS ended the query with ${statusText(status)}`);
+      return matches.map((m) => itemOf(m, context.transferSyntax));
+    }).then((items) => ({ items, output: output.text() }));
   }
 
   /**

@@ -5,7 +5,7 @@ import { identityOf, writeDerivedDx, writeSecondaryCapture, type NewInstance, ty
 import { readPart10, type Dataset } from '../../dicom/part10.js';
 import type { AuthUser } from '../../http/context.js';
 import { drTyped } from '../../http/envelope.js';
-import { AppError, validationError } from '../../http/errors.js';
+import { AppError, validationError } from '../../util/errors.js';
 import { nowIso } from '../../util/time.js';
 import { generateUid } from '../../util/uid.js';
 import { parseDetails } from '../studies/dto.js';

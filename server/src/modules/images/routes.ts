@@ -4,7 +4,7 @@ import type { StoredFileKind } from '../../db/schema.js';
 import { PREVIEW_SIZES, type PreviewFormat, type PreviewSize } from '../../dicom/render.js';
 import { requireUser } from '../../http/auth-hooks.js';
 import { DR_EMPTY, ok } from '../../http/envelope.js';
-import { validationError } from '../../http/errors.js';
+import { validationError } from '../../util/errors.js';
 import { BEARER, diagnosisRoute, drRoute, type App } from '../../http/routing.js';
 import { InstanceRef, instanceUidOf } from '../studies/schemas.js';
 import type { DerivedImagesService } from './derived-service.js';

@@ -1,5 +1,5 @@
 import { drTyped } from '../../http/envelope.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { nowIso } from '../../util/time.js';
 import type { PacsNodeRow, PacsRepository } from './repository.js';
 import type { PacsNodeInput } from './schemas.js';

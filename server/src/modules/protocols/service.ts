@@ -1,6 +1,6 @@
 import type { Language } from '../../http/context.js';
 import { drTyped } from '../../http/envelope.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { thicknessExposure } from './library/techniques.js';
 import type { ListFilter, ProcedureRow, ProtocolRepository, ViewRow } from './repository.js';
 

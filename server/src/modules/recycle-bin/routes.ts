@@ -1,6 +1,6 @@
 import { requireUser } from '../../http/auth-hooks.js';
 import { DR_EMPTY, ok } from '../../http/envelope.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import { StudyIdList, StudyIdParams, StudyListQuery } from '../studies/schemas.js';
 import type { StudiesService } from '../studies/service.js';

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { requireUser } from '../../http/auth-hooks.js';
 import { DR_EMPTY, drTyped, ok } from '../../http/envelope.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import {
   AddImagesBody, CreateStudyBody, InstanceRef, instanceUidOf, SortImagesBody, StudyIdList, StudyIdParams, StudyListQuery, UidParams, UpdateStudyBody,

@@ -1,6 +1,6 @@
 import type { AuthUser, Language } from '../../http/context.js';
 import { drTyped } from '../../http/envelope.js';
-import { AppError, validationError, type FieldError } from '../../http/errors.js';
+import { AppError, validationError, type FieldError } from '../../util/errors.js';
 import { nowIso, toStoredInstant } from '../../util/time.js';
 import { generateUid, nextStudyId } from '../../util/uid.js';
 import type { BlobStore } from '../../storage/blob-store.js';

@@ -2,7 +2,7 @@ import type { Selectable } from 'kysely';
 import type { Config } from '../../config.js';
 import type { SystemConfigsTable } from '../../db/schema.js';
 import { likePattern, type Sql } from '../../db/sql.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { nowIso } from '../../util/time.js';
 import { checkConfigValue, configDefinitions, type ConfigDefinition } from './config-definitions.js';
 

@@ -1,6 +1,6 @@
 import type { Sql } from '../../db/sql.js';
 import type { AuthUser } from '../../http/context.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import type { Page } from '../../http/pagination.js';
 import { nowIso } from '../../util/time.js';
 import { maskPhone } from '../../util/mask.js';
