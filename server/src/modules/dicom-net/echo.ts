@@ -1,4 +1,3 @@
-import { drTyped } from '../../http/envelope.js';
 import { STATUS, statusText } from '../../dimse/command.js';
 import { Association, EXPLICIT_LE, IMPLICIT_LE, VERIFICATION } from '../../dimse/scu.js';
 import { AppError } from '../../util/errors.js';
@@ -14,5 +13,5 @@ export async function echo(input: EchoInput, timeoutMs = 10_000) {
     connectTimeoutMs: timeoutMs, dimseTimeoutMs: timeoutMs, log: output.log,
   }, (association) => association.echo());
   if (status !== STATUS.SUCCESS) throw new AppError('DICOM_PROTOCOL', [], `the node answered the echo with ${statusText(status)}`);
-  return drTyped('dr.task.EchoReply', { ok: true, output: output.text() });
+  return { ok: true, output: output.text() };
 }
