@@ -1,11 +1,11 @@
 /**
  * Errors every layer may raise by naming an entry of the error catalogue. They carry no HTTP
- * status: the HTTP error handler looks the name up in the catalogue (`http/errors.ts`), which
+ * status: the HTTP error handler looks the name up in the error catalogue, which
  * gives the status, the DR code and the localized text. A worker thread or a DIMSE service may
  * throw them as well as a route's service.
  */
 
-/** The catalogue's entry names; `http/errors.ts` has exactly one entry for each (its type checks it). */
+/** The catalogue's entry names; the catalogue has exactly one entry for each (its type checks it). */
 export type ErrorName =
   | 'VALIDATION'
   | 'MALFORMED_BODY'

@@ -1,7 +1,7 @@
 import type { Bus } from '../../bus/index.js';
 import { REGION_CODES } from '../../dicom/codes.js';
 import { writeDxParts } from '../../dicom/dx-writer.js';
-import type { AuthUser } from '../../http/context.js';
+import type { AuthUser } from '../auth/auth-user.js';
 import { AppError } from '../../util/errors.js';
 import type { PipelineResult } from '../../imaging/pipeline/index.js';
 import type { PipelineRunner } from '../../imaging/pipeline/runner.js';

@@ -1,4 +1,4 @@
-import type { AuthUser } from '../../http/context.js';
+import type { AuthUser } from './auth-user.js';
 import { AppError } from '../../util/errors.js';
 import { nowIso } from '../../util/time.js';
 import type { ConfigService } from '../system/config-service.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AuthUser } from '../../http/context.js';
+import type { AuthUser } from '../auth/auth-user.js';
 import { AppError } from '../../util/errors.js';
 import type { PacsNodeRow, PacsRepository } from '../pacs/repository.js';
 import type { ImageRow, StudiesRepository } from '../studies/repository.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { identityOf, writeDerivedDx, writeSecondaryCapture, type NewInstance, type Raster } from '../../dicom/derived-writer.js';
 import { readPart10, type Dataset } from '../../dicom/part10.js';
-import type { AuthUser } from '../../http/context.js';
+import type { AuthUser } from '../auth/auth-user.js';
 import { AppError, validationError } from '../../util/errors.js';
 import { nowIso } from '../../util/time.js';
 import { generateUid } from '../../util/uid.js';

@@ -4,7 +4,7 @@ import type { StoredFileKind, StoredFileRole } from '../../db/schema.js';
 import type { Frame } from '../../dicom/pixels.js';
 import { DicomReadError, readDicom } from '../../dicom/reader.js';
 import { renderFirstFrame, renderFrame, type Rendered, type RenderOptions } from '../../dicom/render.js';
-import type { AuthUser } from '../../http/context.js';
+import type { AuthUser } from '../auth/auth-user.js';
 import { AppError } from '../../util/errors.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { nowIso } from '../../util/time.js';

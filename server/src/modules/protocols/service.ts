@@ -1,4 +1,4 @@
-import type { Language } from '../../http/context.js';
+import type { Language } from '../../util/client.js';
 import { AppError } from '../../util/errors.js';
 import { thicknessExposure } from './library/techniques.js';
 import type { ListFilter, ProcedureRow, ProtocolRepository, ViewRow } from './repository.js';

@@ -1,4 +1,5 @@
-import type { AuthUser, Language } from '../../http/context.js';
+import type { AuthUser } from '../auth/auth-user.js';
+import type { Language } from '../../util/client.js';
 import { AppError, validationError, type FieldError } from '../../util/errors.js';
 import { nowIso, toStoredInstant } from '../../util/time.js';
 import { generateUid, nextStudyId } from '../../util/uid.js';
