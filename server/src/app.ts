@@ -16,7 +16,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { installAuthHooks } from './http/auth-hooks.js';
 import { readClientHeaders, type RoentgenRoute } from './http/context.js';
 import { installErrorHandling, sendError } from './http/error-handler.js';
-import { AppError } from './http/errors.js';
+import { AppError } from './util/errors.js';
 import { registerDrRoutes, type App } from './http/routing.js';
 import { installValidation } from './http/validation.js';
 import { FileBlobStore } from './storage/blob-store.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
 import { readPart10 } from '../src/dicom/part10.js';
-import { AppError } from '../src/http/errors.js';
+import { DicomReadError } from '../src/dicom/reader.js';
 import { dxFor, storeDx } from './dicom-helpers.js';
 import { DIALECTS, call, createUser, isDiagnosisError, isDrError, sampleStudy, withServer } from './helpers.js';
 
@@ -177,7 +177,7 @@ for (const dialect of DIALECTS) {
       const count = async () => Number((await ctx.t.server.db.kysely.selectFrom('stored_files').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
       const blobCount = () => fs.readdirSync(path.join(ctx.t.dataDir, 'blobs'), { recursive: true }).filter((f) => String(f).endsWith('.dcm') || String(f).endsWith('.webp')).length;
       const [rowsBefore, blobsBefore] = [await count(), blobCount()];
-      const invalid = (pattern: RegExp) => (e: unknown) => e instanceof AppError && e.errorName === 'INVALID_DICOM' && pattern.test(e.details[0]!.message);
+      const invalid = (pattern: RegExp) => (e: unknown) => e instanceof DicomReadError && pattern.test(e.message);
       await assert.rejects(files.storeImage(uid, dxFor('1.2.3.999')), invalid(/SOP Instance UID/));
       await assert.rejects(files.storeImage(uid, Buffer.from('junk'.repeat(100))), invalid(/not a DICOM file/));
       const truncated = dxFor(uid).subarray(0, 2000);

@@ -1,4 +1,5 @@
 import dcmjs from 'dcmjs';
+import { DicomReadError } from './reader.js';
 
 /** Our implementation identity in every file we write (PS3.7 D.3.3.2). */
 export const IMPLEMENTATION_CLASS_UID = '2.25.208436957532941862398475329451781253247';
@@ -101,11 +102,19 @@ export function metaHeader(o: { sopClassUid: string; sopInstanceUid: string; tra
   return Buffer.concat([preamble, length, body]);
 }
 
-/** A Part 10 file as a naturalized dataset (pixel data stays as dcmjs reads it). */
+/**
+ * A Part 10 file as a naturalized dataset (pixel data stays as dcmjs reads it), to change and
+ * write again with writePart10: the DICOM façade's editing half (reader.ts reads). Never throws
+ * anything but DicomReadError.
+ */
 export function readPart10(bytes: Uint8Array): Dataset {
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  const file = dcmjs.data.DicomMessage.readFile(buffer);
-  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(file.dict);
+  try {
+    const file = dcmjs.data.DicomMessage.readFile(buffer);
+    return dcmjs.data.DicomMetaDictionary.naturalizeDataset(file.dict);
+  } catch (error) {
+    throw new DicomReadError(`not a readable DICOM file: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 /** Native pixel data for writePart10: a view of the frame, written without a copy. */

@@ -1,5 +1,15 @@
 import zlib from 'node:zlib';
 import dicomParser, { type DataSet, type Element } from 'dicom-parser';
+import { TAGS } from './tags.js';
+
+/**
+ * The one way this server reads DICOM: a dataset's attributes (readDataSet, with the tags of
+ * `tags.ts`), an image's attributes and pixel element (readDicom, decoded by `pixels.ts`), and a
+ * Part 10 file's meta header alone (readMetaHeader). Reading a file to change and write it again
+ * is `part10.ts`'s readPart10/writePart10 pair: it needs dcmjs, which takes most of a second to
+ * load and stays out of this module (the ingest index thread loads this one).
+ */
+export type { DataSet };
 
 /** A file we cannot read as DICOM, with the reason in words a user can act on. */
 export class DicomReadError extends Error {}
@@ -66,17 +76,6 @@ export interface ParsedDicom {
   pixelData?: Element;
   littleEndian: boolean;
 }
-
-const tag = (group: number, element: number) => `x${group.toString(16).padStart(4, '0')}${element.toString(16).padStart(4, '0')}`;
-export const TAGS = {
-  transferSyntax: tag(0x0002, 0x0010), sopClass: tag(0x0008, 0x0016), sopInstance: tag(0x0008, 0x0018), modality: tag(0x0008, 0x0060),
-  studyUid: tag(0x0020, 0x000d), seriesUid: tag(0x0020, 0x000e), samples: tag(0x0028, 0x0002), photometric: tag(0x0028, 0x0004),
-  planar: tag(0x0028, 0x0006), frames: tag(0x0028, 0x0008), rows: tag(0x0028, 0x0010), columns: tag(0x0028, 0x0011),
-  bitsAllocated: tag(0x0028, 0x0100), bitsStored: tag(0x0028, 0x0101), highBit: tag(0x0028, 0x0102), pixelRep: tag(0x0028, 0x0103),
-  windowCenter: tag(0x0028, 0x1050), windowWidth: tag(0x0028, 0x1051), rescaleIntercept: tag(0x0028, 0x1052),
-  rescaleSlope: tag(0x0028, 0x1053), voiLutFunction: tag(0x0028, 0x1056), voiLutSequence: tag(0x0028, 0x3010),
-  lutDescriptor: tag(0x0028, 0x3002), lutData: tag(0x0028, 0x3006), presentationLutShape: tag(0x2050, 0x0020), pixelData: tag(0x7fe0, 0x0010),
-};
 
 /** Inflates deflated datasets with Node's zlib, bounded (dicom-parser's own path has no limit). */
 function inflater(bytes: Uint8Array, position: number): Uint8Array {
@@ -157,12 +156,6 @@ function imageMeta(ds: DataSet, transferSyntaxUid: string, pixelData: Element | 
   return meta;
 }
 
-/**
- * Parses a Part 10 file (or a bare dataset: in the transfer syntax `bare` names, as DIMSE carries
- * it, or else in implicit VR little endian, as some old modalities write) in any of the
- * uncompressed, deflated or encapsulated transfer syntaxes (a bare dataset: not deflated).
- * Never throws anything but DicomReadError.
- */
 export interface ReadOptions {
   /** The bytes are a bare dataset in this transfer syntax (as DIMSE carries it). */
   transferSyntax?: string;
@@ -170,14 +163,14 @@ export interface ReadOptions {
   untilPixelData?: boolean;
 }
 
-export function readDicom(bytes: Uint8Array, options: ReadOptions = {}): ParsedDicom {
+/** A dataset's attributes (Part 10 or bare, as readDicom takes them), without checking them as an image. */
+export function readDataSet(bytes: Uint8Array, options: ReadOptions = {}): DataSet {
   const bare = options.transferSyntax === undefined ? undefined : { transferSyntax: options.transferSyntax };
-  let dataSet: DataSet;
   try {
     const part10 = !bare && bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
     // A bare dataset without a known syntax is accepted only when it starts where datasets start: group 0008.
     if (!part10 && !bare && !(bytes.length >= 8 && bytes[0] === 0x08 && bytes[1] === 0x00)) throw new DicomReadError('not a DICOM file: no DICM preamble');
-    dataSet = dicomParser.parseDicom(bytes, {
+    return dicomParser.parseDicom(bytes, {
       ...(part10 ? {} : { TransferSyntaxUID: bare?.transferSyntax ?? TRANSFER_SYNTAX.IMPLICIT_LE }),
       ...(options.untilPixelData ? { untilTag: TAGS.pixelData } : {}),
       // dicom-parser's typing says void; it uses the returned array (its docs and source).
@@ -188,7 +181,21 @@ export function readDicom(bytes: Uint8Array, options: ReadOptions = {}): ParsedD
     const message = typeof error === 'string' ? error : error instanceof Error ? error.message : 'unreadable';
     throw new DicomReadError(`not a readable DICOM file: ${message.replace(/^dicomParser\.\w+: /, '')}`);
   }
-  const transferSyntaxUid = bare?.transferSyntax ?? (dataSet.string(TAGS.transferSyntax) ?? TRANSFER_SYNTAX.IMPLICIT_LE).replace(/\0/g, '').trim();
+}
+
+/** A text attribute, trimmed; '' when absent (also when the dataset is: an empty sequence). */
+export const text = (dataSet: DataSet | undefined, tag: string): string => (dataSet?.string(tag) ?? '').trim();
+
+/**
+ * An image: its attributes checked for the ranges the decoders rely on, and its Pixel Data
+ * element. Reads a Part 10 file (or a bare dataset: in the transfer syntax `bare` names, as DIMSE carries
+ * it, or else in implicit VR little endian, as some old modalities write) in any of the
+ * uncompressed, deflated or encapsulated transfer syntaxes (a bare dataset: not deflated).
+ * Never throws anything but DicomReadError.
+ */
+export function readDicom(bytes: Uint8Array, options: ReadOptions = {}): ParsedDicom {
+  const dataSet = readDataSet(bytes, options);
+  const transferSyntaxUid = options.transferSyntax ?? (dataSet.string(TAGS.transferSyntax) ?? TRANSFER_SYNTAX.IMPLICIT_LE).replace(/\0/g, '').trim();
   const pixelData = dataSet.elements[TAGS.pixelData];
   try {
     const meta = imageMeta(dataSet, transferSyntaxUid, pixelData);
@@ -197,4 +204,45 @@ export function readDicom(bytes: Uint8Array, options: ReadOptions = {}): ParsedD
     if (error instanceof DicomReadError) throw error;
     throw new DicomReadError(`the image attributes cannot be read: ${(error as Error).message}`);
   }
+}
+
+/** A Part 10 file's meta header: what the file holds and where its dataset starts. */
+export interface MetaHeader {
+  transferSyntax: string;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  /** Where the dataset starts in the file. */
+  datasetOffset: number;
+}
+
+/** VRs whose length is 32 bits after two reserved bytes in explicit VR (PS3.5 7.1.2). */
+const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+
+const metaText = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1').replace(/[\0 ]+$/, '');
+
+/**
+ * Reads group 0002 (always explicit VR little endian) by hand, without parsing the dataset: a
+ * sender splits each file here, and reads only its first bytes when the file is large.
+ * `headOnly`: `file` is the file's first bytes, and the dataset may go on past them.
+ */
+export function readMetaHeader(file: Uint8Array, options: { headOnly?: boolean } = {}): MetaHeader {
+  const view = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
+  if (view.length < 144 || view.toString('latin1', 128, 132) !== 'DICM') throw new DicomReadError('not a Part 10 file (no DICM preamble)');
+  const meta: Record<number, string> = {};
+  let at = 132;
+  while (at + 8 <= view.length && view.readUInt16LE(at) === 0x0002) {
+    const element = view.readUInt16LE(at + 2);
+    const long = LONG_VRS.has(view.toString('latin1', at + 4, at + 6));
+    const length = long ? view.readUInt32LE(at + 8) : view.readUInt16LE(at + 6);
+    const start = at + (long ? 12 : 8);
+    if (start + length > view.length) throw new DicomReadError(options.headOnly ? 'the meta header runs past the bytes read' : 'the meta header runs past the end of the file');
+    meta[element] = metaText(view.subarray(start, start + length));
+    at = start + length;
+  }
+  if (options.headOnly && at + 8 > view.length) throw new DicomReadError('the meta header runs past the bytes read');
+  const transferSyntax = meta[0x0010];
+  const sopClassUid = meta[0x0002];
+  const sopInstanceUid = meta[0x0003];
+  if (!transferSyntax || !sopClassUid || !sopInstanceUid) throw new DicomReadError('the meta header lacks a transfer syntax or SOP class/instance UID');
+  return { transferSyntax, sopClassUid, sopInstanceUid, datasetOffset: at };
 }

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import sharp from 'sharp';
-import type { Frame } from './pixels.js';
-import type { ImageMeta } from './reader.js';
+import { decodeFrame, type Frame } from './pixels.js';
+import type { ImageMeta, ParsedDicom } from './reader.js';
 
 // sharp picks one libvips thread on glibc Linux (to limit heap fragmentation); with one it took
 // 25 ms to shrink 3072² to 256 px here, with two 15 ms. Previews are latency-bound: use the cores.
@@ -196,4 +196,9 @@ export async function renderFrame(frame: Frame, meta: ImageMeta, options: Render
     : options.format === 'png' ? image.png({ compressionLevel: 3 }) : image.webp({ quality: 85, effort: 1 });
   const { data, info } = await image.toBuffer({ resolveWithObject: true });
   return { data, contentType: CONTENT_TYPES[options.format], width: info.width, height: info.height, voi };
+}
+
+/** Frame 1 of a read object, rendered; a decoder's refusal stays a DicomReadError (or its UnsupportedTransferSyntaxError). */
+export async function renderFirstFrame(parsed: ParsedDicom, options: RenderOptions): Promise<Rendered> {
+  return renderFrame(await decodeFrame(parsed, 0), parsed.meta, options);
 }

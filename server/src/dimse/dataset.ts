@@ -1,4 +1,4 @@
-import dicomParser from 'dicom-parser';
+import { DicomReadError, readDataSet, readMetaHeader, type DataSet } from '../dicom/reader.js';
 import { EXPLICIT_LE } from './scu.js';
 
 export class DatasetError extends Error {}
@@ -13,41 +13,27 @@ export interface SplitFile {
   datasetOffset: number;
 }
 
-const text = (b: Buffer) => b.toString('latin1').replace(/[\0 ]+$/, '');
-
 /**
- * Reads group 0002 (always explicit VR little endian) without parsing the dataset. `headOnly`:
+ * The file's meta header (read by the DICOM façade), and the dataset after it. `headOnly`:
  * `file` is the file's first bytes, and the dataset may go on past them.
  */
 export function splitPart10(file: Buffer, headOnly = false): SplitFile {
-  if (file.length < 144 || file.toString('latin1', 128, 132) !== 'DICM') throw new DatasetError('not a Part 10 file (no DICM preamble)');
-  const meta: Record<number, string> = {};
-  let at = 132;
-  while (at + 8 <= file.length && file.readUInt16LE(at) === 0x0002) {
-    const element = file.readUInt16LE(at + 2);
-    const vr = file.toString('latin1', at + 4, at + 6);
-    const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN', 'UC', 'UR'].includes(vr);
-    const length = long ? file.readUInt32LE(at + 8) : file.readUInt16LE(at + 6);
-    const start = at + (long ? 12 : 8);
-    if (start + length > file.length) throw new DatasetError(headOnly ? 'the meta header runs past the bytes read' : 'the meta header runs past the end of the file');
-    meta[element] = text(file.subarray(start, start + length));
-    at = start + length;
+  try {
+    const meta = readMetaHeader(file, { headOnly });
+    return { ...meta, dataset: file.subarray(meta.datasetOffset) };
+  } catch (error) {
+    if (error instanceof DicomReadError) throw new DatasetError(error.message);
+    throw error;
   }
-  if (headOnly && at + 8 > file.length) throw new DatasetError('the meta header runs past the bytes read');
-  const transferSyntax = meta[0x0010];
-  const sopClassUid = meta[0x0002];
-  const sopInstanceUid = meta[0x0003];
-  if (!transferSyntax || !sopClassUid || !sopInstanceUid) throw new DatasetError('the meta header lacks a transfer syntax or SOP class/instance UID');
-  return { transferSyntax, sopClassUid, sopInstanceUid, dataset: file.subarray(at), datasetOffset: at };
 }
 
 /** Explicit VR little endian → implicit VR little endian, element by element (sequences recursively). */
 export function explicitToImplicit(dataset: Buffer): Buffer[] {
-  let parsed: dicomParser.DataSet;
+  let parsed: DataSet;
   try {
-    parsed = dicomParser.parseDicom(dataset, { TransferSyntaxUID: EXPLICIT_LE } as never);
+    parsed = readDataSet(dataset, { transferSyntax: EXPLICIT_LE });
   } catch (error) {
-    throw new DatasetError(`the dataset cannot be read for conversion: ${typeof error === 'string' ? error : (error as Error).message}`);
+    throw new DatasetError(`the dataset cannot be read for conversion: ${(error as Error).message}`);
   }
   const out: Buffer[] = [];
   writeImplicit(parsed, dataset, out);
@@ -66,7 +52,7 @@ const ITEM = Buffer.from([0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff]);
 const ITEM_END = Buffer.from([0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0]);
 const SEQUENCE_END = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
 
-function writeImplicit(ds: dicomParser.DataSet, source: Buffer, out: Buffer[]): void {
+function writeImplicit(ds: DataSet, source: Buffer, out: Buffer[]): void {
   const tags = Object.keys(ds.elements).sort();
   for (const tag of tags) {
     const element = ds.elements[tag]!;

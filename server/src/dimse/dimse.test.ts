@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { wasmEncode } from '../dicom/codecs.js';
 import { bytesOf, testPattern, writeFixture } from '../dicom/fixtures.js';
 import { readDicom, TRANSFER_SYNTAX } from '../dicom/reader.js';
+import { TAGS } from '../dicom/tags.js';
 import { dxFor } from '../../test/dicom-helpers.js';
 import { startStorescp, type Storescp } from '../../test/dicom-peers.js';
 import { COMMAND, encodeCommand } from './command.js';
@@ -53,9 +54,9 @@ test('a peer that takes only implicit VR gets our explicit VR object converted, 
   assert.equal(a.meta.transferSyntaxUid, IMPLICIT_LE);
   const pixels = (p: typeof a) => Buffer.from(p.dataSet.byteArray.subarray(p.pixelData!.dataOffset, p.pixelData!.dataOffset + p.pixelData!.length));
   assert.ok(pixels(a).equals(pixels(b)));
-  for (const tag of ['x00100010', 'x00100020', 'x0020000d', 'x00281050', 'x00080016']) assert.equal(a.dataSet.string(tag), b.dataSet.string(tag), tag);
+  for (const tag of [TAGS.patientName, TAGS.patientId, TAGS.studyUid, TAGS.windowCenter, TAGS.sopClass]) assert.equal(a.dataSet.string(tag), b.dataSet.string(tag), tag);
   // Sequences survive the conversion (View Code Sequence of the DX).
-  assert.equal(a.dataSet.elements.x00540220?.items?.[0]?.dataSet?.string('x00080100'), b.dataSet.elements.x00540220?.items?.[0]?.dataSet?.string('x00080100'));
+  assert.equal(a.dataSet.elements[TAGS.viewCodeSequence]?.items?.[0]?.dataSet?.string(TAGS.codeValue), b.dataSet.elements[TAGS.viewCodeSequence]?.items?.[0]?.dataSet?.string(TAGS.codeValue));
 });
 
 test('a peer that takes only uncompressed syntaxes gets compressed objects decompressed: lossless pixels identical, lossy marked', async () => {
@@ -78,20 +79,20 @@ test('a peer that takes only uncompressed syntaxes gets compressed objects decom
 
     const outcomes = await storeFiles({ host: '127.0.0.1', port: plain.port, callingAet: 'ROENTGEN', calledAet: plain.aet }, [jpegLs, jpegBaseline], () => undefined);
     assert.deepEqual(outcomes.map((o) => o.status), [0, 0], JSON.stringify(outcomes));
-    const received = sent.map((p) => readDicom(fs.readFileSync(plain.files().find((f) => f.endsWith(p.dataSet.string('x00080018')!))!)));
+    const received = sent.map((p) => readDicom(fs.readFileSync(plain.files().find((f) => f.endsWith(p.dataSet.string(TAGS.sopInstance)!))!)));
     const pixels = (p: typeof received[number]) => Buffer.from(p.dataSet.byteArray.subarray(p.pixelData!.dataOffset, p.pixelData!.dataOffset + p.pixelData!.length));
 
     const [ls, jpeg] = received as [typeof received[number], typeof received[number]];
     assert.ok([TRANSFER_SYNTAX.EXPLICIT_LE, TRANSFER_SYNTAX.IMPLICIT_LE].includes(ls.meta.transferSyntaxUid as never));
     assert.equal(ls.meta.numberOfFrames, 2);
     assert.ok(pixels(ls).equals(Buffer.concat(frames.map((f) => bytesOf(f)))), 'lossless frames arrive bit for bit');
-    assert.equal(ls.dataSet.string('x00282110'), undefined, 'a lossless source is not marked lossy');
-    assert.equal(ls.dataSet.string('x00100010'), sent[0]!.dataSet.string('x00100010'));
+    assert.equal(ls.dataSet.string(TAGS.lossyCompression), undefined, 'a lossless source is not marked lossy');
+    assert.equal(ls.dataSet.string(TAGS.patientName), sent[0]!.dataSet.string(TAGS.patientName));
 
-    assert.equal(jpeg.dataSet.string('x00280004'), 'RGB');
-    assert.equal(jpeg.dataSet.uint16('x00280006'), 0);
-    assert.equal(jpeg.dataSet.string('x00282110'), '01', 'decompressed lossy stays marked lossy');
-    assert.equal(jpeg.dataSet.string('x00282114'), 'ISO_10918_1');
+    assert.equal(jpeg.dataSet.string(TAGS.photometric), 'RGB');
+    assert.equal(jpeg.dataSet.uint16(TAGS.planar), 0);
+    assert.equal(jpeg.dataSet.string(TAGS.lossyCompression), '01', 'decompressed lossy stays marked lossy');
+    assert.equal(jpeg.dataSet.string(TAGS.lossyCompressionMethod), 'ISO_10918_1');
     const rgb = pixels(jpeg);
     assert.equal(rgb.length, rgbPixels.length);
     assert.ok(rgb.every((v, i) => Math.abs(v - rgbPixels[i]!) <= 6), 'baseline JPEG decodes close to the original colours');

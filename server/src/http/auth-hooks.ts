@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuthService } from '../modules/auth/service.js';
 import type { AuthUser } from './context.js';
-import { AppError } from './errors.js';
+import { AppError } from '../util/errors.js';
 
 function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;

@@ -1,21 +1,11 @@
 import type { FastifyRequest } from 'fastify';
+import type { AuthUser } from '../modules/auth/auth-user.js';
+import type { Language, Product } from '../util/client.js';
 
-export type Language = 'en_US' | 'zh_CN';
-export type Product = 'DROS' | 'VETDROS';
+export type { AuthUser, Language, Product };
 export type Source = 'Electron' | 'Browser' | 'Android';
 /** Which API face a route belongs to; it picks the response envelope. */
 export type Face = 'dr' | 'diagnosis';
-
-export interface AuthUser {
-  id: number;
-  username: string;
-  roles: string[];
-  permissions: Set<string>;
-  /** Token id, so logout can revoke exactly this token. */
-  jti: string;
-  tokenExpiresAt: number;
-  isGuest: boolean;
-}
 
 /** Per-route options every route declares (see http/route-table.test.ts). */
 export interface RoentgenRoute {

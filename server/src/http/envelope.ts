@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { faceOf, type Face, type Language } from './context.js';
-import type { CatalogueEntry, FieldError } from './errors.js';
+import type { FieldError } from '../util/errors.js';
+import type { CatalogueEntry } from './errors.js';
 
 export const DR_SUCCESS_CODE = '0x000000';
 

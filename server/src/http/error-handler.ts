@@ -1,7 +1,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { faceOf, faceOfUrl, readClientHeaders, type Language, type Product } from './context.js';
 import { errorBody } from './envelope.js';
-import { AppError, ERRORS, type ErrorName, type FieldError } from './errors.js';
+import { ERRORS } from './errors.js';
+import { classifyDomainError, type Classified } from './domain-errors.js';
+import type { ErrorName, FieldError } from '../util/errors.js';
 
 interface AjvIssue {
   keyword: string;
@@ -68,10 +70,9 @@ const FASTIFY_CODES: Record<string, ErrorName> = {
   FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
-function classify(error: FastifyError, language: Language): { name: ErrorName; details: FieldError[]; detail?: string; headers: Record<string, string> } {
-  if (error instanceof AppError) {
-    return { name: error.errorName, details: error.details, detail: error.detail, headers: error.headers };
-  }
+function classify(error: FastifyError, language: Language): Classified {
+  const domain = classifyDomainError(error);
+  if (domain) return domain;
   if (error.validation) {
     return { name: 'VALIDATION', details: fieldErrors(error.validation as AjvIssue[], language), headers: {} };
   }

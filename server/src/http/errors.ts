@@ -1,6 +1,9 @@
+import type { ErrorName } from '../util/errors.js';
+
 /**
- * The one error catalogue. Each entry fixes the HTTP status, the stable DR hex code,
- * the diagnosis-face error `type`, and the localized message and solution hint.
+ * The one error catalogue: an entry for each name errors are raised with (`util/errors.ts`).
+ * Each entry fixes the HTTP status, the stable DR hex code, the diagnosis-face error `type`,
+ * and the localized message and solution hint.
  * Codes are never reused: add new entries, do not renumber.
  */
 export interface CatalogueEntry {
@@ -148,30 +151,4 @@ export const ERRORS = {
   NOT_IMPLEMENTED: entry(501, '0x0F0004', 'NotImplementedError', 'Not implemented yet', '功能尚未实现'),
   INTERNAL: entry(500, '0x0FFFFF', 'InternalError', 'Internal server error', '服务器内部错误',
     'Retry later; if it persists, report the request id', '请稍后重试；如持续出现请提供请求编号'),
-} as const satisfies Record<string, CatalogueEntry>;
-
-export type ErrorName = keyof typeof ERRORS;
-
-export interface FieldError {
-  field: string;
-  message: string;
-}
-
-/** The only error type services throw; the error handler renders it in the route's envelope. */
-export class AppError extends Error {
-  readonly entry: CatalogueEntry;
-  constructor(
-    readonly errorName: ErrorName,
-    readonly details: FieldError[] = [],
-    /** Extra English text appended to the catalogue message (e.g. which resource). */
-    readonly detail?: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(detail ? `${ERRORS[errorName].message.en_US}: ${detail}` : ERRORS[errorName].message.en_US);
-    this.entry = ERRORS[errorName];
-  }
-}
-
-export function validationError(field: string, message: string): AppError {
-  return new AppError('VALIDATION', [{ field, message }]);
-}
+} as const satisfies Record<ErrorName, CatalogueEntry>;

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import type { Page } from '../util/page.js';
 
 /** Diagnosis-face paging and sorting query fields (`page` ≥ 1, `size` 1–100, default 20). */
 export const PageQuery = {
@@ -11,12 +12,7 @@ export const PageQuery = {
 const PageQuerySchema = Type.Object(PageQuery);
 export type PageQueryType = Static<typeof PageQuerySchema>;
 
-export interface Page {
-  page: number;
-  size: number;
-  limit: number;
-  offset: number;
-}
+export type { Page };
 
 export function pageOf(query: { page?: number; size?: number }): Page {
   const page = query.page ?? 1;

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Bus } from '../../bus/index.js';
-import type { AuthUser } from '../../http/context.js';
-import { AppError } from '../../http/errors.js';
+import type { AuthUser } from '../auth/auth-user.js';
 import type { DetectorCalibration } from '../../imaging/calibration.js';
 import { STAGES, type PipelineResult, type Stage } from '../../imaging/pipeline/index.js';
 import { DeviceError, type DeviceParams } from '../devices/driver.js';
@@ -155,14 +154,14 @@ describe('AcquisitionService against driver interfaces (no simulator)', () => {
     assert.deepEqual(detector.exposures[0]!.collimation, { shape: 'circle', cx: 800, cy: 1000, radius: 480 });
   });
 
-  test('a driver refusal becomes the catalogue error and leaves the room ready', async () => {
+  test('a driver refusal reaches the caller as the device error and leaves the room ready', async () => {
     const { service, generator, detector } = setup();
     generator.refuse = new DeviceError('DEVICE_PARAM_RANGE', 'kV 125 is outside 40–120');
-    await assert.rejects(service.start(IMAGE.sop_instance_uid, USER), (e: unknown) => e instanceof AppError && e.errorName === 'DEVICE_PARAM_RANGE');
+    await assert.rejects(service.start(IMAGE.sop_instance_uid, USER), (e: unknown) => e instanceof DeviceError && e.errorName === 'DEVICE_PARAM_RANGE');
     generator.refuse = undefined;
     await service.start(IMAGE.sop_instance_uid, USER);
     generator.refuse = new DeviceError('DEVICE_NOT_READY', 'tube too hot');
-    await assert.rejects(service.trigger(USER), (e: unknown) => e instanceof AppError && e.errorName === 'DEVICE_NOT_READY');
+    await assert.rejects(service.trigger(USER), (e: unknown) => e instanceof DeviceError && e.errorName === 'DEVICE_NOT_READY');
     assert.equal(service.globalStatus().insp_status, 'TASK_Ready');
     assert.equal(detector.exposures.length, 0, 'nothing was read out');
   });

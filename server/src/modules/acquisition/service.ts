@@ -1,14 +1,13 @@
 import type { Bus } from '../../bus/index.js';
 import { REGION_CODES } from '../../dicom/codes.js';
 import { writeDxParts } from '../../dicom/dx-writer.js';
-import type { AuthUser } from '../../http/context.js';
-import { AppError } from '../../http/errors.js';
+import type { AuthUser } from '../auth/auth-user.js';
+import { AppError } from '../../util/errors.js';
 import type { Collimation } from '../../imaging/geometry.js';
 import type { PipelineResult, Stage } from '../../imaging/pipeline/index.js';
 import type { PipelineRunner } from '../../imaging/pipeline/runner.js';
 import { nowIso } from '../../util/time.js';
 import { generateUid } from '../../util/uid.js';
-import { asAppError } from '../devices/driver.js';
 import type { DetectorDriver, GeneratorDriver, Technique } from '../devices/drivers.js';
 import type { Equipment } from '../images/derived-service.js';
 import { dicomPatientOf } from '../images/identity.js';
@@ -112,11 +111,7 @@ export class AcquisitionService {
     const config = parseViewExposureConfig({ view: view.config_object, exposure: exposure?.config_object, device: device?.config_object });
     await generator.connect();
     await detector.connect();
-    try {
-      generator.setTechnique(config.programme);
-    } catch (error) {
-      throw asAppError(error);
-    }
+    generator.setTechnique(config.programme);
     const series = (await studiesRepo.seriesOf([study.id])).find((s) => s.id === image.series_pk);
     this.inspection = {
       uid, imagePk: image.id, imageNumber: image.sort, studyPk: study.id, technique: generator.currentTechnique(),
@@ -160,7 +155,7 @@ export class AcquisitionService {
       raw = await detector.acquire({ kv: delivered.kv, mas: delivered.mas, sidMm: inspection.sidMm, bodyPart: inspection.bodyPart, collimation: inspection.collimation });
     } catch (error) {
       this.status = 'TASK_Ready';
-      throw asAppError(error);
+      throw error;
     }
     this.status = 'TASK_Processing';
     await this.announce();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { assertStrongPassword, generatePassword, hashPassword, verifyPassword } from './passwords.js';
 
 test('argon2id hashes verify only the right password', async () => {

@@ -2,7 +2,7 @@ import { hash, verify } from '@node-rs/argon2';
 
 // Algorithm.Argon2id; the package's const enum cannot be imported under verbatimModuleSyntax.
 const ARGON2ID = 2;
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 
 // argon2id with the library's defaults (19 MiB, t=2), the OWASP baseline; ~25 ms a hash here.
 export function hashPassword(password: string): Promise<string> {

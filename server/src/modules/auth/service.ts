@@ -1,5 +1,5 @@
-import type { AuthUser } from '../../http/context.js';
-import { AppError } from '../../http/errors.js';
+import type { AuthUser } from './auth-user.js';
+import { AppError } from '../../util/errors.js';
 import { nowIso } from '../../util/time.js';
 import type { ConfigService } from '../system/config-service.js';
 import type { UserRow, UsersRepository } from '../users/repository.js';

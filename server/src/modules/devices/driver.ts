@@ -1,5 +1,3 @@
-import { AppError } from '../../http/errors.js';
-
 /**
  * The device layer's contract. A driver is addressed by a URI (`DIOS/DEVICE/Generator`), opened
  * once, read as a parameter map in the vendor shape the console expects (Level, DescKey, Value,
@@ -26,15 +24,19 @@ export interface DeviceDriver {
 
 export type DeviceErrorName = 'DEVICE_PARAM_RANGE' | 'DEVICE_ACTION_UNKNOWN' | 'DEVICE_NOT_READY';
 
-/** A driver's refusal; the service maps it to the error catalogue. */
+/** A driver's refusal, named by its catalogue entry; the HTTP error handler answers it. */
 export class DeviceError extends Error {
-  constructor(readonly errorName: DeviceErrorName, message: string) {
+  constructor(
+    readonly errorName: DeviceErrorName,
+    message: string,
+    /** The request input the refusal is about, when the caller knows it. */
+    readonly field?: string,
+  ) {
     super(message);
   }
-}
 
-/** A driver's refusal as the catalogue's error (other errors pass through unchanged). */
-export function asAppError(error: unknown, field?: string): unknown {
-  if (!(error instanceof DeviceError)) return error;
-  return new AppError(error.errorName, field ? [{ field, message: error.message }] : [], error.message);
+  /** The same refusal, naming the request input it is about. */
+  about(field: string): DeviceError {
+    return new DeviceError(this.errorName, this.message, field);
+  }
 }

@@ -1,5 +1,5 @@
-import { AppError } from '../../http/errors.js';
-import { asAppError, type DeviceDriver, type DeviceParams } from './driver.js';
+import { AppError } from '../../util/errors.js';
+import { DeviceError, type DeviceDriver, type DeviceParams } from './driver.js';
 
 export class DeviceService {
   private readonly drivers = new Map<string, DeviceDriver>();
@@ -31,7 +31,7 @@ export class DeviceService {
     try {
       await driver.action(name, param);
     } catch (error) {
-      throw asAppError(error, 'reqParam');
+      throw error instanceof DeviceError ? error.about('reqParam') : error;
     }
   }
 }

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import type { ParsedDicom } from '../../dicom/reader.js';
+import { readDicom, type ParsedDicom } from '../../dicom/reader.js';
+import { TAGS } from '../../dicom/tags.js';
 import type { BlobInfo, BlobStore } from '../../storage/blob-store.js';
 import { nowIso } from '../../util/time.js';
 import { nextStudyId } from '../../util/uid.js';
 import type { FilesRepository } from '../images/repository.js';
-import { parseOrReject } from '../images/service.js';
 import type { StudyDetails } from '../studies/dto.js';
 import type { StudiesRepository } from '../studies/repository.js';
 import type { JournalEntry } from './ingest-journal.js';
@@ -42,45 +42,45 @@ export async function indexReceived(studies: StudiesRepository, defaultProduct: 
     ?? await createStudy(studies, defaultProduct, p, now, trx);
   const series = await trx.selectFrom('series').select('id').where('series_instance_uid', '=', p.meta.seriesInstanceUid).executeTakeFirst();
   const seriesPk = series?.id ?? await studies.insertSeries({
-    series_instance_uid: p.meta.seriesInstanceUid, study_pk: study.id, procedure_id: '', body_part: str(p, 'x00180015'),
-    performed_datetime: dicomDateTime(str(p, 'x00080021'), str(p, 'x00080031')) ?? null, protocol_code_meaning: str(p, 'x0008103e'),
-    sort: Number(str(p, 'x00200011')) || 1, product: study.product,
+    series_instance_uid: p.meta.seriesInstanceUid, study_pk: study.id, procedure_id: '', body_part: str(p, TAGS.bodyPart),
+    performed_datetime: dicomDateTime(str(p, TAGS.seriesDate), str(p, TAGS.seriesTime)) ?? null, protocol_code_meaning: str(p, TAGS.seriesDescription),
+    sort: Number(str(p, TAGS.seriesNumber)) || 1, product: study.product,
   }, trx);
   const imagePk = await studies.insertImage({
     sop_instance_uid: p.meta.sopInstanceUid, series_pk: seriesPk, study_pk: study.id, view_id: '',
-    view_description: (str(p, 'x0008103e') || str(p, 'x00185101')).slice(0, 64), secondary_sop_uid: '', image_file_path: '',
+    view_description: (str(p, TAGS.seriesDescription) || str(p, TAGS.viewPosition)).slice(0, 64), secondary_sop_uid: '', image_file_path: '',
     acquisition_mode: p.meta.modality || 'OT', expose_status: 'Exposed', judged_status: 'NotJudged', send_status: 'Unsent',
     export_status: 'NotExported', storage_status: 'Saved', image_file: dcmName, acquisition_context: null, img_proc_context: null,
-    sort: Number(str(p, 'x00200013')) || 1, product: study.product, created_at: now,
+    sort: Number(str(p, TAGS.instanceNumber)) || 1, product: study.product, created_at: now,
   }, trx);
   return { studyPk: study.id, imagePk, created: true };
 }
 
 async function createStudy(studies: StudiesRepository, defaultProduct: string, p: ParsedDicom, now: string, trx: Executor): Promise<{ id: number; product: string }> {
-  const species = str(p, 'x00102201');
+  const species = str(p, TAGS.patientSpecies);
   const product = species ? 'VETDROS' : defaultProduct;
-  const patientId = str(p, 'x00100020') || `UNKNOWN-${p.meta.studyInstanceUid.slice(-12)}`;
-  const patientName = str(p, 'x00100010');
-  const dob = dicomDateTime(str(p, 'x00100030'), '') ?? null;
+  const patientId = str(p, TAGS.patientId) || `UNKNOWN-${p.meta.studyInstanceUid.slice(-12)}`;
+  const patientName = str(p, TAGS.patientName);
+  const dob = dicomDateTime(str(p, TAGS.patientBirthDate), '') ?? null;
   const patient = await studies.patient(patientId, trx);
   const patientType = patient?.patient_type ?? (species ? species.replace(/^\w/, (c) => c.toUpperCase()) : 'Human');
   const patientPk = patient?.id ?? await studies.insertPatient({
-    patient_id: patientId, name: patientName, english_name: '', former_name: '', sex: str(p, 'x00100040'), birth_date: dob,
-    patient_type: patientType, sex_neutered: str(p, 'x00102203'), owner_name: str(p, 'x00102297'), chip_number: '',
-    variety: str(p, 'x00102292'), product, created_at: now, updated_at: now,
+    patient_id: patientId, name: patientName, english_name: '', former_name: '', sex: str(p, TAGS.patientSex), birth_date: dob,
+    patient_type: patientType, sex_neutered: str(p, TAGS.patientSexNeutered), owner_name: str(p, TAGS.responsiblePerson), chip_number: '',
+    variety: str(p, TAGS.patientBreed), product, created_at: now, updated_at: now,
   }, trx);
   const details: StudyDetails = {
-    ref_physician: str(p, 'x00080090'), patient_english_name: '', patient_former_name: '', patient_size: 'Medium', patient_age: str(p, 'x00101010'),
-    patient_dob: dob ?? '', patient_sex: str(p, 'x00100040'), sex_neutered: str(p, 'x00102203'), pregnancy_status: '',
-    patient_type: patientType, owner_name: str(p, 'x00102297'), chip_number: '', variety: str(p, 'x00102292'),
-    is_anaesthesia: false, is_sedation: false, operator_name: str(p, 'x00081070'), weight: Number(str(p, 'x00101030')) || 0,
-    thickness: 0, length: 0, comment: str(p, 'x00081030'), mwl: '', is_edited: false, portrait_status: '', portrait_file: '', registered_by: 0,
+    ref_physician: str(p, TAGS.referringPhysician), patient_english_name: '', patient_former_name: '', patient_size: 'Medium', patient_age: str(p, TAGS.patientAge),
+    patient_dob: dob ?? '', patient_sex: str(p, TAGS.patientSex), sex_neutered: str(p, TAGS.patientSexNeutered), pregnancy_status: '',
+    patient_type: patientType, owner_name: str(p, TAGS.responsiblePerson), chip_number: '', variety: str(p, TAGS.patientBreed),
+    is_anaesthesia: false, is_sedation: false, operator_name: str(p, TAGS.operatorsName), weight: Number(str(p, TAGS.patientWeight)) || 0,
+    thickness: 0, length: 0, comment: str(p, TAGS.studyDescription), mwl: '', is_edited: false, portrait_status: '', portrait_file: '', registered_by: 0,
   };
   let studyId = nextStudyId();
   while (await studies.studyIdTaken(studyId, trx)) studyId = nextStudyId(studyId);
-  const started = dicomDateTime(str(p, 'x00080020'), str(p, 'x00080030')) ?? now;
+  const started = dicomDateTime(str(p, TAGS.studyDate), str(p, TAGS.studyTime)) ?? now;
   const id = await studies.insertStudy({
-    study_id: studyId, study_instance_uid: p.meta.studyInstanceUid, patient_pk: patientPk, product, accession_number: str(p, 'x00080050'),
+    study_id: studyId, study_instance_uid: p.meta.studyInstanceUid, patient_pk: patientPk, product, accession_number: str(p, TAGS.accessionNumber),
     patient_id: patientId, patient_name: patientName, study_status: 'Completed', study_lock: 'Unlocked', study_type: 'Normal',
     study_start_datetime: started, study_end_datetime: started, create_time: now, updated_at: now, deleted_at: null, deleted_by: null,
     details: JSON.stringify(details),
@@ -161,7 +161,7 @@ async function journalObject(entry: JournalEntry, blobs: BlobStore): Promise<Jou
     return { parsed, store: (key) => blobs.adopt(key, entry.file, digest) };
   }
   const bytes = await readRecord(entry);
-  return { parsed: indexable(parseOrReject(bytes)), store: (key) => blobs.put(key, bytes) };
+  return { parsed: indexable(readDicom(bytes)), store: (key) => blobs.put(key, bytes) };
 }
 
 /** Files up to this size are read whole; larger ones are hashed through a reused buffer. */
@@ -182,7 +182,7 @@ async function readJournalFile(journalFile: string): Promise<{ parsed: ParsedDic
     const { size } = await handle.stat();
     if (size <= READ_WHOLE) {
       const file = await handle.readFile();
-      return { parsed: indexable(parseOrReject(file)), digest: { size, sha256: createHash('sha256').update(file).digest('hex') } };
+      return { parsed: indexable(readDicom(file)), digest: { size, sha256: createHash('sha256').update(file).digest('hex') } };
     }
     scratch ??= Buffer.allocUnsafe(4 * 1024 * 1024);
     const hash = createHash('sha256');
@@ -196,10 +196,10 @@ async function readJournalFile(journalFile: string): Promise<{ parsed: ParsedDic
     }
     let parsed: ParsedDicom;
     try {
-      parsed = parseOrReject(head!, { untilPixelData: true });
+      parsed = readDicom(head!, { untilPixelData: true });
     } catch {
       // Attributes past the head (large private data before Pixel Data): the whole file, once.
-      parsed = parseOrReject(await handle.readFile());
+      parsed = readDicom(await handle.readFile());
     }
     return { parsed: indexable(parsed), digest: { size, sha256: hash.digest('hex') } };
   } finally {

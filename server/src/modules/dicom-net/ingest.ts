@@ -1,8 +1,8 @@
 import { STATUS } from '../../dimse/command.js';
 import type { ReceivedObject, StoreHeader } from '../../dimse/scp.js';
 import { metaHeader } from '../../dicom/part10.js';
-import { TRANSFER_SYNTAX, type ParsedDicom } from '../../dicom/reader.js';
-import { parseOrReject, type ImageFilesService } from '../images/service.js';
+import { readDicom, TRANSFER_SYNTAX, type ParsedDicom } from '../../dicom/reader.js';
+import type { ImageFilesService } from '../images/service.js';
 import { IndexWorker, type IndexWorkerData } from './index-client.js';
 import type { IndexOutcome } from './ingest-index.js';
 import { entryKey, IngestJournal, type JournalEntry, type JournalWriter } from './ingest-journal.js';
@@ -103,8 +103,8 @@ export class IngestService {
     let parsed: ParsedDicom;
     try {
       parsed = o.transferSyntax === TRANSFER_SYNTAX.DEFLATED_LE
-        ? parseOrReject(Buffer.concat([metaHeader({ ...o, sourceAet: o.callingAet }), dataset]))
-        : parseOrReject(dataset, { transferSyntax: o.transferSyntax });
+        ? readDicom(Buffer.concat([metaHeader({ ...o, sourceAet: o.callingAet }), dataset]))
+        : readDicom(dataset, { transferSyntax: o.transferSyntax });
     } catch (error) {
       await sink?.discard();
       return { status: STATUS.CANNOT_UNDERSTAND, comment: (error as Error).message.slice(0, 64) };

@@ -1,6 +1,6 @@
 import { requireUser } from '../../http/auth-hooks.js';
 import { drTyped, ok } from '../../http/envelope.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import { echo } from './echo.js';
 import { EchoBody, RetryBody, StoreBody, StoreQueueQuery, StudyStoreBody, TaskIdQuery, WorklistImportBody, WorklistQueryBody } from './schemas.js';
@@ -23,7 +23,7 @@ export function dicomNetRoutes(app: App, store: StoreService, worklist: Worklist
   app.post('/auth/scp/echo', {
     schema: { tags, security: BEARER, summary: 'C-ECHO a DICOM node (verbose/debug add echoscu-style lines)', body: EchoBody },
     config: drRoute('pacs:read'),
-  }, async (req, reply) => ok(req, reply, await echo(req.body, timeoutMs)));
+  }, async (req, reply) => ok(req, reply, drTyped('dr.task.EchoReply', await echo(req.body, timeoutMs))));
 
   app.post('/auth/scp/store', {
     schema: { tags, security: BEARER, summary: 'Send one image to a PACS node (queued; answers after the first attempt)', body: StoreBody },

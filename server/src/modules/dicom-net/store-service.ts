@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { AuthUser } from '../../http/context.js';
-import { AppError } from '../../http/errors.js';
+import type { AuthUser } from '../auth/auth-user.js';
+import { AppError } from '../../util/errors.js';
 import type { PacsNodeRow, PacsRepository } from '../pacs/repository.js';
 import type { ImageRow, StudiesRepository } from '../studies/repository.js';
 import type { StudiesService } from '../studies/service.js';

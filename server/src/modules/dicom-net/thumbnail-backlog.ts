@@ -1,5 +1,7 @@
 import { nowIso } from '../../util/time.js';
-import { parseOrReject, renderParsed, type ImageFilesService } from '../images/service.js';
+import { readDicom } from '../../dicom/reader.js';
+import { renderFirstFrame } from '../../dicom/render.js';
+import type { ImageFilesService } from '../images/service.js';
 
 export interface ThumbnailJob {
   imagePk: number;
@@ -61,7 +63,7 @@ export class ThumbnailBacklog {
   }
 
   private async make(job: ThumbnailJob): Promise<void> {
-    const rendered = await renderParsed(parseOrReject(await this.files.blobs.read(job.blobKey)), { size: 'thumbnail', format: 'webp' });
+    const rendered = await renderFirstFrame(readDicom(await this.files.blobs.read(job.blobKey)), { size: 'thumbnail', format: 'webp' });
     const name = `${job.sopInstanceUid}.webp`;
     const info = await this.files.blobs.put(`thumbnail/${name}`, rendered.data);
     const registered = await this.files.repo.db.transaction().execute(async (trx) => {

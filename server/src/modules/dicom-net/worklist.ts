@@ -1,14 +1,16 @@
-import dicomParser from 'dicom-parser';
 import { writePart10 } from '../../dicom/part10.js';
+import { readDataSet, text, type DataSet } from '../../dicom/reader.js';
+import { TAGS } from '../../dicom/tags.js';
 import { STATUS, statusText } from '../../dimse/command.js';
 import { explicitToImplicit, splitPart10 } from '../../dimse/dataset.js';
-import { Association, EXPLICIT_LE, IMPLICIT_LE } from '../../dimse/scu.js';
-import type { AuthUser, Language } from '../../http/context.js';
-import { AppError } from '../../http/errors.js';
+import { Association, DimseError, EXPLICIT_LE, IMPLICIT_LE } from '../../dimse/scu.js';
+import type { AuthUser } from '../auth/auth-user.js';
+import type { Language } from '../../util/client.js';
+import { AppError } from '../../util/errors.js';
 import type { CreateStudy } from '../studies/schemas.js';
 import type { StudiesService } from '../studies/service.js';
 import type { ConfigService } from '../system/config-service.js';
-import { asDicomAppError, DimseOutput } from './output.js';
+import { DimseOutput } from './output.js';
 
 /** Modality Worklist Information Model – FIND (PS3.4 K.6.1). */
 export const MWL_FIND = '1.2.840.10008.5.1.4.31';
@@ -65,24 +67,30 @@ export function identifierFor(q: WorklistQuery): Buffer {
   return splitPart10(writePart10(identifier, { sopClassUid: MWL_FIND, sopInstanceUid: '2.25.1' })).dataset;
 }
 
-/** One match as the console shows it. */
+/** One match as the console shows it; a match we cannot read is the RIS breaking the protocol. */
 export function itemOf(bytes: Buffer, transferSyntax: string): WorklistItem {
-  const ds = dicomParser.parseDicom(bytes, { TransferSyntaxUID: transferSyntax } as never);
-  const s = (d: dicomParser.DataSet | undefined, tag: string) => (d?.string(tag) ?? '').trim();
-  const step = ds.elements.x00400100?.items?.[0]?.dataSet;
-  const date = s(step, 'x00400002');
-  const time = s(step, 'x00400003');
+  let ds: DataSet;
+  try {
+    ds = readDataSet(bytes, { transferSyntax });
+  } catch (error) {
+    throw new DimseError('protocol', `the RIS sent a match that cannot be read: ${(error as Error).message}`);
+  }
+  const step = ds.elements[TAGS.scheduledStepSequence]?.items?.[0]?.dataSet;
+  const date = text(step, TAGS.scheduledStepStartDate);
+  const time = text(step, TAGS.scheduledStepStartTime);
+  const dob = text(ds, TAGS.patientBirthDate);
   const when = /^(\d{4})(\d{2})(\d{2})$/.exec(date);
   const clock = /^(\d{2})(\d{2})?(\d{2})?/.exec(time);
   return {
-    study_instance_uid: s(ds, 'x0020000d'), accession_number: s(ds, 'x00080050'), patient_id: s(ds, 'x00100020'),
-    patient_name: s(ds, 'x00100010'), patient_dob: /^\d{8}$/.test(s(ds, 'x00100030')) ? `${s(ds, 'x00100030').slice(0, 4)}-${s(ds, 'x00100030').slice(4, 6)}-${s(ds, 'x00100030').slice(6)}` : '',
-    patient_sex: s(ds, 'x00100040'), ref_physician: s(ds, 'x00080090'),
-    requested_procedure_id: s(ds, 'x00401001'), requested_procedure_description: s(ds, 'x00321060'),
-    modality: s(step, 'x00080060'), scheduled_station_aet: s(step, 'x00400001'),
+    study_instance_uid: text(ds, TAGS.studyUid), accession_number: text(ds, TAGS.accessionNumber), patient_id: text(ds, TAGS.patientId),
+    patient_name: text(ds, TAGS.patientName), patient_dob: /^\d{8}$/.test(dob) ? `${dob.slice(0, 4)}-${dob.slice(4, 6)}-${dob.slice(6)}` : '',
+    patient_sex: text(ds, TAGS.patientSex), ref_physician: text(ds, TAGS.referringPhysician),
+    requested_procedure_id: text(ds, TAGS.requestedProcedureId), requested_procedure_description: text(ds, TAGS.requestedProcedureDescription),
+    modality: text(step, TAGS.modality), scheduled_station_aet: text(step, TAGS.scheduledStationAet),
     scheduled_datetime: when ? `${when[1]}-${when[2]}-${when[3]}T${clock?.[1] ?? '00'}:${clock?.[2] ?? '00'}:${clock?.[3] ?? '00'}` : '',
-    scheduled_step_id: s(step, 'x00400009'), scheduled_step_description: s(step, 'x00400007'),
-    species: s(ds, 'x00102201'), breed: s(ds, 'x00102292'), responsible_person: s(ds, 'x00102297'), sex_neutered: s(ds, 'x00102203'),
+    scheduled_step_id: text(step, TAGS.scheduledStepId), scheduled_step_description: text(step, TAGS.scheduledStepDescription),
+    species: text(ds, TAGS.patientSpecies), breed: text(ds, TAGS.patientBreed), responsible_person: text(ds, TAGS.responsiblePerson),
+    sex_neutered: text(ds, TAGS.patientSexNeutered),
   };
 }
 
@@ -102,24 +110,20 @@ export class WorklistService {
     const aet = (await this.configs.getString('ris.aet')).trim();
     if (!address || !aet) throw new AppError('RIS_NOT_CONFIGURED');
     const output = new DimseOutput(true, false);
-    try {
-      return await Association.run({
-        host: address, port: await this.configs.getNumber('ris.port'), calledAet: aet,
-        callingAet: (await this.configs.getString('ris.aec')).trim() || this.ourAet,
-        contexts: [{ abstractSyntax: MWL_FIND, transferSyntaxes: [EXPLICIT_LE, IMPLICIT_LE] }],
-        connectTimeoutMs: this.timeoutMs, dimseTimeoutMs: this.timeoutMs, log: output.log,
-      }, async (association) => {
-        const context = association.contextFor(MWL_FIND);
-        if (!context) throw new AppError('DICOM_ASSOCIATION_REJECTED', [], 'the RIS does not offer the Modality Worklist');
-        const identifier = identifierFor(q);
-        const sent = context.transferSyntax === IMPLICIT_LE ? explicitToImplicit(identifier) : [identifier];
-        const { status, matches } = await association.find(MWL_FIND, sent, context.id);
-        if (status !== STATUS.SUCCESS) throw new AppError('DICOM_PROTOCOL', [], `the RIS ended the query with ${statusText(status)}`);
-        return matches.map((m) => itemOf(m, context.transferSyntax));
-      }).then((items) => ({ items, output: output.text() }));
-    } catch (error) {
-      throw asDicomAppError(error);
-    }
+    return await Association.run({
+      host: address, port: await this.configs.getNumber('ris.port'), calledAet: aet,
+      callingAet: (await this.configs.getString('ris.aec')).trim() || this.ourAet,
+      contexts: [{ abstractSyntax: MWL_FIND, transferSyntaxes: [EXPLICIT_LE, IMPLICIT_LE] }],
+      connectTimeoutMs: this.timeoutMs, dimseTimeoutMs: this.timeoutMs, log: output.log,
+    }, async (association) => {
+      const context = association.contextFor(MWL_FIND);
+      if (!context) throw new AppError('DICOM_ASSOCIATION_REJECTED', [], 'the RIS does not offer the Modality Worklist');
+      const identifier = identifierFor(q);
+      const sent = context.transferSyntax === IMPLICIT_LE ? explicitToImplicit(identifier) : [identifier];
+      const { status, matches } = await association.find(MWL_FIND, sent, context.id);
+      if (status !== STATUS.SUCCESS) throw new AppError('DICOM_PROTOCOL', [], `the RIS ended the query with ${statusText(status)}`);
+      return matches.map((m) => itemOf(m, context.transferSyntax));
+    }).then((items) => ({ items, output: output.text() }));
   }
 
   /**

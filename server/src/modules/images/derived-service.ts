@@ -3,9 +3,8 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { identityOf, writeDerivedDx, writeSecondaryCapture, type NewInstance, type Raster } from '../../dicom/derived-writer.js';
 import { readPart10, type Dataset } from '../../dicom/part10.js';
-import type { AuthUser } from '../../http/context.js';
-import { drTyped } from '../../http/envelope.js';
-import { AppError, validationError } from '../../http/errors.js';
+import type { AuthUser } from '../auth/auth-user.js';
+import { AppError, validationError } from '../../util/errors.js';
 import { nowIso } from '../../util/time.js';
 import { generateUid } from '../../util/uid.js';
 import { parseDetails } from '../studies/dto.js';
@@ -73,7 +72,7 @@ export class DerivedImagesService {
       await this.files.studiesRepo.updateStudy(study.id, { details: JSON.stringify(details), updated_at: nowIso() }, trx);
     });
     if (earlier && earlier !== dcm) await this.dropFiles(earlier.replace(/\.dcm$/, ''));
-    return drTyped('dr.task.DcmPath', { path: dcm });
+    return { path: dcm };
   }
 
   private async imageOfStudy(uid: string, studyPk: number) {
@@ -105,7 +104,7 @@ export class DerivedImagesService {
       { name: dcm, kind: 'dicom', role: 'post_proc', contentType: 'application/dicom', bytes: dicom, sopInstanceUid: instance.sopInstanceUid, imagePk: image.id },
       { name: `${instance.sopInstanceUid}.png`, kind: 'capture', role: 'post_proc', contentType: 'image/png', bytes: input.png, imagePk: image.id },
     ], (trx) => this.files.repo.setSecondary(image.id, instance.sopInstanceUid, trx));
-    return drTyped('dr.task.DcmPath', { path: dcm });
+    return { path: dcm };
   }
 
   /** An 8-bit or colour rendering as a derived Secondary Capture filed with its source image. */

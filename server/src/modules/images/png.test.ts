@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { decodePng } from './png.js';
 
 test('grey 16-bit, grey 8-bit with alpha and RGBA PNGs decode to the right raster', async () => {

@@ -1,6 +1,6 @@
 import sharp, { type Metadata } from 'sharp';
 import type { Raster } from '../../dicom/derived-writer.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 
 /** Enough for a 7000 × 7000 detector; a PNG claiming more is refused before it is decoded. */
 const MAX_PIXELS = 50_000_000;

@@ -3,8 +3,8 @@ import { Type } from 'typebox';
 import type { StoredFileKind } from '../../db/schema.js';
 import { PREVIEW_SIZES, type PreviewFormat, type PreviewSize } from '../../dicom/render.js';
 import { requireUser } from '../../http/auth-hooks.js';
-import { DR_EMPTY, ok } from '../../http/envelope.js';
-import { validationError } from '../../http/errors.js';
+import { DR_EMPTY, drTyped, ok } from '../../http/envelope.js';
+import { validationError } from '../../util/errors.js';
 import { BEARER, diagnosisRoute, drRoute, type App } from '../../http/routing.js';
 import { InstanceRef, instanceUidOf } from '../studies/schemas.js';
 import type { DerivedImagesService } from './derived-service.js';
@@ -59,14 +59,14 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
     },
     bodyLimit: Math.ceil((MAX_PICTURE_BYTES * 4) / 3) + 4096,
     config: drRoute(['study:write', 'study:emergency'], { guest: true, audit: 'study.portrait' }),
-  }, async (req, reply) => ok(req, reply, await derived.portrait(req.body.study_id, req.body.data, req.body.instance_uid || undefined, requireUser(req))));
+  }, async (req, reply) => ok(req, reply, drTyped('dr.task.DcmPath', await derived.portrait(req.body.study_id, req.body.data, req.body.instance_uid || undefined, requireUser(req)))));
 
   app.post('/auth/image/post_proc', {
     schema: { tags: ['dr-image'], security: BEARER, summary: 'Store a post-processed picture (multipart: instance_uid, study_id, data PNG, window_center, window_width)' },
     config: drRoute('image:write', { guest: true, audit: 'image.post_proc' }),
   }, async (req, reply) => {
     const form = await readPostProcForm(req);
-    return ok(req, reply, await derived.postProcess(form, requireUser(req)));
+    return ok(req, reply, drTyped('dr.task.DcmPath', await derived.postProcess(form, requireUser(req))));
   });
 
   app.post('/auth/image/save_as', {

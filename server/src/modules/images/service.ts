@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { StoredFileKind, StoredFileRole } from '../../db/schema.js';
-import { decodeFrame, type Frame } from '../../dicom/pixels.js';
-import { DicomReadError, readDicom, UnsupportedTransferSyntaxError, type ParsedDicom, type ReadOptions } from '../../dicom/reader.js';
-import { renderFrame, type Rendered, type RenderOptions } from '../../dicom/render.js';
-import type { AuthUser } from '../../http/context.js';
-import { AppError } from '../../http/errors.js';
+import type { Frame } from '../../dicom/pixels.js';
+import { DicomReadError, readDicom } from '../../dicom/reader.js';
+import { renderFirstFrame, renderFrame, type Rendered, type RenderOptions } from '../../dicom/render.js';
+import type { AuthUser } from '../auth/auth-user.js';
+import { AppError } from '../../util/errors.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { nowIso } from '../../util/time.js';
 import type { StudiesRepository, StudyRow } from '../studies/repository.js';
@@ -44,26 +44,6 @@ export interface OpenedFile {
 const PUBLIC_CONFIG: Record<StoredFileKind, string> = {
   thumbnail: 'files.public_thumbnails', dicom: 'files.public_dicom', capture: 'files.public_captures',
 };
-
-export function parseOrReject(bytes: Uint8Array, options?: ReadOptions): ParsedDicom {
-  try {
-    return readDicom(bytes, options);
-  } catch (error) {
-    if (error instanceof DicomReadError) throw new AppError('INVALID_DICOM', [{ field: 'file', message: error.message }]);
-    throw error;
-  }
-}
-
-/** Renders frame 1, turning decoder refusals into the catalogue's errors. */
-export async function renderParsed(parsed: ParsedDicom, options: RenderOptions): Promise<Rendered> {
-  try {
-    return await renderFrame(await decodeFrame(parsed, 0), parsed.meta, options);
-  } catch (error) {
-    if (error instanceof UnsupportedTransferSyntaxError) throw new AppError('UNSUPPORTED_IMAGE', [], error.message);
-    if (error instanceof DicomReadError) throw new AppError('INVALID_DICOM', [{ field: 'file', message: error.message }]);
-    throw error;
-  }
-}
 
 /**
  * Stored files of studies: writing (blob first, registry row after, in one transaction with the
@@ -119,12 +99,12 @@ export class ImageFilesService {
   async storeImage(sopInstanceUid: string, dicom: Buffer | WrittenImage): Promise<{ dcm: string; thumbnail: string }> {
     const image = await this.studiesRepo.image(sopInstanceUid);
     if (!image) throw new AppError('IMAGE_NOT_FOUND', [], sopInstanceUid);
-    const parsed = parseOrReject(Buffer.isBuffer(dicom) ? dicom : dicom.parts[0]!);
+    const parsed = readDicom(Buffer.isBuffer(dicom) ? dicom : dicom.parts[0]!);
     if (parsed.meta.sopInstanceUid !== sopInstanceUid) {
-      throw new AppError('INVALID_DICOM', [{ field: 'file', message: `SOP Instance UID ${parsed.meta.sopInstanceUid} is not the image's ${sopInstanceUid}` }]);
+      throw new DicomReadError(`SOP Instance UID ${parsed.meta.sopInstanceUid} is not the image's ${sopInstanceUid}`);
     }
     const thumbnailOptions = { size: 'thumbnail', format: 'webp' } as const;
-    const thumbnail = (Buffer.isBuffer(dicom) ? renderParsed(parsed, thumbnailOptions) : renderFrame(dicom.frame, parsed.meta, thumbnailOptions)).then((rendered) => rendered.data);
+    const thumbnail = (Buffer.isBuffer(dicom) ? renderFirstFrame(parsed, thumbnailOptions) : renderFrame(dicom.frame, parsed.meta, thumbnailOptions)).then((rendered) => rendered.data);
     const dcm = `${sopInstanceUid}.dcm`;
     const webp = `${sopInstanceUid}.webp`;
     await this.writeFiles(image.study_pk, [
@@ -187,7 +167,7 @@ export class ImageFilesService {
     const etag = `"${createHash('sha1').update(variant).digest('hex')}"`;
     const cached = this.cache.get(variant);
     if (cached) return { ...cached, etag };
-    const rendered = await renderParsed(parseOrReject(await this.blobs.read(row.blob_key)), options);
+    const rendered = await renderFirstFrame(readDicom(await this.blobs.read(row.blob_key)), options);
     this.cache.set(variant, rendered);
     return { ...rendered, etag };
   }

@@ -1,4 +1,4 @@
-import { ok } from '../../http/envelope.js';
+import { drTyped, ok } from '../../http/envelope.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import { PacsIdParams, PacsNodeBody } from './schemas.js';
 import type { PacsService } from './service.js';
@@ -10,7 +10,7 @@ export function pacsRoutes(app: App, pacs: PacsService): void {
     app.get(path, {
       schema: { tags, security: BEARER, summary: 'PACS nodes' },
       config: drRoute('pacs:read'),
-    }, async (req, reply) => ok(req, reply, await pacs.list()));
+    }, async (req, reply) => ok(req, reply, drTyped('dr.study.ScpList', await pacs.list())));
   }
 
   app.post('/auth/manage/pacs', {

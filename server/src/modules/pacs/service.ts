@@ -1,5 +1,4 @@
-import { drTyped } from '../../http/envelope.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { nowIso } from '../../util/time.js';
 import type { PacsNodeRow, PacsRepository } from './repository.js';
 import type { PacsNodeInput } from './schemas.js';
@@ -15,7 +14,7 @@ export class PacsService {
   constructor(private readonly repo: PacsRepository) {}
 
   async list() {
-    return drTyped('dr.study.ScpList', { scp: (await this.repo.list()).map(nodeBody) });
+    return { scp: (await this.repo.list()).map(nodeBody) };
   }
 
   private values(input: PacsNodeInput) {

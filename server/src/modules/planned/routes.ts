@@ -1,4 +1,4 @@
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { BEARER, diagnosisRoute, drRoute, type App } from '../../http/routing.js';
 import type { Permission } from '../rbac/permissions.js';
 

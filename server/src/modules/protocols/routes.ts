@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { requireUser } from '../../http/auth-hooks.js';
-import { ok } from '../../http/envelope.js';
+import { drTyped, ok } from '../../http/envelope.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import { PATIENT_SIZES } from './library/techniques.js';
 import type { ProtocolService } from './service.js';
@@ -36,27 +36,27 @@ export function protocolRoutes(app: App, protocols: ProtocolService): void {
     schema: { tags, security: BEARER, summary: 'Procedures (filters, paging)', querystring: Type.Object({
       ...Filter, ...Paging, procedure_type: Type.Optional(Type.Union([Type.Literal('NORMAL'), Type.Literal('EMERGENCY')])) }) },
     config: read,
-  }, async (req, reply) => ok(req, reply, await protocols.procedures({
+  }, async (req, reply) => ok(req, reply, drTyped('dr.protocol.ProcedureList', await protocols.procedures({
     product: req.product, patientType: req.query.patient_type, bodyPart: req.query.body_part, isEnabled: req.query.is_enabled,
     procedureType: req.query.procedure_type, ...paging(req.query, 10_000),
-  }, req.language)));
+  }, req.language))));
 
   app.get('/auth/protocol/view', { schema: { tags, security: BEARER, summary: 'Views (filters, paging)', querystring: Type.Object({ ...Filter, ...Paging }) }, config: read },
-    async (req, reply) => ok(req, reply, await protocols.views({
+    async (req, reply) => ok(req, reply, drTyped('dr.protocol.ViewList', await protocols.views({
       product: req.product, patientType: req.query.patient_type, bodyPart: req.query.body_part, isEnabled: req.query.is_enabled, ...paging(req.query, 10),
-    }, req.language)));
+    }, req.language))));
 
   app.get('/auth/protocol/procedure/:id/view', { schema: { tags, security: BEARER, summary: 'Views of a procedure', params: Id }, config: read },
-    async (req, reply) => ok(req, reply, await protocols.viewsOfProcedure(req.product, req.params.id, req.language)));
+    async (req, reply) => ok(req, reply, drTyped('dr.protocol.ViewList', await protocols.viewsOfProcedure(req.product, req.params.id, req.language))));
 
   app.get('/auth/protocol/view/:id', { schema: { tags, security: BEARER, summary: 'One view', params: Id, querystring: Type.Object({ ...Filter, procedure_id: Type.Optional(Type.String({ maxLength: 64 })) }) }, config: read },
-    async (req, reply) => ok(req, reply, await protocols.view(req.product, req.params.id, req.language)));
+    async (req, reply) => ok(req, reply, drTyped('dr.protocol.View', await protocols.view(req.product, req.params.id, req.language))));
 
   app.get('/auth/protocol/view/:id/apr', { schema: { tags, security: BEARER, summary: 'Exposure programme of a view', params: Id, querystring: Type.Object({ ...Filter, procedure_id: Type.Optional(Type.String({ maxLength: 64 })) }) }, config: read },
-    async (req, reply) => ok(req, reply, await protocols.apr(req.product, req.params.id, req.language)));
+    async (req, reply) => ok(req, reply, drTyped('dr.protocol.AprReply', await protocols.apr(req.product, req.params.id, req.language))));
 
   app.get('/auth/protocol/apr/:id', { schema: { tags, security: BEARER, summary: 'Exposure programme', params: Id, querystring: Type.Object({ ...Filter, procedure_id: Type.Optional(Type.String({ maxLength: 64 })) }) }, config: read },
-    async (req, reply) => ok(req, reply, await protocols.apr(req.product, req.params.id, req.language)));
+    async (req, reply) => ok(req, reply, drTyped('dr.protocol.AprReply', await protocols.apr(req.product, req.params.id, req.language))));
 
   app.post('/auth/protocol/apr/:id', {
     schema: { tags, security: BEARER, summary: 'Edit one exposure row (mAs = mA × ms / 1000)', params: Id, body: Type.Object({
@@ -72,18 +72,18 @@ export function protocolRoutes(app: App, protocols: ProtocolService): void {
   });
 
   app.get('/auth/protocol/apr/:id/device', { schema: { tags, security: BEARER, summary: 'Device parameters of an APR', params: Id, querystring: Type.Object({ work_station_id: Type.Optional(WorkStation) }) }, config: read },
-    async (req, reply) => ok(req, reply, await protocols.device(req.product, req.params.id, req.query.work_station_id ?? 0)));
+    async (req, reply) => ok(req, reply, drTyped('dr.protocol.AprDevice', await protocols.device(req.product, req.params.id, req.query.work_station_id ?? 0))));
 
   app.get('/auth/protocol/apr/:id/tech', {
     schema: { tags, security: BEARER, summary: 'Device and exposure parameters for a station and size', params: Id,
       querystring: Type.Object({ work_station_id: Type.Optional(WorkStation), patient_size: Type.Optional(Size) }) },
     config: read,
-  }, async (req, reply) => ok(req, reply, await protocols.tech(req.product, req.params.id, req.query.work_station_id ?? 0, req.query.patient_size ?? 'Medium')));
+  }, async (req, reply) => ok(req, reply, drTyped('dr.protocol.TechParam', await protocols.tech(req.product, req.params.id, req.query.work_station_id ?? 0, req.query.patient_size ?? 'Medium'))));
 
   app.get('/auth/protocol/thickness/:thickness/apr', {
     schema: { tags, security: BEARER, summary: "Exposure by part thickness (Sante's rule)", params: Type.Object({ thickness: Type.Integer({ minimum: 1, maximum: 50 }) }) },
     config: read,
-  }, async (req, reply) => ok(req, reply, protocols.thickness(req.params.thickness)));
+  }, async (req, reply) => ok(req, reply, drTyped('dr.protocol.ThicknessApr', protocols.thickness(req.params.thickness))));
 
   app.get('/pub/Image/Position/:patient_type/:file', {
     schema: { tags, summary: 'View pictogram (generated SVG)', params: Type.Object({ patient_type: Type.String({ maxLength: 32 }), file: Type.String({ maxLength: 128 }) }) },

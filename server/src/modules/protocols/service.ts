@@ -1,6 +1,5 @@
-import type { Language } from '../../http/context.js';
-import { drTyped } from '../../http/envelope.js';
-import { AppError } from '../../http/errors.js';
+import type { Language } from '../../util/client.js';
+import { AppError } from '../../util/errors.js';
 import { thicknessExposure } from './library/techniques.js';
 import type { ListFilter, ProcedureRow, ProtocolRepository, ViewRow } from './repository.js';
 
@@ -67,18 +66,18 @@ export class ProtocolService {
 
   async procedures(filter: Parameters<ProtocolRepository['procedures']>[0], language: Language) {
     const { rows, count } = await this.repo.procedures(filter);
-    return drTyped('dr.protocol.ProcedureList', { count, procedures: rows.map((r) => procedureBody(r, language)) });
+    return { count, procedures: rows.map((r) => procedureBody(r, language)) };
   }
 
   async views(filter: Parameters<ProtocolRepository['views']>[0], language: Language) {
     const { rows, count } = await this.repo.views(filter);
-    return drTyped('dr.protocol.ViewList', { count, views: rows.map((r) => viewBody(r, language)) });
+    return { count, views: rows.map((r) => viewBody(r, language)) };
   }
 
   async viewsOfProcedure(product: string, procedureId: string, language: Language) {
     if (!(await this.repo.procedure(product, procedureId))) throw new AppError('PROCEDURE_NOT_FOUND', [], procedureId);
     const rows = await this.repo.viewsOfProcedure(product, procedureId);
-    return drTyped('dr.protocol.ViewList', { count: rows.length, views: rows.map((r) => viewBody(r, language)) });
+    return { count: rows.length, views: rows.map((r) => viewBody(r, language)) };
   }
 
   async requireView(product: string, viewId: string): Promise<ViewRow> {
@@ -88,7 +87,7 @@ export class ProtocolService {
   }
 
   async view(product: string, viewId: string, language: Language) {
-    return drTyped('dr.protocol.View', viewBody(await this.requireView(product, viewId), language));
+    return viewBody(await this.requireView(product, viewId), language);
   }
 
   /** APR ids equal view ids (one exposure programme per view). */
@@ -96,12 +95,12 @@ export class ProtocolService {
     const view = await this.repo.view(product, aprId);
     if (!view) throw new AppError('APR_NOT_FOUND', [], aprId);
     const exposures = await this.repo.exposures(product, aprId);
-    return drTyped('dr.protocol.AprReply', {
+    return {
       apr_id: aprId, apr_name: aprId, apr_description: zhOr(language, view.name_zh, view.name_en), patient_type: view.patient_type,
       body_part_id: view.body_part_id, view_position: view.view_position, category: view.apr_category, modality: view.modality,
       exposures: exposures.map((e) => ({ work_station_id: e.work_station_id, patient_size: e.patient_size, config_object: JSON.parse(e.config_object) as unknown })),
       sort: 0, is_enabled: bool(view.is_enabled), product: view.product, is_pre_install: bool(view.is_pre_install),
-    });
+    };
   }
 
   /** Edits one exposure row; the four figures must agree, and the other fields of the row are kept. */
@@ -119,7 +118,7 @@ export class ProtocolService {
   async device(product: string, aprId: string, ws: number) {
     const row = await this.repo.device(product, aprId, ws);
     if (!row) throw new AppError('APR_NOT_FOUND', [], `${aprId} work station ${ws}`);
-    return drTyped('dr.protocol.AprDevice', { work_station_id: ws, config_object: JSON.parse(row.config_object) as unknown });
+    return { work_station_id: ws, config_object: JSON.parse(row.config_object) as unknown };
   }
 
   /** Device (dp) and exposure (ep) parameters the generator is loaded with for a size and station. */
@@ -128,17 +127,17 @@ export class ProtocolService {
     if (!device || !exposure) throw new AppError('APR_NOT_FOUND', [], `${aprId} work station ${ws} ${size}`);
     const dp = (JSON.parse(device.config_object) as { Common: Record<string, unknown> }).Common;
     const ep = (JSON.parse(exposure.config_object) as { Common: Record<string, unknown> }).Common;
-    return drTyped('dr.protocol.TechParam', {
+    return {
       dp: { SID: dp.SID, GridType: dp.GridType, GridSpeed: dp.GridSpeed, DetectorAngle: dp.DetectorAngle, TubeAngle: dp.TubeAngle,
         TubeHeight: 0, APRNumber: dp.APRNumber, PositionNumber: dp.PositionNumber, Thickness: dp.Thickness, FrameRate: dp.FrameRate, LongTimeExp: 0 },
       ep: { kV: ep.kV, mA: ep.mA, ms: ep.ms, mAs: ep.mAs, ExposureMode: ep.ExposureMode, Focus: ep.Focus, AECFilm: ep.AECFilm,
         AECField: ep.AECField, AECDensity: ep.AECDensity, Dose: ep.Dose, TubeLoad: ep.TubeLoad, TOD: ep.TOD, CompressionThickness: 0 },
-    });
+    };
   }
 
   thickness(cm: number) {
     const e = thicknessExposure(cm);
-    return drTyped('dr.protocol.ThicknessApr', { thickness: cm, kV: e.kV, mA: e.mA, ms: e.ms, mAs: e.mAs });
+    return { thickness: cm, kV: e.kV, mA: e.mA, ms: e.ms, mAs: e.mAs };
   }
 
   /** A simple generated pictogram for a view: position label, laterality and name. */

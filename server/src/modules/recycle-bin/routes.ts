@@ -1,6 +1,6 @@
 import { requireUser } from '../../http/auth-hooks.js';
-import { DR_EMPTY, ok } from '../../http/envelope.js';
-import { AppError } from '../../http/errors.js';
+import { DR_EMPTY, drTyped, ok } from '../../http/envelope.js';
+import { AppError } from '../../util/errors.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import { StudyIdList, StudyIdParams, StudyListQuery } from '../studies/schemas.js';
 import type { StudiesService } from '../studies/service.js';
@@ -15,7 +15,7 @@ export function recycleBinRoutes(app: App, bin: RecycleBinService, studies: Stud
   app.get('/auth/recycle_bin/study', {
     schema: { tags, security: BEARER, summary: 'Studies in the recycle bin', querystring: StudyListQuery },
     config: drRoute('recycle:read'),
-  }, async (req, reply) => ok(req, reply, await studies.list(req.query, true)));
+  }, async (req, reply) => ok(req, reply, drTyped('dr.study.StudyList', await studies.list(req.query, true))));
 
   app.get('/auth/recycle_bin/study/:id', {
     schema: { tags, security: BEARER, summary: 'A study in the recycle bin', params: StudyIdParams },

@@ -1,4 +1,4 @@
-import type { FieldError } from '../../http/errors.js';
+import type { FieldError } from '../../util/errors.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { nowIso } from '../../util/time.js';
 import type { StudiesRepository } from '../studies/repository.js';

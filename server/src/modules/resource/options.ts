@@ -1,4 +1,4 @@
-import type { Language } from '../../http/context.js';
+import type { Language } from '../../util/client.js';
 
 type Option = { value: string; en: string; zh: string };
 

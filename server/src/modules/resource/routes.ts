@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { requireUser } from '../../http/auth-hooks.js';
 import { drTyped, ok } from '../../http/envelope.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import type { AuthService } from '../auth/service.js';
 import { CONSOLE_ROLES } from '../rbac/permissions.js';

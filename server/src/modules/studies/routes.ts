@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { requireUser } from '../../http/auth-hooks.js';
 import { DR_EMPTY, drTyped, ok } from '../../http/envelope.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import {
   AddImagesBody, CreateStudyBody, InstanceRef, instanceUidOf, SortImagesBody, StudyIdList, StudyIdParams, StudyListQuery, UidParams, UpdateStudyBody,
@@ -38,7 +38,7 @@ export function studyRoutes(app: App, studies: StudiesService): void {
   app.get('/auth/study', {
     schema: { tags, security: BEARER, summary: 'Worklist (fuzzy id/name/acc_no, time range, statuses, paging)', querystring: StudyListQuery },
     config: drRoute('study:read'),
-  }, async (req, reply) => ok(req, reply, await studies.list(req.query, false)));
+  }, async (req, reply) => ok(req, reply, drTyped('dr.study.StudyList', await studies.list(req.query, false))));
 
   app.get('/auth/study/:id', {
     schema: { tags, security: BEARER, summary: 'A study with its series and images', params: StudyIdParams },
@@ -48,7 +48,7 @@ export function studyRoutes(app: App, studies: StudiesService): void {
   app.get('/auth/study/:id/stat', {
     schema: { tags, security: BEARER, summary: 'Image counts of a study', params: StudyIdParams },
     config: drRoute(['study:read', 'study:emergency'], { guest: true }),
-  }, async (req, reply) => ok(req, reply, await studies.stat(req.params.id, requireUser(req))));
+  }, async (req, reply) => ok(req, reply, drTyped('dr.study.Stat', await studies.stat(req.params.id, requireUser(req)))));
 
   app.delete('/auth/study', {
     schema: { tags, security: BEARER, summary: 'Move studies to the recycle bin (locked ones are refused)', body: StudyIdList },
@@ -66,12 +66,12 @@ export function studyRoutes(app: App, studies: StudiesService): void {
   app.post('/auth/image', {
     schema: { tags, security: BEARER, summary: 'Add views (with or without a procedure) to a study', body: AddImagesBody },
     config: drRoute('image:write', { guest: true, audit: 'image.add' }),
-  }, async (req, reply) => ok(req, reply, await studies.addImages(req.body.study_id, req.body.views, requireUser(req), req.language)));
+  }, async (req, reply) => ok(req, reply, drTyped('dr.study.CreateImageReply', await studies.addImages(req.body.study_id, req.body.views, requireUser(req), req.language))));
 
   app.post('/auth/image/copy', {
     schema: { tags, security: BEARER, summary: 'Copy a view of a study', body: InstanceRef },
     config: drRoute('image:write', { guest: true, audit: 'image.copy' }),
-  }, async (req, reply) => ok(req, reply, await studies.copyImage(instanceUidOf(req.body), requireUser(req))));
+  }, async (req, reply) => ok(req, reply, drTyped('dr.study.CreateImageReply', await studies.copyImage(instanceUidOf(req.body), requireUser(req)))));
 
   app.post('/auth/image/sort', {
     schema: { tags, security: BEARER, summary: 'Order the images of a study', body: SortImagesBody },

@@ -1,4 +1,4 @@
-import { validationError } from '../../http/errors.js';
+import { validationError } from '../../util/errors.js';
 import { Type, type Static } from 'typebox';
 import { PATIENT_SIZES } from '../protocols/library/techniques.js';
 

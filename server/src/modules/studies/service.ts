@@ -1,6 +1,6 @@
-import type { AuthUser, Language } from '../../http/context.js';
-import { drTyped } from '../../http/envelope.js';
-import { AppError, validationError, type FieldError } from '../../http/errors.js';
+import type { AuthUser } from '../auth/auth-user.js';
+import type { Language } from '../../util/client.js';
+import { AppError, validationError, type FieldError } from '../../util/errors.js';
 import { nowIso, toStoredInstant } from '../../util/time.js';
 import { generateUid, nextStudyId } from '../../util/uid.js';
 import type { BlobStore } from '../../storage/blob-store.js';
@@ -208,7 +208,7 @@ export class StudiesService {
 
   async stat(studyId: string, user: AuthUser) {
     const study = await this.requireStudy(studyId, user, false);
-    return drTyped('dr.study.Stat', await this.repo.stat(study.id));
+    return await this.repo.stat(study.id);
   }
 
   async list(q: StudyListQueryType, inBin: boolean) {
@@ -223,7 +223,7 @@ export class StudiesService {
     const { rows, count } = await this.repo.list({
       id: q.id, name: q.name, accession: q.acc_no, from, to, statuses, inBin, limit: size, offset: ((q.page ?? 1) - 1) * size,
     });
-    return drTyped('dr.study.StudyList', { count, studies: rows.map((r) => studyBody(r, [], [])) });
+    return { count, studies: rows.map((r) => studyBody(r, [], [])) };
   }
 
   /** Moves studies to the recycle bin. Locked ones stay and are reported; the rest move in one transaction. */
@@ -251,9 +251,9 @@ export class StudiesService {
   private async seriesReply(study: StudyRow, seriesPks: number[], onlyImagePk?: number) {
     const [series, images] = await Promise.all([this.repo.seriesOf([study.id]), this.repo.imagesOf([study.id])]);
     const shown = images.filter((i) => onlyImagePk === undefined || i.id === onlyImagePk);
-    return drTyped('dr.study.CreateImageReply', {
+    return {
       series: series.filter((s) => seriesPks.includes(s.id)).map((s) => seriesBody(s, study, shown)),
-    });
+    };
   }
 
   private async requireImage(uid: string, user: AuthUser) {

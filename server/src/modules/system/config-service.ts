@@ -1,5 +1,5 @@
 import type { Config } from '../../config.js';
-import { AppError } from '../../http/errors.js';
+import { AppError } from '../../util/errors.js';
 import { nowIso } from '../../util/time.js';
 import { checkConfigValue, configDefinitions, type ConfigDefinition } from './config-definitions.js';
 import type { ConfigFilter, ConfigRepository, ConfigRow } from './config-repository.js';

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { successBody, ok } from '../../http/envelope.js';
-import { validationError } from '../../http/errors.js';
+import { validationError } from '../../util/errors.js';
 import { PageQuery, pageOf, paginated } from '../../http/pagination.js';
 import { BEARER, diagnosisRoute, type App } from '../../http/routing.js';
 import { requireUser } from '../../http/auth-hooks.js';

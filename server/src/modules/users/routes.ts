@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { requireUser } from '../../http/auth-hooks.js';
 import { ok } from '../../http/envelope.js';
 import { PageQuery, pageOf, paginated, parseFilter } from '../../http/pagination.js';
-import { validationError } from '../../http/errors.js';
+import { validationError } from '../../util/errors.js';
 import { BEARER, defaultEmptyBody, diagnosisRoute, type App } from '../../http/routing.js';
 import { PERMISSIONS } from '../rbac/permissions.js';
 import type { UsersRepository } from './repository.js';

@@ -1,7 +1,7 @@
 import type { Sql } from '../../db/sql.js';
-import type { AuthUser } from '../../http/context.js';
-import { AppError } from '../../http/errors.js';
-import type { Page } from '../../http/pagination.js';
+import type { AuthUser } from '../auth/auth-user.js';
+import { AppError } from '../../util/errors.js';
+import type { Page } from '../../util/page.js';
 import { nowIso } from '../../util/time.js';
 import { maskPhone } from '../../util/mask.js';
 import { assertStrongPassword, generatePassword, hashPassword } from '../auth/passwords.js';
