@@ -6,7 +6,7 @@ import { storeFiles, stored, type StoreOutcome, type StoreSource } from '../../d
 import type { ImageFilesService } from '../images/service.js';
 import type { PacsRepository } from '../pacs/repository.js';
 import type { StudiesRepository } from '../studies/repository.js';
-import { DimseOutput } from './output.js';
+import { DimseOutput } from '../dicom-net/output.js';
 import type { StoreTaskRepository, StoreTaskRow } from './store-repository.js';
 
 export interface StoreWorkerOptions {
