@@ -1,79 +1,66 @@
-import { sql, type Insertable, type Selectable, type Updateable } from 'kysely';
-import type { Db } from '../../db/index.js';
-import type { StoreTasksTable } from '../../db/schema.js';
+import type { JobRow, JobsRepository } from '../jobs/repository.js';
 
-export type StoreTaskRow = Selectable<StoreTasksTable>;
+/** The job kind's name: send tasks are `jobs` rows of this queue, their task id the job key. */
+export const STORE_KIND = 'dicom.store';
 
+/** What a send task carries (the job's payload). */
+export interface StorePayload {
+  imagePk: number;
+  studyPk: number;
+  sopInstanceUid: string;
+  pacsNodeId: number;
+  destination: string;
+  patientName: string;
+  patientId: string;
+  priority: string;
+}
+
+export type StoreTaskStatus = 'PENDING' | 'SENDING' | 'RETRYING' | 'COMPLETED' | 'FAILED';
+
+/** A send task as the API has always shown it. */
+export interface StoreTask extends StorePayload {
+  id: number;
+  taskId: string;
+  status: StoreTaskStatus;
+  attempts: number;
+  nextAttemptAt: string;
+  lockedUntil: string | null;
+  lastError: string;
+  createdAt: string;
+  completedAt: string | null;
+}
+
+/** A job's state in the send queue's words: a queued task is PENDING until an attempt failed, then RETRYING. */
+export function taskStatus(row: Pick<JobRow, 'state' | 'attempts'>): StoreTaskStatus {
+  switch (row.state) {
+    case 'queued': return row.attempts === 0 ? 'PENDING' : 'RETRYING';
+    case 'running': return 'SENDING';
+    case 'done': return 'COMPLETED';
+    default: return 'FAILED';
+  }
+}
+
+function asTask(row: JobRow): StoreTask {
+  return {
+    ...(JSON.parse(row.payload) as StorePayload), id: row.id, taskId: row.job_key ?? String(row.id), status: taskStatus(row), attempts: row.attempts,
+    nextAttemptAt: row.run_at, lockedUntil: row.locked_until, lastError: row.last_error ?? '', createdAt: row.created_at, completedAt: row.completed_at,
+  };
+}
+
+/** Send tasks read from the job table (the runner writes them). */
 export class StoreTaskRepository {
-  constructor(private readonly sql: Db) {}
+  constructor(private readonly jobs: JobsRepository) {}
 
-  get db() {
-    return this.sql.kysely;
+  async byTaskId(taskId: string): Promise<StoreTask | undefined> {
+    const row = await this.jobs.byKey(STORE_KIND, taskId);
+    return row && asTask(row);
   }
 
-  async insert(rows: Insertable<StoreTasksTable>[]): Promise<void> {
-    if (rows.length > 0) await this.db.insertInto('store_tasks').values(rows).execute();
-  }
-
-  byTaskId(taskId: string): Promise<StoreTaskRow | undefined> {
-    return this.db.selectFrom('store_tasks').selectAll().where('task_id', '=', taskId).executeTakeFirst();
-  }
-
-  list(from: string | undefined, to: string | undefined): Promise<StoreTaskRow[]> {
-    let q = this.db.selectFrom('store_tasks').selectAll();
-    if (from) q = q.where('created_at', '>=', from);
-    if (to) q = q.where('created_at', '<=', to);
-    return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1000).execute();
-  }
-
-  /**
-   * Takes up to `limit` due tasks for this worker: waiting ones whose time has come and sending
-   * ones whose lease ran out (their worker died). One statement, so two workers never take the
-   * same row; PostgreSQL skips rows another transaction is claiming.
-   */
-  async claimDue(now: string, leaseUntil: string, limit: number, owner: string): Promise<StoreTaskRow[]> {
-    let due = this.db.selectFrom('store_tasks').select('id')
-      .where((eb) => eb.or([
-        eb.and([eb('status', 'in', ['PENDING', 'RETRYING']), eb('next_attempt_at', '<=', now)]),
-        eb.and([eb('status', '=', 'SENDING'), eb('locked_until', '<', now)]),
-      ]))
-      .orderBy('next_attempt_at').orderBy('id').limit(limit);
-    if (this.sql.dialect === 'postgres') due = due.forUpdate().skipLocked();
-    return this.db.updateTable('store_tasks')
-      .set({ status: 'SENDING', locked_until: leaseUntil, locked_by: owner, attempts: sql<number>`attempts + 1`, updated_at: now })
-      .where('id', 'in', due)
-      .returningAll()
-      .execute();
-  }
-
-  /**
-   * Tasks an earlier run of this node (`<node>/…`, not `owner`) was sending when it stopped: due
-   * again now rather than when their lease runs out. Returns how many.
-   */
-  async releaseInterrupted(node: string, owner: string, now: string): Promise<number> {
-    const result = await this.db.updateTable('store_tasks')
-      .set({ status: 'RETRYING', next_attempt_at: now, locked_until: null, last_error: 'interrupted: the console stopped while sending', updated_at: now })
-      .where('status', '=', 'SENDING').where('locked_by', 'like', `${node}/%`).where('locked_by', '<>', owner)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
-  }
-
-  async renewLease(ids: number[], leaseUntil: string): Promise<void> {
-    if (ids.length > 0) await this.db.updateTable('store_tasks').set({ locked_until: leaseUntil }).where('id', 'in', ids).where('status', '=', 'SENDING').execute();
-  }
-
-  async update(id: number, values: Updateable<StoreTasksTable>): Promise<void> {
-    await this.db.updateTable('store_tasks').set(values).where('id', '=', id).execute();
+  async list(from: string | undefined, to: string | undefined): Promise<StoreTask[]> {
+    return (await this.jobs.list(STORE_KIND, from, to, 1000)).map(asTask);
   }
 
   async delete(id: number): Promise<void> {
-    await this.db.deleteFrom('store_tasks').where('id', '=', id).execute();
-  }
-
-  /** Whether any task is waiting (for the worker's idle check). */
-  async nextDue(): Promise<string | undefined> {
-    const row = await this.db.selectFrom('store_tasks').select((eb) => eb.fn.min('next_attempt_at').as('next'))
-      .where('status', 'in', ['PENDING', 'RETRYING']).executeTakeFirst();
-    return (row?.next as string | null | undefined) ?? undefined;
+    await this.jobs.delete(id);
   }
 }
