@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openDatabase, type Db } from '../src/db/index.js';
-import { migrateToLatest } from '../src/db/migrate.js';
+import { Migrator, type Kysely } from 'kysely';
+import { migrateToLatest, migrationsFor } from '../src/db/migrate.js';
+import { taskStatus } from '../src/modules/dicom-send/store-repository.js';
 import { defineJobKind, retryDelay, type JobKind } from '../src/modules/jobs/kinds.js';
 import { JobsRepository } from '../src/modules/jobs/repository.js';
 import { JobRunner } from '../src/modules/jobs/runner.js';
@@ -227,6 +229,21 @@ for (const dialect of DIALECTS) {
       await until('the removed kind\'s job deleted', async () => ((await repo.byId(gone!)) ? undefined : true));
     });
 
+    test('queue figures for health: counts by kind and state, the oldest due job, stale leases', async () => {
+      const name = kindName();
+      const now = Date.now();
+      const [a, b] = await add(name, 3, iso(now - 30_000));
+      await add(name, 1, iso(now + 60_000));
+      await repo.claim(name, iso(now), iso(now - 1), 1, 'dead/boot');
+      await db.kysely.updateTable('jobs').set({ state: 'failed' }).where('id', '=', b!).execute();
+      const f = await repo.figures(iso(now));
+      const mine = f.counts.filter((c) => c.kind === name).map((c) => [c.state, c.n]).sort();
+      assert.deepEqual(mine, [['failed', 1], ['queued', 2], ['running', 1]]);
+      assert.deepEqual(f.oldestDue.filter((o) => o.kind === name).map((o) => o.run_at), [iso(now - 30_000)]);
+      assert.ok(f.staleRunning >= 1);
+      await db.kysely.deleteFrom('jobs').where('id', '=', a!).execute();
+    });
+
     test('a kind that is not ready waits; a group shares one run', async () => {
       let ready = false;
       const calls: number[][] = [];
@@ -240,5 +257,43 @@ for (const dialect of DIALECTS) {
       await until('done', async () => ((await Promise.all(ids.map(row))).every((x) => x.state === 'done') ? true : undefined));
       assert.deepEqual(calls.map((c) => c.length).sort(), [1, 2]);
     });
+  });
+}
+
+for (const dialect of DIALECTS) {
+  test(`migration 007 moves the send queue into jobs with task ids, states and leases on ${dialect}`, async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-jobs-'));
+    const schema = dialect === 'postgres' ? `t_${randomUUID().replace(/-/g, '').slice(0, 20)}` : undefined;
+    const db = await openDatabase({ dataDir, databaseUrl: dialect === 'postgres' ? PG_URL : undefined, databaseSchema: schema });
+    try {
+      const provider = { getMigrations: async () => migrationsFor(db.dialect) };
+      const migrator = new Migrator({ db: db.kysely, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
+      assert.equal((await migrator.migrateTo('006_store_task_owner')).error, undefined);
+      const old = db.kysely as unknown as Kysely<{ store_tasks: Record<string, unknown> }>;
+      const base = { image_pk: 7, study_pk: 3, sop_instance_uid: '1.2.3', pacs_node_id: 2, destination: 'PACS1', patient_name: 'N', patient_id: 'P', priority: 'Medium', created_at: '2025-01-01T00:00:00.000Z', updated_at: '2025-01-01T00:00:00.000Z', last_error: '', output: '', locked_until: null, locked_by: '', completed_at: null };
+      await old.insertInto('store_tasks').values([
+        { ...base, task_id: 'pending', status: 'PENDING', attempts: 0, next_attempt_at: '2025-01-01T00:00:00.000Z' },
+        { ...base, task_id: 'retrying', status: 'RETRYING', attempts: 2, next_attempt_at: '2025-01-01T00:05:00.000Z', last_error: 'refused' },
+        { ...base, task_id: 'sending', status: 'SENDING', attempts: 1, next_attempt_at: '2025-01-01T00:00:00.000Z', locked_until: '2025-01-01T00:01:00.000Z', locked_by: 'n/b' },
+        { ...base, task_id: 'done', status: 'COMPLETED', attempts: 1, next_attempt_at: '2025-01-01T00:00:00.000Z', output: 'I: log', completed_at: '2025-01-01T00:00:09.000Z' },
+        { ...base, task_id: 'failed', status: 'FAILED', attempts: 1, next_attempt_at: '2025-01-01T00:00:00.000Z', last_error: 'rejected' },
+      ]).execute();
+      await migrateToLatest(db);
+      const rows = await db.kysely.selectFrom('jobs').selectAll().orderBy('id').execute();
+      assert.deepEqual(rows.map((r) => [r.queue, r.job_key, r.state, r.attempts]), [
+        ['dicom.store', 'pending', 'queued', 0], ['dicom.store', 'retrying', 'queued', 2], ['dicom.store', 'sending', 'running', 1],
+        ['dicom.store', 'done', 'done', 1], ['dicom.store', 'failed', 'failed', 1],
+      ]);
+      assert.deepEqual(rows.map((r) => taskStatus(r)), ['PENDING', 'RETRYING', 'SENDING', 'COMPLETED', 'FAILED']);
+      assert.deepEqual([rows[1]!.run_at, rows[1]!.last_error], ['2025-01-01T00:05:00.000Z', 'refused']);
+      assert.deepEqual([rows[2]!.locked_by, rows[2]!.locked_until], ['n/b', '2025-01-01T00:01:00.000Z']);
+      assert.deepEqual([rows[3]!.result, rows[3]!.completed_at], ['I: log', '2025-01-01T00:00:09.000Z']);
+      assert.deepEqual(JSON.parse(rows[0]!.payload), { imagePk: 7, studyPk: 3, sopInstanceUid: '1.2.3', pacsNodeId: 2, destination: 'PACS1', patientName: 'N', patientId: 'P', priority: 'Medium' });
+      await assert.rejects(old.selectFrom('store_tasks').selectAll().execute(), 'store_tasks is gone');
+    } finally {
+      await db.close();
+      await dropSchema(schema);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 }
