@@ -16,7 +16,8 @@ import type { JobRow, JobsRepository } from './repository.js';
  *     async run([job]) { await render(job.payload.studyPk); },  // returns: done; throws: retried
  *   });
  *   runner.register(reportKind);                                   // before start()
- *   await runner.enqueue(reportKind, { studyPk }, { key, trx });   // trx: inside the caller's transaction
+ *   await runner.enqueue(reportKind, [{ studyPk }], { keys: [key], trx });  // trx: inside the caller's transaction;
+ *   runner.kick();                                                  // then, after the commit, look now
  *
  * A job is claimed with a lease held as `<node id>/<boot id>` and renewed while it runs; a job
  * whose process died is taken again when its lease runs out, or at once when the same node
@@ -56,6 +57,8 @@ export class JobRunner {
   private ticking: Promise<void> | undefined;
   private again = false;
   private started = false;
+  /** Set once start() has released and recovered: only then does the loop claim. */
+  private looping = false;
   private stopped = false;
 
   constructor(private readonly repo: JobsRepository, private readonly options: JobRunnerOptions) {
@@ -91,15 +94,17 @@ export class JobRunner {
     const released = await this.repo.releaseInterrupted(this.options.node, this.owner, iso(Date.now()));
     if (released > 0) this.options.log?.(`jobs: ${released} job(s) interrupted by the last stop are due again`);
     for (const kind of this.kinds.values()) await kind.recover?.();
-    const beat = Math.max(250, Math.min(...[...this.kinds.values()].map((k) => k.leaseMs / 3)));
+    const beat = Math.max(250, Math.min(60_000, ...[...this.kinds.values()].map((k) => k.leaseMs / 3)));
     this.heartbeat = setInterval(() => { void this.renewLeases(); }, beat);
     this.heartbeat.unref();
+    this.looping = true;
     this.schedule(0);
   }
 
   /** Stops claiming and waits for the jobs in hand; what is queued stays for the next start. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.looping = false;
     clearTimeout(this.timer);
     await this.ticking;
     while (this.runs.size > 0) await Promise.allSettled([...this.runs]);
@@ -115,7 +120,7 @@ export class JobRunner {
   /** Waits until no job of the kind is due or running (tests, benches). */
   async drain(kindName: string): Promise<void> {
     for (;;) {
-      if (this.stopped || !this.started) return;
+      if (!this.looping) return;
       const busy = [...this.inFlight.values()].some((f) => f.kind.name === kindName);
       if (!busy && (await this.repo.outstanding(kindName, iso(Date.now()))) === 0) return;
       this.kick();
@@ -138,7 +143,7 @@ export class JobRunner {
   }
 
   private schedule(ms: number): void {
-    if (this.stopped) return;
+    if (!this.looping) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.ticking = this.tick().finally(() => {
