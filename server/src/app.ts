@@ -27,9 +27,13 @@ import { deviceRoutes } from './modules/devices/routes.js';
 import { PacsRepository } from './modules/pacs/repository.js';
 import { pacsRoutes } from './modules/pacs/routes.js';
 import { dicomNetRoutes } from './modules/dicom-net/routes.js';
-import { StoreTaskRepository } from './modules/dicom-net/store-repository.js';
-import { StoreService } from './modules/dicom-net/store-service.js';
-import { StoreWorker } from './modules/dicom-net/store-worker.js';
+import { StoreTaskRepository } from './modules/dicom-send/store-repository.js';
+import { StoreService } from './modules/dicom-send/store-service.js';
+import { storeJobKind } from './modules/dicom-send/store-job.js';
+import { thumbnailJobKind, ThumbnailQueue } from './modules/dicom-net/thumbnail-job.js';
+import { ThumbnailRepository } from './modules/dicom-net/thumbnail-repository.js';
+import { JobsRepository } from './modules/jobs/repository.js';
+import { JobRunner } from './modules/jobs/runner.js';
 import { IngestService } from './modules/dicom-net/ingest.js';
 import { WorklistService } from './modules/dicom-net/worklist.js';
 import { DimseServer } from './dimse/scp.js';
@@ -82,7 +86,7 @@ export interface Server {
   /** Accounts this start created, with their initial passwords (to print once). */
   seeded: SeededAccounts;
   /** For in-process producers (the exposure pipeline) and tests that store images directly. */
-  services: { imageFiles: ImageFilesService; acquisition: AcquisitionService; ingest: IngestService };
+  services: { imageFiles: ImageFilesService; acquisition: AcquisitionService; ingest: IngestService; jobs: JobRunner };
   /** Where our DICOM service (C-ECHO/C-STORE SCP, AE DICOM_AET) listens. */
   dicomPort: number;
   close(): Promise<void>;
@@ -182,7 +186,8 @@ export async function createServer(config: Config): Promise<Server> {
     const auth = new AuthService(usersRepository, revoked, new TokenService(jwtSecret), configs);
     const users = new UsersService(db, usersRepository);
     const stats = new StatsService(new StatsRepository(db), audit, config.dataDir);
-    const health = new HealthService(db, bus, configs, config.dataDir, build.version);
+    const jobs = new JobsRepository(db);
+    const health = new HealthService(db, bus, configs, config.dataDir, build.version, jobs);
     await revoked.purgeExpired();
     const protocolRepository = new ProtocolRepository(db);
     await protocolRepository.seed('DROS');
@@ -202,11 +207,16 @@ export async function createServer(config: Config): Promise<Server> {
     const devices = new DeviceService([generator, detector]);
     const pipeline = new PipelineRunner();
     const pacsRepository = new PacsRepository(db);
-    const storeTasks = new StoreTaskRepository(db);
-    const storeWorker = new StoreWorker(storeTasks, pacsRepository, studiesRepository, imageFiles, {
-      ...config.storeQueue, callingAetFallback: config.dicomAet, timeoutMs: config.dicomTimeoutMs, node: nodeId(config.dataDir),
-    });
-    const store = new StoreService(storeTasks, pacsRepository, studiesRepository, studies, storeWorker);
+    // One runner for every kind of background job; STORE_POLL_MS has set how often it looks.
+    let logJobs = (_message: string): void => undefined;
+    const runner = new JobRunner(jobs, { node: nodeId(config.dataDir), pollMs: config.storeQueue.pollMs, log: (m) => logJobs(m) });
+    const storeKind = storeJobKind(pacsRepository, studiesRepository, imageFiles, { ...config.storeQueue, callingAetFallback: config.dicomAet, timeoutMs: config.dicomTimeoutMs });
+    runner.register(storeKind);
+    // Thumbnails of received objects wait while the SCP receives (the ingest is made below).
+    let receiving = () => false;
+    const thumbnailKind = thumbnailJobKind(imageFiles, new ThumbnailRepository(db, imageFiles.repo), runner, () => receiving());
+    runner.register(thumbnailKind);
+    const store = new StoreService(new StoreTaskRepository(jobs), pacsRepository, studiesRepository, studies, runner, storeKind);
     const acquisition = new AcquisitionService({
       studies, studiesRepo: studiesRepository, protocols: protocolRepository, files: imageFiles, generator, detector, bus, equipment, uidRoot: config.uidRoot, pipeline,
       onAccepted: async (image) => { if (await configs.getBoolean('pacs.auto_send')) await store.autoSend(image); },
@@ -248,11 +258,13 @@ export async function createServer(config: Config): Promise<Server> {
       plannedDrRoutes(scope);
     });
     await app.ready();
-    await storeWorker.start();
-    const ingest = new IngestService(imageFiles, { databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir, defaultProduct: config.defaultProduct },
+    logJobs = (message) => app.log.warn(message);
+    const ingest = new IngestService(new ThumbnailQueue(runner, thumbnailKind, logJobs), { databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir, defaultProduct: config.defaultProduct },
       path.join(config.dataDir, 'ingest-journal'), (level, message) => app.log[level](message));
     // Objects acknowledged by an earlier run and not indexed yet are indexed before new ones come in.
+    receiving = () => ingest.receiving();
     await ingest.start();
+    await runner.start();
     const dimse = new DimseServer({
       aet: config.dicomAet,
       allowedCallingAets: async () => (await configs.getString('dicom.scp_allowed_aets')).split(',').map((a) => a.trim()).filter(Boolean),
@@ -270,10 +282,10 @@ export async function createServer(config: Config): Promise<Server> {
       closeTransports = await attachBrokerTransports(bus.broker, app.server, tcp);
     }
     return {
-      app, db, bus, seeded, routes, services: { imageFiles, acquisition, ingest }, dicomPort,
+      app, db, bus, seeded, routes, services: { imageFiles, acquisition, ingest, jobs: runner }, dicomPort,
       async close() {
         await acquisition.pending.catch(() => undefined);
-        await storeWorker.stop();
+        await runner.stop();
         await dimse.close();
         await ingest.close();
         await pipeline.close();

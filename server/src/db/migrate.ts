@@ -6,6 +6,7 @@ import { files } from './migrations/003_files.js';
 import { pacsNodes } from './migrations/004_pacs_nodes.js';
 import { storeTasks } from './migrations/005_store_tasks.js';
 import { storeTaskOwner } from './migrations/006_store_task_owner.js';
+import { jobRunner } from './migrations/007_job_runner.js';
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next. */
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
@@ -16,6 +17,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '004_pacs_nodes': pacsNodes(dialect),
     '005_store_tasks': storeTasks(dialect),
     '006_store_task_owner': storeTaskOwner(),
+    '007_job_runner': jobRunner(),
   };
 }
 

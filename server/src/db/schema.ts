@@ -85,18 +85,35 @@ export interface SystemConfigsTable {
   updated_by: number | null;
 }
 
+/** A job's state; `cancelled` jobs were stopped by a caller before they ended. */
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+/** One unit of durable background work (see modules/jobs/runner.ts). */
 export interface JobsTable {
   id: Generated<number>;
+  /** The job's kind (`dicom.store`, `image.thumbnail`, ...). */
   queue: string;
+  /** The kind's payload, as JSON. */
   payload: string;
-  state: 'queued' | 'running' | 'done' | 'failed';
+  state: JobState;
   attempts: number;
+  /** When a queued job is due (its next attempt, after back-off). */
   run_at: string;
+  /** `<node id>/<boot id>` of the process holding the lease. */
   locked_by: string | null;
   locked_until: string | null;
   last_error: string | null;
   created_at: string;
   updated_at: string;
+  /** The caller's name for the job, unique per kind (a send task's id); null when it has none. */
+  job_key: Generated<string | null>;
+  /** 0..1, as the handler reports it. */
+  progress: Generated<number>;
+  /** The handler's report of its last attempt (a send's DIMSE log). */
+  result: Generated<string>;
+  /** 1 once a caller asked a running job to stop. */
+  cancel_requested: Generated<number>;
+  completed_at: Generated<string | null>;
 }
 
 interface LibraryRow {
@@ -284,32 +301,6 @@ export interface PacsNodesTable {
   updated_at: string;
 }
 
-export type StoreTaskStatus = 'PENDING' | 'SENDING' | 'RETRYING' | 'COMPLETED' | 'FAILED';
-
-export interface StoreTasksTable {
-  id: Generated<number>;
-  task_id: string;
-  image_pk: number;
-  study_pk: number;
-  sop_instance_uid: string;
-  pacs_node_id: number;
-  destination: string;
-  patient_name: string;
-  patient_id: string;
-  priority: string;
-  status: StoreTaskStatus;
-  attempts: Generated<number>;
-  next_attempt_at: string;
-  locked_until: string | null;
-  /** `<node id>/<boot id>` of the worker holding the lease. */
-  locked_by: Generated<string>;
-  last_error: Generated<string>;
-  output: Generated<string>;
-  created_at: string;
-  updated_at: string;
-  completed_at: string | null;
-}
-
 export interface StudyCountsTable {
   in_bin: number;
   study_status: string;
@@ -356,5 +347,4 @@ export interface Database {
   images: ImagesTable;
   stored_files: StoredFilesTable;
   pacs_nodes: PacsNodesTable;
-  store_tasks: StoreTasksTable;
 }

@@ -2,11 +2,10 @@ import { STATUS } from '../../dimse/command.js';
 import type { ReceivedObject, StoreHeader } from '../../dimse/scp.js';
 import { metaHeader } from '../../dicom/part10.js';
 import { readDicom, TRANSFER_SYNTAX, type ParsedDicom } from '../../dicom/reader.js';
-import type { ImageFilesService } from '../images/service.js';
 import { IndexWorker, type IndexWorkerData } from './index-client.js';
 import type { IndexOutcome } from './ingest-index.js';
 import { entryKey, IngestJournal, type JournalEntry, type JournalWriter } from './ingest-journal.js';
-import { ThumbnailBacklog } from './thumbnail-backlog.js';
+import type { ThumbnailQueue } from './thumbnail-job.js';
 
 /** Objects indexed per transaction: the commit is shared. */
 const BATCH = 32;
@@ -52,7 +51,6 @@ const indexable = (parsed: ParsedDicom, sopInstanceUid: string) => Boolean(parse
 export class IngestService {
   private readonly journal: IngestJournal;
   private readonly indexer: IndexWorker;
-  private readonly thumbnails: ThumbnailBacklog;
   /** Journalled objects not indexed yet, oldest first, with when they were acknowledged. */
   private readonly queue: { entry: JournalEntry; at: number }[] = [];
   private indexing: Promise<void> | undefined;
@@ -62,13 +60,17 @@ export class IngestService {
   private draining = 0;
   private lastReceived = 0;
 
-  constructor(files: ImageFilesService, settings: IndexWorkerData, journalDir: string, private readonly log: IngestLog = () => undefined) {
+  constructor(private readonly thumbnails: ThumbnailQueue, settings: IndexWorkerData, journalDir: string, private readonly log: IngestLog = () => undefined) {
     this.journal = new IngestJournal(journalDir, true, (message) => log('warn', message));
     this.indexer = new IndexWorker(settings);
-    this.thumbnails = new ThumbnailBacklog(files, () => this.queue.length > 0 || Date.now() - this.lastReceived < QUIET_MS);
   }
 
-  /** Starts the indexer, indexes what an earlier run acknowledged but did not, queues missing thumbnails. */
+  /** Whether objects are arriving or waiting to be indexed (thumbnail jobs wait meanwhile). */
+  receiving(): boolean {
+    return this.queue.length > 0 || Date.now() - this.lastReceived < QUIET_MS;
+  }
+
+  /** Starts the indexer, indexes what an earlier run acknowledged but did not. */
   async start(): Promise<void> {
     await this.indexer.start();
     const left = await this.journal.start();
@@ -77,7 +79,6 @@ export class IngestService {
       this.queue.push(...left.map((entry) => ({ entry, at: 0 })));
       await this.drainIndex();
     }
-    await this.thumbnails.recover();
   }
 
   /**
@@ -200,9 +201,7 @@ export class IngestService {
 
   /** Queues thumbnails of what was indexed, sets unreadable objects aside; returns the entries done with (the caller settles them). */
   private async finish(outcome: IndexOutcome): Promise<JournalEntry[]> {
-    for (const item of outcome.indexed) {
-      this.thumbnails.add({ imagePk: item.imagePk, studyPk: item.studyPk, sopInstanceUid: item.sopInstanceUid, blobKey: item.blobKey });
-    }
+    await this.thumbnails.add(outcome.indexed.map((item) => ({ imagePk: item.imagePk, studyPk: item.studyPk, sopInstanceUid: item.sopInstanceUid, blobKey: item.blobKey })));
     // Only a crash mid-write makes one (every object is read before it is acknowledged).
     for (const { entry, reason } of outcome.unreadable) await this.setAside(entry, reason);
     return [...outcome.indexed.map((i) => i.entry), ...outcome.unreadable.map((u) => u.entry)];
@@ -236,14 +235,13 @@ export class IngestService {
     await this.thumbnails.drain();
   }
 
-  /** Shutdown: the index catches up; thumbnails not made yet are made at the next start. */
+  /** Shutdown: the index catches up; thumbnails not made yet are jobs the next start makes. */
   async close(): Promise<void> {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.drainIndex();
     clearTimeout(this.deferTimer);
     await this.journal.close();
-    await this.thumbnails.stop();
     await this.indexer.close();
   }
 }

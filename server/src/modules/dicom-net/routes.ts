@@ -4,7 +4,7 @@ import { AppError } from '../../util/errors.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import { echo } from './echo.js';
 import { EchoBody, RetryBody, StoreBody, StoreQueueQuery, StudyStoreBody, TaskIdQuery, WorklistImportBody, WorklistQueryBody } from './schemas.js';
-import type { StoreService } from './store-service.js';
+import type { StoreService } from '../dicom-send/store-service.js';
 import type { WorklistService } from './worklist.js';
 
 const tags = ['dr-dicom-net'];

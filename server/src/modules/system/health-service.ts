@@ -1,7 +1,9 @@
 import fs from 'node:fs/promises';
 import { sql as rawSql } from 'kysely';
 import type { Bus, BusProbe } from '../../bus/index.js';
+import type { JobState } from '../../db/schema.js';
 import type { Sql } from '../../db/sql.js';
+import type { JobsRepository } from '../jobs/repository.js';
 import { nowIso } from '../../util/time.js';
 import type { ConfigService } from './config-service.js';
 
@@ -40,6 +42,7 @@ export class HealthService {
     private readonly configs: ConfigService,
     private readonly dataDir: string,
     private readonly version: string,
+    private readonly jobs: JobsRepository,
   ) {}
 
   private async database() {
@@ -67,19 +70,24 @@ export class HealthService {
     }
   }
 
+  /** The job runner's queue: totals, and per kind its jobs by state and how long the oldest due one has waited. */
   private async jobQueue() {
     try {
-      const rows = await this.sql.kysely.selectFrom('jobs').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('state').execute();
-      const count = (state: string) => Number(rows.find((r) => r.state === state)?.n ?? 0);
-      const oldest = await this.sql.kysely.selectFrom('jobs').select((eb) => eb.fn.min('run_at').as('run_at'))
-        .where('state', '=', 'queued').where('run_at', '<=', nowIso()).executeTakeFirst();
-      const stale = await this.sql.kysely.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('state', '=', 'running').where('locked_until', '<', nowIso()).executeTakeFirstOrThrow();
-      const waitingSeconds = oldest?.run_at ? Math.max(0, Math.round((Date.now() - Date.parse(String(oldest.run_at))) / 1000)) : 0;
+      const now = Date.now();
+      const figures = await this.jobs.figures(new Date(now).toISOString());
+      const waited = (runAt: string | undefined) => (runAt ? Math.max(0, Math.round((now - Date.parse(runAt)) / 1000)) : 0);
+      const total = (state: JobState) => figures.counts.filter((c) => c.state === state).reduce((sum, c) => sum + c.n, 0);
+      const kinds: Record<string, Record<JobState, number> & { oldest_waiting_seconds: number }> = {};
+      for (const c of figures.counts) {
+        kinds[c.kind] ??= { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, oldest_waiting_seconds: 0 };
+        kinds[c.kind]![c.state] = c.n;
+      }
+      for (const o of figures.oldestDue) if (kinds[o.kind]) kinds[o.kind]!.oldest_waiting_seconds = waited(o.run_at);
+      const oldest = figures.oldestDue.map((o) => o.run_at).sort()[0];
       return {
-        status: (Number(stale.n) > 0 ? 'degraded' : 'healthy') as Status,
-        queue_size: count('queued'), running: count('running'), failed: count('failed'),
-        stale_running: Number(stale.n), oldest_waiting_seconds: waitingSeconds,
+        status: (figures.staleRunning > 0 ? 'degraded' : 'healthy') as Status,
+        queue_size: total('queued'), running: total('running'), failed: total('failed'),
+        stale_running: figures.staleRunning, oldest_waiting_seconds: waited(oldest), kinds,
       };
     } catch (error) {
       return { status: 'unhealthy' as Status, error: (error as Error).message };
