@@ -31,6 +31,9 @@ export interface AttemptResult {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The wait before the next attempt after `attempts` failed ones: the base, doubled each time, never more than the max. */
+export const retryDelayMs = (attempts: number, baseMs: number, maxMs: number): number => Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
+
 /**
  * Works the send queue: claims due tasks with a lease, sends each destination's tasks of one
  * study over one association, and records every outcome. Association failures are retried
@@ -174,7 +177,7 @@ export class StoreWorker {
       await this.finish(task, 'FAILED', output, permanent ? reason : `${reason} (gave up after ${task.attempts} attempts)`);
       return;
     }
-    const delay = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** Math.max(0, task.attempts - 1));
+    const delay = retryDelayMs(task.attempts, this.options.retryBaseMs, this.options.retryMaxMs);
     await this.tasks.update(task.id, { status: 'RETRYING', next_attempt_at: iso(Date.now() + delay), locked_until: null, last_error: reason, output, updated_at: iso(Date.now()) });
     this.notify(task.task_id, { status: 'RETRYING', output, error: reason });
   }
