@@ -17,16 +17,16 @@
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { writeDx } from '../server/src/dicom/dx-writer.js';
-import { testPattern } from '../server/src/dicom/fixtures.js';
+import { testPattern } from '../server/test/support/dicom-fixtures.js';
 import { storeFiles } from '../server/src/dimse/store-scu.js';
 import { generateUid } from '../server/src/util/uid.js';
 import { createServer } from '../server/src/app.js';
 import { loadConfig } from '../server/src/config.js';
-import { startOrthanc } from '../server/test/dicom-peers.js';
+import { startOrthanc } from '../server/test/support/dicom-peers.js';
+import { freePort } from '../server/test/support/net.js';
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]] as const).filter(([a]) => a.startsWith('--')));
 const RUNS = Number(args.get('--runs') ?? 5);
@@ -52,14 +52,6 @@ function dx(rows: number, columns: number): Buffer {
     window: { center: 8192, width: 16384 }, intent: 'FOR PRESENTATION',
     equipment: { manufacturer: 'Roentgen', model: 'Bench', stationName: 'B', softwareVersion: '0' },
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-dimse-bench-'));

@@ -13,7 +13,7 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import { createServer } from '../server/src/app.js';
 import { loadConfig } from '../server/src/config.js';
-import { sampleStudy } from '../server/test/helpers.js';
+import { sampleStudy } from '../server/test/support/sample-study.js';
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]] as const).filter(([a]) => a.startsWith('--')));
 const EXPOSURES = Number(args.get('--exposures') ?? 12);

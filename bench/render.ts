@@ -15,10 +15,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { createServer } from '../server/src/app.js';
 import { loadConfig } from '../server/src/config.js';
-import { startOrthanc } from '../server/test/dicom-peers.js';
+import { startOrthanc } from '../server/test/support/dicom-peers.js';
 import { writeDx } from '../server/src/dicom/dx-writer.js';
 import { generateUid } from '../server/src/util/uid.js';
-import { sampleStudy } from '../server/test/helpers.js';
+import { sampleStudy } from '../server/test/support/sample-study.js';
 
 const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]] as const).filter(([a]) => a.startsWith('--')));
 const RUNS = Number(args.get('--runs') ?? 15);

@@ -9,7 +9,7 @@ import { readDicom } from '../src/dicom/reader.js';
 import { storeFiles } from '../src/dimse/store-scu.js';
 import { generateUid } from '../src/util/uid.js';
 import { dxFor, storeDx } from './dicom-helpers.js';
-import { startOrthanc, startSilentServer, startStorescp, type Storescp } from './dicom-peers.js';
+import { startOrthanc, startSilentServer, startStorescp, type Storescp } from './support/dicom-peers.js';
 import { DIALECTS, call, createUser, freePort, isDrError, sampleStudy, until, withServer } from './helpers.js';
 
 const QUEUE_ENV = { STORE_RETRY_BASE_MS: '200', STORE_RETRY_MAX_MS: '800', STORE_POLL_MS: '100', DICOM_TIMEOUT_MS: '1500', STORE_LEASE_MS: '3000' };

@@ -1,13 +1,16 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import pg from 'pg';
 import { createServer, type Server } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+
+// Shared with the benches (server/test/support holds no test files, so importing it registers no hooks).
+export { freePort } from './support/net.js';
+export { sampleStudy } from './support/sample-study.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -161,19 +164,6 @@ export function withServer(dialect: Dialect, extra: Record<string, string> = {})
   return ctx;
 }
 
-/** The spec's POST study sample, with a fresh patient id. */
-export function sampleStudy(over: Record<string, unknown> = {}) {
-  return {
-    accession_number: 'ACC0012345', patient_id: `PET${randomUUID().slice(0, 8)}`, patient_name: 'Buddy', patient_english_name: 'Buddy en',
-    patient_former_name: 'Buddy f', patient_size: 'Large', patient_age: '5Y', patient_dob: '2025-06-10T03:12:36.181739Z', patient_sex: 'M',
-    pregnancy_status: '', owner_name: 'owner1', chip_number: 'CHIP123456789', variety: 'Golden Retriever', is_anaesthesia: 'true',
-    is_sedation: true, patient_type: 'Human', ref_physician: 'Dr. Smith (Vet)', operator_id: 'OP987', modality: 'DX', weight: 25,
-    thickness: 15, length: 60, study_type: 'Normal', comment: 'Patient presented with limping in right hind leg. Sedation administered.',
-    views: [{ view_id: 'View_DX_T_A_SK_AP_00', procedure_id: 'P0-0001' }, { view_id: 'View_DX_T_A_SK_LAT_00', procedure_id: 'P0-0001' }],
-    ...over,
-  };
-}
-
 /** Starts `npm start`'s entry point as a real process and waits until it listens. */
 export function startProcess(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<number | null>; kill: () => Promise<void>; output: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -195,16 +185,6 @@ export function startProcess(env: Record<string, string>): Promise<{ url: string
     };
     child.stdout.on('data', check);
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}:\n${output}`)); });
-  });
-}
-
-/** A TCP port free on 127.0.0.1 right now (for listeners a test or benchmark starts). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }
 

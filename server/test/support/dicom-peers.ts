@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './helpers.js';
+import { freePort } from './net.js';
 
-/** DCMTK wants TCP_NODELAY in its environment (library-notes.md). */
+/** DCMTK reads TCP_NODELAY from its environment: set, its small PDUs go out without Nagle's delay. */
 const DCMTK_ENV = { ...process.env, TCP_NODELAY: '1' };
 
 async function listening(port: number, timeoutMs = 10_000): Promise<void> {
