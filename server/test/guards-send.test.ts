@@ -101,8 +101,10 @@ for (const dialect of DIALECTS) {
       // Each retry's wait as the worker wrote it: next attempt time minus the time of the update.
       const poller = (async () => {
         while (polling) {
-          const row = await db.selectFrom('store_tasks').select(['status', 'attempts', 'next_attempt_at', 'updated_at']).where('sop_instance_uid', '=', uid!).executeTakeFirst();
-          if (row?.status === 'RETRYING' && !seen.has(row.attempts)) seen.set(row.attempts, Date.parse(row.next_attempt_at) - Date.parse(row.updated_at));
+          const rows = await db.selectFrom('jobs').select(['payload', 'state', 'attempts', 'run_at', 'updated_at']).where('queue', '=', 'dicom.store').execute();
+          const row = rows.find((r) => (JSON.parse(r.payload) as { sopInstanceUid: string }).sopInstanceUid === uid);
+          // A queued send task that has failed before is RETRYING in the API's words.
+          if (row?.state === 'queued' && row.attempts > 0 && !seen.has(row.attempts)) seen.set(row.attempts, Date.parse(row.run_at) - Date.parse(row.updated_at));
           await new Promise((r) => setTimeout(r, 25));
         }
       })();
