@@ -10,7 +10,7 @@ import type { StudyDetails } from '../studies/dto.js';
 import type { StudiesRepository } from '../studies/repository.js';
 import type { JournalEntry } from './ingest-journal.js';
 import { readRecord } from './segment-log.js';
-import type { Executor } from '../users/repository.js';
+import type { Executor } from '../../db/index.js';
 
 const str = (p: ParsedDicom, tag: string) => (p.dataSet.string(tag) ?? '').trim();
 

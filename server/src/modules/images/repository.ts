@@ -1,7 +1,6 @@
 import type { Insertable, Selectable } from 'kysely';
-import type { Db } from '../../db/index.js';
+import type { Db, Executor } from '../../db/index.js';
 import type { StoredFileKind, StoredFilesTable } from '../../db/schema.js';
-import type { Executor } from '../users/repository.js';
 
 export type StoredFileRow = Selectable<StoredFilesTable>;
 export type NewStoredFile = Insertable<StoredFilesTable>;

@@ -9,7 +9,7 @@ import { AppError } from '../../http/errors.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { nowIso } from '../../util/time.js';
 import type { StudiesRepository, StudyRow } from '../studies/repository.js';
-import type { Executor } from '../users/repository.js';
+import type { Executor } from '../../db/index.js';
 import type { StudiesService } from '../studies/service.js';
 import type { ConfigService } from '../system/config-service.js';
 import type { RenderCache } from './render-cache.js';

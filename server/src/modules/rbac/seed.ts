@@ -1,5 +1,5 @@
 import { sql as rawSql } from 'kysely';
-import type { Sql } from '../../db/sql.js';
+import type { Db } from '../../db/index.js';
 import { nowIso } from '../../util/time.js';
 import { generatePassword, hashPassword } from '../auth/passwords.js';
 import { ROLE_SEEDS, USER_SEEDS } from './permissions.js';
@@ -20,7 +20,7 @@ const SEED_LOCK = 7_310_001;
  * Creates the built-in roles and accounts on first start and grants built-in roles any
  * permission added to the code since. Runs under a lock so concurrent starts seed once.
  */
-export async function seedRbac(db: Sql, passwords: SeedPasswords): Promise<SeededAccounts> {
+export async function seedRbac(db: Db, passwords: SeedPasswords): Promise<SeededAccounts> {
   return db.kysely.transaction().execute(async (trx) => {
     if (db.dialect === 'postgres') await rawSql`select pg_advisory_xact_lock(${SEED_LOCK})`.execute(trx);
     const now = nowIso();

@@ -1,7 +1,7 @@
 import { sql, type Insertable, type Selectable, type Updateable } from 'kysely';
 import type { ImagesTable, PatientsTable, SeriesTable, StudiesTable } from '../../db/schema.js';
-import { likePattern, type Sql } from '../../db/sql.js';
-import type { Executor } from '../users/repository.js';
+import type { Db, Executor } from '../../db/index.js';
+import { likePattern } from '../../db/sql.js';
 
 export type StudyRow = Selectable<StudiesTable>;
 export type SeriesRow = Selectable<SeriesTable>;
@@ -22,7 +22,7 @@ export interface StudyFilter {
 }
 
 export class StudiesRepository {
-  constructor(private readonly sql: Sql) {}
+  constructor(private readonly sql: Db) {}
 
   get db() {
     return this.sql.kysely;

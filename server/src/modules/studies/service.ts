@@ -4,7 +4,7 @@ import { AppError, validationError, type FieldError } from '../../http/errors.js
 import { nowIso, toStoredInstant } from '../../util/time.js';
 import { generateUid, nextStudyId } from '../../util/uid.js';
 import type { BlobStore } from '../../storage/blob-store.js';
-import type { Executor } from '../users/repository.js';
+import type { Executor } from '../../db/index.js';
 import type { ProtocolRepository, ViewRow } from '../protocols/repository.js';
 import { parseDetails, seriesBody, studyBody, type StudyDetails } from './dto.js';
 import type { StudiesRepository, StudyRow } from './repository.js';

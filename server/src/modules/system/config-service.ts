@@ -1,7 +1,8 @@
 import type { Selectable } from 'kysely';
 import type { Config } from '../../config.js';
 import type { SystemConfigsTable } from '../../db/schema.js';
-import { likePattern, type Sql } from '../../db/sql.js';
+import type { Db } from '../../db/index.js';
+import { likePattern } from '../../db/sql.js';
 import { AppError } from '../../http/errors.js';
 import { nowIso } from '../../util/time.js';
 import { checkConfigValue, configDefinitions, type ConfigDefinition } from './config-definitions.js';
@@ -15,7 +16,7 @@ export class ConfigService {
   private readonly definitions: Map<string, ConfigDefinition>;
   private cache: { at: number; values: Map<string, string> } | undefined;
 
-  constructor(private readonly sql: Sql, config: Config) {
+  constructor(private readonly sql: Db, config: Config) {
     this.definitions = new Map(configDefinitions(config).map((d) => [d.key, d]));
   }
 

@@ -1,4 +1,4 @@
-import type { Sql } from '../../db/sql.js';
+import type { Db } from '../../db/index.js';
 import { periodStart } from '../../util/time.js';
 import type { AuditRepository } from '../audit/repository.js';
 import { diskFigures } from './health-service.js';
@@ -15,7 +15,7 @@ export type StatsContributor = (since: string) => Promise<Record<string, unknown
 export class StatsService {
   private readonly contributors = new Map<string, StatsContributor>();
 
-  constructor(private readonly sql: Sql, audit: AuditRepository, dataDir: string) {
+  constructor(private readonly sql: Db, audit: AuditRepository, dataDir: string) {
     this.register('users', async (since) => {
       const db = this.sql.kysely;
       const row = await db.selectFrom('users').select([
