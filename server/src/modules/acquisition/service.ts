@@ -12,6 +12,7 @@ import type { GeneratorSimulator, Technique } from '../devices/generator-simulat
 import { asAppError } from '../devices/driver.js';
 import type { Equipment } from '../images/derived-service.js';
 import { dicomPatientOf } from '../images/identity.js';
+import { ownObject } from '../archive/service.js';
 import type { ImageFilesService } from '../images/service.js';
 import type { ProtocolRepository } from '../protocols/repository.js';
 import { parseDetails } from '../studies/dto.js';
@@ -224,7 +225,7 @@ export class AcquisitionService {
         ...common, instance: { sopInstanceUid: processingUid, number: inspection.imageNumber, acquired },
         pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.processing }, intent: 'FOR PROCESSING',
       });
-      await files.writeFiles(study.id, [{ name: `${processingUid}.dcm`, kind: 'dicom', role: 'processing', contentType: 'application/dicom', bytes: processing, sopInstanceUid: processingUid, imagePk: inspection.imagePk }]);
+      await files.archive.storeInstance(ownObject(processing), { origin: 'derived', role: 'processing', studyPk: study.id, imagePk: inspection.imagePk });
     };
     return { dcm, thumbnail, processingUid, keepProcessing };
   }

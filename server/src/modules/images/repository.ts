@@ -8,17 +8,25 @@ export type NewStoredFile = Insertable<StoredFilesTable>;
 export class FilesRepository {
   constructor(private readonly sql: Db) {}
 
+  /**
+   * @deprecated Services do not query through the handle; only the thumbnail backlog
+   * (thumbnail-backlog.ts) still does, until it becomes a job kind calling Archive.makeThumbnail.
+   */
   get db() {
     return this.sql.kysely;
   }
 
+  private get kysely() {
+    return this.sql.kysely;
+  }
+
   byName(name: string, kind: StoredFileKind): Promise<StoredFileRow | undefined> {
-    return this.db.selectFrom('stored_files').selectAll().where('name', '=', name).where('kind', '=', kind).executeTakeFirst();
+    return this.kysely.selectFrom('stored_files').selectAll().where('name', '=', name).where('kind', '=', kind).executeTakeFirst();
   }
 
   /** The DICOM file of an instance: the image's own object, a portrait or a post-processed copy. */
   dicomBySopUid(uid: string): Promise<StoredFileRow | undefined> {
-    return this.db.selectFrom('stored_files').selectAll().where('sop_instance_uid', '=', uid).where('kind', '=', 'dicom').executeTakeFirst();
+    return this.kysely.selectFrom('stored_files').selectAll().where('sop_instance_uid', '=', uid).where('kind', '=', 'dicom').executeTakeFirst();
   }
 
   /** Replaces any earlier registration of the same names (a re-stored image keeps its names). */
@@ -29,7 +37,7 @@ export class FilesRepository {
   }
 
   async deleteById(id: number): Promise<void> {
-    await this.db.deleteFrom('stored_files').where('id', '=', id).execute();
+    await this.kysely.deleteFrom('stored_files').where('id', '=', id).execute();
   }
 
   async setImageFiles(imagePk: number, values: { image_file?: string; thumbnail_file?: string; storage_status?: string }, db: Executor): Promise<void> {
@@ -41,6 +49,6 @@ export class FilesRepository {
   }
 
   async setExported(imagePk: number): Promise<void> {
-    await this.db.updateTable('images').set({ export_status: 'Exported' }).where('id', '=', imagePk).execute();
+    await this.kysely.updateTable('images').set({ export_status: 'Exported' }).where('id', '=', imagePk).execute();
   }
 }
