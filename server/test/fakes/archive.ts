@@ -100,6 +100,13 @@ export class FakeArchiveRepository implements ArchiveRepository {
     const image = this.tables.images.find((i) => i.id === imagePk);
     if (image) Object.assign(image, values);
   }
+
+  async imagesWithoutThumbnail(limit: number) {
+    return this.tables.images.filter((i) => !i.thumbnail_file && i.storage_status === 'Saved').flatMap((i) => {
+      const file = this.tables.storedFiles.find((f) => f.image_pk === i.id && f.kind === 'dicom' && f.role === 'image');
+      return file ? [{ imagePk: i.id, studyPk: i.study_pk, sopInstanceUid: i.sop_instance_uid, blobKey: file.blob_key }] : [];
+    }).slice(0, limit);
+  }
 }
 
 /** Blobs in memory; records how each was written (parts as given, or a file adopted). */

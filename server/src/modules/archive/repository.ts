@@ -3,6 +3,7 @@ import type { Executor } from '../../db/index.js';
 import type { ImagesTable, PatientsTable, SeriesTable, StoredFilesTable, StudiesTable } from '../../db/schema.js';
 import type { FilesRepository } from '../images/repository.js';
 import type { ImageRow, PatientRow, StudiesRepository } from '../studies/repository.js';
+import type { ThumbnailTarget } from './thumbnail.js';
 
 export interface ImageFileColumns {
   image_file?: string;
@@ -29,6 +30,7 @@ export interface ArchiveRepository {
   /** Replaces any earlier registration of the same names (a re-stored instance keeps its names). */
   registerFiles(files: Insertable<StoredFilesTable>[], trx: Executor): Promise<void>;
   setImageFiles(imagePk: number, values: ImageFileColumns, trx: Executor): Promise<void>;
+  imagesWithoutThumbnail(limit: number): Promise<ThumbnailTarget[]>;
 }
 
 /** The archive's index in the database: the studies' and files' repositories, one transaction for both. */
@@ -85,5 +87,9 @@ export class SqlArchiveRepository implements ArchiveRepository {
 
   setImageFiles(imagePk: number, values: ImageFileColumns, trx: Executor) {
     return this.files.setImageFiles(imagePk, values, trx);
+  }
+
+  imagesWithoutThumbnail(limit: number) {
+    return this.files.imagesWithoutThumbnail(limit);
   }
 }

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { writeDxParts } from '../../dicom/dx-writer.js';
 import { readDicom } from '../../dicom/reader.js';
 import { generateUid } from '../../util/uid.js';
-import { dxFor } from '../../../test/dicom-helpers.js';
+import { dxFor, dxInput } from '../../../test/dicom-helpers.js';
 import { newTestArchive } from '../../../test/fakes/archive.js';
 import { ArchiveError } from './errors.js';
 import { imageRow, unindexableReason } from './rows.js';
@@ -184,7 +184,9 @@ describe('derived objects and thumbnails', () => {
     const { archive, repo, blobs } = newTestArchive();
     const [stored] = await archive.storeReceived([ownObject(dxFor(generateUid()))], 'scp');
     const target = { imagePk: stored!.imagePk!, studyPk: stored!.studyPk, sopInstanceUid: stored!.sopInstanceUid, blobKey: stored!.blobKey };
+    assert.deepEqual(await archive.thumbnailsMissing(10), [target]);
     assert.equal(await archive.makeThumbnail(target), true);
+    assert.deepEqual(await archive.thumbnailsMissing(10), []);
     assert.ok(isWebp(blobs.blobs.get(`thumbnail/${target.sopInstanceUid}.webp`)));
     assert.equal(repo.tables.images[0]!.thumbnail_file, `${target.sopInstanceUid}.webp`);
     repo.tables.images = [];
@@ -196,21 +198,7 @@ describe('derived objects and thumbnails', () => {
 
 /** A DX as the exposure writes it: consecutive parts, header first, and its frame at hand. */
 function exposureParts(sopInstanceUid: string) {
-  const rows = 64;
-  const columns = 48;
-  const data = new Uint16Array(rows * columns).map((_, i) => i % 16384);
-  const frame = { kind: 'grey', rows, columns, data } as const;
-  const parts = writeDxParts({
-    patient: { id: 'P1', name: 'Test^Patient', birthDate: '19800101', sex: 'M', age: '045Y' },
-    study: { instanceUid: generateUid(), id: '1', accessionNumber: '', referringPhysician: '', date: new Date() },
-    series: { instanceUid: generateUid(), number: 1, description: 'Chest PA' },
-    instance: { sopInstanceUid, number: 1, acquired: new Date() },
-    view: { position: 'PA', laterality: 'U', bodyPart: 'CHEST', orientation: ['L', 'F'], sidMm: 1800 },
-    exposure: { kV: 110, mA: 200, ms: 10, mAs: 2 },
-    detector: { pixelSpacingMm: [0.14, 0.14], type: 'SCINTILLATOR' },
-    pixels: { rows, columns, bitsStored: 14, data },
-    window: { center: 8192, width: 16384 }, intent: 'FOR PRESENTATION',
-    equipment: { manufacturer: 'Roentgen', model: 'Test', stationName: 'T1', softwareVersion: '0' },
-  });
-  return { parts, frame };
+  const input = dxInput(sopInstanceUid, {}, { rows: 64, columns: 48 });
+  const { rows, columns, data } = input.pixels;
+  return { parts: writeDxParts(input), frame: { kind: 'grey', rows, columns, data } as const };
 }

@@ -189,6 +189,11 @@ export class Archive {
     return registered;
   }
 
+  /** Stored images still without a thumbnail (the process stopped before making them), oldest first. */
+  thumbnailsMissing(limit: number): Promise<ThumbnailTarget[]> {
+    return this.repo.imagesWithoutThumbnail(limit);
+  }
+
   /**
    * Writes the blobs side by side, then registers them and runs `alsoInTransaction`; if any write
    * or the database step fails the new blobs are removed, so neither a row without a file nor a

@@ -36,6 +36,15 @@ export class FilesRepository {
     await db.insertInto('stored_files').values(files).execute();
   }
 
+  /** Saved images whose DICOM file is registered and whose thumbnail is not (received objects whose thumbnail was not made yet), oldest first. */
+  imagesWithoutThumbnail(limit: number): Promise<{ imagePk: number; studyPk: number; sopInstanceUid: string; blobKey: string }[]> {
+    return this.kysely.selectFrom('images')
+      .innerJoin('stored_files', (join) => join.onRef('stored_files.image_pk', '=', 'images.id').on('stored_files.kind', '=', 'dicom').on('stored_files.role', '=', 'image'))
+      .select(['images.id as imagePk', 'images.study_pk as studyPk', 'images.sop_instance_uid as sopInstanceUid', 'stored_files.blob_key as blobKey'])
+      .where('images.thumbnail_file', '=', '').where('images.storage_status', '=', 'Saved')
+      .orderBy('images.id').limit(limit).execute();
+  }
+
   async deleteById(id: number): Promise<void> {
     await this.kysely.deleteFrom('stored_files').where('id', '=', id).execute();
   }
