@@ -31,7 +31,6 @@ import { StoreTaskRepository } from './modules/dicom-send/store-repository.js';
 import { StoreService } from './modules/dicom-send/store-service.js';
 import { storeJobKind } from './modules/dicom-send/store-job.js';
 import { thumbnailJobKind, ThumbnailQueue } from './modules/dicom-net/thumbnail-job.js';
-import { ThumbnailRepository } from './modules/dicom-net/thumbnail-repository.js';
 import { JobsRepository } from './modules/jobs/repository.js';
 import { JobRunner } from './modules/jobs/runner.js';
 import { IngestService } from './modules/dicom-net/ingest.js';
@@ -41,6 +40,8 @@ import { PacsService } from './modules/pacs/service.js';
 import { GeneratorSimulator } from './modules/devices/generator-simulator.js';
 import { DeviceService } from './modules/devices/service.js';
 import { DetectorSimulator } from './modules/devices/detector-simulator.js';
+import { SqlArchiveRepository } from './modules/archive/repository.js';
+import { Archive } from './modules/archive/service.js';
 import { DerivedImagesService } from './modules/images/derived-service.js';
 import { RenderCache } from './modules/images/render-cache.js';
 import { FilesRepository } from './modules/images/repository.js';
@@ -197,7 +198,9 @@ export async function createServer(config: Config): Promise<Server> {
     const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
     await blobs.sweepTemporary();
     const studies = new StudiesService(studiesRepository, protocolRepository, config.uidRoot, blobs);
-    const imageFiles = new ImageFilesService(new FilesRepository(db), studiesRepository, studies, blobs, configs, new RenderCache(config.renderCacheBytes));
+    const filesRepository = new FilesRepository(db);
+    const archive = new Archive(new SqlArchiveRepository(studiesRepository, filesRepository), blobs, config.defaultProduct);
+    const imageFiles = new ImageFilesService(filesRepository, studiesRepository, studies, archive, blobs, configs, new RenderCache(config.renderCacheBytes));
     const equipment = { manufacturer: 'Roentgen', model: 'Roentgen DR console', stationName: os.hostname().slice(0, 16), softwareVersion: build.version.slice(0, 64) };
     const derivedImages = new DerivedImagesService(imageFiles, studies, configs, equipment, config.uidRoot, config.dataDir);
     const recycleBin = new RecycleBinService(studiesRepository, blobs, config.dataDir);
@@ -214,7 +217,7 @@ export async function createServer(config: Config): Promise<Server> {
     runner.register(storeKind);
     // Thumbnails of received objects wait while the SCP receives (the ingest is made below).
     let receiving = () => false;
-    const thumbnailKind = thumbnailJobKind(imageFiles, new ThumbnailRepository(db, imageFiles.repo), runner, () => receiving());
+    const thumbnailKind = thumbnailJobKind(archive, runner, () => receiving());
     runner.register(thumbnailKind);
     const store = new StoreService(new StoreTaskRepository(jobs), pacsRepository, studiesRepository, studies, runner, storeKind);
     const acquisition = new AcquisitionService({

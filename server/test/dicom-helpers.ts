@@ -5,7 +5,12 @@ import type { TestServer } from './helpers.js';
 
 /** A DX For Presentation object for an image of a registered study (what an exposure would write). */
 export function dxFor(sopInstanceUid: string, over: Partial<DxImageInput> = {}, size = { rows: 256, columns: 192 }): Buffer {
-  return writeDx({
+  return writeDx(dxInput(sopInstanceUid, over, size));
+}
+
+/** What dxFor writes, for writers of the same object in parts. */
+export function dxInput(sopInstanceUid: string, over: Partial<DxImageInput> = {}, size = { rows: 256, columns: 192 }): DxImageInput {
+  return {
     patient: { id: 'P1', name: 'Test^Patient', birthDate: '19800101', sex: 'M', age: '045Y' },
     study: { instanceUid: generateUid(), id: '251122120000000', accessionNumber: '', referringPhysician: '', date: new Date() },
     series: { instanceUid: generateUid(), number: 1, description: 'Chest PA' },
@@ -17,7 +22,7 @@ export function dxFor(sopInstanceUid: string, over: Partial<DxImageInput> = {}, 
     window: { center: 8192, width: 16384 }, intent: 'FOR PRESENTATION',
     equipment: { manufacturer: 'Roentgen', model: 'Test', stationName: 'T1', softwareVersion: '0' },
     ...over,
-  });
+  };
 }
 
 /** Stores a DX for an image the way the exposure pipeline will: through the image files service. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Expression, type RawBuilder, type SqlBool, type SqliteDatabase } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Expression, type RawBuilder, type SqlBool, type SqliteDatabase, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Database } from './schema.js';
@@ -9,6 +9,7 @@ import { ilikeFor } from './sql.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
+/** The database handle repositories receive (services never query through it). */
 export interface Db {
   kysely: Kysely<Database>;
   dialect: DialectName;
@@ -20,6 +21,9 @@ export interface Db {
   describe(): Promise<string>;
   close(): Promise<void>;
 }
+
+/** A connection or an open transaction: what a repository method runs its SQL on when a caller spans several. */
+export type Executor = Kysely<Database> | Transaction<Database>;
 
 // COUNT(*) and BIGINT come back as strings from pg; our counts and ids stay far below 2^53.
 pg.types.setTypeParser(20, (value: string) => Number(value));

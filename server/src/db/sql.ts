@@ -1,8 +1,5 @@
 import { sql, type Expression, type RawBuilder, type SqlBool } from 'kysely';
-import type { Db, DialectName } from './index.js';
-
-/** The database handle repositories receive. */
-export type Sql = Db;
+import type { DialectName } from './index.js';
 
 /** `%term%` with LIKE wildcards in the user's term escaped, for use with `ilike`. */
 export function likePattern(term: string): string {

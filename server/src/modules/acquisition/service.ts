@@ -11,6 +11,7 @@ import { generateUid } from '../../util/uid.js';
 import type { DetectorDriver, GeneratorDriver, Technique } from '../devices/drivers.js';
 import type { Equipment } from '../images/derived-service.js';
 import { dicomPatientOf } from '../images/identity.js';
+import { ownObject } from '../archive/service.js';
 import type { ImageFilesService } from '../images/service.js';
 import type { ProtocolRepository } from '../protocols/repository.js';
 import { parseViewExposureConfig, type ViewExposureConfig } from '../protocols/view-config.js';
@@ -219,7 +220,7 @@ export class AcquisitionService {
         ...common, instance: { sopInstanceUid: processingUid, number: inspection.imageNumber, acquired },
         pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.processing }, intent: 'FOR PROCESSING',
       });
-      await files.writeFiles(study.id, [{ name: `${processingUid}.dcm`, kind: 'dicom', role: 'processing', contentType: 'application/dicom', bytes: processing, sopInstanceUid: processingUid, imagePk: inspection.imagePk }]);
+      await files.archive.storeInstance(ownObject(processing), { origin: 'derived', role: 'processing', studyPk: study.id, imagePk: inspection.imagePk });
     };
     return { dcm, thumbnail, processingUid, keepProcessing };
   }

@@ -1,6 +1,7 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { AuditLogsTable } from '../../db/schema.js';
-import { likePattern, type Sql } from '../../db/sql.js';
+import type { Db } from '../../db/index.js';
+import { likePattern } from '../../db/sql.js';
 
 export type AuditRow = Selectable<AuditLogsTable>;
 
@@ -22,7 +23,7 @@ export interface AuditFilter {
 }
 
 export class AuditRepository {
-  constructor(private readonly sql: Sql) {}
+  constructor(private readonly sql: Db) {}
 
   async insert(row: Insertable<AuditLogsTable>): Promise<void> {
     await this.sql.kysely.insertInto('audit_logs').values(row).execute();

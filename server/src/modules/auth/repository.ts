@@ -1,9 +1,9 @@
-import type { Sql } from '../../db/sql.js';
+import type { Db } from '../../db/index.js';
 import { nowIso } from '../../util/time.js';
 
 /** The revocation list: token ids refused until they would have expired anyway. */
 export class RevokedTokensRepository {
-  constructor(private readonly sql: Sql) {}
+  constructor(private readonly sql: Db) {}
 
   async revoke(jti: string, userId: number, expiresAtSeconds: number): Promise<void> {
     await this.sql.kysely.insertInto('revoked_tokens')

@@ -2,6 +2,8 @@ import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../../db/index.js';
 import { FileBlobStore } from '../../storage/blob-store.js';
+import { SqlArchiveRepository } from '../archive/repository.js';
+import { Archive } from '../archive/service.js';
 import { FilesRepository } from '../images/repository.js';
 import { StudiesRepository } from '../studies/repository.js';
 import { indexObjects } from './ingest-index.js';
@@ -10,12 +12,8 @@ import type { IndexRequest, IndexReply, IndexWorkerData } from './index-client.j
 // The ingest indexer's thread: its own database connection, the same blob store.
 const settings = workerData as IndexWorkerData;
 const db = await openDatabase(settings);
-const deps = {
-  studies: new StudiesRepository(db),
-  files: new FilesRepository(db),
-  blobs: new FileBlobStore(path.join(settings.dataDir, 'blobs')),
-  defaultProduct: settings.defaultProduct,
-};
+const archiveRepository = new SqlArchiveRepository(new StudiesRepository(db), new FilesRepository(db));
+const deps = { archive: new Archive(archiveRepository, new FileBlobStore(path.join(settings.dataDir, 'blobs')), settings.defaultProduct) };
 const port = parentPort!;
 
 port.on('message', (request: IndexRequest) => {

@@ -1,104 +1,23 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { readDicom, type ParsedDicom } from '../../dicom/reader.js';
-import { TAGS } from '../../dicom/tags.js';
-import type { BlobInfo, BlobStore } from '../../storage/blob-store.js';
-import { nowIso } from '../../util/time.js';
-import { nextStudyId } from '../../util/uid.js';
-import type { FilesRepository } from '../images/repository.js';
-import type { StudyDetails } from '../studies/dto.js';
-import type { StudiesRepository } from '../studies/repository.js';
+import { unindexableReason } from '../archive/rows.js';
+import type { Archive, InstanceObject } from '../archive/service.js';
 import type { JournalEntry } from './ingest-journal.js';
 import { readRecord } from './segment-log.js';
-import type { Executor } from '../users/repository.js';
 
-const str = (p: ParsedDicom, tag: string) => (p.dataSet.string(tag) ?? '').trim();
-
-function dicomDateTime(date: string, time: string): string | undefined {
-  const d = /^(\d{4})(\d{2})(\d{2})$/.exec(date);
-  if (!d) return undefined;
-  const t = /^(\d{2})(\d{2})?(\d{2})?/.exec(time) ?? [];
-  const iso = `${d[1]}-${d[2]}-${d[3]}T${t[1] ?? '00'}:${t[2] ?? '00'}:${t[3] ?? '00'}Z`;
-  return Number.isNaN(Date.parse(iso)) ? undefined : new Date(iso).toISOString();
-}
-
-export interface IndexedKeys {
+export interface IndexedObject {
   studyPk: number;
   imagePk: number;
   /** False when the image was already in the index (the same SOP Instance sent again). */
   created: boolean;
-}
-
-/**
- * Finds or creates the patient, study, series and image of a received object, with the image
- * pointing at its stored file `dcmName`. Received series and images keep the sender's numbering
- * as their order; a species (0010,2201) makes the study veterinary.
- */
-export async function indexReceived(studies: StudiesRepository, defaultProduct: string, p: ParsedDicom, dcmName: string, trx: Executor): Promise<IndexedKeys> {
-  const existing = await studies.image(p.meta.sopInstanceUid, trx);
-  if (existing) return { studyPk: existing.study_pk, imagePk: existing.id, created: false };
-  const now = nowIso();
-  const study = await trx.selectFrom('studies').select(['id', 'product']).where('study_instance_uid', '=', p.meta.studyInstanceUid).executeTakeFirst()
-    ?? await createStudy(studies, defaultProduct, p, now, trx);
-  const series = await trx.selectFrom('series').select('id').where('series_instance_uid', '=', p.meta.seriesInstanceUid).executeTakeFirst();
-  const seriesPk = series?.id ?? await studies.insertSeries({
-    series_instance_uid: p.meta.seriesInstanceUid, study_pk: study.id, procedure_id: '', body_part: str(p, TAGS.bodyPart),
-    performed_datetime: dicomDateTime(str(p, TAGS.seriesDate), str(p, TAGS.seriesTime)) ?? null, protocol_code_meaning: str(p, TAGS.seriesDescription),
-    sort: Number(str(p, TAGS.seriesNumber)) || 1, product: study.product,
-  }, trx);
-  const imagePk = await studies.insertImage({
-    sop_instance_uid: p.meta.sopInstanceUid, series_pk: seriesPk, study_pk: study.id, view_id: '',
-    view_description: (str(p, TAGS.seriesDescription) || str(p, TAGS.viewPosition)).slice(0, 64), secondary_sop_uid: '', image_file_path: '',
-    acquisition_mode: p.meta.modality || 'OT', expose_status: 'Exposed', judged_status: 'NotJudged', send_status: 'Unsent',
-    export_status: 'NotExported', storage_status: 'Saved', image_file: dcmName, acquisition_context: null, img_proc_context: null,
-    sort: Number(str(p, TAGS.instanceNumber)) || 1, product: study.product, created_at: now,
-  }, trx);
-  return { studyPk: study.id, imagePk, created: true };
-}
-
-async function createStudy(studies: StudiesRepository, defaultProduct: string, p: ParsedDicom, now: string, trx: Executor): Promise<{ id: number; product: string }> {
-  const species = str(p, TAGS.patientSpecies);
-  const product = species ? 'VETDROS' : defaultProduct;
-  const patientId = str(p, TAGS.patientId) || `UNKNOWN-${p.meta.studyInstanceUid.slice(-12)}`;
-  const patientName = str(p, TAGS.patientName);
-  const dob = dicomDateTime(str(p, TAGS.patientBirthDate), '') ?? null;
-  const patient = await studies.patient(patientId, trx);
-  const patientType = patient?.patient_type ?? (species ? species.replace(/^\w/, (c) => c.toUpperCase()) : 'Human');
-  const patientPk = patient?.id ?? await studies.insertPatient({
-    patient_id: patientId, name: patientName, english_name: '', former_name: '', sex: str(p, TAGS.patientSex), birth_date: dob,
-    patient_type: patientType, sex_neutered: str(p, TAGS.patientSexNeutered), owner_name: str(p, TAGS.responsiblePerson), chip_number: '',
-    variety: str(p, TAGS.patientBreed), product, created_at: now, updated_at: now,
-  }, trx);
-  const details: StudyDetails = {
-    ref_physician: str(p, TAGS.referringPhysician), patient_english_name: '', patient_former_name: '', patient_size: 'Medium', patient_age: str(p, TAGS.patientAge),
-    patient_dob: dob ?? '', patient_sex: str(p, TAGS.patientSex), sex_neutered: str(p, TAGS.patientSexNeutered), pregnancy_status: '',
-    patient_type: patientType, owner_name: str(p, TAGS.responsiblePerson), chip_number: '', variety: str(p, TAGS.patientBreed),
-    is_anaesthesia: false, is_sedation: false, operator_name: str(p, TAGS.operatorsName), weight: Number(str(p, TAGS.patientWeight)) || 0,
-    thickness: 0, length: 0, comment: str(p, TAGS.studyDescription), mwl: '', is_edited: false, portrait_status: '', portrait_file: '', registered_by: 0,
-  };
-  let studyId = nextStudyId();
-  while (await studies.studyIdTaken(studyId, trx)) studyId = nextStudyId(studyId);
-  const started = dicomDateTime(str(p, TAGS.studyDate), str(p, TAGS.studyTime)) ?? now;
-  const id = await studies.insertStudy({
-    study_id: studyId, study_instance_uid: p.meta.studyInstanceUid, patient_pk: patientPk, product, accession_number: str(p, TAGS.accessionNumber),
-    patient_id: patientId, patient_name: patientName, study_status: 'Completed', study_lock: 'Unlocked', study_type: 'Normal',
-    study_start_datetime: started, study_end_datetime: started, create_time: now, updated_at: now, deleted_at: null, deleted_by: null,
-    details: JSON.stringify(details),
-  }, trx);
-  return { id, product };
-}
-
-export interface IndexedObject extends IndexedKeys {
   entry: JournalEntry;
   sopInstanceUid: string;
   blobKey: string;
 }
 
 export interface IndexDeps {
-  studies: StudiesRepository;
-  files: FilesRepository;
-  blobs: BlobStore;
-  defaultProduct: string;
+  archive: Archive;
 }
 
 export interface IndexOutcome {
@@ -115,53 +34,33 @@ export interface IndexOutcome {
  * row rewritten).
  */
 export async function indexObjects(deps: IndexDeps, entries: readonly JournalEntry[]): Promise<IndexOutcome> {
-  const readable: { entry: JournalEntry; parsed: ParsedDicom; blob: BlobInfo }[] = [];
+  const readable: { entry: JournalEntry; object: InstanceObject }[] = [];
   const unreadable: IndexOutcome['unreadable'] = [];
   for (const entry of entries) {
-    let object: JournalObject;
     try {
-      object = await journalObject(entry, deps.blobs);
+      readable.push({ entry, object: await journalObject(entry) });
     } catch (error) {
       unreadable.push({ entry, reason: (error as Error).message });
-      continue;
     }
-    readable.push({ entry, parsed: object.parsed, blob: await object.store(`dicom/${object.parsed.meta.sopInstanceUid}.dcm`) });
   }
-  const indexed = await deps.files.db.transaction().execute(async (trx) => {
-    const done: IndexedObject[] = [];
-    for (const { entry, parsed, blob } of readable) {
-      const sopInstanceUid = parsed.meta.sopInstanceUid;
-      const dcmName = `${sopInstanceUid}.dcm`;
-      const keys = await indexReceived(deps.studies, deps.defaultProduct, parsed, dcmName, trx);
-      await deps.files.register([{
-        name: dcmName, kind: 'dicom', role: 'image', blob_key: blob.key, content_type: 'application/dicom', size: blob.size,
-        sha256: blob.sha256 ?? '', study_pk: keys.studyPk, image_pk: keys.imagePk, sop_instance_uid: sopInstanceUid, created_at: nowIso(),
-      }], trx);
-      if (!keys.created) await deps.files.setImageFiles(keys.imagePk, { image_file: dcmName, storage_status: 'Saved' }, trx);
-      done.push({ ...keys, entry, sopInstanceUid, blobKey: blob.key });
-    }
-    return done;
-  });
+  const stored = await deps.archive.storeReceived(readable.map((r) => r.object), 'scp');
+  const indexed = stored.map((s, i): IndexedObject => ({
+    studyPk: s.studyPk, imagePk: s.imagePk!, created: s.created, entry: readable[i]!.entry, sopInstanceUid: s.sopInstanceUid, blobKey: s.blobKey,
+  }));
   return { indexed, unreadable };
-}
-
-interface JournalObject {
-  parsed: ParsedDicom;
-  /** Makes the object the blob under `key`. */
-  store(key: string): Promise<BlobInfo>;
 }
 
 /**
  * A journal entry's attributes, and how it becomes a blob: a file is linked (hashed while it was
  * read here), a record's bytes are copied out of their segment (hashed as the blob is written).
  */
-async function journalObject(entry: JournalEntry, blobs: BlobStore): Promise<JournalObject> {
+async function journalObject(entry: JournalEntry): Promise<InstanceObject> {
   if ('file' in entry) {
     const { parsed, digest } = await readJournalFile(entry.file);
-    return { parsed, store: (key) => blobs.adopt(key, entry.file, digest) };
+    return { parsed, content: { file: entry.file, digest } };
   }
   const bytes = await readRecord(entry);
-  return { parsed: indexable(readDicom(bytes)), store: (key) => blobs.put(key, bytes) };
+  return { parsed: indexable(readDicom(bytes)), content: { bytes } };
 }
 
 /** Files up to this size are read whole; larger ones are hashed through a reused buffer. */
@@ -207,7 +106,9 @@ async function readJournalFile(journalFile: string): Promise<{ parsed: ParsedDic
   }
 }
 
+/** An object the index cannot take is set aside as unreadable rather than failing its batch. */
 function indexable(parsed: ParsedDicom): ParsedDicom {
-  if (!parsed.meta.studyInstanceUid || !parsed.meta.seriesInstanceUid) throw new Error('no Study or Series Instance UID');
+  const reason = unindexableReason(parsed.meta);
+  if (reason) throw new Error(reason);
   return parsed;
 }

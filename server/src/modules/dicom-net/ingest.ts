@@ -2,6 +2,7 @@ import { STATUS } from '../../dimse/command.js';
 import type { ReceivedObject, StoreHeader } from '../../dimse/scp.js';
 import { metaHeader } from '../../dicom/part10.js';
 import { readDicom, TRANSFER_SYNTAX, type ParsedDicom } from '../../dicom/reader.js';
+import { unindexableReason } from '../archive/rows.js';
 import { IndexWorker, type IndexWorkerData } from './index-client.js';
 import type { IndexOutcome } from './ingest-index.js';
 import { entryKey, IngestJournal, type JournalEntry, type JournalWriter } from './ingest-journal.js';
@@ -33,9 +34,6 @@ export function indexingWait(s: { now: number; lastReceivedAt: number; oldestQue
 }
 
 export type IngestLog = (level: 'warn' | 'error', message: string) => void;
-
-/** What the index needs of an object: its UIDs, the SOP Instance UID the command named. */
-const indexable = (parsed: ParsedDicom, sopInstanceUid: string) => Boolean(parsed.meta.sopInstanceUid === sopInstanceUid && parsed.meta.studyInstanceUid && parsed.meta.seriesInstanceUid);
 
 /**
  * What our SCP receives becomes part of the archive: the object in the blob store, patient,
@@ -110,7 +108,8 @@ export class IngestService {
       await sink?.discard();
       return { status: STATUS.CANNOT_UNDERSTAND, comment: (error as Error).message.slice(0, 64) };
     }
-    if (!indexable(parsed, o.sopInstanceUid)) {
+    // What the index needs of an object: its UIDs, the SOP Instance UID the command named.
+    if (unindexableReason(parsed.meta, o.sopInstanceUid) !== undefined) {
       await sink?.discard();
       return { status: STATUS.CANNOT_UNDERSTAND, comment: 'SOP Instance, Study or Series UID missing or not the command\'s' };
     }

@@ -1,10 +1,8 @@
-import { readDicom } from '../../dicom/reader.js';
-import { renderFirstFrame } from '../../dicom/render.js';
-import { nowIso } from '../../util/time.js';
-import type { ImageFilesService } from '../images/service.js';
+import { DicomReadError } from '../../dicom/reader.js';
+import type { Archive } from '../archive/service.js';
+import type { ThumbnailTarget } from '../archive/thumbnail.js';
 import { defineJobKind, type JobKind } from '../jobs/kinds.js';
 import type { JobRunner } from '../jobs/runner.js';
-import type { ThumbnailPayload, ThumbnailRepository } from './thumbnail-repository.js';
 
 export const THUMBNAIL_KIND = 'image.thumbnail';
 
@@ -20,8 +18,8 @@ const RECOVERY_LIMIT = 10_000;
  * stopped between indexing and queueing) are queued again. Running a job twice is harmless: an
  * image that has its thumbnail is skipped, and a thumbnail made again replaces the same file.
  */
-export function thumbnailJobKind(files: ImageFilesService, repo: ThumbnailRepository, runner: JobRunner, receiving: () => boolean): JobKind<ThumbnailPayload> {
-  const kind: JobKind<ThumbnailPayload> = defineJobKind<ThumbnailPayload>({
+export function thumbnailJobKind(archive: Archive, runner: JobRunner, receiving: () => boolean): JobKind<ThumbnailTarget> {
+  const kind: JobKind<ThumbnailTarget> = defineJobKind<ThumbnailTarget>({
     name: THUMBNAIL_KIND,
     concurrency: 1,
     maxAttempts: 5,
@@ -30,30 +28,20 @@ export function thumbnailJobKind(files: ImageFilesService, repo: ThumbnailReposi
     removeWhenDone: true,
     ready: () => !receiving(),
     async recover() {
-      const rows = await repo.withoutThumbnail(RECOVERY_LIMIT);
-      await runner.enqueue(kind, rows, { keys: rows.map((r) => String(r.imagePk)) });
+      const targets = await archive.thumbnailsMissing(RECOVERY_LIMIT);
+      await runner.enqueue(kind, targets, { keys: targets.map((t) => String(t.imagePk)) });
     },
     async run(jobs) {
       for (const job of jobs) {
-        const p = job.payload;
-        if (await repo.thumbnailOf(p.imagePk)) continue; // made already, or the image is gone
-        const bytes = await files.blobs.read(p.blobKey);
-        let rendered;
+        if (!(await archive.thumbnailWanted(job.payload))) continue; // made already, or the image is gone
         try {
-          rendered = await renderFirstFrame(readDicom(bytes), { size: 'thumbnail', format: 'webp' });
+          await archive.makeThumbnail(job.payload);
         } catch (error) {
-          // Not an image, or a syntax we cannot decode: previews say why on request.
-          await job.complete(`not rendered: ${(error as Error).message}`);
-          continue;
+          // Not an image, or a syntax we cannot decode: previews say why on request. Anything
+          // else (the blob store away) is retried.
+          if (!(error instanceof DicomReadError)) throw error;
+          await job.complete(`not rendered: ${error.message}`);
         }
-        const name = `${p.sopInstanceUid}.webp`;
-        const info = await files.blobs.put(`thumbnail/${name}`, rendered.data);
-        const registered = await repo.register(p.imagePk, {
-          name, kind: 'thumbnail', role: 'image', blob_key: info.key, content_type: 'image/webp', size: info.size, sha256: info.sha256 ?? '',
-          study_pk: p.studyPk, image_pk: p.imagePk, sop_instance_uid: null, created_at: nowIso(),
-        });
-        // The image was deleted meanwhile: the new blob goes too.
-        if (!registered) await files.blobs.delete(info.key).catch(() => undefined);
       }
     },
   });
@@ -62,10 +50,10 @@ export function thumbnailJobKind(files: ImageFilesService, repo: ThumbnailReposi
 
 /** What the ingest needs of thumbnails: queue them for indexed objects, and wait for them (tests, benches). */
 export class ThumbnailQueue {
-  constructor(private readonly runner: JobRunner, private readonly kind: JobKind<ThumbnailPayload>, private readonly log: (message: string) => void = () => undefined) {}
+  constructor(private readonly runner: JobRunner, private readonly kind: JobKind<ThumbnailTarget>, private readonly log: (message: string) => void = () => undefined) {}
 
   /** Queues thumbnails; a failure is logged, not raised: the next start finds the images again. */
-  async add(items: ThumbnailPayload[]): Promise<void> {
+  async add(items: ThumbnailTarget[]): Promise<void> {
     if (items.length === 0) return;
     await this.runner.enqueue(this.kind, items, { keys: items.map((i) => String(i.imagePk)) })
       .catch((error: Error) => this.log(`thumbnails: queueing ${items.length} failed (${error.message}); they are queued at the next start`));

@@ -7,6 +7,8 @@ import type { AuthUser } from '../auth/auth-user.js';
 import { AppError, validationError } from '../../util/errors.js';
 import { nowIso } from '../../util/time.js';
 import { generateUid } from '../../util/uid.js';
+import { dicomName } from '../archive/rows.js';
+import { ownObject } from '../archive/service.js';
 import { parseDetails } from '../studies/dto.js';
 import type { StudiesService } from '../studies/service.js';
 import type { ConfigService } from '../system/config-service.js';
@@ -60,16 +62,16 @@ export class DerivedImagesService {
     const dicom = writeSecondaryCapture({
       ...instance, identity: studyIdentity(study), modality: 'XC', conversionType: 'DI', burnedInAnnotation: false, raster: eightBit(raster),
     });
-    const dcm = `${instance.sopInstanceUid}.dcm`;
     const earlier = parseDetails(study).portrait_file;
-    await this.files.writeFiles(study.id, [
-      { name: dcm, kind: 'dicom', role: 'portrait', contentType: 'application/dicom', bytes: dicom, sopInstanceUid: instance.sopInstanceUid },
-      { name: `${instance.sopInstanceUid}.png`, kind: 'capture', role: 'portrait', contentType: 'image/png', bytes: png },
-    ], async (trx) => {
-      // Re-read inside the transaction so a concurrent edit of the study is not overwritten.
-      const current = await this.files.studiesRepo.studyByPk(study.id, trx);
-      const details = { ...parseDetails(current), portrait_status: 'Saved', portrait_file: dcm };
-      await this.files.studiesRepo.updateStudy(study.id, { details: JSON.stringify(details), updated_at: nowIso() }, trx);
+    const dcm = dicomName(instance.sopInstanceUid);
+    await this.files.archive.storeInstance(ownObject(dicom), {
+      origin: 'derived', role: 'portrait', studyPk: study.id, capture: png,
+      inTransaction: async (trx) => {
+        // Re-read inside the transaction so a concurrent edit of the study is not overwritten.
+        const current = await this.files.studiesRepo.studyByPk(study.id, trx);
+        const details = { ...parseDetails(current), portrait_status: 'Saved', portrait_file: dcm };
+        await this.files.studiesRepo.updateStudy(study.id, { details: JSON.stringify(details), updated_at: nowIso() }, trx);
+      },
     });
     if (earlier && earlier !== dcm) await this.dropFiles(earlier.replace(/\.dcm$/, ''));
     return { path: dcm };
@@ -99,11 +101,10 @@ export class DerivedImagesService {
     const dicom = raster.channels === 1 && raster.depth === 16
       ? writeDerivedDx({ ...instance, original: originalBytes, raster: { ...raster, channels: 1 }, window: input.window, derivationDescription: description })
       : this.derivedCapture(instance, readPart10(originalBytes), raster, description);
-    const dcm = `${instance.sopInstanceUid}.dcm`;
-    await this.files.writeFiles(study.id, [
-      { name: dcm, kind: 'dicom', role: 'post_proc', contentType: 'application/dicom', bytes: dicom, sopInstanceUid: instance.sopInstanceUid, imagePk: image.id },
-      { name: `${instance.sopInstanceUid}.png`, kind: 'capture', role: 'post_proc', contentType: 'image/png', bytes: input.png, imagePk: image.id },
-    ], (trx) => this.files.repo.setSecondary(image.id, instance.sopInstanceUid, trx));
+    const { dcm } = await this.files.archive.storeInstance(ownObject(dicom), {
+      origin: 'derived', role: 'post_proc', studyPk: study.id, imagePk: image.id, capture: input.png,
+      inTransaction: (trx) => this.files.repo.setSecondary(image.id, instance.sopInstanceUid, trx),
+    });
     return { path: dcm };
   }
 

@@ -1,7 +1,6 @@
 import type { Insertable, Selectable } from 'kysely';
-import type { Db } from '../../db/index.js';
+import type { Db, Executor } from '../../db/index.js';
 import type { StoredFileKind, StoredFilesTable } from '../../db/schema.js';
-import type { Executor } from '../users/repository.js';
 
 export type StoredFileRow = Selectable<StoredFilesTable>;
 export type NewStoredFile = Insertable<StoredFilesTable>;
@@ -9,17 +8,25 @@ export type NewStoredFile = Insertable<StoredFilesTable>;
 export class FilesRepository {
   constructor(private readonly sql: Db) {}
 
+  /**
+   * @deprecated Services do not query through the handle; only the thumbnail backlog
+   * (thumbnail-backlog.ts) still does, until it becomes a job kind calling Archive.makeThumbnail.
+   */
   get db() {
     return this.sql.kysely;
   }
 
+  private get kysely() {
+    return this.sql.kysely;
+  }
+
   byName(name: string, kind: StoredFileKind): Promise<StoredFileRow | undefined> {
-    return this.db.selectFrom('stored_files').selectAll().where('name', '=', name).where('kind', '=', kind).executeTakeFirst();
+    return this.kysely.selectFrom('stored_files').selectAll().where('name', '=', name).where('kind', '=', kind).executeTakeFirst();
   }
 
   /** The DICOM file of an instance: the image's own object, a portrait or a post-processed copy. */
   dicomBySopUid(uid: string): Promise<StoredFileRow | undefined> {
-    return this.db.selectFrom('stored_files').selectAll().where('sop_instance_uid', '=', uid).where('kind', '=', 'dicom').executeTakeFirst();
+    return this.kysely.selectFrom('stored_files').selectAll().where('sop_instance_uid', '=', uid).where('kind', '=', 'dicom').executeTakeFirst();
   }
 
   /** Replaces any earlier registration of the same names (a re-stored image keeps its names). */
@@ -29,8 +36,17 @@ export class FilesRepository {
     await db.insertInto('stored_files').values(files).execute();
   }
 
+  /** Saved images whose DICOM file is registered and whose thumbnail is not (received objects whose thumbnail was not made yet), oldest first. */
+  imagesWithoutThumbnail(limit: number): Promise<{ imagePk: number; studyPk: number; sopInstanceUid: string; blobKey: string }[]> {
+    return this.kysely.selectFrom('images')
+      .innerJoin('stored_files', (join) => join.onRef('stored_files.image_pk', '=', 'images.id').on('stored_files.kind', '=', 'dicom').on('stored_files.role', '=', 'image'))
+      .select(['images.id as imagePk', 'images.study_pk as studyPk', 'images.sop_instance_uid as sopInstanceUid', 'stored_files.blob_key as blobKey'])
+      .where('images.thumbnail_file', '=', '').where('images.storage_status', '=', 'Saved')
+      .orderBy('images.id').limit(limit).execute();
+  }
+
   async deleteById(id: number): Promise<void> {
-    await this.db.deleteFrom('stored_files').where('id', '=', id).execute();
+    await this.kysely.deleteFrom('stored_files').where('id', '=', id).execute();
   }
 
   async setImageFiles(imagePk: number, values: { image_file?: string; thumbnail_file?: string; storage_status?: string }, db: Executor): Promise<void> {
@@ -42,6 +58,6 @@ export class FilesRepository {
   }
 
   async setExported(imagePk: number): Promise<void> {
-    await this.db.updateTable('images').set({ export_status: 'Exported' }).where('id', '=', imagePk).execute();
+    await this.kysely.updateTable('images').set({ export_status: 'Exported' }).where('id', '=', imagePk).execute();
   }
 }

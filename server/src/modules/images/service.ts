@@ -1,33 +1,20 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { StoredFileKind, StoredFileRole } from '../../db/schema.js';
+import type { StoredFileKind } from '../../db/schema.js';
 import type { Frame } from '../../dicom/pixels.js';
-import { DicomReadError, readDicom } from '../../dicom/reader.js';
-import { renderFirstFrame, renderFrame, type Rendered, type RenderOptions } from '../../dicom/render.js';
-import type { AuthUser } from '../auth/auth-user.js';
-import { AppError } from '../../util/errors.js';
+import { readDicom } from '../../dicom/reader.js';
+import { renderFirstFrame, type Rendered, type RenderOptions } from '../../dicom/render.js';
 import type { BlobStore } from '../../storage/blob-store.js';
-import { nowIso } from '../../util/time.js';
+import { AppError } from '../../util/errors.js';
+import type { Archive } from '../archive/service.js';
+import type { AuthUser } from '../auth/auth-user.js';
 import type { StudiesRepository, StudyRow } from '../studies/repository.js';
-import type { Executor } from '../users/repository.js';
 import type { StudiesService } from '../studies/service.js';
 import type { ConfigService } from '../system/config-service.js';
 import type { RenderCache } from './render-cache.js';
-import type { FilesRepository, NewStoredFile, StoredFileRow } from './repository.js';
+import type { FilesRepository, StoredFileRow } from './repository.js';
 
 export const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-/** A file about to be written: its registry row (less bookkeeping) and its bytes. */
-export interface PendingFile {
-  name: string;
-  kind: StoredFileKind;
-  role: StoredFileRole;
-  contentType: string;
-  /** Whole, in consecutive parts, or a promise when still being made (the other files are written meanwhile). */
-  bytes: Buffer | readonly Uint8Array[] | Promise<Buffer>;
-  sopInstanceUid?: string;
-  imagePk?: number | null;
-}
 
 /** A DICOM object this server wrote: its consecutive parts (header first) and its first frame. */
 export interface WrittenImage {
@@ -46,72 +33,31 @@ const PUBLIC_CONFIG: Record<StoredFileKind, string> = {
 };
 
 /**
- * Stored files of studies: writing (blob first, registry row after, in one transaction with the
- * image's columns), finding by name with the public/private rules, previews and downloads.
+ * Stored files of studies: storing an exposure's object (through the archive), finding files by
+ * name with the public/private rules, previews and downloads.
  */
 export class ImageFilesService {
   constructor(
     readonly repo: FilesRepository,
     readonly studiesRepo: StudiesRepository,
     private readonly studies: StudiesService,
+    readonly archive: Archive,
     readonly blobs: BlobStore,
     private readonly configs: ConfigService,
     private readonly cache: RenderCache,
   ) {}
 
   /**
-   * Writes the blobs, then registers them and runs `alsoInTransaction`; if the database step
-   * fails the new blobs are removed, so neither a row without a file nor a stray file is left.
-   */
-  async writeFiles(studyPk: number, files: PendingFile[], alsoInTransaction?: (trx: Executor) => Promise<void>): Promise<void> {
-    const written: string[] = [];
-    try {
-      // Side by side (a DX object and the thumbnail being rendered), every write awaited even when one fails.
-      const puts = await Promise.allSettled(files.map(async (file): Promise<NewStoredFile> => {
-        const key = `${file.kind}/${file.name}`;
-        const info = await this.blobs.put(key, await file.bytes);
-        written.push(key);
-        return {
-          name: file.name, kind: file.kind, role: file.role, blob_key: key, content_type: file.contentType, size: info.size,
-          sha256: info.sha256 ?? '', study_pk: studyPk, image_pk: file.imagePk ?? null, sop_instance_uid: file.sopInstanceUid ?? null,
-          created_at: nowIso(),
-        };
-      }));
-      const failed = puts.find((p): p is PromiseRejectedResult => p.status === 'rejected');
-      if (failed) throw failed.reason;
-      const rows = puts.map((p) => (p as PromiseFulfilledResult<NewStoredFile>).value);
-      await this.repo.db.transaction().execute(async (trx) => {
-        await this.repo.register(rows, trx);
-        await alsoInTransaction?.(trx);
-      });
-    } catch (error) {
-      for (const key of written) await this.blobs.delete(key).catch(() => undefined);
-      throw error;
-    }
-  }
-
-  /**
-   * Stores the DICOM object of an image (what an exposure produces): the object itself and a
-   * 256 px WebP thumbnail, named after the SOP Instance UID as the spec's samples show. An
-   * object we wrote ourselves comes as its parts with its frame at hand: the header is parsed
-   * for identity and attributes and the thumbnail made from the frame, with no copy of either.
+   * Stores the DICOM object of an image (what an exposure produces) with its 256 px WebP
+   * thumbnail, named after the SOP Instance UID as the spec's samples show. An object we wrote
+   * ourselves comes as its parts with its frame at hand: the header is parsed for identity and
+   * attributes and the thumbnail made from the frame, with no copy of either.
    */
   async storeImage(sopInstanceUid: string, dicom: Buffer | WrittenImage): Promise<{ dcm: string; thumbnail: string }> {
-    const image = await this.studiesRepo.image(sopInstanceUid);
-    if (!image) throw new AppError('IMAGE_NOT_FOUND', [], sopInstanceUid);
-    const parsed = readDicom(Buffer.isBuffer(dicom) ? dicom : dicom.parts[0]!);
-    if (parsed.meta.sopInstanceUid !== sopInstanceUid) {
-      throw new DicomReadError(`SOP Instance UID ${parsed.meta.sopInstanceUid} is not the image's ${sopInstanceUid}`);
-    }
-    const thumbnailOptions = { size: 'thumbnail', format: 'webp' } as const;
-    const thumbnail = (Buffer.isBuffer(dicom) ? renderFirstFrame(parsed, thumbnailOptions) : renderFrame(dicom.frame, parsed.meta, thumbnailOptions)).then((rendered) => rendered.data);
-    const dcm = `${sopInstanceUid}.dcm`;
-    const webp = `${sopInstanceUid}.webp`;
-    await this.writeFiles(image.study_pk, [
-      { name: dcm, kind: 'dicom', role: 'image', contentType: 'application/dicom', bytes: Buffer.isBuffer(dicom) ? dicom : dicom.parts, sopInstanceUid, imagePk: image.id },
-      { name: webp, kind: 'thumbnail', role: 'image', contentType: 'image/webp', bytes: thumbnail, imagePk: image.id },
-    ], (trx) => this.repo.setImageFiles(image.id, { image_file: dcm, thumbnail_file: webp, storage_status: 'Saved' }, trx));
-    return { dcm, thumbnail: webp };
+    const whole = Buffer.isBuffer(dicom);
+    const parsed = readDicom(whole ? dicom : dicom.parts[0]!);
+    const stored = await this.archive.storeInstance({ parsed, content: { bytes: whole ? dicom : dicom.parts } }, { origin: 'exposure', sopInstanceUid, frame: whole ? undefined : dicom.frame });
+    return { dcm: stored.dcm, thumbnail: stored.thumbnail ?? '' };
   }
 
   /** Who may read a study's files: readers of studies, or the guest for its own emergency study. */

@@ -1,7 +1,7 @@
 import { sql, type Insertable, type Selectable, type Updateable } from 'kysely';
 import type { Db } from '../../db/index.js';
 import type { JobState, JobsTable } from '../../db/schema.js';
-import type { Executor } from '../users/repository.js';
+import type { Executor } from '../../db/index.js';
 
 export type JobRow = Selectable<JobsTable>;
 export type NewJob = Pick<Insertable<JobsTable>, 'queue' | 'payload' | 'job_key' | 'run_at'>;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { JobState } from '../../db/schema.js';
-import type { Executor } from '../users/repository.js';
+import type { Executor } from '../../db/index.js';
 import type { AttemptEnd, JobKind, RunningJob } from './kinds.js';
 import { retryDelay } from './kinds.js';
 import type { JobRow, JobsRepository } from './repository.js';

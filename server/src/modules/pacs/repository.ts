@@ -1,7 +1,6 @@
 import type { Insertable, Selectable, Updateable } from 'kysely';
-import type { Db } from '../../db/index.js';
+import type { Db, Executor } from '../../db/index.js';
 import type { PacsNodesTable } from '../../db/schema.js';
-import type { Executor } from '../users/repository.js';
 
 export type PacsNodeRow = Selectable<PacsNodesTable>;
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { ProtocolProceduresTable, ProtocolViewsTable } from '../../db/schema.js';
-import type { Sql } from '../../db/sql.js';
+import type { Db } from '../../db/index.js';
 import { nowIso } from '../../util/time.js';
 import { buildLibrary, type Product } from './library/build.js';
 
@@ -18,7 +18,7 @@ export interface ListFilter {
 const CHUNK = 200;
 
 export class ProtocolRepository {
-  constructor(private readonly sql: Sql) {}
+  constructor(private readonly sql: Db) {}
 
   private get db() {
     return this.sql.kysely;

@@ -37,14 +37,14 @@ export class RecycleBinService {
 
   async restore(studyIds: string[]): Promise<{ missing: FieldError[] }> {
     const { pks, missing } = await this.binned(studyIds);
-    await this.repo.db.transaction().execute((trx) => this.repo.restore(pks, nowIso(), trx));
+    await this.repo.transaction((trx) => this.repo.restore(pks, nowIso(), trx));
     return { missing };
   }
 
   /** Irreversible: rows go first in one transaction, then their files (a sweeper would catch any left). */
   async purge(studyIds: string[] | 'all'): Promise<{ purged: number; missing: FieldError[] }> {
     const { pks, missing } = studyIds === 'all' ? { pks: await this.repo.binnedPks(), missing: [] } : await this.binned(studyIds);
-    const files = await this.repo.db.transaction().execute((trx) => this.repo.purge(pks, trx));
+    const files = await this.repo.transaction((trx) => this.repo.purge(pks, trx));
     for (const key of files) await this.blobs.delete(key);
     return { purged: pks.length, missing };
   }

@@ -1,7 +1,7 @@
 import { sql, type Insertable, type Selectable, type Updateable } from 'kysely';
 import type { ImagesTable, PatientsTable, SeriesTable, StudiesTable } from '../../db/schema.js';
-import { likePattern, type Sql } from '../../db/sql.js';
-import type { Executor } from '../users/repository.js';
+import type { Db, Executor } from '../../db/index.js';
+import { likePattern } from '../../db/sql.js';
 
 export type StudyRow = Selectable<StudiesTable>;
 export type SeriesRow = Selectable<SeriesTable>;
@@ -22,14 +22,41 @@ export interface StudyFilter {
 }
 
 export class StudiesRepository {
-  constructor(private readonly sql: Sql) {}
+  constructor(private readonly sql: Db) {}
 
+  /**
+   * @deprecated Services do not query through the handle; only the send queue (store-service.ts)
+   * still does, until it moves to the job runner. Use the methods, with `transaction` for writes
+   * that belong together.
+   */
   get db() {
     return this.sql.kysely;
   }
 
-  patient(patientId: string, db: Executor = this.db) {
+  private get kysely() {
+    return this.sql.kysely;
+  }
+
+  /** Runs `work` in one transaction; the repository's methods take the `trx` it is given. */
+  transaction<T>(work: (trx: Executor) => Promise<T>): Promise<T> {
+    return this.kysely.transaction().execute(work);
+  }
+
+  patient(patientId: string, db: Executor = this.kysely) {
     return db.selectFrom('patients').selectAll().where('patient_id', '=', patientId).executeTakeFirst();
+  }
+
+  /** A live or binned study by its Study Instance UID. */
+  studyByInstanceUid(uid: string, db: Executor = this.kysely): Promise<StudyRow | undefined> {
+    return db.selectFrom('studies').selectAll().where('study_instance_uid', '=', uid).executeTakeFirst();
+  }
+
+  seriesByInstanceUid(uid: string, db: Executor = this.kysely): Promise<{ id: number } | undefined> {
+    return db.selectFrom('series').select('id').where('series_instance_uid', '=', uid).executeTakeFirst();
+  }
+
+  async imageExists(pk: number, db: Executor = this.kysely): Promise<boolean> {
+    return (await db.selectFrom('images').select('id').where('id', '=', pk).executeTakeFirst()) !== undefined;
   }
 
   async insertPatient(values: Insertable<PatientsTable>, db: Executor): Promise<number> {
@@ -56,34 +83,34 @@ export class StudiesRepository {
     return (await db.insertInto('images').values(values).returning('id').executeTakeFirstOrThrow()).id;
   }
 
-  study(studyId: string, inBin: boolean, db: Executor = this.db): Promise<StudyRow | undefined> {
+  study(studyId: string, inBin: boolean, db: Executor = this.kysely): Promise<StudyRow | undefined> {
     return db.selectFrom('studies').selectAll().where('study_id', '=', studyId)
       .where('deleted_at', inBin ? 'is not' : 'is', null).executeTakeFirst();
   }
 
-  studies(studyIds: string[], db: Executor = this.db): Promise<StudyRow[]> {
+  studies(studyIds: string[], db: Executor = this.kysely): Promise<StudyRow[]> {
     return db.selectFrom('studies').selectAll().where('study_id', 'in', studyIds).execute();
   }
 
-  async updateStudy(id: number, values: Updateable<StudiesTable>, db: Executor = this.db): Promise<void> {
+  async updateStudy(id: number, values: Updateable<StudiesTable>, db: Executor = this.kysely): Promise<void> {
     await db.updateTable('studies').set(values).where('id', '=', id).execute();
   }
 
-  seriesOf(studyPks: number[], db: Executor = this.db): Promise<SeriesRow[]> {
+  seriesOf(studyPks: number[], db: Executor = this.kysely): Promise<SeriesRow[]> {
     if (studyPks.length === 0) return Promise.resolve([]);
     return db.selectFrom('series').selectAll().where('study_pk', 'in', studyPks).orderBy('sort').orderBy('id').execute();
   }
 
-  imagesOf(studyPks: number[], db: Executor = this.db): Promise<ImageRow[]> {
+  imagesOf(studyPks: number[], db: Executor = this.kysely): Promise<ImageRow[]> {
     if (studyPks.length === 0) return Promise.resolve([]);
     return db.selectFrom('images').selectAll().where('study_pk', 'in', studyPks).orderBy('sort').orderBy('id').execute();
   }
 
-  image(uid: string, db: Executor = this.db): Promise<ImageRow | undefined> {
+  image(uid: string, db: Executor = this.kysely): Promise<ImageRow | undefined> {
     return db.selectFrom('images').selectAll().where('sop_instance_uid', '=', uid).executeTakeFirst();
   }
 
-  async studyByPk(pk: number, db: Executor = this.db): Promise<StudyRow> {
+  async studyByPk(pk: number, db: Executor = this.kysely): Promise<StudyRow> {
     return db.selectFrom('studies').selectAll().where('id', '=', pk).executeTakeFirstOrThrow();
   }
 
@@ -93,7 +120,7 @@ export class StudiesRepository {
     return { series: Number(s?.m ?? 0) + 1, image: Number(i?.m ?? 0) + 1 };
   }
 
-  async updateImage(pk: number, values: Updateable<ImagesTable>, db: Executor = this.db): Promise<void> {
+  async updateImage(pk: number, values: Updateable<ImagesTable>, db: Executor = this.kysely): Promise<void> {
     await db.updateTable('images').set(values).where('id', '=', pk).execute();
   }
 
@@ -115,7 +142,7 @@ export class StudiesRepository {
   }
 
   async stat(studyPk: number): Promise<{ total: number; exposed: number }> {
-    const row = await this.db.selectFrom('images').select([
+    const row = await this.kysely.selectFrom('images').select([
       (eb) => eb.fn.countAll<number>().as('total'),
       (eb) => eb.fn.sum<number>(eb.case().when('expose_status', '=', 'Exposed').then(1).else(0).end()).as('exposed'),
     ]).where('study_pk', '=', studyPk).executeTakeFirstOrThrow();
@@ -127,7 +154,7 @@ export class StudiesRepository {
     // lower(name), so its rows are exactly the matches.
     const shortName = f.name !== undefined && [...f.name].length <= 2 ? this.sqlLower(f.name) : undefined;
     if (shortName !== undefined && !f.id && !f.accession) return this.listByShortName(shortName, f);
-    let q = this.db.selectFrom('studies').where('deleted_at', f.inBin ? 'is not' : 'is', null);
+    let q = this.kysely.selectFrom('studies').where('deleted_at', f.inBin ? 'is not' : 'is', null);
     if (shortName !== undefined) q = q.where('id', 'in', (eb) => eb.selectFrom('study_name_grams').select('study_pk').where('gram', '=', shortName));
     if (f.id) {
       const pattern = likePattern(f.id);
@@ -157,7 +184,7 @@ export class StudiesRepository {
    * instead cost 55 ms (SQLite) to 106 ms (PostgreSQL) at a million studies.
    */
   private async listByShortName(gram: string, f: StudyFilter): Promise<{ rows: StudyRow[]; count: number }> {
-    let g = this.db.selectFrom('study_name_grams').where('gram', '=', gram).where('in_bin', '=', f.inBin ? 1 : 0);
+    let g = this.kysely.selectFrom('study_name_grams').where('gram', '=', gram).where('in_bin', '=', f.inBin ? 1 : 0);
     if (f.from) g = g.where('study_start_datetime', '>=', f.from);
     if (f.to) g = g.where('study_start_datetime', '<=', f.to);
     if (f.statuses && f.statuses.length > 0) g = g.where('study_status', 'in', f.statuses);
@@ -165,7 +192,7 @@ export class StudiesRepository {
     const page = await g.select('study_pk').orderBy('study_start_datetime', 'desc').orderBy('study_pk', 'desc')
       .limit(f.limit).offset(f.offset).execute();
     if (page.length === 0) return { rows: [], count };
-    const rows = await this.db.selectFrom('studies').selectAll().where('id', 'in', page.map((p) => p.study_pk)).execute();
+    const rows = await this.kysely.selectFrom('studies').selectAll().where('id', 'in', page.map((p) => p.study_pk)).execute();
     const byPk = new Map(rows.map((r) => [r.id, r]));
     return { rows: page.flatMap((p) => byPk.get(p.study_pk) ?? []), count };
   }
@@ -177,7 +204,7 @@ export class StudiesRepository {
 
   /** Totals from the trigger-kept counters (see migration 002). */
   async countByStatus(inBin: boolean, statuses?: string[]): Promise<number> {
-    let q = this.db.selectFrom('study_counts').select((eb) => eb.fn.sum<number>('n').as('n')).where('in_bin', '=', inBin ? 1 : 0);
+    let q = this.kysely.selectFrom('study_counts').select((eb) => eb.fn.sum<number>('n').as('n')).where('in_bin', '=', inBin ? 1 : 0);
     if (statuses && statuses.length > 0) q = q.where('study_status', 'in', statuses);
     return Number((await q.executeTakeFirst())?.n ?? 0);
   }
@@ -204,17 +231,17 @@ export class StudiesRepository {
   /** Bytes of all stored files (objects, thumbnails, captures) of these studies. */
   async fileBytes(pks: number[]): Promise<number> {
     if (pks.length === 0) return 0;
-    const row = await this.db.selectFrom('stored_files').select((eb) => eb.fn.sum<number>('size').as('total')).where('study_pk', 'in', pks).executeTakeFirst();
+    const row = await this.kysely.selectFrom('stored_files').select((eb) => eb.fn.sum<number>('size').as('total')).where('study_pk', 'in', pks).executeTakeFirst();
     return Number(row?.total ?? 0);
   }
 
   /** Figures for the statistics page: totals and what was registered since `since`. */
   async statistics(since: string) {
-    const patients = await this.db.selectFrom('patients').select([
+    const patients = await this.kysely.selectFrom('patients').select([
       (eb) => eb.fn.countAll<number>().as('total'),
       (eb) => eb.fn.sum<number>(eb.case().when('created_at', '>=', since).then(1).else(0).end()).as('fresh'),
     ]).executeTakeFirstOrThrow();
-    const studies = await this.db.selectFrom('studies').select(['study_status', 'product', (eb) => eb.fn.countAll<number>().as('n'),
+    const studies = await this.kysely.selectFrom('studies').select(['study_status', 'product', (eb) => eb.fn.countAll<number>().as('n'),
       (eb) => eb.fn.sum<number>(eb.case().when('create_time', '>=', since).then(1).else(0).end()).as('fresh')])
       .where('deleted_at', 'is', null).groupBy(['study_status', 'product']).execute();
     const sum = (rows: typeof studies, pick: (r: (typeof studies)[number]) => number) => rows.reduce((a, r) => a + pick(r), 0);
@@ -229,7 +256,7 @@ export class StudiesRepository {
     };
   }
 
-  async binnedPks(db: Executor = this.db): Promise<number[]> {
+  async binnedPks(db: Executor = this.kysely): Promise<number[]> {
     return (await db.selectFrom('studies').select('id').where('deleted_at', 'is not', null).execute()).map((r) => r.id);
   }
 }

@@ -4,7 +4,8 @@ import { AppError, validationError, type FieldError } from '../../util/errors.js
 import { nowIso, toStoredInstant } from '../../util/time.js';
 import { generateUid, nextStudyId } from '../../util/uid.js';
 import type { BlobStore } from '../../storage/blob-store.js';
-import type { Executor } from '../users/repository.js';
+import type { Executor } from '../../db/index.js';
+import { imageRow } from '../archive/rows.js';
 import type { ProtocolRepository, ViewRow } from '../protocols/repository.js';
 import { parseDetails, seriesBody, studyBody, type StudyDetails } from './dto.js';
 import type { StudiesRepository, StudyRow } from './repository.js';
@@ -93,13 +94,11 @@ export class StudiesService {
       }, trx);
       created.push(seriesPk);
       for (const { view } of group) {
-        await this.repo.insertImage({
-          sop_instance_uid: generateUid(this.uidRoot), series_pk: seriesPk, study_pk: study.id, view_id: view.view_id,
-          view_description: language === 'zh_CN' ? view.name_zh : view.name_en, secondary_sop_uid: '', image_file_path: '',
-          acquisition_mode: 'RAD', expose_status: 'Unexposed', judged_status: 'NotJudged', send_status: 'Unsent',
-          export_status: 'NotExported', storage_status: 'NotSaved', acquisition_context: null, img_proc_context: null,
-          sort: imageSort++, product: study.product, created_at: now,
-        }, trx);
+        await this.repo.insertImage(imageRow({
+          sopInstanceUid: generateUid(this.uidRoot), seriesPk, studyPk: study.id, viewId: view.view_id,
+          viewDescription: language === 'zh_CN' ? view.name_zh : view.name_en, acquisitionMode: 'RAD',
+          sort: imageSort++, product: study.product, createdAt: now,
+        }), trx);
       }
     }
     return created;
@@ -121,7 +120,7 @@ export class StudiesService {
     const dob = toStoredInstant(body.patient_dob);
     if (!dob) throw validationError('patient_dob', 'must be an RFC 3339 time');
     const views = await this.resolveViews(product, body.patient_type, body.views, language);
-    const studyId = await this.repo.db.transaction().execute(async (trx) => {
+    const studyId = await this.repo.transaction(async (trx) => {
       const patientPk = await this.upsertPatient(body, product, dob, trx);
       let id = nextStudyId();
       while (await this.repo.studyIdTaken(id, trx)) id = nextStudyId(id);
@@ -178,7 +177,7 @@ export class StudiesService {
     this.checkSpeciesFields(body, current.patient_type === 'Human');
     const dob = toStoredInstant(body.patient_dob);
     if (!dob) throw validationError('patient_dob', 'must be an RFC 3339 time');
-    await this.repo.db.transaction().execute(async (trx) => {
+    await this.repo.transaction(async (trx) => {
       const patientPk = await this.upsertPatient({ ...body, patient_type: current.patient_type }, study.product, dob, trx);
       const details: StudyDetails = { ...current, ...this.detailsFrom(body, dob), is_edited: true };
       await this.repo.updateStudy(study.id, {
@@ -191,7 +190,7 @@ export class StudiesService {
 
   /** A live or binned study by its Study Instance UID. */
   async studyByInstanceUid(uid: string): Promise<StudyRow | undefined> {
-    return this.repo.db.selectFrom('studies').selectAll().where('study_instance_uid', '=', uid).executeTakeFirst();
+    return this.repo.studyByInstanceUid(uid);
   }
 
   async lock(studyId: string, lock: 'Locked' | 'Unlocked', user: AuthUser): Promise<void> {
@@ -237,14 +236,14 @@ export class StudiesService {
       else if (row.study_lock === 'Locked') refused.push({ field: id, message: 'locked' });
     }
     const movable = rows.filter((r) => r.study_lock !== 'Locked');
-    await this.repo.db.transaction().execute((trx) => this.repo.moveToBin(movable.map((r) => r.id), user.id, nowIso(), trx));
+    await this.repo.transaction((trx) => this.repo.moveToBin(movable.map((r) => r.id), user.id, nowIso(), trx));
     return { moved: movable.map((r) => r.study_id), refused };
   }
 
   async addImages(studyId: string, refs: ViewRefType[], user: AuthUser, language: Language) {
     const study = await this.requireStudy(studyId, user, true);
     const views = await this.resolveViews(study.product, parseDetails(study).patient_type, refs, language);
-    const created = await this.repo.db.transaction().execute((trx) => this.addSeries(study, views, language, trx));
+    const created = await this.repo.transaction((trx) => this.addSeries(study, views, language, trx));
     return this.seriesReply(study, created);
   }
 
@@ -269,14 +268,12 @@ export class StudiesService {
   /** A new unexposed image of the same view, in the same series, placed last. */
   async copyImage(uid: string, user: AuthUser) {
     const { image, study } = await this.requireImage(uid, user);
-    const pk = await this.repo.db.transaction().execute(async (trx) => {
+    const pk = await this.repo.transaction(async (trx) => {
       const { image: sort } = await this.repo.nextSorts(study.id, trx);
-      return this.repo.insertImage({
-        sop_instance_uid: generateUid(this.uidRoot), series_pk: image.series_pk, study_pk: study.id, view_id: image.view_id,
-        view_description: image.view_description, secondary_sop_uid: '', image_file_path: '', acquisition_mode: image.acquisition_mode,
-        expose_status: 'Unexposed', judged_status: 'NotJudged', send_status: 'Unsent', export_status: 'NotExported',
-        storage_status: 'NotSaved', acquisition_context: null, img_proc_context: null, sort, product: image.product, created_at: nowIso(),
-      }, trx);
+      return this.repo.insertImage(imageRow({
+        sopInstanceUid: generateUid(this.uidRoot), seriesPk: image.series_pk, studyPk: study.id, viewId: image.view_id,
+        viewDescription: image.view_description, acquisitionMode: image.acquisition_mode, sort, product: image.product, createdAt: nowIso(),
+      }), trx);
     });
     return this.seriesReply(study, [image.series_pk], pk);
   }
@@ -288,7 +285,7 @@ export class StudiesService {
     if (wanted.size !== uids.length || wanted.size !== images.length || images.some((i) => !wanted.has(i.sop_instance_uid))) {
       throw new AppError('SORT_MISMATCH', [{ field: 'sop_instance_uids', message: `the study has ${images.length} images` }]);
     }
-    await this.repo.db.transaction().execute(async (trx) => {
+    await this.repo.transaction(async (trx) => {
       for (const [index, uid] of uids.entries()) await this.repo.setImageSort(uid, index + 1, trx);
     });
   }
@@ -296,7 +293,7 @@ export class StudiesService {
   async deleteImage(uid: string, user: AuthUser): Promise<void> {
     const { image } = await this.requireImage(uid, user);
     if (image.expose_status === 'Exposed' && image.judged_status !== 'Reject') throw new AppError('IMAGE_EXPOSED', [], uid);
-    const files = await this.repo.db.transaction().execute((trx) => this.repo.deleteImage(image, trx));
+    const files = await this.repo.transaction((trx) => this.repo.deleteImage(image, trx));
     for (const key of files) await this.blobs.delete(key);
   }
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import { sql as rawSql } from 'kysely';
 import type { Bus, BusProbe } from '../../bus/index.js';
 import type { JobState } from '../../db/schema.js';
-import type { Sql } from '../../db/sql.js';
+import type { Db } from '../../db/index.js';
 import type { JobsRepository } from '../jobs/repository.js';
 import { nowIso } from '../../util/time.js';
 import type { ConfigService } from './config-service.js';
@@ -37,7 +37,7 @@ export class HealthService {
   private readonly startedAt = Date.now();
 
   constructor(
-    private readonly sql: Sql,
+    private readonly sql: Db,
     private readonly bus: Bus,
     private readonly configs: ConfigService,
     private readonly dataDir: string,

@@ -1,9 +1,9 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Database, UsersTable } from '../../db/schema.js';
-import { likePattern, type Sql } from '../../db/sql.js';
+import type { Db, Executor } from '../../db/index.js';
+import { likePattern } from '../../db/sql.js';
 
 export type UserRow = Selectable<UsersTable>;
-export type Executor = Kysely<Database> | Transaction<Database>;
 
 export interface UserListFilter {
   search?: string;
@@ -17,7 +17,7 @@ export interface UserListFilter {
 }
 
 export class UsersRepository {
-  constructor(private readonly sql: Sql) {}
+  constructor(private readonly sql: Db) {}
 
   private get db(): Kysely<Database> {
     return this.sql.kysely;

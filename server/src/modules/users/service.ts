@@ -1,4 +1,4 @@
-import type { Sql } from '../../db/sql.js';
+import type { Db } from '../../db/index.js';
 import type { AuthUser } from '../auth/auth-user.js';
 import { AppError } from '../../util/errors.js';
 import type { Page } from '../../util/page.js';
@@ -46,7 +46,7 @@ function roleNames(input: UserInput): string[] | undefined {
 }
 
 export class UsersService {
-  constructor(private readonly sql: Sql, private readonly users: UsersRepository) {}
+  constructor(private readonly sql: Db, private readonly users: UsersRepository) {}
 
   toView(row: UserRow, roles: string[], showPersonal: boolean): UserView {
     return {
