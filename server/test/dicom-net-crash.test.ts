@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { readDicom } from '../src/dicom/reader.js';
 import { generateUid } from '../src/util/uid.js';
-import { IngestJournal } from '../src/modules/dicom-net/ingest-journal.js';
+import { IngestJournal } from '../src/storage/journal/ingest-journal.js';
 import { dxFor } from './dicom-helpers.js';
 import { startSilentServer, startStorescp } from './support/dicom-peers.js';
 import { ADMIN_PASSWORD, DIALECTS, call, dropSchema, freePort, isolatedEnv, login, sampleStudy, startProcess, until } from './helpers.js';

@@ -67,8 +67,6 @@ export async function dropSchema(schema: string | undefined): Promise<void> {
 export async function startServer(dialect: Dialect, extra: Record<string, string> = {}): Promise<TestServer> {
   const env = isolatedEnv(dialect, extra);
   const config = loadConfig(env);
-  // The seeded passwords of mgr/tech/service come from the process environment.
-  process.env.ROENTGEN_SEED_USER_PASSWORD = SEED_PASSWORD;
   const server = await createServer(config);
   const address = await server.app.listen({ host: '127.0.0.1', port: 0 });
   return {
@@ -171,7 +169,12 @@ export function startProcess(env: Record<string, string>): Promise<{ url: string
   child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listen within 30 s:\n${output}`)), 30_000);
+    // Generous: a loaded 2-core machine has taken over 30 s to start two servers at once. A server
+    // that did not listen in time is killed, so it cannot keep the test process alive.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no listen within 90 s:\n${output}`));
+    }, 90_000);
     const check = () => {
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
       if (match) {

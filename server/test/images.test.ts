@@ -63,7 +63,7 @@ for (const dialect of DIALECTS) {
       assert.equal(image.thumbnail_file, `${uid}.webp`);
       assert.equal(image.storage_status, 'Saved');
 
-      // Thumbnails are public by default (spec decision 9): no token needed.
+      // Thumbnails are public by default (spec reading 9, docs/architecture.md): no token needed.
       const thumb = await fetchBytes(ctx.t.url, `/dr/api/v1/pub/thumbnail/${uid}.webp`);
       assert.equal(thumb.status, 200);
       assert.equal(thumb.headers.get('content-type'), 'image/webp');

@@ -43,7 +43,7 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Reads the `Language`, `Product` and `Source` headers tolerantly (spec decision 3). */
+/** Reads the `Language`, `Product` and `Source` headers tolerantly (spec reading 3, docs/architecture.md). */
 export function readClientHeaders(request: FastifyRequest, defaultProduct: Product): void {
   const language = header(request, 'language')?.trim().toLowerCase().replace('-', '_');
   request.language = (language && LANGUAGES[language]) || 'zh_CN';
@@ -54,7 +54,7 @@ export function readClientHeaders(request: FastifyRequest, defaultProduct: Produ
 }
 
 /**
- * DR route roots that also answer under `/api/v1` (spec decision 1). Everything else
+ * DR route roots that also answer under `/api/v1` (spec reading 1, docs/architecture.md). Everything else
  * under `/api/v1` belongs to the diagnosis face.
  */
 const DR_ROOTS_UNDER_API = [

@@ -73,7 +73,7 @@ export function ok<T>(request: FastifyRequest, reply: FastifyReply, data: T, sta
   return reply.code(status).send(successBody(faceOf(request), request.language, request.id, data, status));
 }
 
-/** The `@type` wrapper DR responses keep for existing clients (spec decision 5). */
+/** The `@type` wrapper DR responses keep for existing clients (spec reading 5, docs/architecture.md). */
 export function drTyped<T extends object>(typeName: string, value: T): T & { '@type': string } {
   return { '@type': `type.googleapis.com/${typeName}`, ...value };
 }

@@ -26,7 +26,7 @@ export function diagnosisRoute(access: Access, extra: Extra = {}): { roentgen: R
 
 export const DR_PREFIXES = ['/dr/api/v1', '/api/v1'] as const;
 
-/** Registers DR routes under both prefixes (spec decision 1); diagnosis routes use `/api/v1` only. */
+/** Registers DR routes under both prefixes (spec reading 1, docs/architecture.md); diagnosis routes use `/api/v1` only. */
 export async function registerDrRoutes(app: App, plugin: (scope: App) => void | Promise<void>): Promise<void> {
   for (const prefix of DR_PREFIXES) {
     await app.register(async (scope) => plugin(scope as App), { prefix });

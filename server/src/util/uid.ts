@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
 /**
- * DICOM UIDs (spec decision 6): `2.25.<UUID as a decimal integer>` by default, or
+ * DICOM UIDs (spec reading 6, docs/architecture.md): `2.25.<UUID as a decimal integer>` by default, or
  * `<root>.<time>.<random>` under an organisation root. Always ≤ 64 characters, digits and
  * dots only, no component with a leading zero.
  */

@@ -6,7 +6,7 @@ import type { ImageFilesService } from '../images/service.js';
 import { defineJobKind, type JobKind, type RunningJob } from '../jobs/kinds.js';
 import type { PacsRepository } from '../pacs/repository.js';
 import type { StudiesRepository } from '../studies/repository.js';
-import { DimseOutput } from '../dicom-net/output.js';
+import { DimseOutput } from '../../dimse/output.js';
 import { STORE_KIND, type StorePayload } from './store-repository.js';
 
 export interface StoreJobOptions {

@@ -88,7 +88,7 @@ const intField = (fields: Record<string, string>, ...names: string[]) => {
   return Number(raw);
 };
 
-/** The post_proc form: the spec's fields (window_wdith accepted for window_width, decision 7). */
+/** The post_proc form: the spec's fields (window_wdith accepted for window_width, spec reading 7 in docs/architecture.md). */
 async function readPostProcForm(req: FastifyRequest) {
   if (!req.isMultipart()) throw validationError('body', 'must be multipart/form-data');
   const fields: Record<string, string> = {};

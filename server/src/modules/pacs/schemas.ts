@@ -7,6 +7,8 @@ export const Ipv4 = Type.String({
   pattern: '^(?!0+\\.0+\\.0+\\.0+$)((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$',
 });
 export const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+/** A DICOM UID: dot-separated numeric components, at most 64 characters. */
+export const DicomUid = Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9]+(\\.[0-9]+)*$' });
 
 export const PacsNodeBody = Type.Object({
   name: Type.String({ minLength: 3, maxLength: 16, pattern: '\\S' }),

@@ -79,7 +79,7 @@ export type StudyListQueryType = Static<typeof StudyListQuery>;
 const Uid = Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9.]+$' });
 export const InstanceRef = Type.Object({ instance_uid: Type.Optional(Uid), sop_instance_uid: Type.Optional(Uid), sop_instance_id: Type.Optional(Uid) });
 
-/** `instance_uid` as documented, `sop_instance_uid`/`sop_instance_id` as some samples send it (spec decision 7). */
+/** `instance_uid` as documented, `sop_instance_uid`/`sop_instance_id` as some samples send it (spec reading 7, docs/architecture.md). */
 export function instanceUidOf(body: { instance_uid?: string; sop_instance_uid?: string; sop_instance_id?: string }): string {
   const uid = body.instance_uid ?? body.sop_instance_uid ?? body.sop_instance_id;
   if (!uid) throw validationError('instance_uid', 'required');

@@ -39,7 +39,7 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
     { key: 'storage.min_free_bytes', type: 'number', category: 'storage',
       description: 'Free space below which health reports storage as degraded', isPublic: false,
       defaultValue: String(2 * 1024 ** 3), min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
-    // Spec decision 9: /pub file routes serve without a token only what the deployment marks public.
+    // Spec reading 9 (docs/architecture.md): /pub file routes serve without a token only what the deployment marks public.
     { key: 'dicom.scp_allowed_aets', type: 'string', category: 'pacs', description: 'Calling AE titles our DICOM service accepts (comma-separated; empty: any)',
       isPublic: false, defaultValue: '' },
     { key: 'ris.address', type: 'string', category: 'pacs', description: 'RIS worklist (MWL C-FIND) node: IPv4 address; empty: no RIS',

@@ -2,12 +2,12 @@
  * Exposure baselines for a medium-size adult (or a ~20 kg dog / ~4 kg cat) at the reference
  * SID, and the rules that derive every APR row from them.
  *
- * Sources (see shared/docs/dr-domain-brief.md §4, S10):
+ * Sources:
  * - Human: "Baseline General X-ray Technique Chart" (film/CR era) and Bontrager's Handbook of
  *   Radiographic Positioning and Techniques; for DR we start at the low end of the chart's mAs
- *   range, as the brief advises (chest PA 110–125 kV / 3–20 mAs → 115 kV / 4 mAs, etc.).
+ *   range, DR needing less dose than film (chest PA 110–125 kV / 3–20 mAs → 115 kV / 4 mAs, etc.).
  * - Veterinary: the caliper method (thorax 95 kV family, abdomen at 2× thorax mAs, spine and
- *   long bones at 65 kV family) and the brief's illustrative DR values (cat thorax 55–60 kV
+ *   long bones at 65 kV family) and typical published DR values (cat thorax 55–60 kV
  *   2–4 mAs, medium dog thorax 70–85 kV 2–4 mAs, dog abdomen 65–75 kV 4–8 mAs, pelvis VD
  *   65–75 kV 6–10 mAs). Calibrate per site and detector.
  */

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { PATIENT_SIZES } from '../protocols/library/techniques.js';
-import { AeTitle, Ipv4, Port } from '../pacs/schemas.js';
+import { AeTitle, DicomUid as Uid, Ipv4, Port } from '../pacs/schemas.js';
 import { ViewRef } from '../studies/schemas.js';
 
 export const EchoBody = Type.Object({
@@ -12,28 +12,6 @@ export const EchoBody = Type.Object({
   aec: AeTitle,
 });
 export type EchoInput = Static<typeof EchoBody>;
-
-const Uid = Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9]+(\\.[0-9]+)*$' });
-const PacsName = Type.String({ minLength: 1, maxLength: 16 });
-
-export const StoreBody = Type.Object({
-  sop_instance_uid: Type.Optional(Uid),
-  /** The spec's samples also say sop_instance_id (spec README decision 7). */
-  sop_instance_id: Type.Optional(Uid),
-  pacs_name: PacsName,
-});
-
-export const StudyStoreBody = Type.Object({ instance_uid: Type.String({ minLength: 1, maxLength: 64 }), pacs_name: PacsName });
-
-/** store_reply's instance_uid is the task id (spec README decision 7). */
-export const RetryBody = Type.Object({ instance_uid: Type.String({ minLength: 1, maxLength: 64 }) });
-
-export const TaskIdQuery = Type.Object({ task_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), instance_uid: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) });
-
-export const StoreQueueQuery = Type.Object({
-  start_time: Type.Optional(Type.String({ format: 'date-time' })),
-  end_time: Type.Optional(Type.String({ format: 'date-time' })),
-});
 
 const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' });
 const Key = (max: number) => Type.String({ maxLength: max, pattern: '^[^*?\\\\]*$' });

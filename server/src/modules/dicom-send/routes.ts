@@ -1,30 +1,14 @@
 import { requireUser } from '../../http/auth-hooks.js';
 import { drTyped, ok } from '../../http/envelope.js';
-import { AppError } from '../../util/errors.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
-import { echo } from './echo.js';
-import { EchoBody, RetryBody, StoreBody, StoreQueueQuery, StudyStoreBody, TaskIdQuery, WorklistImportBody, WorklistQueryBody } from './schemas.js';
-import type { StoreService } from '../dicom-send/store-service.js';
-import type { WorklistService } from './worklist.js';
+import { AppError } from '../../util/errors.js';
+import { RetryBody, StoreBody, StoreQueueQuery, StudyStoreBody, TaskIdQuery } from './schemas.js';
+import type { StoreService } from './store-service.js';
 
 const tags = ['dr-dicom-net'];
 
-export function dicomNetRoutes(app: App, store: StoreService, worklist: WorklistService, timeoutMs: number): void {
-  app.post('/auth/worklist/query', {
-    schema: { tags, security: BEARER, summary: 'RIS sync: query the RIS worklist (MWL C-FIND)', body: WorklistQueryBody },
-    config: drRoute('study:read'),
-  }, async (req, reply) => ok(req, reply, drTyped('dr.study.WorklistReply', await worklist.query(req.body))));
-
-  app.post('/auth/worklist/import', {
-    schema: { tags, security: BEARER, summary: 'RIS sync: register a worklist item as a study with the chosen views', body: WorklistImportBody },
-    config: drRoute('study:write', { audit: 'study.import_mwl' }),
-  }, async (req, reply) => ok(req, reply, await worklist.import(req.body, requireUser(req), req.product, req.language)));
-
-  app.post('/auth/scp/echo', {
-    schema: { tags, security: BEARER, summary: 'C-ECHO a DICOM node (verbose/debug add echoscu-style lines)', body: EchoBody },
-    config: drRoute('pacs:read'),
-  }, async (req, reply) => ok(req, reply, drTyped('dr.task.EchoReply', await echo(req.body, timeoutMs))));
-
+/** The C-STORE send queue: send an image or a study, list, retry and delete tasks. */
+export function sendRoutes(app: App, store: StoreService): void {
   app.post('/auth/scp/store', {
     schema: { tags, security: BEARER, summary: 'Send one image to a PACS node (queued; answers after the first attempt)', body: StoreBody },
     config: drRoute('dicom:send', { audit: 'pacs.store' }),

@@ -1,7 +1,7 @@
 import type { DatabaseSettings } from '../../db/index.js';
 import { WorkerRpc } from '../../util/worker-rpc.js';
 import type { IndexOutcome } from './ingest-index.js';
-import type { JournalEntry } from './ingest-journal.js';
+import type { JournalEntry } from '../../storage/journal/ingest-journal.js';
 
 export interface IndexWorkerData extends DatabaseSettings {
   defaultProduct: string;

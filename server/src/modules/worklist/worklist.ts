@@ -10,7 +10,7 @@ import { AppError } from '../../util/errors.js';
 import type { CreateStudy } from '../studies/schemas.js';
 import type { StudiesService } from '../studies/service.js';
 import type { ConfigService } from '../system/config-service.js';
-import { DimseOutput } from './output.js';
+import { DimseOutput } from '../../dimse/output.js';
 
 /** Modality Worklist Information Model – FIND (PS3.4 K.6.1). */
 export const MWL_FIND = '1.2.840.10008.5.1.4.31';

@@ -5,7 +5,7 @@ import { readDicom, TRANSFER_SYNTAX, type ParsedDicom } from '../../dicom/reader
 import { unindexableReason } from '../archive/rows.js';
 import { IndexWorker, type IndexWorkerData } from './index-client.js';
 import type { IndexOutcome } from './ingest-index.js';
-import { entryKey, IngestJournal, type JournalEntry, type JournalWriter } from './ingest-journal.js';
+import { entryKey, IngestJournal, type JournalEntry, type JournalWriter } from '../../storage/journal/ingest-journal.js';
 import type { ThumbnailQueue } from './thumbnail-job.js';
 
 /** Objects indexed per transaction: the commit is shared. */

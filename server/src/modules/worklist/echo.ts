@@ -1,7 +1,7 @@
 import { STATUS, statusText } from '../../dimse/command.js';
 import { Association, EXPLICIT_LE, IMPLICIT_LE, VERIFICATION } from '../../dimse/scu.js';
 import { AppError } from '../../util/errors.js';
-import { DimseOutput } from './output.js';
+import { DimseOutput } from '../../dimse/output.js';
 import type { EchoInput } from './schemas.js';
 
 /** C-ECHO to a node, answered with echoscu-style output lines. */

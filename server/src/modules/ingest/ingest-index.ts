@@ -3,8 +3,8 @@ import fs from 'node:fs/promises';
 import { readDicom, type ParsedDicom } from '../../dicom/reader.js';
 import { unindexableReason } from '../archive/rows.js';
 import type { Archive, InstanceObject } from '../archive/service.js';
-import type { JournalEntry } from './ingest-journal.js';
-import { readRecord } from './segment-log.js';
+import type { JournalEntry } from '../../storage/journal/ingest-journal.js';
+import { readRecord } from '../../storage/journal/segment-log.js';
 
 export interface IndexedObject {
   studyPk: number;

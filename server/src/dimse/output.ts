@@ -1,4 +1,4 @@
-import type { LogLine } from '../../dimse/link.js';
+import type { LogLine } from './link.js';
 
 /**
  * The text our DIMSE exchanges report, as DCMTK's tools print it: `I:` lines with verbose,
