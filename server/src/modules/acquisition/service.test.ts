@@ -96,7 +96,8 @@ function setup(view: { shape?: 'CIRCULAR'; size?: string } = {}) {
     },
     files: {
       storeImage: async (uid: string) => ({ dcm: `${uid}.dcm`, thumbnail: `${uid}.webp` }),
-      writeFiles: async () => undefined,
+      // The For Processing twin goes straight to the archive.
+      archive: { storeInstance: async (_object: unknown, as: { role: string }) => ({ dcm: `${as.role}.dcm` }) },
     },
     bus: { publish: async (topic: string, payload: Record<string, string>) => { published.push({ topic, payload }); } },
     pipeline: {

@@ -8,14 +8,6 @@ export type NewStoredFile = Insertable<StoredFilesTable>;
 export class FilesRepository {
   constructor(private readonly sql: Db) {}
 
-  /**
-   * @deprecated Services do not query through the handle; only the thumbnail backlog
-   * (thumbnail-backlog.ts) still does, until it becomes a job kind calling Archive.makeThumbnail.
-   */
-  get db() {
-    return this.sql.kysely;
-  }
-
   private get kysely() {
     return this.sql.kysely;
   }

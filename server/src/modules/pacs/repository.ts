@@ -7,8 +7,13 @@ export type PacsNodeRow = Selectable<PacsNodesTable>;
 export class PacsRepository {
   constructor(private readonly sql: Db) {}
 
-  get db() {
+  private get db() {
     return this.sql.kysely;
+  }
+
+  /** Runs `work` in one transaction; the repository's methods take the `trx` it is given. */
+  transaction<T>(work: (trx: Executor) => Promise<T>): Promise<T> {
+    return this.sql.kysely.transaction().execute(work);
   }
 
   list(): Promise<PacsNodeRow[]> {

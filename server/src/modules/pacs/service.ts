@@ -27,7 +27,7 @@ export class PacsService {
   /** Create or replace; making a node the default takes the flag from the others in the same transaction. */
   async save(input: PacsNodeInput, id?: number): Promise<number> {
     const values = this.values(input);
-    return this.repo.db.transaction().execute(async (trx) => {
+    return this.repo.transaction(async (trx) => {
       if (id !== undefined && !(await this.repo.byId(id, trx))) throw new AppError('PACS_NOT_FOUND', [], String(id));
       if (await this.repo.nameTaken(values.name, id, trx)) throw new AppError('PACS_NAME_TAKEN', [{ field: 'name', message: 'already used' }], values.name);
       let saved = id;

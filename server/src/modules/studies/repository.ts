@@ -24,15 +24,6 @@ export interface StudyFilter {
 export class StudiesRepository {
   constructor(private readonly sql: Db) {}
 
-  /**
-   * @deprecated Services do not query through the handle; only the send queue (store-service.ts)
-   * still does, until it moves to the job runner. Use the methods, with `transaction` for writes
-   * that belong together.
-   */
-  get db() {
-    return this.sql.kysely;
-  }
-
   private get kysely() {
     return this.sql.kysely;
   }
