@@ -19,10 +19,35 @@ export default tseslint.config(
     },
   },
   {
-    rules: {},
+    rules: {
+      // `!` marks an invariant the code just established (a regex group that matched, an index
+      // inside a typed array's bounds); noUncheckedIndexedAccess is off, so these are many and
+      // rewriting each as a runtime check would hide the real ones.
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      // Numbers and booleans read fine in messages and keys.
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+    },
+  },
+  {
+    files: ['**/*.test.ts', 'server/test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      // Tests and benches read response JSON of arbitrary shape and assert on it field by field.
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      // Fakes implement async interfaces without awaiting anything.
+      '@typescript-eslint/require-await': 'off',
+      // node:test's describe/it/test return promises the runner itself awaits.
+      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' }] }],
+    },
   },
   {
     files: LOWER_LAYERS.map((layer) => `server/src/${layer}/**/*.ts`),
+    // Tests of a lower layer may use a simulator from modules/ to make their input frames.
+    ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -73,7 +73,7 @@ function emptyReceived(): void {
 const scp = spawn('storescp', ['-aet', 'STORESCP', '--output-directory', received, String(port)], { env, stdio: 'ignore' });
 try {
   await new Promise((r) => setTimeout(r, 500));
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   for (const [label, count, rows, columns] of ONLY === 'scp' ? [] : [['100 × ~130 KB', 100, 256, 256], ['20 × ~18 MB', 20, 3072, 3072]] as const) {
     const files = Array.from({ length: count }, () => dx(rows, columns));
     const paths = files.map((f, i) => { const p = path.join(dir, `${label.slice(0, 3)}-${i}.dcm`); fs.writeFileSync(p, f); return p; });

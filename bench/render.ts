@@ -44,7 +44,7 @@ function radiograph(): Uint16Array {
 
 function stats(ms: number[]) {
   const sorted = [...ms].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   return { median: at(0.5), p95: at(0.95) };
 }
 
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     const token = ((await login.json()) as { data: { access_token: string } }).data.access_token;
     const auth = { authorization: `Bearer ${token}` };
     const study = await fetch(`${base}/dr/api/v1/auth/study`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(sampleStudy()) });
-    const uid = ((await study.json()) as { data: { series: { images: { sop_instance_uid: string }[] }[] } }).data.series[0]!.images[0]!.sop_instance_uid;
+    const uid = ((await study.json()) as { data: { series: { images: { sop_instance_uid: string }[] }[] } }).data.series[0].images[0].sop_instance_uid;
 
     const dx = writeDx({
       patient: { id: 'BENCH', name: 'Bench^Render', birthDate: '19800101', sex: 'F', age: '045Y' },

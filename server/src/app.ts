@@ -228,11 +228,11 @@ export async function createServer(config: Config): Promise<Server> {
     stats.register('patients', async (since) => (await studiesRepository.statistics(since)).patients);
     stats.register('studies', async (since) => (await studiesRepository.statistics(since)).studies);
 
-    const app = Fastify(fastifyOptions(config)).withTypeProvider<TypeBoxTypeProvider>() as App;
+    const app = Fastify(fastifyOptions(config)).withTypeProvider<TypeBoxTypeProvider>();
     const routes: Server['routes'] = [];
     app.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) {
-        routes.push({ method, url: route.url, options: (route.config as { roentgen?: RoentgenRoute } | undefined)?.roentgen });
+        routes.push({ method, url: route.url, options: (route.config)?.roentgen });
       }
     });
     installValidation(app);

@@ -75,7 +75,7 @@ for (const dialect of DIALECTS) {
         await silent.stop().catch(() => undefined);
         await peer?.stop();
         await dropSchema(env.DATABASE_SCHEMA);
-        fs.rmSync(env.ROENTGEN_DATA_DIR!, { recursive: true, force: true });
+        fs.rmSync(env.ROENTGEN_DATA_DIR, { recursive: true, force: true });
       }
     });
   });
@@ -86,7 +86,7 @@ for (const dialect of DIALECTS) {
     test('every acknowledged object is in the archive after the restart; what a crash cut short is set aside', { timeout: 120_000 }, async () => {
       const dicomPort = await freePort();
       const env = isolatedEnv(dialect, { DICOM_PORT: String(dicomPort) });
-      const dataDir = env.ROENTGEN_DATA_DIR!;
+      const dataDir = env.ROENTGEN_DATA_DIR;
       const study = { instanceUid: generateUid(), id: 'CRASH1', accessionNumber: 'ACC-CRASH', referringPhysician: '', date: new Date() };
       const patient = { id: `PAT-${randomUUID().slice(0, 8)}`, name: 'Crash^Test', birthDate: '19700101', sex: 'F' as const, age: '055Y' };
       const uids = Array.from({ length: 6 }, () => generateUid());
@@ -124,14 +124,14 @@ for (const dialect of DIALECTS) {
         const images = await patiently('all seven images with thumbnails', async () => {
           const list = (await dr('GET', `study?id=${patient.id}`)).body.data?.studies as { study_id: string }[] | undefined;
           if (list?.length !== 1) return undefined;
-          const detail = (await dr('GET', `study/${list[0]!.study_id}`)).body.data;
+          const detail = (await dr('GET', `study/${list[0].study_id}`)).body.data;
           const all = detail.series.flatMap((x: { images: Image[] }) => x.images) as Image[];
           return all.length === 7 && all.every((i) => i.storage_status === 'Saved' && i.thumbnail_file) ? all : undefined;
         });
         assert.deepEqual(images.map((i) => i.sop_instance_uid).sort(), [...uids, unindexed].sort());
         const download = await fetch(`${server.url}/api/v1/instances/${uids[5]}/download`, { headers: { authorization: `Bearer ${token}` } });
         assert.equal(download.status, 200);
-        const [got, sentFile] = [readDicom(Buffer.from(await download.arrayBuffer())), readDicom(fs.readFileSync(paths[5]!))];
+        const [got, sentFile] = [readDicom(Buffer.from(await download.arrayBuffer())), readDicom(fs.readFileSync(paths[5]))];
         const pixels = (p: typeof got) => Buffer.from(p.dataSet.byteArray.subarray(p.pixelData!.dataOffset, p.pixelData!.dataOffset + p.pixelData!.length));
         assert.equal(got.meta.sopInstanceUid, uids[5]);
         assert.ok(pixels(got).equals(pixels(sentFile)), 'the pixels as sent');

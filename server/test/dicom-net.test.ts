@@ -108,11 +108,11 @@ for (const dialect of DIALECTS) {
       assert.equal(res.body.data['@type'], 'type.googleapis.com/dr.task.StoreReply');
       assert.equal(res.body.data.ok, true, res.body.data.output);
       assert.match(res.body.data.output, /I: Received Store Response \(Success\)/);
-      const received = scp.files().find((f) => f.endsWith(uid!));
+      const received = scp.files().find((f) => f.endsWith(uid));
       assert.ok(received, `storescp wrote ${scp.files().join(', ')}`);
       const stored = await ctx.t.server.services.imageFiles.blobs.read(`dicom/${uid}.dcm`);
-      assertSameObject(fs.readFileSync(received!), stored);
-      assert.equal(await sendStatus(uid!), 'Sent');
+      assertSameObject(fs.readFileSync(received), stored);
+      assert.equal(await sendStatus(uid), 'Sent');
       const task = (await tasks()).find((t) => t.sop_instance_uid === uid)!;
       assert.equal(task.status, 'COMPLETED');
     });
@@ -147,8 +147,8 @@ for (const dialect of DIALECTS) {
       try {
         const done = await until('the retried task', async () => (await tasks()).find((t) => t.sop_instance_uid === uid && t.status === 'COMPLETED'));
         assert.ok(done.attempts >= 2, `attempts ${done.attempts}`);
-        assert.ok(late.files().some((f) => f.endsWith(uid!)));
-        assert.equal(await sendStatus(uid!), 'Sent');
+        assert.ok(late.files().some((f) => f.endsWith(uid)));
+        assert.equal(await sendStatus(uid), 'Sent');
       } finally {
         await late.stop();
       }
@@ -164,7 +164,7 @@ for (const dialect of DIALECTS) {
       const task = (await tasks()).find((t) => t.sop_instance_uid === uid)!;
       assert.equal(task.status, 'FAILED');
       assert.match(task.error, /rejected/);
-      assert.equal(await sendStatus(uid!), 'Failed');
+      assert.equal(await sendStatus(uid), 'Failed');
 
       // The PACS is fixed (now a listening storescp on the node's port): retry.
       await dr('PUT', `manage/pacs/${(await dr('GET', 'manage/pacs')).body.data.scp.find((n: { name: string }) => n.name === pacs).id}`, {
@@ -185,14 +185,14 @@ for (const dialect of DIALECTS) {
     test('auto-send: an accepted image goes to the default node when the config says so, a rejected one never', async () => {
       const pacs = await addNode(scp.port, { is_default: true });
       const { uids: [accepted, rejected, before] } = await storedStudy(3);
-      await ctx.t.server.db.kysely.updateTable('images').set({ expose_status: 'Exposed' }).where('sop_instance_uid', 'in', [accepted!, rejected!, before!]).execute();
+      await ctx.t.server.db.kysely.updateTable('images').set({ expose_status: 'Exposed' }).where('sop_instance_uid', 'in', [accepted, rejected, before]).execute();
       const judge = (uid: string, accept: boolean) => dr('POST', 'task/inspection/judge', { instance_uid: uid, accept });
-      assert.equal((await judge(before!, true)).status, 200);
+      assert.equal((await judge(before, true)).status, 200);
       assert.equal((await tasks()).some((t) => t.sop_instance_uid === before), false, 'auto-send is off by default');
       assert.equal((await call(ctx.t.url, 'PUT', '/api/v1/system/configs/pacs.auto_send', { token: ctx.admin, body: { config_value: true } })).status, 200);
       try {
-        assert.equal((await judge(accepted!, true)).status, 200);
-        assert.equal((await judge(rejected!, false)).status, 200);
+        assert.equal((await judge(accepted, true)).status, 200);
+        assert.equal((await judge(rejected, false)).status, 200);
         const sent = await until('the auto-sent task', async () => (await tasks()).find((t) => t.sop_instance_uid === accepted && t.status === 'COMPLETED'));
         assert.equal((sent as unknown as { destination: string }).destination, pacs);
         assert.equal((await tasks()).some((t) => t.sop_instance_uid === rejected), false);
@@ -252,7 +252,7 @@ for (const dialect of DIALECTS) {
       assert.ok(images.every((i: { storage_status: string; thumbnail_file: string }) => i.storage_status === 'Saved' && i.thumbnail_file.endsWith('.webp')));
       const download = await fetch(`${ctx.t.url}/api/v1/instances/${uids[0]}/download`, { headers: { authorization: `Bearer ${ctx.admin}` } });
       assert.equal(download.status, 200);
-      assertSameObject(Buffer.from(await download.arrayBuffer()), fs.readFileSync(paths[0]!));
+      assertSameObject(Buffer.from(await download.arrayBuffer()), fs.readFileSync(paths[0]));
       const preview = await fetch(`${ctx.t.url}/api/v1/instances/${uids[1]}/preview`, { headers: { authorization: `Bearer ${ctx.admin}` } });
       assert.equal(preview.status, 200);
 
@@ -278,7 +278,7 @@ for (const dialect of DIALECTS) {
       const uid = generateUid();
       const broken = writePart10({ SOPClassUID: '1.2.840.10008.5.1.4.1.1.1.1', SOPInstanceUID: uid, Modality: 'DX', PatientID: 'X' });
       const outcomes = await storeFiles({ host: '127.0.0.1', port: ctx.t.server.dicomPort, callingAet: 'MODALITY', calledAet: 'ROENTGEN' }, [broken], () => undefined);
-      assert.equal(outcomes[0]!.status, 0xc000, JSON.stringify(outcomes));
+      assert.equal(outcomes[0].status, 0xc000, JSON.stringify(outcomes));
       assert.equal(await ctx.t.server.db.kysely.selectFrom('images').select('id').where('sop_instance_uid', '=', uid).executeTakeFirst(), undefined);
     });
 

@@ -11,7 +11,7 @@ import { DIALECTS, call, isDrError, sampleStudy, withServer } from './helpers.js
 /** Grey levels of a PNG at (row, column) points. */
 async function greyAt(png: Buffer, points: [number, number][]): Promise<number[]> {
   const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
-  return points.map(([row, column]) => data[(row * info.width + column) * info.channels]!);
+  return points.map(([row, column]) => data[(row * info.width + column) * info.channels]);
 }
 
 /** The linear VOI window of PS3.3 C.11.2.1.2.1 onto 0..255, to predict what a preview shows. */
@@ -58,8 +58,8 @@ for (const dialect of DIALECTS) {
         const seen = await preview(center, width);
         const expected = [1000, 3000].map((v) => windowed(v, center, width));
         const swapped = [1000, 3000].map((v) => windowed(v, width, center));
-        seen.forEach((grey, i) => assert.ok(Math.abs(grey - expected[i]!) <= 1.5, `c=${center} w=${width}: ${seen} expected ${expected.map(Math.round)}`));
-        assert.ok(expected.some((e, i) => Math.abs(e - swapped[i]!) > 20), 'the window tells centre from width');
+        seen.forEach((grey, i) => assert.ok(Math.abs(grey - expected[i]) <= 1.5, `c=${center} w=${width}: ${seen} expected ${expected.map(Math.round)}`));
+        assert.ok(expected.some((e, i) => Math.abs(e - swapped[i]) > 20), 'the window tells centre from width');
       }
     });
   });
@@ -95,7 +95,7 @@ for (const dialect of DIALECTS) {
       ];
       const all = new Set<string>();
       // Every depth spelled plainly; the other spellings at the depths that reach the data directory's parent, and at 20.
-      for (let depth = 1; depth <= 20; depth += 1) for (const t of targets(depth)) all.add(spellings[0]!(t));
+      for (let depth = 1; depth <= 20; depth += 1) for (const t of targets(depth)) all.add(spellings[0](t));
       for (const depth of [2, 3, 4, 5, 6, 20]) for (const t of targets(depth)) for (const spell of spellings.slice(1)) all.add(spell(t));
       for (const absolute of [beside, '/etc/passwd', path.join(ctx.t.dataDir, 'planted.webp')]) {
         all.add(encodeURIComponent(absolute));
@@ -135,7 +135,7 @@ for (const dialect of DIALECTS) {
         }
       }
       // The diagnosis face looks instances up by UID: a path is not one.
-      for (const name of [encodeURIComponent(`${'../'.repeat(20)}etc/passwd`), encodeURIComponent(planted[0]!)]) {
+      for (const name of [encodeURIComponent(`${'../'.repeat(20)}etc/passwd`), encodeURIComponent(planted[0])]) {
         for (const what of ['download', 'preview']) {
           const res = await fetch(`${ctx.t.url}/api/v1/instances/${name}/${what}`, { headers: { authorization: `Bearer ${ctx.admin}` } });
           const body = Buffer.from(await res.arrayBuffer());

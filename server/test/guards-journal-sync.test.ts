@@ -32,7 +32,7 @@ function watchFs(watched: (file: string) => boolean) {
   // The module object is mutable at run time; its typings say read-only, hence the casts.
   const mutable = fs as unknown as Record<string, (...args: unknown[]) => unknown>;
   const names = ['openSync', 'writeSync', 'write', 'fsyncSync', 'fdatasyncSync', 'fsync', 'fdatasync'] as const;
-  const original = Object.fromEntries(names.map((n) => [n, mutable[n]!])) as Record<(typeof names)[number], (...args: unknown[]) => unknown>;
+  const original = Object.fromEntries(names.map((n) => [n, mutable[n]])) as Record<(typeof names)[number], (...args: unknown[]) => unknown>;
   mutable.openSync = (...args: unknown[]) => {
     const fd = original.openSync(...args) as number;
     const [file, flags] = args;

@@ -76,25 +76,25 @@ for (const dialect of DIALECTS) {
     test('0xC000 ends the task FAILED at once, send_status Failed; the accepted image of the same study is Sent', async () => {
       const pacs = await addNode(peer.port);
       const { studyId, uids: [refused, accepted] } = await storedStudy(2);
-      refuseWith = new Map([[refused!, { status: 0xc000, comment: 'cannot understand this object' }]]);
+      refuseWith = new Map([[refused, { status: 0xc000, comment: 'cannot understand this object' }]]);
       const res = await dr('POST', 'scp/study_store', { instance_uid: studyId, pacs_name: pacs });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.body.data.ok, false, 'a refused object is not a successful send');
-      const failed = await task(refused!);
+      const failed = await task(refused);
       assert.equal(failed.status, 'FAILED');
       assert.match(failed.error, /cannot understand this object/);
-      assert.equal(await sendStatusOf(studyId, refused!), 'Failed');
-      assert.equal((await task(accepted!)).status, 'COMPLETED');
-      assert.equal(await sendStatusOf(studyId, accepted!), 'Sent');
+      assert.equal(await sendStatusOf(studyId, refused), 'Failed');
+      assert.equal((await task(accepted)).status, 'COMPLETED');
+      assert.equal(await sendStatusOf(studyId, accepted), 'Sent');
       await new Promise((r) => setTimeout(r, RETRY.base * 2));
       assert.equal(peer.received.filter((r) => r.uid === refused).length, 1, 'a permanent refusal is not retried');
-      assert.equal((await task(refused!)).status, 'FAILED');
+      assert.equal((await task(refused)).status, 'FAILED');
     });
 
     test('0xA700 is retried on a doubling, capped schedule, never counted as sent, FAILED after the last attempt', async () => {
       const pacs = await addNode(peer.port);
       const { studyId, uids: [uid] } = await storedStudy(1);
-      refuseWith = new Map([[uid!, { status: 0xa700, comment: 'out of resources' }]]);
+      refuseWith = new Map([[uid, { status: 0xa700, comment: 'out of resources' }]]);
       const seen = new Map<number, number>();
       const db = ctx.t.server.db.kysely;
       let polling = true;
@@ -112,10 +112,10 @@ for (const dialect of DIALECTS) {
         const res = await dr('POST', 'scp/store', { sop_instance_uid: uid, pacs_name: pacs });
         assert.equal(res.body.data.ok, false);
         assert.match(res.body.data.output, /will retry/);
-        const first = await task(uid!);
+        const first = await task(uid);
         assert.equal(first.status, 'RETRYING');
-        assert.notEqual(await sendStatusOf(studyId, uid!), 'Sent');
-        const done = await until('the last attempt', async () => { const t = await task(uid!); return t.status === 'FAILED' || t.status === 'COMPLETED' ? t : undefined; }, 20_000);
+        assert.notEqual(await sendStatusOf(studyId, uid), 'Sent');
+        const done = await until('the last attempt', async () => { const t = await task(uid); return t.status === 'FAILED' || t.status === 'COMPLETED' ? t : undefined; }, 20_000);
         assert.equal(done.status, 'FAILED');
         assert.equal(done.attempts, RETRY.attempts);
         assert.match(done.error, /gave up after 5 attempts/);
@@ -123,17 +123,17 @@ for (const dialect of DIALECTS) {
         polling = false;
         await poller;
       }
-      assert.equal(await sendStatusOf(studyId, uid!), 'Failed');
+      assert.equal(await sendStatusOf(studyId, uid), 'Failed');
       assert.equal(peer.received.filter((r) => r.uid === uid).length, RETRY.attempts);
       const waits = [1, 2, 3, 4].map((n) => seen.get(n));
       const expected = [400, 800, 1600, 1600];
       waits.forEach((w, i) => {
         assert.ok(w !== undefined, `the wait after attempt ${i + 1} was seen (${JSON.stringify([...seen])})`);
-        assert.ok(Math.abs(w - expected[i]!) <= 20, `wait after attempt ${i + 1}: ${w} ms, expected ${expected[i]} ms`);
+        assert.ok(Math.abs(w - expected[i]) <= 20, `wait after attempt ${i + 1}: ${w} ms, expected ${expected[i]} ms`);
       });
       // The peer saw the attempts no sooner than the schedule allows.
       const times = peer.received.filter((r) => r.uid === uid).map((r) => r.at);
-      for (let i = 1; i < times.length; i += 1) assert.ok(times[i]! - times[i - 1]! >= expected[i - 1]! - 20, `gap ${i}: ${times[i]! - times[i - 1]!} ms`);
+      for (let i = 1; i < times.length; i += 1) assert.ok(times[i] - times[i - 1] >= expected[i - 1] - 20, `gap ${i}: ${times[i] - times[i - 1]} ms`);
     });
   });
 }

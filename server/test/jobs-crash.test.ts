@@ -21,7 +21,7 @@ for (const dialect of DIALECTS) {
       const dicomPort = await freePort();
       // A lease far longer than the test: jobs finish only if the restart takes them back itself.
       const env = isolatedEnv(dialect, { DICOM_PORT: String(dicomPort), STORE_LEASE_MS: '600000', STORE_POLL_MS: '100', DICOM_TIMEOUT_MS: '30000' });
-      const dataDir = env.ROENTGEN_DATA_DIR!;
+      const dataDir = env.ROENTGEN_DATA_DIR;
       const patientId = `PAT-${randomUUID().slice(0, 8)}`;
       const study = { instanceUid: generateUid(), id: 'JOBS1', accessionNumber: 'ACC-JOBS', referringPhysician: '', date: new Date() };
       const uids = Array.from({ length: IMAGES }, () => generateUid());
@@ -48,8 +48,8 @@ for (const dialect of DIALECTS) {
         const studyId = await patiently('the study indexed', async () => {
           const list = (await dr('GET', `study?id=${patientId}`)).body.data?.studies as { study_id: string }[] | undefined;
           if (list?.length !== 1) return undefined;
-          const images = (await dr('GET', `study/${list[0]!.study_id}`)).body.data.series.flatMap((s: { images: unknown[] }) => s.images);
-          return images.length === IMAGES ? list[0]!.study_id : undefined;
+          const images = (await dr('GET', `study/${list[0].study_id}`)).body.data.series.flatMap((s: { images: unknown[] }) => s.images);
+          return images.length === IMAGES ? list[0].study_id : undefined;
         });
         const name = `pacs${randomUUID().slice(0, 6)}`;
         assert.equal((await dr('POST', 'manage/pacs', { name, type: 'PACS', address: '127.0.0.1', port: silent.port, aet: 'STORESCP', aec: 'ROENTGEN', is_enabled: true, is_default: false })).status, 200);

@@ -69,14 +69,14 @@ for (const dialect of DIALECTS) {
       assert.ok(first.every((r) => r.state === 'running' && r.locked_by === 'node/A' && r.attempts === 1 && r.locked_until === iso(now + 1_000)));
       assert.deepEqual((await repo.claim(name, iso(now), iso(now + 1_000), 10, 'node/B')).map((r) => r.id), [c], 'the rest, not the future one');
       assert.deepEqual(await repo.claim(name, iso(now), iso(now + 1_000), 10, 'node/B'), []);
-      assert.equal((await row(later!)).state, 'queued');
+      assert.equal((await row(later)).state, 'queued');
       // A's process died: after its lease, B takes its jobs, counting another attempt.
       const taken = await repo.claim(name, iso(now + 1_001), iso(now + 5_000), 10, 'node/B');
       assert.deepEqual(taken.map((r) => r.id).sort(), [a, b, c].sort());
       assert.ok(taken.filter((r) => r.id !== c).every((r) => r.attempts === 2 && r.locked_by === 'node/B'));
       // A comes back: its outcome no longer counts.
-      assert.equal(await repo.settle(a!, 'node/A', { state: 'done' }), false);
-      assert.equal((await row(a!)).state, 'running');
+      assert.equal(await repo.settle(a, 'node/A', { state: 'done' }), false);
+      assert.equal((await row(a)).state, 'running');
     });
 
     test('concurrent claims never hand one job to two owners', async () => {
@@ -108,13 +108,13 @@ for (const dialect of DIALECTS) {
       const r = runner(k);
       await r.start();
       const [id] = await r.enqueue(k, [{}]);
-      const failed = await until('the job failed', async () => ((await row(id!)).state === 'failed' ? row(id!) : undefined));
+      const failed = await until('the job failed', async () => ((await row(id)).state === 'failed' ? row(id) : undefined));
       assert.equal(attempts.length, 3, 'three attempts, no fourth');
       assert.equal(failed.attempts, 3);
       assert.equal(failed.last_error, 'peer away (gave up after 3 attempts)');
       assert.ok(failed.completed_at);
-      const gaps = [attempts[1]! - attempts[0]!, attempts[2]! - attempts[1]!];
-      assert.ok(gaps[0]! >= 150 && gaps[1]! >= 300, `gaps ${gaps.join(', ')} ms follow 150, 300`);
+      const gaps = [attempts[1] - attempts[0], attempts[2] - attempts[1]];
+      assert.ok(gaps[0] >= 150 && gaps[1] >= 300, `gaps ${gaps.join(', ')} ms follow 150, 300`);
       await sleep(500);
       assert.equal(attempts.length, 3);
     });
@@ -123,19 +123,19 @@ for (const dialect of DIALECTS) {
       let seen = 0;
       const k = kind<{ fail: boolean }>({ backoff: { baseMs: 60_000, maxMs: 120_000 }, run: async ([job]) => {
         seen += 1;
-        if (job!.payload.fail) await job!.fail('refused');
-        else await job!.retry('busy', 'log text');
+        if (job.payload.fail) await job.fail('refused');
+        else await job.retry('busy', 'log text');
       } });
       const r = runner(k);
       await r.start();
       const before = Date.now();
       const [retried, failed] = await r.enqueue(k, [{ fail: false }, { fail: true }]);
-      const queued = await until('retry scheduled', async () => { const x = await row(retried!); return x.state === 'queued' && x.attempts === 1 ? x : undefined; });
+      const queued = await until('retry scheduled', async () => { const x = await row(retried); return x.state === 'queued' && x.attempts === 1 ? x : undefined; });
       const delay = Date.parse(queued.run_at) - before;
       assert.ok(delay >= 60_000 && delay < 62_000, `next attempt in ${delay} ms`);
       assert.equal(queued.last_error, 'busy');
       assert.equal(queued.result, 'log text');
-      const ended = await until('failed', async () => { const x = await row(failed!); return x.state === 'failed' ? x : undefined; });
+      const ended = await until('failed', async () => { const x = await row(failed); return x.state === 'failed' ? x : undefined; });
       assert.equal(ended.last_error, 'refused');
       assert.equal(ended.attempts, 1);
       assert.equal(seen, 2);
@@ -145,60 +145,60 @@ for (const dialect of DIALECTS) {
       let ran = 0;
       const k = kind<{ wait: boolean }>({ run: async ([job]) => {
         ran += 1;
-        if (!job!.payload.wait) return;
-        await new Promise<void>((resolve) => job!.signal.addEventListener('abort', () => resolve()));
+        if (!job.payload.wait) return;
+        await new Promise<void>((resolve) => job.signal.addEventListener('abort', () => resolve()));
         throw new Error('aborted');
       } });
       const r = runner(k);
       const [future] = await r.enqueue(k, [{ wait: false }], { runAt: iso(Date.now() + 60_000) });
       await r.start();
-      assert.equal(await r.cancel(future!), 'cancelled');
+      assert.equal(await r.cancel(future), 'cancelled');
       const [running] = await r.enqueue(k, [{ wait: true }]);
-      await until('running', async () => ((await row(running!)).state === 'running' && ran === 1 ? true : undefined));
-      assert.equal(await r.cancel(running!), 'running');
-      const done = await until('cancelled', async () => { const x = await row(running!); return x.state === 'cancelled' ? x : undefined; });
+      await until('running', async () => ((await row(running)).state === 'running' && ran === 1 ? true : undefined));
+      assert.equal(await r.cancel(running), 'running');
+      const done = await until('cancelled', async () => { const x = await row(running); return x.state === 'cancelled' ? x : undefined; });
       assert.equal(done.cancel_requested, 1);
-      assert.equal((await row(future!)).state, 'cancelled');
+      assert.equal((await row(future)).state, 'cancelled');
       assert.equal(ran, 1, 'the cancelled queued job never ran');
     });
 
     test('a cancel asked by another process reaches the running job at its next lease renewal', async () => {
       const k = kind<Record<string, never>>({ leaseMs: 300, run: async ([job]) => {
-        await new Promise<void>((resolve) => job!.signal.addEventListener('abort', () => resolve()));
+        await new Promise<void>((resolve) => job.signal.addEventListener('abort', () => resolve()));
         throw new Error('aborted');
       } });
       const r = runner(k);
       await r.start();
       const [id] = await r.enqueue(k, [{}]);
-      await until('running', async () => ((await row(id!)).state === 'running' ? true : undefined));
-      await repo.cancel(id!, iso(Date.now()));
-      await until('cancelled', async () => ((await row(id!)).state === 'cancelled' ? true : undefined), 5_000);
+      await until('running', async () => ((await row(id)).state === 'running' ? true : undefined));
+      await repo.cancel(id, iso(Date.now()));
+      await until('cancelled', async () => ((await row(id)).state === 'cancelled' ? true : undefined), 5_000);
     });
 
     test('start releases what an earlier run of this node held, not what other nodes hold', async () => {
       const node = randomUUID();
       const ran: number[] = [];
-      const k = kind<{ i: number }>({ run: async ([job]) => { ran.push(job!.id); } });
+      const k = kind<{ i: number }>({ run: async ([job]) => { ran.push(job.id); } });
       const [mine, theirs] = await add(k.name, 2);
       const far = iso(Date.now() + 3_600_000);
-      await db.kysely.updateTable('jobs').set({ state: 'running', attempts: 1, locked_by: `${node}/old-boot`, locked_until: far }).where('id', '=', mine!).execute();
-      await db.kysely.updateTable('jobs').set({ state: 'running', attempts: 1, locked_by: `${randomUUID()}/boot`, locked_until: far }).where('id', '=', theirs!).execute();
+      await db.kysely.updateTable('jobs').set({ state: 'running', attempts: 1, locked_by: `${node}/old-boot`, locked_until: far }).where('id', '=', mine).execute();
+      await db.kysely.updateTable('jobs').set({ state: 'running', attempts: 1, locked_by: `${randomUUID()}/boot`, locked_until: far }).where('id', '=', theirs).execute();
       const r = runner(k, node);
       await r.start();
-      const done = await until('the interrupted job done', async () => { const x = await row(mine!); return x.state === 'done' ? x : undefined; });
+      const done = await until('the interrupted job done', async () => { const x = await row(mine); return x.state === 'done' ? x : undefined; });
       assert.equal(done.attempts, 2);
       assert.deepEqual(ran, [mine]);
-      assert.equal((await row(theirs!)).state, 'running', 'another node\'s lease is left to run out');
+      assert.equal((await row(theirs)).state, 'running', 'another node\'s lease is left to run out');
     });
 
     test('a job claimed again after its last attempt died with the process fails without running', async () => {
       let ran = 0;
       const k = kind<Record<string, never>>({ maxAttempts: 2, run: async () => { ran += 1; } });
       const [id] = await add(k.name, 1);
-      await db.kysely.updateTable('jobs').set({ state: 'running', attempts: 2, locked_by: 'dead/boot', locked_until: iso(Date.now() - 1), last_error: 'interrupted' }).where('id', '=', id!).execute();
+      await db.kysely.updateTable('jobs').set({ state: 'running', attempts: 2, locked_by: 'dead/boot', locked_until: iso(Date.now() - 1), last_error: 'interrupted' }).where('id', '=', id).execute();
       const r = runner(k);
       await r.start();
-      const failed = await until('failed', async () => { const x = await row(id!); return x.state === 'failed' ? x : undefined; });
+      const failed = await until('failed', async () => { const x = await row(id); return x.state === 'failed' ? x : undefined; });
       assert.equal(failed.last_error, 'interrupted (gave up after 2 attempts)');
       assert.equal(ran, 0);
     });
@@ -209,7 +209,7 @@ for (const dialect of DIALECTS) {
       const slow = kind<{ i: number }>({ concurrency: 2, run: async ([job]) => {
         now += 1;
         most = Math.max(most, now);
-        await job!.progress(0.5);
+        await job.progress(0.5);
         await sleep(60);
         now -= 1;
       } });
@@ -226,7 +226,7 @@ for (const dialect of DIALECTS) {
       });
       assert.equal(most, 2);
       assert.ok(sawProgress, 'a running job showed its progress');
-      await until('the removed kind\'s job deleted', async () => ((await repo.byId(gone!)) ? undefined : true));
+      await until('the removed kind\'s job deleted', async () => ((await repo.byId(gone)) ? undefined : true));
     });
 
     test('queue figures for health: counts by kind and state, the oldest due job, stale leases', async () => {
@@ -235,13 +235,13 @@ for (const dialect of DIALECTS) {
       const [a, b] = await add(name, 3, iso(now - 30_000));
       await add(name, 1, iso(now + 60_000));
       await repo.claim(name, iso(now), iso(now - 1), 1, 'dead/boot');
-      await db.kysely.updateTable('jobs').set({ state: 'failed' }).where('id', '=', b!).execute();
+      await db.kysely.updateTable('jobs').set({ state: 'failed' }).where('id', '=', b).execute();
       const f = await repo.figures(iso(now));
       const mine = f.counts.filter((c) => c.kind === name).map((c) => [c.state, c.n]).sort();
       assert.deepEqual(mine, [['failed', 1], ['queued', 2], ['running', 1]]);
       assert.deepEqual(f.oldestDue.filter((o) => o.kind === name).map((o) => o.run_at), [iso(now - 30_000)]);
       assert.ok(f.staleRunning >= 1);
-      await db.kysely.deleteFrom('jobs').where('id', '=', a!).execute();
+      await db.kysely.deleteFrom('jobs').where('id', '=', a).execute();
     });
 
     test('a kind that is not ready waits; a group shares one run', async () => {
@@ -285,10 +285,10 @@ for (const dialect of DIALECTS) {
         ['dicom.store', 'done', 'done', 1], ['dicom.store', 'failed', 'failed', 1],
       ]);
       assert.deepEqual(rows.map((r) => taskStatus(r)), ['PENDING', 'RETRYING', 'SENDING', 'COMPLETED', 'FAILED']);
-      assert.deepEqual([rows[1]!.run_at, rows[1]!.last_error], ['2025-01-01T00:05:00.000Z', 'refused']);
-      assert.deepEqual([rows[2]!.locked_by, rows[2]!.locked_until], ['n/b', '2025-01-01T00:01:00.000Z']);
-      assert.deepEqual([rows[3]!.result, rows[3]!.completed_at], ['I: log', '2025-01-01T00:00:09.000Z']);
-      assert.deepEqual(JSON.parse(rows[0]!.payload), { imagePk: 7, studyPk: 3, sopInstanceUid: '1.2.3', pacsNodeId: 2, destination: 'PACS1', patientName: 'N', patientId: 'P', priority: 'Medium' });
+      assert.deepEqual([rows[1].run_at, rows[1].last_error], ['2025-01-01T00:05:00.000Z', 'refused']);
+      assert.deepEqual([rows[2].locked_by, rows[2].locked_until], ['n/b', '2025-01-01T00:01:00.000Z']);
+      assert.deepEqual([rows[3].result, rows[3].completed_at], ['I: log', '2025-01-01T00:00:09.000Z']);
+      assert.deepEqual(JSON.parse(rows[0].payload), { imagePk: 7, studyPk: 3, sopInstanceUid: '1.2.3', pacsNodeId: 2, destination: 'PACS1', patientName: 'N', patientId: 'P', priority: 'Medium' });
       await assert.rejects(old.selectFrom('store_tasks').selectAll().execute(), 'store_tasks is gone');
     } finally {
       await db.close();

@@ -312,8 +312,8 @@ for (const dialect of DIALECTS) {
       const before = (await dr('GET', 'recycle_bin/disk_info')).body.data.recycle_bin;
       await dr('DELETE', 'study', [s.study_id]);
       const binned = (await dr('GET', 'recycle_bin/disk_info')).body.data;
-      assert.equal(binned.recycle_bin, before + sizes[0]! + sizes[1]!);
-      assert.equal((await blobs.stat(keys[0]!))?.size, sizes[0], 'nothing is deleted while in the bin');
+      assert.equal(binned.recycle_bin, before + sizes[0] + sizes[1]);
+      assert.equal((await blobs.stat(keys[0]))?.size, sizes[0], 'nothing is deleted while in the bin');
       assert.equal((await dr('DELETE', 'recycle_bin/study', [s.study_id])).status, 200);
       for (const key of keys) assert.equal(await blobs.stat(key), undefined, key);
       assert.equal((await dr('GET', 'recycle_bin/disk_info')).body.data.recycle_bin, before);

@@ -20,7 +20,7 @@ export function guardBroker(broker: Aedes, checkToken: TokenCheck): void {
       error.returnCode = 4; // bad user name or password
       done(error, false);
     };
-    if (!password || password.length === 0) return refuse();
+    if (!password || password.length === 0) { refuse(); return; }
     checkToken(password.toString('utf8')).then((id) => (id === undefined ? refuse() : done(null, true)), refuse);
   };
   broker.authorizePublish = (client, _packet, callback) => {
@@ -43,7 +43,7 @@ export async function attachBrokerTransports(broker: Aedes, http: HttpServer, tc
     wss.handleUpgrade(request, socket, head, (ws) => {
       const stream = createWebSocketStream(ws);
       stream.on('error', () => ws.terminate());
-      broker.handle(stream as unknown as Parameters<Aedes['handle']>[0], request);
+      broker.handle(stream, request);
     });
   });
   let tcpServer: net.Server | undefined;
@@ -61,6 +61,6 @@ export async function attachBrokerTransports(broker: Aedes, http: HttpServer, tc
   return async () => {
     for (const client of wss.clients) client.terminate();
     await new Promise<void>((resolve) => wss.close(() => resolve()));
-    if (tcpServer) await new Promise<void>((resolve) => tcpServer!.close(() => resolve()));
+    if (tcpServer) await new Promise<void>((resolve) => tcpServer.close(() => resolve()));
   };
 }

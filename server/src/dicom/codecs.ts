@@ -62,7 +62,7 @@ export interface DecodedCodecFrame {
 
 /** Decodes one compressed frame; codec errors come back as thrown Errors (wasm aborts included). */
 export async function wasmDecode(name: WasmCodecName, encoded: Uint8Array): Promise<DecodedCodecFrame> {
-  const Codec = (await wasmModule(name))[DECODERS[name]]!;
+  const Codec = (await wasmModule(name))[DECODERS[name]];
   const decoder = new Codec();
   try {
     decoder.getEncodedBuffer(encoded.length).set(encoded);
@@ -87,7 +87,7 @@ export async function wasmDecode(name: WasmCodecName, encoded: Uint8Array): Prom
 
 /** Encodes one frame: used by the tests to build compressed fixtures and by writers that compress. */
 export async function wasmEncode(name: WasmCodecName, info: CodecFrameInfo, pixels: Uint8Array, configure?: (encoder: WasmCodec & Record<string, unknown>) => void): Promise<Uint8Array> {
-  const Codec = (await wasmModule(name))[ENCODERS[name]]!;
+  const Codec = (await wasmModule(name))[ENCODERS[name]];
   const encoder = new Codec();
   try {
     encoder.getDecodedBuffer({ isSigned: false, isUsingColorTransform: info.componentCount === 3, ...info }).set(pixels);
@@ -126,5 +126,5 @@ export function decodeLosslessJpeg(encoded: Uint8Array, bytesPerSample: number):
   copy.set(encoded.subarray(0, body), 0);
   copy[body + 8] = 0xff;
   copy[body + 9] = 0xd9;
-  return decoder.decode(copy.buffer, 0, copy.length, bytesPerSample) as Uint8Array | Uint16Array;
+  return decoder.decode(copy.buffer, 0, copy.length, bytesPerSample);
 }

@@ -21,9 +21,9 @@ export async function decompressToExplicitLe(whole: Uint8Array): Promise<Buffer>
   const { meta } = parsed;
   const frames = [];
   for (let i = 0; i < meta.numberOfFrames; i += 1) frames.push(await decodeFrame(parsed, i));
-  const colour = frames[0]!.kind === 'rgb';
+  const colour = frames[0].kind === 'rgb';
   const parts = frames.map((f) => new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength));
-  const pixels = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  const pixels = parts.length === 1 ? parts[0] : Buffer.concat(parts);
 
   const dataset = readPart10(whole);
   dataset.PixelData = pixels;

@@ -63,7 +63,7 @@ test('post-processed 8-bit rendering: a derived Secondary Capture referencing it
   validate('post-proc-sc', bytes);
   const read = readPart10(bytes);
   assert.deepEqual(read.ImageType, ['DERIVED', 'SECONDARY']);
-  assert.equal((read.SourceImageSequence as { ReferencedSOPInstanceUID: string }[])[0]!.ReferencedSOPInstanceUID, src.SOPInstanceUID);
+  assert.equal((read.SourceImageSequence as { ReferencedSOPInstanceUID: string }[])[0].ReferencedSOPInstanceUID, src.SOPInstanceUID);
   assert.equal(read.PatientSpeciesDescription, 'Dog', 'veterinary identity carried over');
 });
 
@@ -79,7 +79,7 @@ test('post-processed 16-bit pixels: a derived DX For Presentation with the new w
   assert.equal(read.WindowCenter, 3000);
   assert.equal(read.BitsStored, 14, 'pixels that fit keep the original depth');
   assert.deepEqual(read.ImagerPixelSpacing, [0.28, 0.28], 'half the size: twice the spacing');
-  assert.equal((read.SourceImageSequence as { ReferencedSOPInstanceUID: string }[])[0]!.ReferencedSOPInstanceUID, src.SOPInstanceUID);
+  assert.equal((read.SourceImageSequence as { ReferencedSOPInstanceUID: string }[])[0].ReferencedSOPInstanceUID, src.SOPInstanceUID);
   assert.equal(read.StudyInstanceUID, src.StudyInstanceUID);
   assert.notEqual(read.SeriesInstanceUID, src.SeriesInstanceUID);
 });

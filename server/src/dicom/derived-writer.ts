@@ -113,7 +113,7 @@ export function writeDerivedDx(input: DerivedDxInput): Buffer {
     SourceImageSequence: [{ ReferencedSOPClassUID: original.SOPClassUID, ReferencedSOPInstanceUID: original.SOPInstanceUID }],
     InstanceCreationDate: da(now), InstanceCreationTime: tm(now), ContentDate: da(now), ContentTime: tm(now),
     SeriesInstanceUID: input.seriesInstanceUid, SeriesNumber: input.seriesNumber, SeriesDescription: input.seriesDescription, InstanceNumber: 1,
-    ...(spacing && spacing.length === 2 ? { ImagerPixelSpacing: [ds(spacing[0]! * scaleY), ds(spacing[1]! * scaleX)] } : {}),
+    ...(spacing && spacing.length === 2 ? { ImagerPixelSpacing: [ds(spacing[0] * scaleY), ds(spacing[1] * scaleX)] } : {}),
     WindowCenter: ds(input.window.center), WindowWidth: ds(input.window.width), VOILUTFunction: 'LINEAR',
     RescaleIntercept: 0, RescaleSlope: 1, RescaleType: 'US', PixelIntensityRelationship: 'LIN', PixelIntensityRelationshipSign: 1,
     PresentationLUTShape: 'IDENTITY', SoftwareVersions: input.equipment.softwareVersion,

@@ -66,7 +66,7 @@ const headerBiased = (bytes: Buffer, random: () => number) => (random() < 0.7 ? 
 const MUTATIONS: [string, Mutation][] = [
   ['flip bits', (b, r) => { const c = Buffer.from(b); for (let i = 0; i < 1 + r() * 8; i += 1) c[headerBiased(c, r)] ^= 1 << Math.floor(r() * 8); return c; }],
   ['random bytes', (b, r) => { const c = Buffer.from(b); for (let i = 0; i < 1 + r() * 4; i += 1) c[headerBiased(c, r)] = Math.floor(r() * 256); return c; }],
-  ['huge length', (b, r) => { const c = Buffer.from(b); const p = headerBiased(c, r) & ~1; if (p + 4 <= c.length) c.writeUInt32LE([0xffffffff, 0x7fffffff, 0xfffffffe, 0x10000][Math.floor(r() * 4)]!, p); return c; }],
+  ['huge length', (b, r) => { const c = Buffer.from(b); const p = headerBiased(c, r) & ~1; if (p + 4 <= c.length) c.writeUInt32LE([0xffffffff, 0x7fffffff, 0xfffffffe, 0x10000][Math.floor(r() * 4)], p); return c; }],
   ['truncate', (b, r) => b.subarray(0, at(b, r))],
   ['cut a hole', (b, r) => { const p = at(b, r); return Buffer.concat([b.subarray(0, p), b.subarray(Math.min(b.length, p + 1 + Math.floor(r() * 64)))]); }],
   ['insert bytes', (b, r) => { const p = headerBiased(b, r); const junk = Buffer.from(Array.from({ length: 1 + Math.floor(r() * 16) }, () => Math.floor(r() * 256))); return Buffer.concat([b.subarray(0, p), junk, b.subarray(p)]); }],
@@ -78,11 +78,11 @@ test(`fuzz: ${CASES} mutated files are read, decoded and rendered or refused cle
   const outcomes = { rendered: 0, refused: 0 };
   for (let n = 0; n < CASES; n += 1) {
     const random = mulberry32(n + 1);
-    const [seedName, seed] = inputs[n % inputs.length]!;
+    const [seedName, seed] = inputs[n % inputs.length];
     let bytes = seed;
     const applied: string[] = [];
     for (let m = 0; m < 1 + Math.floor(random() * 3); m += 1) {
-      const [name, mutate] = MUTATIONS[Math.floor(random() * MUTATIONS.length)]!;
+      const [name, mutate] = MUTATIONS[Math.floor(random() * MUTATIONS.length)];
       bytes = mutate(bytes, random);
       applied.push(name);
     }

@@ -73,9 +73,9 @@ function toRgb(meta: ImageMeta, samples: Uint8Array | Uint16Array, photometric: 
   if (photometric === 'YBR_FULL_422' && samples.length === pixels * 2) {
     const out = new Uint8Array(pixels * 3);
     for (let p = 0, s = 0; p + 1 < pixels + 1 && s + 3 < samples.length; p += 2, s += 4) {
-      const cb = samples[s + 2]! - 128;
-      const cr = samples[s + 3]! - 128;
-      for (const [k, y] of [[p, samples[s]!], [p + 1, samples[s + 1]!]] as const) {
+      const cb = samples[s + 2] - 128;
+      const cr = samples[s + 3] - 128;
+      for (const [k, y] of [[p, samples[s]], [p + 1, samples[s + 1]]] as const) {
         out[k * 3] = clamp8(y + 1.402 * cr);
         out[k * 3 + 1] = clamp8(y - 0.344136 * cb - 0.714136 * cr);
         out[k * 3 + 2] = clamp8(y + 1.772 * cb);
@@ -85,7 +85,7 @@ function toRgb(meta: ImageMeta, samples: Uint8Array | Uint16Array, photometric: 
   }
   if (samples.length < pixels * 3) throw new DicomReadError(`colour pixel data is short: ${samples.length} samples for ${pixels} pixels`);
   const out = new Uint8Array(pixels * 3);
-  const at = planar === 1 ? (p: number, c: number) => samples[c * pixels + p]! >> shift : (p: number, c: number) => samples[p * 3 + c]! >> shift;
+  const at = planar === 1 ? (p: number, c: number) => samples[c * pixels + p] >> shift : (p: number, c: number) => samples[p * 3 + c] >> shift;
   const ybr = photometric === 'YBR_FULL' || photometric === 'YBR_FULL_422';
   for (let p = 0; p < pixels; p += 1) {
     const a = at(p, 0), b = at(p, 1), c = at(p, 2);
@@ -133,7 +133,7 @@ export async function decodeFrame(parsed: ParsedDicom, index = 0): Promise<Frame
       samples = decodeLosslessJpeg(encapsulatedFrame(parsed, index), meta.bitsAllocated <= 8 ? 1 : 2);
       planar = 0;
     } else if (WASM_CODECS[ts]) {
-      const { bytes, info } = await wasmDecode(WASM_CODECS[ts]!, encapsulatedFrame(parsed, index));
+      const { bytes, info } = await wasmDecode(WASM_CODECS[ts], encapsulatedFrame(parsed, index));
       if (info.width !== meta.columns || info.height !== meta.rows) {
         throw new DicomReadError(`the compressed frame is ${info.width}×${info.height}, the header says ${meta.columns}×${meta.rows}`);
       }

@@ -84,7 +84,7 @@ const ENCODINGS: Record<string, Encoding> = {
 };
 
 function dataset(transferSyntax: string): Buffer {
-  const body = Buffer.concat(elements.map((el) => encode(el, ENCODINGS[transferSyntax]!)));
+  const body = Buffer.concat(elements.map((el) => encode(el, ENCODINGS[transferSyntax])));
   return transferSyntax === TS.DEFLATED_LE ? zlib.deflateRawSync(body) : body;
 }
 

@@ -149,7 +149,7 @@ function imageMeta(ds: DataSet, transferSyntaxUid: string, pixelData: Element | 
   meta.rescaleIntercept = intercept !== undefined && Number.isFinite(intercept) ? intercept : 0;
   const centers = numbers(ds, TAGS.windowCenter);
   const widths = numbers(ds, TAGS.windowWidth);
-  meta.windows = centers.slice(0, widths.length).map((center, i) => ({ center, width: widths[i]! })).filter((w) => w.width >= 1);
+  meta.windows = centers.slice(0, widths.length).map((center, i) => ({ center, width: widths[i] })).filter((w) => w.width >= 1);
   meta.voiLutFunction = (ds.string(TAGS.voiLutFunction) ?? 'LINEAR').toUpperCase();
   meta.voiLut = readVoiLut(ds, meta.pixelRepresentation);
   meta.presentationLutShape = (ds.string(TAGS.presentationLutShape) ?? '').toUpperCase();

@@ -49,7 +49,7 @@ export function greyLut(meta: ImageMeta, frame: Extract<Frame, { kind: 'grey' }>
   } else if (meta.voiLut) {
     const { firstMapped, data, bits: lutBits } = meta.voiLut;
     const scale = 255 / ((1 << lutBits) - 1);
-    voi = (x) => data[Math.min(data.length - 1, Math.max(0, Math.round(x) - firstMapped))]! * scale;
+    voi = (x) => data[Math.min(data.length - 1, Math.max(0, Math.round(x) - firstMapped))] * scale;
     source = 'voi-lut';
   } else {
     const [low, high] = percentileRange(frame.data, modality, 0.001);
@@ -59,7 +59,7 @@ export function greyLut(meta: ImageMeta, frame: Extract<Frame, { kind: 'grey' }>
   const invert = meta.photometric === 'MONOCHROME1' || meta.presentationLutShape === 'INVERSE';
   const lut = new Uint8Array(size);
   for (let raw = 0; raw < size; raw += 1) {
-    const v = Math.round(voi(modality[raw]!));
+    const v = Math.round(voi(modality[raw]));
     const clamped = v < 0 ? 0 : v > 255 ? 255 : v;
     lut[raw] = invert ? 255 - clamped : clamped;
   }
@@ -79,22 +79,22 @@ export function windowFunction(fn: string, center: number, width: number): (x: n
 /** The modality values at the `tail` and `1 - tail` quantiles, from a histogram of stored patterns. */
 function percentileRange(data: Uint8Array | Uint16Array, modality: Float64Array, tail: number): [number, number] {
   const histogram = new Uint32Array(modality.length);
-  for (let i = 0; i < data.length; i += 1) histogram[data[i]!]! += 1;
+  for (let i = 0; i < data.length; i += 1) histogram[data[i]] += 1;
   // Sort the patterns by modality value (sign-extension and negative slopes reorder them).
-  const order = Array.from(histogram.keys()).filter((k) => histogram[k]! > 0).sort((a, b) => modality[a]! - modality[b]!);
+  const order = Array.from(histogram.keys()).filter((k) => histogram[k] > 0).sort((a, b) => modality[a] - modality[b]);
   if (order.length === 0) return [0, 1];
   const skip = Math.floor(data.length * tail);
   let seen = 0;
-  let low = modality[order[0]!]!;
+  let low = modality[order[0]];
   for (const k of order) {
-    seen += histogram[k]!;
+    seen += histogram[k];
     if (seen > skip) { low = modality[k]!; break; }
   }
   seen = 0;
-  let high = modality[order[order.length - 1]!]!;
+  let high = modality[order[order.length - 1]];
   for (let i = order.length - 1; i >= 0; i -= 1) {
-    seen += histogram[order[i]!]!;
-    if (seen > skip) { high = modality[order[i]!]!; break; }
+    seen += histogram[order[i]];
+    if (seen > skip) { high = modality[order[i]]!; break; }
   }
   return high > low ? [low, high] : [low, low + 1];
 }
@@ -114,11 +114,11 @@ function highBitsClear(data: Uint16Array, bitsStored: number): boolean {
   // Two pixels per step through a 32-bit view when the frame is aligned to allow it.
   if (data.byteOffset % 4 === 0) {
     const wide = new Uint32Array(data.buffer, data.byteOffset, data.length >> 1);
-    for (let i = 0; i < wide.length; i += 1) or |= wide[i]!;
+    for (let i = 0; i < wide.length; i += 1) or |= wide[i];
     or = (or | (or >>> 16)) & 0xffff;
-    if (data.length % 2 === 1) or |= data[data.length - 1]!;
+    if (data.length % 2 === 1) or |= data[data.length - 1];
   } else {
-    for (let i = 0; i < data.length; i += 1) or |= data[i]!;
+    for (let i = 0; i < data.length; i += 1) or |= data[i];
   }
   return or >> bitsStored === 0;
 }
@@ -134,19 +134,19 @@ function applyLut16(data: Uint16Array, lut: Uint8Array): Uint8Array {
     const pairs = new Uint32Array(data.buffer, data.byteOffset, n >> 1);
     const outPairs = new Uint16Array(out.buffer, 0, n >> 1);
     for (let i = 0; i < pairs.length; i += 1) {
-      const v = pairs[i]!;
-      outPairs[i] = lut[v & 0xffff]! | (lut[v >>> 16]! << 8);
+      const v = pairs[i];
+      outPairs[i] = lut[v & 0xffff] | (lut[v >>> 16] << 8);
     }
-    if (n % 2 === 1) out[n - 1] = lut[data[n - 1]!]!;
+    if (n % 2 === 1) out[n - 1] = lut[data[n - 1]]!;
   } else {
-    for (let i = 0; i < n; i += 1) out[i] = lut[data[i]!]!;
+    for (let i = 0; i < n; i += 1) out[i] = lut[data[i]]!;
   }
   return n % 2 === 1 ? out.subarray(0, n) : out;
 }
 
 function applyLut8(data: Uint8Array, lut: Uint8Array): Uint8Array {
   const out = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i += 1) out[i] = lut[data[i]!]!;
+  for (let i = 0; i < data.length; i += 1) out[i] = lut[data[i]]!;
   return out;
 }
 

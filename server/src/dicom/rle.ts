@@ -30,7 +30,7 @@ function unpackBits(src: Uint8Array, start: number, end: number, out: Uint8Array
   let written = 0;
   let o = first;
   while (i < end && written < count) {
-    const header = src[i++]!;
+    const header = src[i++];
     if (header < 128) {
       const n = Math.min(header + 1, count - written, end - i);
       for (let k = 0; k < n; k += 1, o += stride) out[o] = src[i + k]!;
@@ -38,7 +38,7 @@ function unpackBits(src: Uint8Array, start: number, end: number, out: Uint8Array
       written += n;
     } else if (header > 128) {
       if (i >= end) break;
-      const value = src[i++]!;
+      const value = src[i++];
       const n = Math.min(257 - header, count - written);
       for (let k = 0; k < n; k += 1, o += stride) out[o] = value;
       written += n;

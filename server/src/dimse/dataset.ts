@@ -55,7 +55,7 @@ const SEQUENCE_END = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
 function writeImplicit(ds: DataSet, source: Buffer, out: Buffer[]): void {
   const tags = Object.keys(ds.elements).sort();
   for (const tag of tags) {
-    const element = ds.elements[tag]!;
+    const element = ds.elements[tag];
     // Meta elements do not belong in a dataset; dicom-parser keeps delimiters (FFFE,E00D) among an item's elements.
     if (tag.startsWith('x0002') || tag.startsWith('xfffe')) continue;
     if (element.items) {

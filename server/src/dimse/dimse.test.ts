@@ -48,7 +48,7 @@ test('a peer that takes only implicit VR gets our explicit VR object converted, 
   const converted = Buffer.concat(explicitToImplicit(splitPart10(file).dataset));
   assert.ok(converted.length < file.length, 'implicit drops the VR fields');
   const outcomes = await storeFiles({ host: '127.0.0.1', port: implicitOnly.port, callingAet: 'ROENTGEN', calledAet: implicitOnly.aet }, [file], () => undefined);
-  assert.equal(outcomes[0]!.status, 0);
+  assert.equal(outcomes[0].status, 0);
   const received = implicitOnly.files().find((f) => f.endsWith('1.2.826.0.1.3680043.2.1143.77'))!;
   const [a, b] = [readDicom(fs.readFileSync(received)), readDicom(file)];
   assert.equal(a.meta.transferSyntaxUid, IMPLICIT_LE);
@@ -69,7 +69,7 @@ test('a peer that takes only uncompressed syntaxes gets compressed objects decom
       rows, columns, bitsAllocated: 16, bitsStored: 12, transferSyntaxUid: TRANSFER_SYNTAX.JPEG_LS_LOSSLESS,
       frames: await Promise.all(frames.map((f) => wasmEncode('charls', { width: columns, height: rows, bitsPerSample: 12, componentCount: 1 }, bytesOf(f)))),
     });
-    const rgbPixels = new Uint8Array(rows * columns * 3).map((_, i) => [200, 60, 30][i % 3]!);
+    const rgbPixels = new Uint8Array(rows * columns * 3).map((_, i) => [200, 60, 30][i % 3]);
     const rgbSource = path.join(work, 'rgb.dcm');
     fs.writeFileSync(rgbSource, writeFixture({ rows, columns, bitsAllocated: 8, bitsStored: 8, samplesPerPixel: 3, frames: [rgbPixels] }));
     execFileSync('dcmcjpeg', ['+eb', rgbSource, `${rgbSource}.jpg`], { stdio: 'pipe' });
@@ -87,7 +87,7 @@ test('a peer that takes only uncompressed syntaxes gets compressed objects decom
     assert.equal(ls.meta.numberOfFrames, 2);
     assert.ok(pixels(ls).equals(Buffer.concat(frames.map((f) => bytesOf(f)))), 'lossless frames arrive bit for bit');
     assert.equal(ls.dataSet.string(TAGS.lossyCompression), undefined, 'a lossless source is not marked lossy');
-    assert.equal(ls.dataSet.string(TAGS.patientName), sent[0]!.dataSet.string(TAGS.patientName));
+    assert.equal(ls.dataSet.string(TAGS.patientName), sent[0].dataSet.string(TAGS.patientName));
 
     assert.equal(jpeg.dataSet.string(TAGS.photometric), 'RGB');
     assert.equal(jpeg.dataSet.uint16(TAGS.planar), 0);
@@ -95,7 +95,7 @@ test('a peer that takes only uncompressed syntaxes gets compressed objects decom
     assert.equal(jpeg.dataSet.string(TAGS.lossyCompressionMethod), 'ISO_10918_1');
     const rgb = pixels(jpeg);
     assert.equal(rgb.length, rgbPixels.length);
-    assert.ok(rgb.every((v, i) => Math.abs(v - rgbPixels[i]!) <= 6), 'baseline JPEG decodes close to the original colours');
+    assert.ok(rgb.every((v, i) => Math.abs(v - rgbPixels[i]) <= 6), 'baseline JPEG decodes close to the original colours');
   } finally {
     await plain.stop();
     fs.rmSync(work, { recursive: true, force: true });
@@ -137,7 +137,7 @@ test('messages reassemble from any chunking; a dataset not yet read survives the
   socket.emit('data', c.wire);
   const third = await waiting;
   assert.ok(Buffer.concat(third.dataset!).equals(c.dataset));
-  assert.ok(third.dataset![0]!.buffer === second.dataset![0]!.buffer, 'one buffer for the link');
+  assert.ok(third.dataset![0].buffer === second.dataset![0].buffer, 'one buffer for the link');
 });
 
 test('files on disk are streamed in PDU-sized slots (readv) and arrive byte for byte, mixed with in-memory ones', async () => {
@@ -153,7 +153,7 @@ test('files on disk are streamed in PDU-sized slots (readv) and arrive byte for 
       .map((uid, i) => dxFor(uid, {}, { rows: 400 + i, columns: 300 }));
     const paths = files.map((f, i) => { const p = path.join(dir, `${i}.dcm`); fs.writeFileSync(p, f); return p; });
     const outcomes = await storeFiles({ host: '127.0.0.1', port, callingAet: 'ROENTGEN', calledAet: 'ROENTGEN' },
-      [{ path: paths[0]! }, files[1]!, { path: paths[2]! }], () => undefined);
+      [{ path: paths[0] }, files[1], { path: paths[2] }], () => undefined);
     assert.deepEqual(outcomes.map((o) => o.status), [0, 0, 0]);
     for (const file of files) {
       const split = splitPart10(file);

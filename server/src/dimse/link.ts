@@ -119,14 +119,14 @@ export class Link {
       const head = this.take(6);
       const length = head.readUInt32BE(0);
       if (length < 2 || 4 + length > this.pduLeft) throw new PduError(`PDV item length ${length} does not fit its PDU`);
-      const control = head[5]!;
+      const control = head[5];
       this.pduLeft -= 6;
-      this.pdv = { left: length - 2, contextId: head[4]!, command: (control & 1) === 1, last: (control & 2) === 2 };
+      this.pdv = { left: length - 2, contextId: head[4], command: (control & 1) === 1, last: (control & 2) === 2 };
       return true;
     }
     if (this.buffered < 6) return false;
     const head = this.peek(6);
-    const type = head[0]!;
+    const type = head[0];
     const length = head.readUInt32BE(2);
     if (length > LARGEST_PDU) throw new PduError(`PDU of ${length} bytes is larger than any we accept`);
     if (type === PDU.P_DATA) {
@@ -153,7 +153,7 @@ export class Link {
     }
     let filled = 0;
     while (filled < n) {
-      const c = this.chunks[0]!;
+      const c = this.chunks[0];
       const use = Math.min(c.length, n - filled);
       c.copy(this.datasetBuffer, this.datasetLength + filled, 0, use);
       filled += use;
@@ -203,13 +203,13 @@ export class Link {
   }
 
   private peek(n: number): Buffer {
-    if (this.chunks[0]!.length >= n) return this.chunks[0]!;
+    if (this.chunks[0].length >= n) return this.chunks[0];
     return Buffer.concat(this.chunks).subarray(0, n);
   }
 
   /** n bytes off the front; a copy only when they span chunks. */
   private take(n: number): Buffer {
-    const first = this.chunks[0]!;
+    const first = this.chunks[0];
     let out: Buffer;
     if (first.length >= n) {
       out = first.subarray(0, n);
@@ -219,7 +219,7 @@ export class Link {
       out = Buffer.allocUnsafe(n);
       let filled = 0;
       while (filled < n) {
-        const c = this.chunks[0]!;
+        const c = this.chunks[0];
         const use = Math.min(c.length, n - filled);
         c.copy(out, filled, 0, use);
         filled += use;
@@ -306,7 +306,7 @@ export class Link {
     do {
       const slice: Buffer[] = [];
       for (let need = Math.min(sliceBytes, total - sent); need > 0;) {
-        const current = (dataset as readonly Buffer[])[part]!;
+        const current = (dataset as readonly Buffer[])[part];
         const take = Math.min(need, current.length - offset);
         slice.push(current.subarray(offset, offset + take));
         need -= take;
@@ -315,9 +315,9 @@ export class Link {
         if (offset === current.length) { part += 1; offset = 0; }
       }
       const [encoded] = encodePData(contextId, false, slice, maxPduLength, this.scratch.subarray(at), sent === total);
-      at += encoded!.length;
+      at += encoded.length;
       if (this.closed) return;
-      if (!this.socket.write(encoded!) && sent < total) await this.drained();
+      if (!this.socket.write(encoded) && sent < total) await this.drained();
     } while (sent < total);
   }
 
@@ -394,7 +394,7 @@ function readSlots(fd: number, slots: Buffer[], position: number, file: string):
     let n = fs.readvSync(fd, pending, position);
     if (n === 0) throw new Error(`${file} ended before its dataset did`);
     position += n;
-    while (pending.length > 0 && n >= pending[0]!.length) n -= pending.shift()!.length;
-    if (n > 0) pending = [pending[0]!.subarray(n), ...pending.slice(1)];
+    while (pending.length > 0 && n >= pending[0].length) n -= pending.shift()!.length;
+    if (n > 0) pending = [pending[0].subarray(n), ...pending.slice(1)];
   }
 }

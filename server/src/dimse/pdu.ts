@@ -144,7 +144,7 @@ export function encodePData(contextId: number, command: boolean, data: Buffer | 
     at += 12;
     let need = size;
     while (need > 0) {
-      const current = parts[part]!;
+      const current = parts[part];
       const take = Math.min(need, current.length - offset);
       current.copy(out, at, offset, offset + take);
       at += take;
@@ -172,7 +172,7 @@ function items(body: Buffer, from: number): [number, Buffer][] {
   const out: [number, Buffer][] = [];
   let at = from;
   while (at + 4 <= body.length) {
-    const type = body[at]!;
+    const type = body[at];
     const length = body.readUInt16BE(at + 2);
     if (at + 4 + length > body.length) throw new PduError(`item 0x${type.toString(16)} runs past the end of its PDU`);
     out.push([type, body.subarray(at + 4, at + 4 + length)]);
@@ -200,7 +200,7 @@ export function decodeAssociateRequest(body: Buffer): AssociateRequest {
   for (const [type, value] of items(body, 68)) {
     if (type === 0x20) {
       if (value.length < 4) throw new PduError('presentation context item is too short');
-      const context: ProposedContext = { id: value[0]!, abstractSyntax: '', transferSyntaxes: [] };
+      const context: ProposedContext = { id: value[0], abstractSyntax: '', transferSyntaxes: [] };
       for (const [subType, sub] of items(value, 4)) {
         if (subType === 0x30) context.abstractSyntax = uidOf(sub);
         else if (subType === 0x40) context.transferSyntaxes.push(uidOf(sub));
@@ -223,7 +223,7 @@ export function decodeAssociateAccept(body: Buffer): AssociateAccept {
     if (type === 0x21) {
       if (value.length < 4) throw new PduError('presentation context item is too short');
       const ts = items(value, 4).find(([t]) => t === 0x40);
-      ac.contexts.push({ id: value[0]!, result: value[2]!, transferSyntax: ts ? uidOf(ts[1]) : '' });
+      ac.contexts.push({ id: value[0], result: value[2], transferSyntax: ts ? uidOf(ts[1]) : '' });
     } else if (type === 0x50) {
       Object.assign(ac, userInfoOf(value));
     }
@@ -233,7 +233,7 @@ export function decodeAssociateAccept(body: Buffer): AssociateAccept {
 
 export function decodeAssociateReject(body: Buffer): AssociateReject {
   if (body.length < 4) throw new PduError('A-ASSOCIATE-RJ is too short');
-  return { result: body[1]!, source: body[2]!, reason: body[3]! };
+  return { result: body[1], source: body[2], reason: body[3] };
 }
 
 export function decodePData(body: Buffer): Pdv[] {
@@ -243,8 +243,8 @@ export function decodePData(body: Buffer): Pdv[] {
     if (at + 6 > body.length) throw new PduError('PDV item header runs past the end of its PDU');
     const length = body.readUInt32BE(at);
     if (length < 2 || at + 4 + length > body.length) throw new PduError(`PDV item length ${length} does not fit its PDU`);
-    const control = body[at + 5]!;
-    out.push({ contextId: body[at + 4]!, command: (control & 1) === 1, last: (control & 2) === 2, data: body.subarray(at + 6, at + 4 + length) });
+    const control = body[at + 5];
+    out.push({ contextId: body[at + 4], command: (control & 1) === 1, last: (control & 2) === 2, data: body.subarray(at + 6, at + 4 + length) });
     at += 4 + length;
   }
   return out;

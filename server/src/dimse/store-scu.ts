@@ -132,7 +132,7 @@ export async function storeFiles(target: StoreTarget, sources: StoreSource[], lo
   const outcomes: StoreOutcome[] = [];
   await Association.run({ ...target, contexts: contextsFor(heads), log }, async (association) => {
     for (let i = 0; i < heads.length; i += 1) {
-      const head = heads[i]!;
+      const head = heads[i];
       const context = association.contextFor(head.sopClassUid, (ts) => ts === head.transferSyntax)
         ?? association.contextFor(head.sopClassUid, (ts) => UNCOMPRESSED.includes(ts));
       let outcome: StoreOutcome;
@@ -141,7 +141,7 @@ export async function storeFiles(target: StoreTarget, sources: StoreSource[], lo
         log('E', outcome.comment);
       } else {
         try {
-          const source = sources[i]!;
+          const source = sources[i];
           let dataset: readonly Buffer[] | FileRange;
           if (!Buffer.isBuffer(source) && context.transferSyntax === head.transferSyntax) {
             // As it is on disk: streamed from the file while it goes out.

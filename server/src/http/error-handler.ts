@@ -74,7 +74,7 @@ function classify(error: FastifyError, language: Language): Classified {
   const domain = classifyDomainError(error);
   if (domain) return domain;
   if (error.validation) {
-    return { name: 'VALIDATION', details: fieldErrors(error.validation as AjvIssue[], language), headers: {} };
+    return { name: 'VALIDATION', details: fieldErrors(error.validation, language), headers: {} };
   }
   const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
   if (mapped) return { name: mapped, details: [], headers: {} };

@@ -25,8 +25,8 @@ export function rowSpan(c: Collimation, y: number): [number, number] | undefined
   let low = Infinity;
   let high = -Infinity;
   for (let k = 0; k < 4; k += 1) {
-    const [x1, y1] = points[k]!;
-    const [x2, y2] = points[(k + 1) % 4]!;
+    const [x1, y1] = points[k];
+    const [x2, y2] = points[(k + 1) % 4];
     if ((y < Math.min(y1, y2)) || (y > Math.max(y1, y2)) || y1 === y2) continue;
     const x = x1 + ((y - y1) / (y2 - y1)) * (x2 - x1);
     low = Math.min(low, x);

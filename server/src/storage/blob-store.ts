@@ -247,8 +247,8 @@ async function writeParts(temp: string, parts: readonly Uint8Array[]): Promise<{
     while (views.length > 0) {
       let { bytesWritten } = await handle.writev(views);
       if (bytesWritten === 0) throw new Error(`no progress writing ${temp}`);
-      while (views.length > 0 && bytesWritten >= views[0]!.length) bytesWritten -= views.shift()!.length;
-      if (bytesWritten > 0) views[0] = views[0]!.subarray(bytesWritten);
+      while (views.length > 0 && bytesWritten >= views[0].length) bytesWritten -= views.shift()!.length;
+      if (bytesWritten > 0) views[0] = views[0].subarray(bytesWritten);
     }
     await handle.sync();
   } finally {

@@ -55,7 +55,7 @@ export function jobRunner() {
       for (let after = 0; ;) {
         const rows = await db.selectFrom('store_tasks').selectAll().where('id', '>', after).orderBy('id').limit(COPY_BATCH).execute();
         if (rows.length === 0) break;
-        after = rows[rows.length - 1]!.id;
+        after = rows[rows.length - 1].id;
         await db.insertInto('jobs').values(rows.map((t) => ({
           queue: 'dicom.store', job_key: t.task_id,
           payload: JSON.stringify({

@@ -30,7 +30,7 @@ describe('collimator detection against the simulator\'s ground truth', () => {
       const { field } = analyse(truth).found;
       assert.equal(field.shape, 'rect');
       const expected = corners(truth as Extract<Collimation, { shape: 'rect' }>);
-      const actual = corners(field as Extract<Collimation, { shape: 'rect' }>);
+      const actual = corners(field);
       for (const [x, y] of expected) {
         const nearest = Math.min(...actual.map(([ax, ay]) => Math.hypot(ax - x, ay - y)));
         assert.ok(nearest <= tolerance, `corner (${x.toFixed(0)}, ${y.toFixed(0)}) missed by ${nearest.toFixed(1)} px: found ${JSON.stringify(field)}`);

@@ -9,12 +9,12 @@ function convexHull(points: Point[]): Point[] {
   const cross = (o: Point, a: Point, b: Point) => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
   const lower: Point[] = [];
   for (const p of sorted) {
-    while (lower.length >= 2 && cross(lower[lower.length - 2]!, lower[lower.length - 1]!, p) <= 0) lower.pop();
+    while (lower.length >= 2 && cross(lower[lower.length - 2], lower[lower.length - 1], p) <= 0) lower.pop();
     lower.push(p);
   }
   const upper: Point[] = [];
   for (const p of sorted.reverse()) {
-    while (upper.length >= 2 && cross(upper[upper.length - 2]!, upper[upper.length - 1]!, p) <= 0) upper.pop();
+    while (upper.length >= 2 && cross(upper[upper.length - 2], upper[upper.length - 1], p) <= 0) upper.pop();
     upper.push(p);
   }
   return [...lower.slice(0, -1), ...upper.slice(0, -1)];
@@ -23,8 +23,8 @@ function convexHull(points: Point[]): Point[] {
 function polygonArea(hull: Point[]): number {
   let a = 0;
   for (let i = 0; i < hull.length; i += 1) {
-    const [x1, y1] = hull[i]!;
-    const [x2, y2] = hull[(i + 1) % hull.length]!;
+    const [x1, y1] = hull[i];
+    const [x2, y2] = hull[(i + 1) % hull.length];
     a += x1 * y2 - x2 * y1;
   }
   return Math.abs(a) / 2;
@@ -35,8 +35,8 @@ function minAreaRect(hull: Point[]): Extract<Collimation, { shape: 'rect' }> {
   let best: Extract<Collimation, { shape: 'rect' }> | undefined;
   let bestArea = Infinity;
   for (let i = 0; i < hull.length; i += 1) {
-    const [x1, y1] = hull[i]!;
-    const [x2, y2] = hull[(i + 1) % hull.length]!;
+    const [x1, y1] = hull[i];
+    const [x2, y2] = hull[(i + 1) % hull.length];
     const angle = Math.atan2(y2 - y1, x2 - x1);
     const [cos, sin] = [Math.cos(angle), Math.sin(angle)];
     let [minU, maxU, minV, maxV] = [Infinity, -Infinity, Infinity, -Infinity];
@@ -97,7 +97,7 @@ export function collimationOnCoarse(coarse: { data: Float32Array; rows: number; 
     let first = -1;
     let last = -1;
     for (let x = 0; x < C; x += 1) {
-      if (data[y * C + x]! > threshold) {
+      if (data[y * C + x] > threshold) {
         if (first < 0) first = x;
         last = x;
       }

@@ -19,7 +19,7 @@ export function sharedCalibration(cal: DetectorCalibration): SharedCalibration {
   let shared = prepared.get(cal);
   if (!shared) {
     const factor = sharedFloat32(cal.gain.length);
-    for (let i = 0; i < factor.length; i += 1) factor[i] = 1 / (cal.gain[i]! * cal.dnPerUGy);
+    for (let i = 0; i < factor.length; i += 1) factor[i] = 1 / (cal.gain[i] * cal.dnPerUGy);
     const found: number[] = [];
     for (let i = 0; i < cal.defects.length; i += 1) if (cal.defects[i]) found.push(i);
     shared = { offset: toShared(cal.offset), factor, defects: Uint32Array.from(found), dnPerUGy: cal.dnPerUGy };
@@ -44,7 +44,7 @@ export interface CorrectionArgs {
 export function correctRows(args: CorrectionArgs, from: number, to: number): void {
   const { raw, offset, factor, dnPerUGy, kerma, processing } = args;
   for (let i = from * args.columns, end = to * args.columns; i < end; i += 1) {
-    const k = (raw[i]! - offset[i]!) * factor[i]!;
+    const k = (raw[i] - offset[i]) * factor[i];
     const positive = k > 0 ? k : 0;
     kerma[i] = positive;
     const v = positive * dnPerUGy;
@@ -66,11 +66,11 @@ export function correctDefects(kerma: Float32Array, processing: Uint16Array, cal
       if (rr < 0 || cc < 0 || rr >= rows || cc >= columns) continue;
       const j = rr * columns + cc;
       if (defects[j]) continue;
-      sum += kerma[j]!;
+      sum += kerma[j];
       n += 1;
     }
     kerma[i] = n > 0 ? sum / n : 0;
-    processing[i] = Math.min(MAX, kerma[i]! * dnPerUGy);
+    processing[i] = Math.min(MAX, kerma[i] * dnPerUGy);
   }
 }
 
@@ -111,11 +111,11 @@ export function downsampleRows(args: DownsampleArgs, from: number, to: number): 
       const base = (R * factor + dy) * columns;
       for (let C = 0, c = 0; C < outColumns; C += 1) {
         let s = 0;
-        for (let dx = 0; dx < factor; dx += 1, c += 1) s += image[base + c]!;
-        row[C]! += s;
+        for (let dx = 0; dx < factor; dx += 1, c += 1) s += image[base + c];
+        row[C] += s;
       }
     }
-    for (let C = 0; C < outColumns; C += 1) out[R * outColumns + C] = row[C]! * norm;
+    for (let C = 0; C < outColumns; C += 1) out[R * outColumns + C] = row[C] * norm;
   }
 }
 
@@ -130,5 +130,5 @@ export function downsample(image: Float32Array, rows: number, columns: number, f
 
 export function percentile(values: Float32Array, q: number): number {
   const sorted = Float32Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(q * sorted.length)))]!;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(q * sorted.length)))];
 }

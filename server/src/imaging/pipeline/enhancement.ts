@@ -36,17 +36,17 @@ export function reduceRows(args: { src: Plane; dst: Plane }, from: number, to: n
     const r0 = clampIndex(y - 2, src.rows) * W, r1 = clampIndex(y - 1, src.rows) * W, r2 = y * W;
     const r3 = clampIndex(y + 1, src.rows) * W, r4 = clampIndex(y + 2, src.rows) * W;
     for (let c = 0; c < W; c += 1) {
-      vertical[c] = 0.0625 * (s[r0 + c]! + s[r4 + c]!) + 0.25 * (s[r1 + c]! + s[r3 + c]!) + 0.375 * s[r2 + c]!;
+      vertical[c] = 0.0625 * (s[r0 + c] + s[r4 + c]) + 0.25 * (s[r1 + c] + s[r3 + c]) + 0.375 * s[r2 + c];
     }
     const o = r * columns;
     // Borders mirror; the interior needs no index checks.
     for (const c of [0, columns - 1]) {
       const x = 2 * c;
-      const at = (k: number) => vertical[clampIndex(k, W)]!;
+      const at = (k: number) => vertical[clampIndex(k, W)];
       out[o + c] = 0.0625 * (at(x - 2) + at(x + 2)) + 0.25 * (at(x - 1) + at(x + 1)) + 0.375 * at(x);
     }
     for (let c = 1, x = 2; c < columns - 1; c += 1, x += 2) {
-      out[o + c] = 0.0625 * (vertical[x - 2]! + vertical[x + 2]!) + 0.25 * (vertical[x - 1]! + vertical[x + 1]!) + 0.375 * vertical[x]!;
+      out[o + c] = 0.0625 * (vertical[x - 2] + vertical[x + 2]) + 0.25 * (vertical[x - 1] + vertical[x + 1]) + 0.375 * vertical[x];
     }
   }
 }
@@ -66,7 +66,7 @@ class ExpandedRows {
 
   row(r: number): Float32Array {
     const slot = r % 3;
-    const buffer = this.buffers[slot]!;
+    const buffer = this.buffers[slot];
     if (this.held[slot] === r) return buffer;
     this.held[slot] = r;
     const src = this.plane.data;
@@ -74,9 +74,9 @@ class ExpandedRows {
     const i = r * W;
     const columns = this.columns;
     for (let c = 0; 2 * c < columns; c += 1) {
-      const left = src[i + (c > 0 ? c - 1 : 0)]!;
-      const mid = src[i + c]!;
-      const right = src[i + (c + 1 < W ? c + 1 : W - 1)]!;
+      const left = src[i + (c > 0 ? c - 1 : 0)];
+      const mid = src[i + c];
+      const right = src[i + (c + 1 < W ? c + 1 : W - 1)];
       buffer[2 * c] = 0.125 * (left + right) + 0.75 * mid;
       if (2 * c + 1 < columns) buffer[2 * c + 1] = 0.5 * (mid + right);
     }
@@ -93,8 +93,8 @@ class ExpandedRows {
 
 /** Row `y` of expand(plane) from its source rows: the vertical half of the inverse of reduce. */
 function expandInto(out: Float32Array, y: number, [a, b, c]: [Float32Array, Float32Array, Float32Array]): void {
-  if ((y & 1) === 0) for (let x = 0; x < out.length; x += 1) out[x] = 0.125 * (a[x]! + c[x]!) + 0.75 * b[x]!;
-  else for (let x = 0; x < out.length; x += 1) out[x] = 0.5 * (b[x]! + c[x]!);
+  if ((y & 1) === 0) for (let x = 0; x < out.length; x += 1) out[x] = 0.125 * (a[x] + c[x]) + 0.75 * b[x];
+  else for (let x = 0; x < out.length; x += 1) out[x] = 0.5 * (b[x] + c[x]);
 }
 
 /** How one band's coefficients are mapped: soft threshold, then gain · scale · (|b|/scale)^power. */
@@ -145,16 +145,16 @@ export function reconstructRows(args: { g: Plane; next: Plane; current: Plane; m
     expandInto(coarseRow, y, coarse.around(y));
     const o = y * columns;
     if (plain) {
-      for (let x = 0; x < columns; x += 1) out[o + x] = coarseRow[x]! + gain * (gd[o + x]! - upRow[x]!);
+      for (let x = 0; x < columns; x += 1) out[o + x] = coarseRow[x] + gain * (gd[o + x] - upRow[x]);
       continue;
     }
     for (let x = 0; x < columns; x += 1) {
-      const b = gd[o + x]! - upRow[x]!;
+      const b = gd[o + x] - upRow[x];
       const k = Math.max(0, (Math.abs(b) - threshold) * toIndex);
       const mapped = k < TABLE_STEPS
-        ? b * ratio[k | 0]!
+        ? b * ratio[k | 0]
         : Math.sign(b) * gain * scale * ((Math.abs(b) - threshold) / scale) ** power;
-      out[o + x] = coarseRow[x]! + mapped;
+      out[o + x] = coarseRow[x] + mapped;
     }
   }
 }
@@ -178,7 +178,7 @@ export function bandSigma(g: Plane, next: Plane): number {
     const y = Math.floor(((k + 0.5) * g.rows) / sampledRows);
     expandInto(upRow, y, up.around(y));
     for (let x = k % step; x < columns; x += step) {
-      const magnitude = Math.abs(g.data[y * columns + x]! - upRow[x]!);
+      const magnitude = Math.abs(g.data[y * columns + x] - upRow[x]);
       if (magnitude >= FLAT) sample[n++] = magnitude;
     }
   }
@@ -204,7 +204,7 @@ export async function enhance(image: Plane, options: EnhancementOptions, executo
   const levels = Math.max(1, Math.min(options.gains.length, Math.floor(Math.log2(Math.min(image.rows, image.columns) / 32))));
   const gaussians: Plane[] = [image];
   for (let l = 0; l < levels; l += 1) {
-    const src = gaussians[l]!;
+    const src = gaussians[l];
     const rows = Math.ceil(src.rows / 2);
     const columns = Math.ceil(src.columns / 2);
     const dst = { rows, columns, data: workspace.float32(`gaussian${l + 1}`, rows * columns) };
@@ -212,15 +212,15 @@ export async function enhance(image: Plane, options: EnhancementOptions, executo
     gaussians.push(dst);
   }
   // The residual: the coarsest level, its spread around the mean scaled down.
-  const coarsest = gaussians[levels]!;
+  const coarsest = gaussians[levels];
   let mean = 0;
   for (const v of coarsest.data) mean += v;
   mean /= coarsest.data.length;
   let current: Plane = { rows: coarsest.rows, columns: coarsest.columns, data: workspace.float32('residual', coarsest.data.length) };
-  for (let i = 0; i < current.data.length; i += 1) current.data[i] = mean + options.residualWeight * (coarsest.data[i]! - mean);
+  for (let i = 0; i < current.data.length; i += 1) current.data[i] = mean + options.residualWeight * (coarsest.data[i] - mean);
   for (let l = levels - 1; l >= 0; l -= 1) {
-    const g = gaussians[l]!;
-    const next = gaussians[l + 1]!;
+    const g = gaussians[l];
+    const next = gaussians[l + 1];
     const sigma = bandSigma(g, next);
     // Normalise by the band's own scale so the power law bends the same way at every level.
     const mapping: BandMapping = {

@@ -41,8 +41,8 @@ export function segment(result: CollimationResult): Segmentation {
     }
   }
   const inField = values.subarray(0, n).sort();
-  const rawBeamLevel = inField.length > 0 ? inField[Math.floor(0.995 * (inField.length - 1))]! : result.openBeam;
-  for (let i = 0; i < labels.length; i += 1) if (labels[i] === ANATOMY && data[i]! > 0.6 * rawBeamLevel) labels[i] = RAW_BEAM;
+  const rawBeamLevel = inField.length > 0 ? inField[Math.floor(0.995 * (inField.length - 1))] : result.openBeam;
+  for (let i = 0; i < labels.length; i += 1) if (labels[i] === ANATOMY && data[i] > 0.6 * rawBeamLevel) labels[i] = RAW_BEAM;
   return { labels, rows, columns, factor, rawBeamLevel };
 }
 
@@ -60,13 +60,13 @@ export function exposureIndex(seg: Segmentation, coarse: Float32Array, targetEi:
   const pick = (keep: (label: number) => boolean) => {
     const out = new Float32Array(seg.labels.length);
     let n = 0;
-    for (let i = 0; i < seg.labels.length; i += 1) if (keep(seg.labels[i]!)) out[n++] = coarse[i]!;
+    for (let i = 0; i < seg.labels.length; i += 1) if (keep(seg.labels[i])) out[n++] = coarse[i]!;
     return out.subarray(0, n).sort();
   };
   let values = pick((l) => l === ANATOMY);
   // No anatomy (an empty exposure): the field itself is the region of interest.
   if (values.length === 0) values = pick((l) => l !== OUTSIDE);
-  const voi = values.length > 0 ? values[Math.floor(values.length / 2)]! : 0;
+  const voi = values.length > 0 ? values[Math.floor(values.length / 2)] : 0;
   const ei = Math.round(100 * voi * 10) / 10;
   const di = ei > 0 && targetEi > 0 ? Math.round(10 * Math.log10(ei / targetEi) * 100) / 100 : 0;
   return { ei, targetEi, di, voiKermaUGy: voi };

@@ -23,7 +23,7 @@ export function densityRows(args: DensityArgs, from: number, to: number): void {
     const [first, last] = fieldColumns(shutter, y + 0.5, columns);
     const o = y * columns;
     density.fill(outside, o, o + columns);
-    for (let i = o + first, end = o + last; i <= end; i += 1) density[i] = logTable[processing[i]!]!;
+    for (let i = o + first, end = o + last; i <= end; i += 1) density[i] = logTable[processing[i]]!;
   }
 }
 
@@ -46,7 +46,7 @@ export function applyRows(args: ApplyArgs, from: number, to: number): void {
     const o = y * columns;
     presentation.fill(0, o, o + columns);
     for (let i = o + first, end = o + last; i <= end; i += 1) {
-      const v = (enhanced[i]! - low) * scale;
+      const v = (enhanced[i] - low) * scale;
       presentation[i] = v <= 0 ? 0 : v >= MAX ? MAX : v;
     }
   }

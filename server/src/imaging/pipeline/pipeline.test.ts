@@ -28,7 +28,7 @@ describe('image-processing pipeline', () => {
     assert.deepEqual(stages, [...STAGES]);
     assert.equal(result.presentation.length, SIZE * SIZE);
     assert.equal(result.processing.length, SIZE * SIZE);
-    for (const name of ['correction', 'collimation', 'enhancement', 'segmentation', 'apply']) assert.ok(result.timings[name]! >= 0, name);
+    for (const name of ['correction', 'collimation', 'enhancement', 'segmentation', 'apply']) assert.ok(result.timings[name] >= 0, name);
   });
 
   test('shutters are black, anatomy is shown, the window lies inside the 14-bit range', async () => {
@@ -37,7 +37,7 @@ describe('image-processing pipeline', () => {
     const anatomy: number[] = [];
     for (let y = 0; y < SIZE; y += 3) {
       for (let x = 0; x < SIZE; x += 3) {
-        const v = result.presentation[y * SIZE + x]!;
+        const v = result.presentation[y * SIZE + x];
         if (!insideCollimation(field, x + 0.5, y + 0.5)) outside.push(v);
         else if (Math.hypot(x - 256, y - 270) < 60) anatomy.push(v); // mediastinum, behind the heart
       }
@@ -53,7 +53,7 @@ describe('image-processing pipeline', () => {
     const high = await run(4);
     const region = (pixels: Uint16Array) => {
       const values: number[] = [];
-      for (let y = 200; y < 300; y += 2) for (let x = 150; x < 200; x += 2) values.push(pixels[y * SIZE + x]!);
+      for (let y = 200; y < 300; y += 2) for (let x = 150; x < 200; x += 2) values.push(pixels[y * SIZE + x]);
       return mean(values);
     };
     const presentationRatio = region(high.result.presentation) / region(low.result.presentation);
@@ -79,7 +79,7 @@ describe('multiscale enhancement', () => {
   test('with neutral settings the pyramid reconstructs the image exactly', async () => {
     const out = await enhance({ data: image, rows, columns }, { power: 1, gains: [1, 1, 1, 1, 1], residualWeight: 1, noiseThreshold: 0 }, LOCAL, new Workspace());
     let worst = 0;
-    for (let i = 0; i < out.length; i += 1) worst = Math.max(worst, Math.abs(out[i]! - image[i]!));
+    for (let i = 0; i < out.length; i += 1) worst = Math.max(worst, Math.abs(out[i] - image[i]));
     assert.ok(worst < 1e-4, `largest difference ${worst}`);
   });
 
@@ -87,14 +87,14 @@ describe('multiscale enhancement', () => {
     const bars = (data: Float32Array) => {
       const on: number[] = [];
       const off: number[] = [];
-      for (let y = 0; y < rows; y += 1) for (let x = 100; x < 150; x += 1) (y % 32 === 1 ? on : y % 32 === 16 ? off : []).push(data[y * columns + x]!);
+      for (let y = 0; y < rows; y += 1) for (let x = 100; x < 150; x += 1) (y % 32 === 1 ? on : y % 32 === 16 ? off : []).push(data[y * columns + x]);
       return mean(on) - mean(off);
     };
     const enhanced = await enhance({ data: image, rows, columns }, DEFAULT_ENHANCEMENT, LOCAL, new Workspace());
     assert.ok(bars(enhanced) > 1.2 * bars(image), `bar contrast ${bars(image).toFixed(3)} → ${bars(enhanced).toFixed(3)}`);
     const flat = (data: Float32Array) => {
       const values: number[] = [];
-      for (let y = 10; y < 28; y += 1) for (let x = 100; x < 110; x += 1) values.push(data[y * columns + x]! - data[y * columns + x - 1]!);
+      for (let y = 10; y < 28; y += 1) for (let x = 100; x < 110; x += 1) values.push(data[y * columns + x] - data[y * columns + x - 1]);
       return sd(values);
     };
     const quiet = await enhance({ data: image, rows, columns }, { power: 1, gains: [1, 1, 1, 1, 1], residualWeight: 1, noiseThreshold: 2 }, LOCAL, new Workspace());

@@ -12,7 +12,7 @@ export function toShared<T extends Float32Array | Uint16Array | Uint8Array>(arra
   if (isShared(array)) return array;
   const Ctor = array.constructor as new (buffer: SharedArrayBuffer) => T;
   const copy = new Ctor(new SharedArrayBuffer(array.byteLength));
-  copy.set(array as never);
+  copy.set(array);
   return copy;
 }
 

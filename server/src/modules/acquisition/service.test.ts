@@ -136,15 +136,15 @@ describe('AcquisitionService against driver interfaces (no simulator)', () => {
     assert.deepEqual(detector.exposures, [{
       kv: 125, mas: 4, sidMm: 1800, bodyPart: 'CHEST', collimation: { shape: 'rect', cx: 800, cy: 1000, width: 1400, height: 1720, angleDeg: 0 },
     }]);
-    assert.equal(pipelineInputs[0]!.raw, detector.frame, 'the readout goes to the pipeline as it is');
-    assert.equal(pipelineInputs[0]!.calibration, detector.calibration);
-    assert.equal(pipelineInputs[0]!.targetEi, 250);
+    assert.equal(pipelineInputs[0].raw, detector.frame, 'the readout goes to the pipeline as it is');
+    assert.equal(pipelineInputs[0].calibration, detector.calibration);
+    assert.equal(pipelineInputs[0].targetEi, 250);
     const progress = published.filter((p) => p.topic === TOPIC_PROGRESS).map((p) => p.payload);
     assert.deepEqual(progress.map((p) => p.status), ['TASK_RecvRaw', 'TASK_RecvMask', 'TASK_RecvEnhance', 'TASK_RecvForeground', 'TASK_RecvApply', 'TASK_Success']);
     assert.ok(progress.every((p) => p.sop === IMAGE.sop_instance_uid));
     const exposed = imageUpdates.find((u) => u.expose_status === 'Exposed')!;
-    assert.deepEqual(JSON.parse(exposed.acquisition_context!), { expose_time: JSON.parse(exposed.acquisition_context!).expose_time, kv: 125, ma: 320, ms: 12.5, mas: 4, focus: 0, sid_mm: 1800 });
-    assert.equal(JSON.parse(exposed.img_proc_context!).exposure_index.ei, 290);
+    assert.deepEqual(JSON.parse(exposed.acquisition_context), { expose_time: JSON.parse(exposed.acquisition_context).expose_time, kv: 125, ma: 320, ms: 12.5, mas: 4, focus: 0, sid_mm: 1800 });
+    assert.equal(JSON.parse(exposed.img_proc_context).exposure_index.ei, 290);
   });
 
   test('a circular view asks the panel for an iris that fits the field', async () => {
@@ -152,7 +152,7 @@ describe('AcquisitionService against driver interfaces (no simulator)', () => {
     await service.start(IMAGE.sop_instance_uid, USER);
     await service.trigger(USER);
     await service.pending;
-    assert.deepEqual(detector.exposures[0]!.collimation, { shape: 'circle', cx: 800, cy: 1000, radius: 480 });
+    assert.deepEqual(detector.exposures[0].collimation, { shape: 'circle', cx: 800, cy: 1000, radius: 480 });
   });
 
   test('a driver refusal reaches the caller as the device error and leaves the room ready', async () => {

@@ -106,7 +106,7 @@ describe('received objects (scp, upload, stow)', () => {
     assert.equal(repo.tables.patients.length, 1);
     assert.equal(repo.tables.studies.length, 1);
     assert.equal(repo.tables.series.length, 1);
-    const [patient, row, seriesRow] = [repo.tables.patients[0]!, repo.tables.studies[0]!, repo.tables.series[0]!];
+    const [patient, row, seriesRow] = [repo.tables.patients[0], repo.tables.studies[0], repo.tables.series[0]];
     assert.deepEqual([patient.patient_id, patient.name, patient.patient_type, patient.product], ['P1', 'Test^Patient', 'Human', 'DROS']);
     assert.deepEqual([row.study_instance_uid, row.accession_number, row.study_status, row.study_start_datetime, row.patient_pk],
       [study.instanceUid, 'ACC1', 'Completed', '2025-06-19T10:11:12.000Z', patient.id]);
@@ -131,12 +131,12 @@ describe('received objects (scp, upload, stow)', () => {
     const { archive, repo } = newTestArchive('DROS');
     const animal = { species: 'canine', breed: 'Beagle', owner: 'Smith', neutered: 'ALTERED' as const };
     await archive.storeInstance(ownObject(dxFor(generateUid(), { patient: { id: 'DOG1', name: 'Rex', birthDate: null, sex: 'M', age: '003Y', animal } })), { origin: 'stow' });
-    const patient = repo.tables.patients[0]!;
-    assert.deepEqual([patient.patient_type, patient.product, patient.variety, patient.owner_name, repo.tables.studies[0]!.product], ['Canine', 'VETDROS', 'Beagle', 'Smith', 'VETDROS']);
+    const patient = repo.tables.patients[0];
+    assert.deepEqual([patient.patient_type, patient.product, patient.variety, patient.owner_name, repo.tables.studies[0].product], ['Canine', 'VETDROS', 'Beagle', 'Smith', 'VETDROS']);
     patient.patient_type = 'Feline';
     await archive.storeInstance(ownObject(dxFor(generateUid(), { patient: { id: 'DOG1', name: 'Rex', birthDate: null, sex: 'M', age: '003Y', animal } })), { origin: 'scp' });
     assert.equal(repo.tables.patients.length, 1);
-    assert.equal(JSON.parse(String(repo.tables.studies[1]!.details)).patient_type, 'Feline');
+    assert.equal(JSON.parse(String(repo.tables.studies[1].details)).patient_type, 'Feline');
   });
 
   test('a journal file is adopted, not copied; an object without its UIDs is refused before any blob is written', async () => {
@@ -147,7 +147,7 @@ describe('received objects (scp, upload, stow)', () => {
     await fs.writeFile(file, bytes);
     await archive.storeReceived([{ parsed: readDicom(bytes), content: { file, digest: { size: bytes.length, sha256: 'x' } } }], 'scp');
     assert.deepEqual(blobs.writes.map((w) => [w.key, w.how, w.given]), [[`dicom/${uid}.dcm`, 'adopt', file]]);
-    assert.equal(repo.tables.storedFiles[0]!.sha256, 'x', 'the digest computed while reading is registered');
+    assert.equal(repo.tables.storedFiles[0].sha256, 'x', 'the digest computed while reading is registered');
     await fs.rm(path.dirname(file), { recursive: true });
     const parsed = readDicom(dxFor(generateUid()));
     parsed.meta.seriesInstanceUid = '';
@@ -184,12 +184,12 @@ describe('derived objects and thumbnails', () => {
   test('makeThumbnail renders a stored image\'s thumbnail and registers it, unless the image went meanwhile', async () => {
     const { archive, repo, blobs } = newTestArchive();
     const [stored] = await archive.storeReceived([ownObject(dxFor(generateUid()))], 'scp');
-    const target = { imagePk: stored!.imagePk!, studyPk: stored!.studyPk, sopInstanceUid: stored!.sopInstanceUid, blobKey: stored!.blobKey };
+    const target = { imagePk: stored.imagePk!, studyPk: stored.studyPk, sopInstanceUid: stored.sopInstanceUid, blobKey: stored.blobKey };
     assert.deepEqual(await archive.thumbnailsMissing(10), [target]);
     assert.equal(await archive.makeThumbnail(target), true);
     assert.deepEqual(await archive.thumbnailsMissing(10), []);
     assert.ok(isWebp(blobs.blobs.get(`thumbnail/${target.sopInstanceUid}.webp`)));
-    assert.equal(repo.tables.images[0]!.thumbnail_file, `${target.sopInstanceUid}.webp`);
+    assert.equal(repo.tables.images[0].thumbnail_file, `${target.sopInstanceUid}.webp`);
     repo.tables.images = [];
     blobs.blobs.delete(`thumbnail/${target.sopInstanceUid}.webp`);
     assert.equal(await archive.makeThumbnail(target), false);

@@ -65,7 +65,7 @@ export interface PendingFile {
 
 /** An object this server wrote (whole, or its parts with the header first) with its attributes read. */
 export function ownObject(dicom: Buffer | readonly Uint8Array[]): InstanceObject {
-  return { parsed: readDicom(Buffer.isBuffer(dicom) ? dicom : dicom[0]!), content: { bytes: dicom } };
+  return { parsed: readDicom(Buffer.isBuffer(dicom) ? dicom : dicom[0]), content: { bytes: dicom } };
 }
 
 /**
@@ -85,7 +85,7 @@ export class Archive {
     switch (as.origin) {
       case 'exposure': return this.storeExposure(object, as.sopInstanceUid, as.frame);
       case 'derived': return this.storeDerived(object, as);
-      default: return (await this.storeReceived([object], as.origin))[0]!;
+      default: return (await this.storeReceived([object], as.origin))[0];
     }
   }
 
@@ -106,7 +106,7 @@ export class Archive {
       { entry: { name: dcm, kind: 'dicom', role: 'image', contentType: 'application/dicom', sopInstanceUid, imagePk: image.id }, content: object.content },
       { entry: thumbnail, content: { bytes: renderThumbnail(frame ? { frame, meta } : object.parsed) } },
     ], (trx) => this.repo.setImageFiles(image.id, { image_file: dcm, thumbnail_file: thumbnail.name, storage_status: 'Saved' }, trx));
-    return { sopInstanceUid, studyPk: image.study_pk, imagePk: image.id, created: false, dcm, blobKey: written[0]!.key, thumbnail: thumbnail.name };
+    return { sopInstanceUid, studyPk: image.study_pk, imagePk: image.id, created: false, dcm, blobKey: written[0].key, thumbnail: thumbnail.name };
   }
 
   private async storeDerived(object: InstanceObject, as: Extract<StoreAs, { origin: 'derived' }>): Promise<StoredInstance> {
@@ -115,7 +115,7 @@ export class Archive {
     const files: PendingFile[] = [{ entry: { name: dcm, kind: 'dicom', role: as.role, contentType: 'application/dicom', sopInstanceUid, imagePk: as.imagePk }, content: object.content }];
     if (as.capture) files.push({ entry: { name: captureName(sopInstanceUid), kind: 'capture', role: as.role, contentType: 'image/png', imagePk: as.imagePk }, content: { bytes: as.capture } });
     const written = await this.writeFiles(as.studyPk, files, as.inTransaction);
-    return { sopInstanceUid, studyPk: as.studyPk, imagePk: as.imagePk ?? null, created: false, dcm, blobKey: written[0]!.key };
+    return { sopInstanceUid, studyPk: as.studyPk, imagePk: as.imagePk ?? null, created: false, dcm, blobKey: written[0].key };
   }
 
   /**
@@ -134,7 +134,7 @@ export class Archive {
     return this.repo.transaction(async (trx) => {
       const stored: StoredInstance[] = [];
       for (const [index, { parsed }] of objects.entries()) {
-        const blob = blobs[index]!;
+        const blob = blobs[index];
         const sopInstanceUid = parsed.meta.sopInstanceUid;
         const dcm = dicomName(sopInstanceUid);
         const keys = await this.indexReceived(parsed, dcm, trx);
@@ -219,7 +219,7 @@ export class Archive {
       if (failed) throw failed.reason;
       const blobs = puts.map((p) => (p as PromiseFulfilledResult<BlobInfo>).value);
       await this.repo.transaction(async (trx) => {
-        await this.repo.registerFiles(files.map(({ entry }, i) => storedFileRow(entry, blobs[i]!, studyPk)), trx);
+        await this.repo.registerFiles(files.map(({ entry }, i) => storedFileRow(entry, blobs[i], studyPk)), trx);
         await alsoInTransaction?.(trx);
       });
       return blobs;

@@ -10,7 +10,7 @@ await detector.connect();
 const cal = detector.calibration;
 
 /** Offset- and gain-corrected kerma (µGy) of a pixel, as the pipeline's first stage computes it. */
-const kerma = (img: RawImage, i: number) => (img.data[i]! - cal.offset[i]!) / cal.gain[i]! / cal.dnPerUGy;
+const kerma = (img: RawImage, i: number) => (img.data[i] - cal.offset[i]) / cal.gain[i] / cal.dnPerUGy;
 
 function regionStats(img: RawImage, pick: (x: number, y: number) => boolean) {
   const values: number[] = [];
@@ -67,7 +67,7 @@ test('circular collimation; defective pixels; ground truth recorded', () => {
   const edgeInside = regionStats(img, (x, y) => x > 240 && x < 270 && y > 62 && y < 80).mean;
   assert.ok(corner < edgeInside / 20, 'the square corners outside the circle are dark');
   const deadColumn = Math.floor(SIZE * 0.61);
-  assert.equal(img.data[256 * SIZE + deadColumn], Math.round(cal.offset[256 * SIZE + deadColumn]!));
+  assert.equal(img.data[256 * SIZE + deadColumn], Math.round(cal.offset[256 * SIZE + deadColumn]));
   assert.ok(cal.defects.reduce((a, b) => a + b, 0) >= SIZE, 'a dead column and scattered defects');
 });
 

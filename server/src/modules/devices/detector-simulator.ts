@@ -48,7 +48,7 @@ function histogramMedian(histogram: Uint32Array, binWidth: number): number {
   if (total === 0) return 1;
   let seen = 0;
   for (let b = 0; b < histogram.length; b += 1) {
-    seen += histogram[b]!;
+    seen += histogram[b];
     if (seen * 2 >= total) return (b + 0.5) * binWidth;
   }
   return 1;
@@ -109,7 +109,7 @@ export class DetectorSimulator implements DetectorDriver {
       const gy = Math.sin((r / rows) * Math.PI);
       for (let c = 0; c < columns; c += 1) {
         const i = r * columns + c;
-        offset[i] = columnOffset[c]! + 4 * random();
+        offset[i] = columnOffset[c] + 4 * random();
         // Smooth sensitivity roll-off towards the edges plus 1 % pixel-to-pixel spread.
         gain[i] = (0.93 + 0.07 * gy * Math.sin((c / columns) * Math.PI)) * (0.99 + 0.02 * random());
       }
@@ -136,7 +136,7 @@ export class DetectorSimulator implements DetectorDriver {
     // Attenuation falls with beam energy; μ values are at 70 kV.
     const scale = (70 / kv) ** 1.2;
     const map = new Float32Array(mu.length);
-    for (let i = 0; i < mu.length; i += 1) map[i] = Math.exp(-mu[i]! * scale);
+    for (let i = 0; i < mu.length; i += 1) map[i] = Math.exp(-mu[i] * scale);
     this.transmission = { key, map };
     return map;
   }
@@ -173,8 +173,8 @@ export class DetectorSimulator implements DetectorDriver {
       const [from, to] = fieldColumns(collimation, r + 0.5, columns);
       const rowHistogram = heelAt(r) * 1.15 * (BINS / 1.5);
       for (let i = r * columns + from, end = r * columns + to; i <= end; i += 2) {
-        const t = transmission[i]!;
-        if (t < 0.75) histogram[Math.min(BINS - 1, Math.floor(t * rowHistogram))]! += 1;
+        const t = transmission[i];
+        if (t < 0.75) histogram[Math.min(BINS - 1, Math.floor(t * rowHistogram))] += 1;
       }
     }
     for (let r = 0; r < rows; r += 1) {
@@ -184,18 +184,18 @@ export class DetectorSimulator implements DetectorDriver {
         noiseIndex = (noiseIndex + noiseStride) & 0xffff;
         let noisy: number;
         if (c >= from && c <= to) {
-          const t = transmission[i]!;
+          const t = transmission[i];
           const quanta = t < 1 ? rowQuanta * t * 1.15 : rowQuanta; // scatter under the anatomy
-          noisy = quanta + Math.sqrt(quanta) * NORMALS[noiseIndex]!;
+          noisy = quanta + Math.sqrt(quanta) * NORMALS[noiseIndex];
         } else {
-          noisy = outsideQuanta + outsideNoise * NORMALS[noiseIndex]!;
+          noisy = outsideQuanta + outsideNoise * NORMALS[noiseIndex];
         }
-        const dn = offset[i]! + (noisy > 0 ? noisy : 0) * dnPerQuantum * gain[i]!;
+        const dn = offset[i] + (noisy > 0 ? noisy : 0) * dnPerQuantum * gain[i];
         data[i] = dn >= MAX_DN ? MAX_DN : dn;
       }
     }
     // Defective pixels: dead ones read the offset only, a few hot ones saturate.
-    for (let i = 0; i < data.length; i += 1) if (cal.defects[i]) data[i] = i % 3 === 0 ? MAX_DN : Math.round(cal.offset[i]!);
+    for (let i = 0; i < data.length; i += 1) if (cal.defects[i]) data[i] = i % 3 === 0 ? MAX_DN : Math.round(cal.offset[i]);
     return {
       rows, columns, bitsStored: 14, data,
       truth: {

@@ -135,13 +135,13 @@ export class GeneratorSimulator implements GeneratorDriver {
       return value;
     };
     const match = /^(Inc|Dec)Param_(KV|MA|MS|MAS)$/.exec(name);
-    if (match) return this.stepped(match[2]!.toLowerCase() as 'kv', match[1] === 'Inc' ? 1 : -1);
+    if (match) { this.stepped(match[2].toLowerCase() as 'kv', match[1] === 'Inc' ? 1 : -1); return; }
     switch (name) {
-      case 'SetParam_KV': return this.setTechnique({ kv: number() });
-      case 'SetParam_MA': return this.setTechnique({ ma: number() });
-      case 'SetParam_MS': return this.setTechnique({ ms: number() });
-      case 'SetParam_MAS': return this.setTechnique({ mas: number() });
-      case 'SetParam_FOCUS': return this.setTechnique({ focus: choice([0, 1] as const, number() as 0 | 1) });
+      case 'SetParam_KV': { this.setTechnique({ kv: number() }); return; }
+      case 'SetParam_MA': { this.setTechnique({ ma: number() }); return; }
+      case 'SetParam_MS': { this.setTechnique({ ms: number() }); return; }
+      case 'SetParam_MAS': { this.setTechnique({ mas: number() }); return; }
+      case 'SetParam_FOCUS': { this.setTechnique({ focus: choice([0, 1] as const, number() as 0 | 1) }); return; }
       case 'SetParam_WORKSTATION': this.settings.workstation = choice([1, 2, 3, 4, 5], number()); return;
       case 'SetParam_TECHMODE': this.settings.techMode = choice([0, 1, 2], number()); return;
       case 'SetParam_AECDENSITY': this.settings.aecDensity = choice([-3, -2, -1, 0, 1, 2, 3], number()); return;

@@ -43,7 +43,7 @@ export function storeJobKind(pacs: PacsRepository, studies: StudiesRepository, f
   }
 
   async function sendGroup(group: StoreJob[]): Promise<void> {
-    const node = await pacs.byId(group[0]!.payload.pacsNodeId);
+    const node = await pacs.byId(group[0].payload.pacsNodeId);
     const output = new DimseOutput(true, Boolean(node && JSON.parse(node.params)?.debug));
     if (!node || node.is_enabled !== 1) {
       for (const job of group) await job.fail(node ? `PACS node ${node.name} is disabled` : 'the PACS node was deleted', output.text());
@@ -65,7 +65,7 @@ export function storeJobKind(pacs: PacsRepository, studies: StudiesRepository, f
         },
         ready.map((r) => r.file), output.log,
         async (outcome: StoreOutcome, index: number) => {
-          const { job } = ready[index]!;
+          const { job } = ready[index];
           done.add(job.id);
           if (stored(outcome.status)) await job.complete(output.text());
           else if ((outcome.status & 0xff00) === STATUS.OUT_OF_RESOURCES) await job.retry(`${statusText(outcome.status)} ${outcome.comment}`.trim(), output.text());

@@ -158,6 +158,6 @@ export class DerivedImagesService {
 function eightBit(raster: Raster): Raster {
   if (raster.depth === 8) return raster;
   const out = new Uint8Array(raster.data.length);
-  for (let i = 0; i < out.length; i += 1) out[i] = raster.data[i]! >> 8;
+  for (let i = 0; i < out.length; i += 1) out[i] = raster.data[i] >> 8;
   return { ...raster, depth: 8, data: out };
 }

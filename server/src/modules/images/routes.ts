@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { StoredFileKind } from '../../db/schema.js';
-import { PREVIEW_SIZES, type PreviewFormat, type PreviewSize } from '../../dicom/render.js';
+import { PREVIEW_SIZES } from '../../dicom/render.js';
 import { requireUser } from '../../http/auth-hooks.js';
 import { DR_EMPTY, drTyped, ok } from '../../http/envelope.js';
 import { validationError } from '../../util/errors.js';
@@ -34,7 +34,7 @@ function sendFile(req: FastifyRequest, reply: FastifyReply, file: OpenedFile, is
 export function drImageRoutes(app: App, files: ImageFilesService, derived: DerivedImagesService): void {
   for (const route of FILE_ROUTES) {
     const params = Type.Object({ [route.param]: Type.String({ minLength: 1, maxLength: 256 }) });
-    const nameOf = (req: FastifyRequest) => (req.params as Record<string, string>)[route.param]!;
+    const nameOf = (req: FastifyRequest) => (req.params as Record<string, string>)[route.param];
     app.get(`/pub/${route.path}/:${route.param}`, {
       schema: { tags: ['dr-file'], summary: `Get ${route.what}; without a token only if the deployment made the kind public`, params },
       config: drRoute('public'),
@@ -82,9 +82,9 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
 }
 
 const intField = (fields: Record<string, string>, ...names: string[]) => {
-  const name = names.find((n) => fields[n] !== undefined) ?? names[0]!;
+  const name = names.find((n) => fields[n] !== undefined) ?? names[0];
   const raw = fields[name];
-  if (raw === undefined || !/^-?\d+$/.test(raw.trim())) throw validationError(names[0]!, 'required: a whole number');
+  if (raw === undefined || !/^-?\d+$/.test(raw.trim())) throw validationError(names[0], 'required: a whole number');
   return Number(raw);
 };
 
@@ -102,11 +102,11 @@ async function readPostProcForm(req: FastifyRequest) {
     }
   }
   const missing = ['instance_uid', 'study_id'].filter((f) => !fields[f]);
-  if (missing.length > 0) throw validationError(missing[0]!, 'required');
+  if (missing.length > 0) throw validationError(missing[0], 'required');
   if (!png || png.length === 0) throw validationError('data', 'required: the PNG file');
   const width = intField(fields, 'window_width', 'window_wdith');
   if (width < 1) throw validationError('window_width', 'must be at least 1');
-  return { instanceUid: fields.instance_uid!, studyId: fields.study_id!, png, window: { center: intField(fields, 'window_center'), width } };
+  return { instanceUid: fields.instance_uid, studyId: fields.study_id, png, window: { center: intField(fields, 'window_center'), width } };
 }
 
 const PreviewQuery = Type.Object({
@@ -130,7 +130,7 @@ export function instanceRoutes(app: App, files: ImageFilesService): void {
       throw validationError(q.window_center === undefined ? 'window_center' : 'window_width', 'window_center and window_width go together');
     }
     const rendered = await files.preview(req.params.instance_id, {
-      size: (q.size ?? 'medium') as PreviewSize, format: (q.format ?? 'jpeg') as PreviewFormat,
+      size: (q.size ?? 'medium'), format: (q.format ?? 'jpeg'),
       ...(q.window_center !== undefined && q.window_width !== undefined ? { window: { center: q.window_center, width: q.window_width } } : {}),
     }, requireUser(req));
     reply.header('ETag', rendered.etag).header('Cache-Control', 'private, max-age=86400');

@@ -55,7 +55,7 @@ export class ImageFilesService {
    */
   async storeImage(sopInstanceUid: string, dicom: Buffer | WrittenImage): Promise<{ dcm: string; thumbnail: string }> {
     const whole = Buffer.isBuffer(dicom);
-    const parsed = readDicom(whole ? dicom : dicom.parts[0]!);
+    const parsed = readDicom(whole ? dicom : dicom.parts[0]);
     const stored = await this.archive.storeInstance({ parsed, content: { bytes: whole ? dicom : dicom.parts } }, { origin: 'exposure', sopInstanceUid, frame: whole ? undefined : dicom.frame });
     return { dcm: stored.dcm, thumbnail: stored.thumbnail ?? '' };
   }

@@ -45,7 +45,7 @@ export async function indexObjects(deps: IndexDeps, entries: readonly JournalEnt
   }
   const stored = await deps.archive.storeReceived(readable.map((r) => r.object), 'scp');
   const indexed = stored.map((s, i): IndexedObject => ({
-    studyPk: s.studyPk, imagePk: s.imagePk!, created: s.created, entry: readable[i]!.entry, sopInstanceUid: s.sopInstanceUid, blobKey: s.blobKey,
+    studyPk: s.studyPk, imagePk: s.imagePk!, created: s.created, entry: readable[i].entry, sopInstanceUid: s.sopInstanceUid, blobKey: s.blobKey,
   }));
   return { indexed, unreadable };
 }

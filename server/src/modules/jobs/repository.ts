@@ -134,7 +134,7 @@ export class JobsRepository {
     if (kinds.length === 0) return undefined;
     const row = await this.db.selectFrom('jobs').select((eb) => eb.fn.min('run_at').as('next'))
       .where('queue', 'in', kinds).where('state', '=', 'queued').executeTakeFirst();
-    return (row?.next as string | null | undefined) ?? undefined;
+    return (row?.next) ?? undefined;
   }
 
   /** Jobs of a kind due now or running (for drains). */

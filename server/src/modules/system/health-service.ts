@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import { sql as rawSql } from 'kysely';
-import type { Bus, BusProbe } from '../../bus/index.js';
+import type { Bus } from '../../bus/index.js';
 import type { JobState } from '../../db/schema.js';
 import type { Db } from '../../db/index.js';
 import type { JobsRepository } from '../jobs/repository.js';
@@ -80,9 +80,9 @@ export class HealthService {
       const kinds: Record<string, Record<JobState, number> & { oldest_waiting_seconds: number }> = {};
       for (const c of figures.counts) {
         kinds[c.kind] ??= { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, oldest_waiting_seconds: 0 };
-        kinds[c.kind]![c.state] = c.n;
+        kinds[c.kind][c.state] = c.n;
       }
-      for (const o of figures.oldestDue) if (kinds[o.kind]) kinds[o.kind]!.oldest_waiting_seconds = waited(o.run_at);
+      for (const o of figures.oldestDue) if (kinds[o.kind]) kinds[o.kind].oldest_waiting_seconds = waited(o.run_at);
       const oldest = figures.oldestDue.map((o) => o.run_at).sort()[0];
       return {
         status: (figures.staleRunning > 0 ? 'degraded' : 'healthy') as Status,
@@ -96,7 +96,7 @@ export class HealthService {
 
   async check() {
     const [database, storage, mqtt, jobQueue] = await Promise.all([this.database(), this.storage(), this.bus.probe(), this.jobQueue()]);
-    const statuses: Status[] = [database.status, storage.status, (mqtt as BusProbe).status, jobQueue.status];
+    const statuses: Status[] = [database.status, storage.status, mqtt.status, jobQueue.status];
     const status: Status = database.status === 'unhealthy' || storage.status === 'unhealthy' ? 'unhealthy'
       : statuses.every((s) => s === 'healthy') ? 'healthy' : 'degraded';
     return {

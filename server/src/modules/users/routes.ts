@@ -40,8 +40,6 @@ const ListQuery = Type.Object({
   sort: Type.Optional(Type.Union(['created_at', 'username', 'full_name', 'last_login_at', 'id'].map((s) => Type.Literal(s)))),
 });
 
-type SortField = 'created_at' | 'username' | 'full_name' | 'last_login_at' | 'id';
-
 export function userRoutes(app: App, users: UsersService, repository: UsersRepository): void {
   app.get('/api/v1/users', {
     schema: { tags: ['users'], summary: 'List users (search, department, role, is_active, paging)', security: BEARER, querystring: ListQuery },
@@ -56,7 +54,7 @@ export function userRoutes(app: App, users: UsersService, repository: UsersRepos
     const isActive = q.is_active ?? (f.is_active === undefined ? undefined : f.is_active === 'true');
     const { items, total } = await users.list({
       search: q.search, department: q.department ?? f.department, role: (q.role ?? f.role)?.replace(/^role_/, ''), isActive,
-      sort: (q.sort ?? 'created_at') as SortField, order: q.order ?? 'desc',
+      sort: q.sort ?? 'created_at', order: q.order ?? 'desc',
     }, page, requireUser(request));
     return ok(request, reply, paginated(items, page, total));
   });

@@ -83,7 +83,7 @@ for (const direct of [true, false]) {
       await second.journal.close();
 
       // Tear the fourth record's payload: it and the fifth (never acknowledged after a torn one) are gone.
-      const torn = entries[3]! as Exclude<JournalEntry, { file: string }>;
+      const torn = entries[3] as Exclude<JournalEntry, { file: string }>;
       const fd = fs.openSync(torn.segment, 'r+');
       fs.writeSync(fd, Buffer.from('torn'), 0, 4, torn.offset + RECORD_HEADER + 10);
       fs.closeSync(fd);

@@ -68,7 +68,7 @@ export class IngestJournal {
 
   /** A whole object at once, durable when this resolves. */
   write(parts: readonly Uint8Array[]): Promise<JournalEntry> {
-    const writer = this.open(parts[0]!);
+    const writer = this.open(parts[0]);
     for (const part of parts.slice(1)) writer.write(part);
     return writer.finish();
   }

@@ -136,7 +136,7 @@ export class SegmentLog {
     if (entries.length === 0) return;
     const done = new Set(entries.map((e) => `${e.seq}@${e.offset}`));
     for (let i = this.outstanding.length - 1; i >= 0; i -= 1) {
-      const e = this.outstanding[i]!;
+      const e = this.outstanding[i];
       if (done.has(`${e.seq}@${e.offset}`)) this.outstanding.splice(i, 1);
     }
     this.checkpointer.request();
