@@ -131,8 +131,9 @@ function installRequestBasics(app: App, config: Config): void {
       if (!reply.sent) sendError(request, reply, 'TIMEOUT');
     }, config.requestTimeoutMs));
   });
-  app.addHook('onResponse', async (request) => {
+  app.addHook('onResponse', (request) => {
     clearTimeout(timers.get(request));
+    return Promise.resolve();
   });
 }
 
@@ -212,7 +213,7 @@ export async function createServer(config: Config): Promise<Server> {
     const pipeline = new PipelineRunner();
     const pacsRepository = new PacsRepository(db);
     // One runner for every kind of background job; STORE_POLL_MS has set how often it looks.
-    let logJobs = (_message: string): void => undefined;
+    let logJobs: (message: string) => void = () => undefined;
     const runner = new JobRunner(jobs, { node: nodeId(config.dataDir), pollMs: config.storeQueue.pollMs, log: (m) => logJobs(m) });
     const storeKind = storeJobKind(pacsRepository, studiesRepository, imageFiles, { ...config.storeQueue, callingAetFallback: config.dicomAet, timeoutMs: config.dicomTimeoutMs });
     runner.register(storeKind);
@@ -277,7 +278,7 @@ export async function createServer(config: Config): Promise<Server> {
       openSink: (header) => ingest.openSink(header),
     });
     const dicomPort = await dimse.listen(config.dicomPort, config.host);
-    let closeTransports = async () => undefined as void;
+    let closeTransports: () => Promise<void> = () => Promise.resolve();
     if (bus.broker) {
       guardBroker(bus.broker, async (token) => {
         const outcome = await auth.authenticate(token);

@@ -68,7 +68,7 @@ for (const dialect of DIALECTS) {
           const images = (await dr('GET', `study/${study.study_id}`)).body.data.series.flatMap((s: { images: { send_status: string }[] }) => s.images);
           assert.deepEqual(images.map((i: { send_status: string }) => i.send_status), ['Sent', 'Sent', 'Sent']);
         } catch (error) {
-          throw new Error(`${(error as Error).message}\n--- restarted server output ---\n${server.output().slice(-3000)}`);
+          throw new Error(`${(error as Error).message}\n--- restarted server output ---\n${server.output().slice(-3000)}`, { cause: error });
         }
       } finally {
         await server?.kill();

@@ -15,7 +15,7 @@ for (const dialect of DIALECTS) {
       assert.equal(d.current_locale, 'zh_CN');
       assert.match(d.sn, /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/);
       assert.equal((await call(ctx.t.url, 'GET', '/api/v1/pub/software_info')).body.data.sn, d.sn, 'the serial is stable');
-      for (const component of Object.values(d.server) as { build: string; desc: string; submodule: string[]; version: string }[]) {
+      for (const component of Object.values<{ build: string; desc: string; submodule: string[]; version: string }>(d.server)) {
         assert.match(component.build, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
         assert.ok(component.version.length > 0 && component.desc.length > 0);
       }

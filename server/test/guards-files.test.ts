@@ -58,7 +58,7 @@ for (const dialect of DIALECTS) {
         const seen = await preview(center, width);
         const expected = [1000, 3000].map((v) => windowed(v, center, width));
         const swapped = [1000, 3000].map((v) => windowed(v, width, center));
-        seen.forEach((grey, i) => assert.ok(Math.abs(grey - expected[i]) <= 1.5, `c=${center} w=${width}: ${seen} expected ${expected.map(Math.round)}`));
+        seen.forEach((grey, i) => assert.ok(Math.abs(grey - expected[i]) <= 1.5, `c=${center} w=${width}: ${seen.join(',')} expected ${expected.map(Math.round).join(',')}`));
         assert.ok(expected.some((e, i) => Math.abs(e - swapped[i]) > 20), 'the window tells centre from width');
       }
     });

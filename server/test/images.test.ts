@@ -174,7 +174,7 @@ for (const dialect of DIALECTS) {
       const res = await dr('POST', 'auth/study', sampleStudy());
       const uid = res.body.data.series[0].images[0].sop_instance_uid;
       const files = ctx.t.server.services.imageFiles;
-      const count = async () => Number((await ctx.t.server.db.kysely.selectFrom('stored_files').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      const count = async () => (await ctx.t.server.db.kysely.selectFrom('stored_files').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n;
       const blobCount = () => fs.readdirSync(path.join(ctx.t.dataDir, 'blobs'), { recursive: true }).filter((f) => String(f).endsWith('.dcm') || String(f).endsWith('.webp')).length;
       const [rowsBefore, blobsBefore] = [await count(), blobCount()];
       const invalid = (pattern: RegExp) => (e: unknown) => e instanceof DicomReadError && pattern.test(e.message);
@@ -249,7 +249,8 @@ for (const dialect of DIALECTS) {
       const image = (await dr('GET', `auth/study/${study.study_id}`)).body.data.series[0].images[0];
       assert.equal(`${image.secondary_sop_uid}.dcm`, deep.body.data.path);
 
-      const { window_width: _w, ...typo } = fields;
+      const typo: Record<string, string> = { ...fields };
+      delete typo.window_width;
       const colour = await form({ ...typo, window_wdith: '8000' }, await png(40, 30, false));
       assert.equal(colour.status, 200, JSON.stringify(colour.body));
       const sc = await fetchBytes(ctx.t.url, `/dr/api/v1/auth/f/dcm/${colour.body.data.path}`, ctx.admin);

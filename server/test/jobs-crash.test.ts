@@ -55,8 +55,8 @@ for (const dialect of DIALECTS) {
         assert.equal((await dr('POST', 'manage/pacs', { name, type: 'PACS', address: '127.0.0.1', port: silent.port, aet: 'STORESCP', aec: 'ROENTGEN', is_enabled: true, is_default: false })).status, 200);
         // The peer accepts TCP and never answers: the send jobs sit running under their lease.
         void dr('POST', 'scp/study_store', { instance_uid: studyId, pacs_name: name }).catch(() => undefined);
-        const running = async (kind: string) => Number((await jobs.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('queue', '=', kind).where('state', '=', 'running').executeTakeFirstOrThrow()).n);
+        const running = async (kind: string) => (await jobs.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('queue', '=', kind).where('state', '=', 'running').executeTakeFirstOrThrow()).n;
         await until('jobs of both kinds running', async () => ((await running('dicom.store')) === IMAGES && (await running('image.thumbnail')) > 0 ? true : undefined), 60_000);
         await server.kill();
         server = undefined;
@@ -81,7 +81,7 @@ for (const dialect of DIALECTS) {
           const thumbnails = await jobs.selectFrom('stored_files').select(['image_pk', (eb) => eb.fn.countAll<number>().as('n')])
             .where('kind', '=', 'thumbnail').groupBy('image_pk').execute();
           assert.equal(thumbnails.length, IMAGES, 'one thumbnail registration per image');
-          assert.ok(thumbnails.every((t) => Number(t.n) === 1));
+          assert.ok(thumbnails.every((t) => t.n === 1));
           const webp = (fs.readdirSync(path.join(dataDir, 'blobs'), { recursive: true }) as string[]).filter((f) => f.endsWith('.webp'));
           assert.equal(webp.length, IMAGES, `one thumbnail file per image: ${webp.join(', ')}`);
           const open = await jobs.selectFrom('jobs').select(['queue', 'state']).where('state', 'in', ['queued', 'running', 'failed']).execute();
@@ -89,7 +89,7 @@ for (const dialect of DIALECTS) {
           const images = (await dr('GET', `study/${studyId}`)).body.data.series.flatMap((s: { images: { send_status: string }[] }) => s.images);
           assert.ok(images.every((i: { send_status: string }) => i.send_status === 'Sent'));
         } catch (error) {
-          throw new Error(`${(error as Error).message}\n--- restarted server output ---\n${server?.output().slice(-3000)}`);
+          throw new Error(`${(error as Error).message}\n--- restarted server output ---\n${server.output().slice(-3000)}`, { cause: error });
         }
       } finally {
         await server?.kill();

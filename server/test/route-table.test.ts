@@ -50,7 +50,7 @@ for (const dialect of DIALECTS) {
         }
         if (typeof route.options?.access === 'object') {
           const res = await call(ctx.t.url, route.method, url, { token: noPermissions, body });
-          assert.equal(res.status, 403, `${label} without ${route.options.access.permission}: ${res.text}`);
+          assert.equal(res.status, 403, `${label} without ${String(route.options.access.permission)}: ${res.text}`);
         }
         if (!route.options?.guest) {
           const res = await call(ctx.t.url, route.method, url, { token: guest, body });

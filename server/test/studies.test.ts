@@ -138,7 +138,7 @@ for (const dialect of DIALECTS) {
       const one = await dr('GET', `study?name=${encodeURIComponent('四')}&page_size=100`);
       assert.ok(one.body.data.studies.every((s: { patient_name: string }) => s.patient_name.includes('四')) && one.body.data.count >= 1);
       const edit = sampleStudy({ patient_id: zhang.patient_id, patient_name: `${tag}王五` }) as Record<string, unknown>;
-      for (const k of ['views', 'patient_type', 'modality', 'study_type']) delete edit[k];
+      delete edit.views; delete edit.patient_type; delete edit.modality; delete edit.study_type;
       assert.equal((await dr('PUT', `study/${zhang.study_id}`, edit)).status, 200);
       const renamed = await dr('GET', `study?name=${encodeURIComponent('王五')}&page_size=100`);
       assert.ok(renamed.body.data.studies.some((s: { study_id: string }) => s.study_id === zhang.study_id));
@@ -226,10 +226,10 @@ for (const dialect of DIALECTS) {
       const before = (await call(ctx.t.url, 'GET', '/api/v1/system/stats?period=today', { token: ctx.admin })).body.data.stats;
       await register();
       const after = (await call(ctx.t.url, 'GET', '/api/v1/system/stats?period=today', { token: ctx.admin })).body.data.stats;
-      assert.equal(after.patients.total, before.patients.total + 1);
-      assert.equal(after.studies.total, before.studies.total + 1);
-      assert.equal(after.studies.new_in_period, before.studies.new_in_period + 1);
-      assert.equal(after.studies.by_status.Arrived, before.studies.by_status.Arrived + 1);
+      assert.equal(after.patients.total, (before.patients.total as number) + 1);
+      assert.equal(after.studies.total, (before.studies.total as number) + 1);
+      assert.equal(after.studies.new_in_period, (before.studies.new_in_period as number) + 1);
+      assert.equal(after.studies.by_status.Arrived, (before.studies.by_status.Arrived as number) + 1);
       assert.equal(after.studies.by_modality.DX, after.studies.total);
     });
 
@@ -256,7 +256,7 @@ for (const dialect of DIALECTS) {
       const real = async (inBin: boolean, status?: string) => {
         let q = ctx.t.server.db.kysely.selectFrom('studies').select((eb) => eb.fn.countAll<number>().as('n')).where('deleted_at', inBin ? 'is not' : 'is', null);
         if (status) q = q.where('study_status', '=', status as 'Arrived');
-        return Number((await q.executeTakeFirstOrThrow()).n);
+        return (await q.executeTakeFirstOrThrow()).n;
       };
       const check = async () => {
         assert.equal((await dr('GET', 'study?page_size=1')).body.data.count, await real(false));
@@ -312,7 +312,7 @@ for (const dialect of DIALECTS) {
       const before = (await dr('GET', 'recycle_bin/disk_info')).body.data.recycle_bin;
       await dr('DELETE', 'study', [s.study_id]);
       const binned = (await dr('GET', 'recycle_bin/disk_info')).body.data;
-      assert.equal(binned.recycle_bin, before + sizes[0] + sizes[1]);
+      assert.equal(binned.recycle_bin, (before as number) + sizes[0] + sizes[1]);
       assert.equal((await blobs.stat(keys[0]))?.size, sizes[0], 'nothing is deleted while in the bin');
       assert.equal((await dr('DELETE', 'recycle_bin/study', [s.study_id])).status, 200);
       for (const key of keys) assert.equal(await blobs.stat(key), undefined, key);

@@ -48,7 +48,7 @@ for (const dialect of DIALECTS) {
       const users = before.body.data.stats.users;
       await createUser(ctx.t.url, ctx.admin, ['doctor']);
       const afterStats = await call(ctx.t.url, 'GET', '/api/v1/system/stats?period=week', { token: ctx.admin });
-      assert.equal(afterStats.body.data.stats.users.total, users.total + 1);
+      assert.equal(afterStats.body.data.stats.users.total, (users.total as number) + 1);
       assert.ok(afterStats.body.data.stats.logins.successful >= 2);
       const storage = afterStats.body.data.stats.storage;
       assert.ok(storage.total_size > storage.used_size && storage.usage_rate > 0 && storage.usage_rate < 1);

@@ -54,7 +54,7 @@ async function embeddedBus(): Promise<Bus> {
   };
 }
 
-async function externalBus(url: string): Promise<Bus> {
+function externalBus(url: string): Bus {
   const client: MqttClient = mqtt.connect(url, { clientId: `roentgen-${randomUUID()}`, reconnectPeriod: 2000, connectTimeout: 5000 });
   // The server starts even if the broker is down; health reports it and the client reconnects.
   client.on('error', () => undefined);
@@ -90,5 +90,5 @@ async function externalBus(url: string): Promise<Bus> {
 }
 
 export function openBus(mqttUrl: string | undefined): Promise<Bus> {
-  return mqttUrl ? externalBus(mqttUrl) : embeddedBus();
+  return mqttUrl ? Promise.resolve(externalBus(mqttUrl)) : embeddedBus();
 }

@@ -17,7 +17,8 @@ export function guardBroker(broker: Aedes, checkToken: TokenCheck): void {
   broker.authenticate = (_client, _username, password, done) => {
     const refuse = () => {
       const error = new Error('a valid access token is required as the MQTT password') as AuthenticateError;
-      error.returnCode = 4; // bad user name or password
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- AuthErrorCode.BAD_USERNAME_OR_PASSWORD; an ambient const enum cannot be used as a value under isolatedModules
+      error.returnCode = 4;
       done(error, false);
     };
     if (!password || password.length === 0) { refuse(); return; }

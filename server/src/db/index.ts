@@ -3,7 +3,6 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Expression, type RawBuilder, type SqlBool, type SqliteDatabase, type Transaction } from 'kysely';
 import pg from 'pg';
-import type { Config } from '../config.js';
 import type { Database } from './schema.js';
 import { ilikeFor } from './sql.js';
 
@@ -26,7 +25,7 @@ export interface Db {
 export type Executor = Kysely<Database> | Transaction<Database>;
 
 // COUNT(*) and BIGINT come back as strings from pg; our counts and ids stay far below 2^53.
-pg.types.setTypeParser(20, (value: string) => Number(value));
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
 
 async function ensureSchema(url: string, schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
@@ -67,7 +66,13 @@ function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase {
 }
 
 /** Opens the configured database; another thread (the ingest indexer) opens its own connection with the same settings. */
-export type DatabaseSettings = Pick<Config, 'databaseUrl' | 'databaseSchema' | 'dataDir'>;
+export interface DatabaseSettings {
+  /** postgres:// URL; SQLite under dataDir when unset. */
+  databaseUrl: string | undefined;
+  /** PostgreSQL schema to create and use, when not the default. */
+  databaseSchema: string | undefined;
+  dataDir: string;
+}
 
 export async function openDatabase(config: DatabaseSettings): Promise<Db> {
   if (config.databaseUrl) {
@@ -104,9 +109,9 @@ export async function openDatabase(config: DatabaseSettings): Promise<Db> {
     dialect: 'sqlite',
     schema: undefined,
     ilike: (column, pattern) => ilikeFor('sqlite', column, pattern),
-    async describe() {
+    describe() {
       const row = database.prepare('select sqlite_version() as version').get() as { version: string };
-      return `SQLite ${row.version}`;
+      return Promise.resolve(`SQLite ${row.version}`);
     },
     close: () => kysely.destroy(),
   };

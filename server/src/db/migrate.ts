@@ -27,10 +27,10 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
  * the run is one write transaction, which serialises the same way.
  */
 export async function migrateToLatest(db: Db): Promise<string[]> {
-  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(db.dialect) };
+  const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrationsFor(db.dialect)) };
   // Naming the schema matters: unqualified, Kysely's table check sees other schemas' lock tables.
   const migrator = new Migrator({ db: db.kysely, provider, ...(db.schema ? { migrationTableSchema: db.schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
+  if (error) throw error instanceof Error ? error : new Error('the database migration failed', { cause: error });
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -8,7 +8,7 @@ export interface Code {
 const sct = (CodeValue: string, CodeMeaning: string): Code => ({ CodeValue, CodingSchemeDesignator: 'SCT', CodeMeaning });
 
 /** Body Part Examined term → anatomic region code. */
-export const REGION_CODES: Record<string, Code> = {
+export const REGION_CODES: Partial<Record<string, Code>> = {
   SKULL: sct('89546000', 'Skull'),
   SPINE: sct('421060004', 'Spine'),
   CSPINE: sct('122494005', 'Cervical spine'),
@@ -32,7 +32,7 @@ export const REGION_CODES: Record<string, Code> = {
 };
 
 /** View Position term → view code. */
-export const VIEW_CODES: Record<string, Code> = {
+export const VIEW_CODES: Partial<Record<string, Code>> = {
   AP: sct('399348003', 'antero-posterior'),
   PA: sct('399300004', 'postero-anterior'),
   LL: sct('399173006', 'left lateral'),

@@ -95,10 +95,8 @@ export interface DerivedDxInput extends NewInstance {
 export function writeDerivedDx(input: DerivedDxInput): Buffer {
   const original = readPart10(input.original);
   const now = new Date();
-  const dataset: Dataset = { ...original };
-  for (const key of ['VOILUTSequence', 'WindowCenterWidthExplanation', 'PixelPaddingValue', 'SmallestImagePixelValue', 'LargestImagePixelValue', '_meta']) {
-    delete dataset[key];
-  }
+  const dropped = new Set(['VOILUTSequence', 'WindowCenterWidthExplanation', 'PixelPaddingValue', 'SmallestImagePixelValue', 'LargestImagePixelValue', '_meta']);
+  const dataset: Dataset = Object.fromEntries(Object.entries(original).filter(([key]) => !dropped.has(key)));
   const spacing = original.ImagerPixelSpacing as number[] | undefined;
   const scaleY = Number(original.Rows) / input.raster.height;
   const scaleX = Number(original.Columns) / input.raster.width;

@@ -80,6 +80,8 @@ export function writeDxParts(input: DxImageInput): Uint8Array[] {
   const { pixels, view } = input;
   if (pixels.data.length !== pixels.rows * pixels.columns) throw new Error('pixel data does not match rows × columns');
   const sopClass = presentation ? SOP_CLASS.DX_PRESENTATION : SOP_CLASS.DX_PROCESSING;
+  const regionCode = REGION_CODES[view.bodyPart];
+  const viewCode = VIEW_CODES[view.position];
   const dataset: Record<string, unknown> = {
     SpecificCharacterSet: 'ISO_IR 192',
     ImageType: ['ORIGINAL', 'PRIMARY', ''],
@@ -93,11 +95,11 @@ export function writeDxParts(input: DxImageInput): Uint8Array[] {
     ManufacturerModelName: input.equipment.model, SoftwareVersions: input.equipment.softwareVersion,
     ...patientModule(input.patient),
     // Body Part Examined (Type 3) only with its region code: a known part needs a coded region.
-    ...(REGION_CODES[view.bodyPart] ? { BodyPartExamined: view.bodyPart } : {}), DistanceSourceToDetector: ds(view.sidMm),
+    ...(regionCode ? { BodyPartExamined: view.bodyPart } : {}), DistanceSourceToDetector: ds(view.sidMm),
     ...acquisitionDose(input.exposure),
     ImagerPixelSpacing: input.detector.pixelSpacingMm.map(ds), DetectorType: input.detector.type,
     ViewPosition: view.position, PositionerType: 'COLUMN',
-    ...(VIEW_CODES[view.position] ? { ViewCodeSequence: [VIEW_CODES[view.position]] } : {}),
+    ...(viewCode ? { ViewCodeSequence: [viewCode] } : {}),
     StudyInstanceUID: input.study.instanceUid, SeriesInstanceUID: input.series.instanceUid, StudyID: input.study.id,
     SeriesNumber: input.series.number, InstanceNumber: input.instance.number,
     PatientOrientation: view.orientation, ImageLaterality: view.laterality,
@@ -107,7 +109,7 @@ export function writeDxParts(input: DxImageInput): Uint8Array[] {
     RescaleIntercept: 0, RescaleSlope: 1, RescaleType: 'US',
     LossyImageCompression: '00', BurnedInAnnotation: 'NO', PresentationLUTShape: 'IDENTITY',
     // Empty only when the region is unknown (dciodvfy enforces it).
-    AnatomicRegionSequence: REGION_CODES[view.bodyPart] ? [REGION_CODES[view.bodyPart]] : [], AcquisitionContextSequence: [],
+    AnatomicRegionSequence: regionCode ? [regionCode] : [], AcquisitionContextSequence: [],
     PixelData: pixelBuffer(pixels.data),
     _vrMap: { PixelData: 'OW' },
   };

@@ -93,7 +93,7 @@ test(`fuzz: ${CASES} mutated files are read, decoded and rendered or refused cle
       outcomes.rendered += 1;
     } catch (error) {
       if (!(error instanceof DicomReadError)) {
-        assert.fail(`case ${n} (${seedName}: ${applied.join(', ')}) escaped as ${(error as Error)?.constructor?.name}: ${String(error)}`);
+        assert.fail(`case ${n} (${seedName}: ${applied.join(', ')}) escaped as ${(error as { constructor?: { name: string } } | null | undefined)?.constructor?.name}: ${String(error)}`);
       }
       outcomes.refused += 1;
     }

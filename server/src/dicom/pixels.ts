@@ -12,7 +12,7 @@ export type Frame =
   | { kind: 'grey'; rows: number; columns: number; data: Uint8Array | Uint16Array }
   | { kind: 'rgb'; rows: number; columns: number; data: Uint8Array };
 
-const WASM_CODECS: Record<string, WasmCodecName> = {
+const WASM_CODECS: Partial<Record<string, WasmCodecName>> = {
   [TS.JPEG_BASELINE]: 'libjpeg',
   [TS.JPEG_LS_LOSSLESS]: 'charls', [TS.JPEG_LS_NEAR]: 'charls',
   [TS.J2K_LOSSLESS]: 'openjpeg', [TS.J2K]: 'openjpeg',
@@ -119,6 +119,7 @@ export async function decodeFrame(parsed: ParsedDicom, index = 0): Promise<Frame
   if (!colour && meta.photometric === 'PALETTE COLOR') throw new UnsupportedTransferSyntaxError('palette colour images cannot be rendered yet');
 
   const ts = meta.transferSyntaxUid;
+  const wasmCodec = WASM_CODECS[ts];
   let samples: Uint8Array | Uint16Array;
   let photometric = meta.photometric;
   let planar = meta.planarConfiguration;
@@ -132,8 +133,8 @@ export async function decodeFrame(parsed: ParsedDicom, index = 0): Promise<Frame
     } else if (ts === TS.JPEG_LOSSLESS || ts === TS.JPEG_LOSSLESS_SV1) {
       samples = decodeLosslessJpeg(encapsulatedFrame(parsed, index), meta.bitsAllocated <= 8 ? 1 : 2);
       planar = 0;
-    } else if (WASM_CODECS[ts]) {
-      const { bytes, info } = await wasmDecode(WASM_CODECS[ts], encapsulatedFrame(parsed, index));
+    } else if (wasmCodec) {
+      const { bytes, info } = await wasmDecode(wasmCodec, encapsulatedFrame(parsed, index));
       if (info.width !== meta.columns || info.height !== meta.rows) {
         throw new DicomReadError(`the compressed frame is ${info.width}×${info.height}, the header says ${meta.columns}×${meta.rows}`);
       }

@@ -3,7 +3,7 @@ import zlib from 'node:zlib';
 import { describe, test } from 'node:test';
 import { metaHeader, readPart10 } from './part10.js';
 import { decodeFrame } from './pixels.js';
-import { DicomReadError, readDataSet, readDicom, readMetaHeader, text, TRANSFER_SYNTAX as TS } from './reader.js';
+import { DicomReadError, elementOf, readDataSet, readDicom, readMetaHeader, text, TRANSFER_SYNTAX as TS } from './reader.js';
 import { TAGS } from './tags.js';
 
 /**
@@ -102,7 +102,7 @@ describe('the DICOM reading façade', () => {
       assert.equal(text(ds, TAGS.studyDate), '20250619');
       assert.equal(text(ds, TAGS.accessionNumber), '', 'an absent attribute reads as empty');
       assert.equal(ds.uint16(TAGS.columns), 3);
-      const step = ds.elements[TAGS.scheduledStepSequence]?.items?.[0]?.dataSet;
+      const step = elementOf(ds, TAGS.scheduledStepSequence)?.items?.[0]?.dataSet;
       assert.equal(text(step, TAGS.scheduledStationAet), 'STATION1');
 
       const parsed = readDicom(file);

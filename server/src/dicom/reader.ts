@@ -11,6 +11,11 @@ import { TAGS } from './tags.js';
  */
 export type { DataSet };
 
+/** A dataset's element, or undefined when the data lacks it (dicom-parser's typings claim every tag is present). */
+export function elementOf(ds: DataSet, tag: string): Element | undefined {
+  return ds.elements[tag];
+}
+
 /** A file we cannot read as DICOM, with the reason in words a user can act on. */
 export class DicomReadError extends Error {}
 
@@ -105,8 +110,8 @@ function numbers(ds: DataSet, t: string): number[] {
 }
 
 function readVoiLut(ds: DataSet, pixelRepresentation: number): VoiLut | undefined {
-  const item = ds.elements[TAGS.voiLutSequence]?.items?.[0]?.dataSet;
-  const data = item?.elements[TAGS.lutData];
+  const item = elementOf(ds, TAGS.voiLutSequence)?.items?.[0]?.dataSet;
+  const data = item && elementOf(item, TAGS.lutData);
   if (!item || !data || data.length < 2) return undefined;
   const entries = item.uint16(TAGS.lutDescriptor, 0) || 65536;
   const firstMapped = (pixelRepresentation ? item.int16(TAGS.lutDescriptor, 1) : item.uint16(TAGS.lutDescriptor, 1)) ?? 0;
@@ -131,7 +136,7 @@ function imageMeta(ds: DataSet, transferSyntaxUid: string, pixelData: Element | 
     windows: [], voiLutFunction: 'LINEAR', presentationLutShape: '',
   };
   // A header written apart from its pixels (our own writers' parts) still describes the image.
-  if (!pixelData && ds.elements[TAGS.rows] === undefined) return meta;
+  if (!pixelData && elementOf(ds, TAGS.rows) === undefined) return meta;
   meta.rows = positive(ds.uint16(TAGS.rows), 'Rows', 65535);
   meta.columns = positive(ds.uint16(TAGS.columns), 'Columns', 65535);
   meta.samplesPerPixel = positive(ds.uint16(TAGS.samples) ?? 1, 'Samples per Pixel', 4);
@@ -142,7 +147,7 @@ function imageMeta(ds: DataSet, transferSyntaxUid: string, pixelData: Element | 
   meta.highBit = ds.uint16(TAGS.highBit) ?? meta.bitsStored - 1;
   meta.pixelRepresentation = ds.uint16(TAGS.pixelRep) === 1 ? 1 : 0;
   meta.planarConfiguration = ds.uint16(TAGS.planar) === 1 ? 1 : 0;
-  meta.numberOfFrames = positive(Number(ds.intString(TAGS.frames) ?? 1) || 1, 'Number of Frames', 100_000);
+  meta.numberOfFrames = positive((ds.intString(TAGS.frames) ?? 1) || 1, 'Number of Frames', 100_000);
   const slope = ds.floatString(TAGS.rescaleSlope);
   meta.rescaleSlope = slope !== undefined && Number.isFinite(slope) && slope !== 0 ? slope : 1;
   const intercept = ds.floatString(TAGS.rescaleIntercept);
@@ -196,7 +201,7 @@ export const text = (dataSet: DataSet | undefined, tag: string): string => (data
 export function readDicom(bytes: Uint8Array, options: ReadOptions = {}): ParsedDicom {
   const dataSet = readDataSet(bytes, options);
   const transferSyntaxUid = options.transferSyntax ?? (dataSet.string(TAGS.transferSyntax) ?? TRANSFER_SYNTAX.IMPLICIT_LE).replace(/\0/g, '').trim();
-  const pixelData = dataSet.elements[TAGS.pixelData];
+  const pixelData = elementOf(dataSet, TAGS.pixelData);
   try {
     const meta = imageMeta(dataSet, transferSyntaxUid, pixelData);
     return { dataSet, meta, pixelData, littleEndian: transferSyntaxUid !== TRANSFER_SYNTAX.EXPLICIT_BE };

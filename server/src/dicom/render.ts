@@ -42,7 +42,7 @@ export function greyLut(meta: ImageMeta, frame: Extract<Frame, { kind: 'grey' }>
 
   let voi: (x: number) => number;
   let source: VoiSource;
-  const window = requested ?? meta.windows[0];
+  const window = requested ?? meta.windows.at(0);
   if (window) {
     voi = windowFunction(meta.voiLutFunction, window.center, window.width);
     source = requested ? 'request' : 'file-window';

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { wasmEncode } from '../dicom/codecs.js';
 import { bytesOf, testPattern, writeFixture } from '../../test/support/dicom-fixtures.js';
-import { readDicom, TRANSFER_SYNTAX } from '../dicom/reader.js';
+import { elementOf, readDicom, TRANSFER_SYNTAX } from '../dicom/reader.js';
 import { TAGS } from '../dicom/tags.js';
 import { dxFor } from '../../test/dicom-helpers.js';
 import { startStorescp, type Storescp } from '../../test/support/dicom-peers.js';
@@ -56,7 +56,7 @@ test('a peer that takes only implicit VR gets our explicit VR object converted, 
   assert.ok(pixels(a).equals(pixels(b)));
   for (const tag of [TAGS.patientName, TAGS.patientId, TAGS.studyUid, TAGS.windowCenter, TAGS.sopClass]) assert.equal(a.dataSet.string(tag), b.dataSet.string(tag), tag);
   // Sequences survive the conversion (View Code Sequence of the DX).
-  assert.equal(a.dataSet.elements[TAGS.viewCodeSequence]?.items?.[0]?.dataSet?.string(TAGS.codeValue), b.dataSet.elements[TAGS.viewCodeSequence]?.items?.[0]?.dataSet?.string(TAGS.codeValue));
+  assert.equal(elementOf(a.dataSet, TAGS.viewCodeSequence)?.items?.[0]?.dataSet?.string(TAGS.codeValue), elementOf(b.dataSet, TAGS.viewCodeSequence)?.items?.[0]?.dataSet?.string(TAGS.codeValue));
 });
 
 test('a peer that takes only uncompressed syntaxes gets compressed objects decompressed: lossless pixels identical, lossy marked', async () => {

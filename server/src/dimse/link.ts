@@ -379,7 +379,7 @@ export class Link {
 
   abort(): void {
     if (!this.closed) this.socket.end(encodeAbort());
-    this.socket.destroySoon?.();
+    this.socket.destroySoon();
   }
 
   get isClosed(): boolean {

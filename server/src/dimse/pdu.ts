@@ -253,7 +253,8 @@ export function decodePData(body: Buffer): Pdv[] {
 /** Why an association was rejected, in words (PS3.8 Table 9-21). */
 export function rejectReason(rj: AssociateReject): string {
   const permanence = rj.result === 1 ? 'permanent' : 'transient';
-  const reasons: Record<number, Record<number, string>> = {
+  // Source and reason come off the wire: any number, known or not.
+  const reasons: Partial<Record<number, Partial<Record<number, string>>>> = {
     1: { 1: 'no reason given', 2: 'application context name not supported', 3: 'calling AE title not recognized', 7: 'called AE title not recognized' },
     2: { 1: 'no reason given', 2: 'protocol version not supported' },
     3: { 1: 'temporary congestion', 2: 'local limit exceeded' },

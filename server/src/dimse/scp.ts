@@ -144,7 +144,7 @@ export class DimseServer {
       const reply = (c: Command) => link.sendMessage(contextId, c, undefined, rq.maxPduLength);
       const transferSyntax = syntaxOf.get(contextId);
       if (command.commandField === COMMAND.C_ECHO_RQ) {
-        reply({ commandField: COMMAND.C_ECHO_RSP, affectedSopClassUid: VERIFICATION, messageIdBeingRespondedTo: command.messageId, dataSetType: NO_DATASET, status: STATUS.SUCCESS });
+        await reply({ commandField: COMMAND.C_ECHO_RSP, affectedSopClassUid: VERIFICATION, messageIdBeingRespondedTo: command.messageId, dataSetType: NO_DATASET, status: STATUS.SUCCESS });
       } else if (command.commandField === COMMAND.C_STORE_RQ && transferSyntax && message.dataset) {
         const sopClassUid = command.affectedSopClassUid ?? abstractOf.get(contextId) ?? '';
         const sopInstanceUid = command.affectedSopInstanceUid ?? '';
@@ -155,14 +155,14 @@ export class DimseServer {
           await Promise.resolve(message.sink?.discard()).catch(() => undefined);
           outcome = { status: STATUS.OUT_OF_RESOURCES, comment: (error as Error).message };
         }
-        reply({
+        await reply({
           commandField: COMMAND.C_STORE_RSP, affectedSopClassUid: sopClassUid, affectedSopInstanceUid: sopInstanceUid,
           messageIdBeingRespondedTo: command.messageId, dataSetType: NO_DATASET, status: outcome.status, errorComment: outcome.comment,
         });
       } else {
         void Promise.resolve(message.sink?.discard()).catch(() => undefined);
         // A service we do not offer on this context (PS3.7 C.4: 0x0211 unrecognized operation).
-        reply({ commandField: command.commandField | 0x8000, messageIdBeingRespondedTo: command.messageId, dataSetType: NO_DATASET, status: 0x0211 });
+        await reply({ commandField: command.commandField | 0x8000, messageIdBeingRespondedTo: command.messageId, dataSetType: NO_DATASET, status: 0x0211 });
       }
     }
   }

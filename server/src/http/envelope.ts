@@ -69,7 +69,7 @@ export function errorBody(
 }
 
 /** Sends `data` in the envelope of the route's face. */
-export function ok<T>(request: FastifyRequest, reply: FastifyReply, data: T, status = 200): FastifyReply {
+export function ok(request: FastifyRequest, reply: FastifyReply, data: unknown, status = 200): FastifyReply {
   return reply.code(status).send(successBody(faceOf(request), request.language, request.id, data, status));
 }
 

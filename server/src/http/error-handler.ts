@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyContextConfig, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { faceOf, faceOfUrl, readClientHeaders, type Language, type Product } from './context.js';
 import { errorBody } from './envelope.js';
 import { ERRORS } from './errors.js';
@@ -90,24 +90,30 @@ function classify(error: FastifyError, language: Language): Classified {
   return { name: 'INTERNAL', details: [], headers: {} };
 }
 
+/** The language the client headers gave, or undefined before onRequest has read them (errors raised earlier). */
+function languageOf(request: FastifyRequest): Language | undefined {
+  return request.language;
+}
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, name: ErrorName, details: FieldError[] = [], detail?: string): FastifyReply {
   const entry = ERRORS[name];
-  const face = request.routeOptions?.config ? faceOf(request) : faceOfUrl(request.url);
-  return reply.code(entry.status).send(errorBody(face, request.language ?? 'zh_CN', request.id, entry, details, detail));
+  // Fastify types every request's route config as present; a request that matched no route may have none.
+  const face = (request.routeOptions.config as FastifyContextConfig | undefined) ? faceOf(request) : faceOfUrl(request.url);
+  return reply.code(entry.status).send(errorBody(face, languageOf(request) ?? 'zh_CN', request.id, entry, details, detail));
 }
 
 /** The one error handler: every error leaves in the envelope of its face, with no stack trace. */
 export function installErrorHandling(app: FastifyInstance, defaultProduct: Product): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     // Errors raised before onRequest (body parsing of early failures) have no headers read yet.
-    if (!request.language) readClientHeaders(request, defaultProduct);
+    if (!languageOf(request)) readClientHeaders(request, defaultProduct);
     const { name, details, detail, headers } = classify(error, request.language);
     if (name === 'INTERNAL') request.log.error({ err: error }, 'unhandled error');
     for (const [key, value] of Object.entries(headers)) reply.header(key, value);
     return sendError(request, reply, name, details, detail);
   });
   app.setNotFoundHandler((request, reply) => {
-    if (!request.language) readClientHeaders(request, defaultProduct);
+    if (!languageOf(request)) readClientHeaders(request, defaultProduct);
     return sendError(request, reply, 'ROUTE_NOT_FOUND', [], `${request.method} ${request.url.split('?')[0]}`);
   });
 }

@@ -9,7 +9,7 @@ export const PageQuery = {
   order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
 };
 
-const PageQuerySchema = Type.Object(PageQuery);
+export const PageQuerySchema = Type.Object(PageQuery);
 export type PageQueryType = Static<typeof PageQuerySchema>;
 
 export type { Page };
@@ -32,8 +32,8 @@ export function paginated<T>(items: T[], page: Page, total: number) {
  * The search convention's `filter` parameter: `key:value` pairs separated by commas
  * (`gender:male,age_min:18`). Keys not in `allowed` are refused so typos do not silently match all.
  */
-export function parseFilter(filter: string | undefined, allowed: readonly string[]): { values: Record<string, string>; unknown: string[] } {
-  const values: Record<string, string> = {};
+export function parseFilter(filter: string | undefined, allowed: readonly string[]): { values: Partial<Record<string, string>>; unknown: string[] } {
+  const values: Partial<Record<string, string>> = {};
   const unknown: string[] = [];
   if (!filter) return { values, unknown };
   for (const part of filter.split(',')) {

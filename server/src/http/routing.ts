@@ -36,6 +36,7 @@ export async function registerDrRoutes(app: App, plugin: (scope: App) => void | 
 export const BEARER = [{ bearerAuth: [] }];
 
 /** For routes whose JSON body may be left out entirely: validate an absent body as `{}`. */
-export async function defaultEmptyBody(request: { body: unknown }): Promise<void> {
+export function defaultEmptyBody(request: { body: unknown }): Promise<void> {
   if (request.body === undefined || request.body === null) request.body = {};
+  return Promise.resolve();
 }

@@ -81,7 +81,8 @@ export class FileBlobStore implements BlobStore {
     await this.ensureDir(tempDir);
     await this.ensureDir(path.dirname(target));
     const temp = path.join(tempDir, `${randomUUID()}.part`);
-    const parts = Buffer.isBuffer(data) ? [data] : Array.isArray(data) ? data : undefined;
+    // Array.isArray narrows a readonly array to any[]: say what it is.
+    const parts = Buffer.isBuffer(data) ? [data] : Array.isArray(data) ? (data as readonly Uint8Array[]) : undefined;
     if (parts && parts.reduce((n, p) => n + p.length, 0) <= SMALL_BLOB) return { key, ...this.putSmall(temp, target, parts) };
     let written: { size: number; sha256: string };
     try {

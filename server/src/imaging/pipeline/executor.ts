@@ -10,8 +10,9 @@ export interface RowExecutor {
 
 /** Everything on the calling thread (tests, and a fallback when the helper is gone). */
 export const LOCAL: RowExecutor = {
-  async run(kernel, args, rows) {
+  run(kernel, args, rows) {
     runKernel(kernel, args, 0, rows);
+    return Promise.resolve();
   },
 };
 
@@ -20,7 +21,7 @@ const MIN_SPLIT_ROWS = 128;
 
 /** Every typed array a kernel gets must be shared, or the helper would write to a copy. */
 function assertShared(args: object): void {
-  for (const [name, value] of Object.entries(args)) {
+  for (const [name, value] of Object.entries(args) as [string, unknown][]) {
     if (ArrayBuffer.isView(value)) {
       if (!isShared(value)) throw new Error(`kernel argument ${name} is not in shared memory`);
     } else if (value && typeof value === 'object') {

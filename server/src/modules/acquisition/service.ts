@@ -169,7 +169,7 @@ export class AcquisitionService {
       });
   }
 
-  private async progress(uid: string, status: string, extra: Record<string, string> = {}): Promise<void> {
+  private async progress(uid: string, status: string, extra: Partial<Record<string, string>> = {}): Promise<void> {
     await this.deps.bus.publish(TOPIC_PROGRESS, { ...extra, message: extra.message ?? '', sop: uid, status }).catch(() => undefined);
   }
 

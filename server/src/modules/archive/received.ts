@@ -10,7 +10,8 @@ const str = (p: ParsedDicom, tag: string) => text(p.dataSet, tag);
 function dicomDateTime(date: string, time: string): string | undefined {
   const d = /^(\d{4})(\d{2})(\d{2})$/.exec(date);
   if (!d) return undefined;
-  const t = /^(\d{2})(\d{2})?(\d{2})?/.exec(time) ?? [];
+  // Minutes and seconds are optional groups: undefined when the time leaves them out.
+  const t: (string | undefined)[] = /^(\d{2})(\d{2})?(\d{2})?/.exec(time) ?? [];
   const iso = `${d[1]}-${d[2]}-${d[3]}T${t[1] ?? '00'}:${t[2] ?? '00'}:${t[3] ?? '00'}Z`;
   return Number.isNaN(Date.parse(iso)) ? undefined : new Date(iso).toISOString();
 }

@@ -35,7 +35,7 @@ export function installAuditHook(app: FastifyInstance, audit: AuditRepository): 
         path: (request.url.split('?')[0] ?? '').slice(0, 512),
         status_code: reply.statusCode,
         outcome: reply.statusCode < 400 ? 'success' : 'failure',
-        source: request.source ?? 'Browser',
+        source: request.source,
         ip: request.ip,
         request_id: request.id,
         detail: info?.detail ? JSON.stringify(info.detail) : null,

@@ -51,12 +51,12 @@ export class AuditRepository {
     const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     const rows = await query.selectAll().orderBy('created_at', filter.order).orderBy('id', filter.order)
       .limit(filter.limit).offset(filter.offset).execute();
-    return { rows, total: Number(total.n) };
+    return { rows, total: total.n };
   }
 
   async countSince(since: string, action?: string): Promise<number> {
     let query = this.sql.kysely.selectFrom('audit_logs').select((eb) => eb.fn.countAll<number>().as('n')).where('created_at', '>=', since);
     if (action) query = query.where('action', '=', action);
-    return Number((await query.executeTakeFirstOrThrow()).n);
+    return (await query.executeTakeFirstOrThrow()).n;
   }
 }

@@ -81,12 +81,13 @@ export class DetectorSimulator implements DetectorDriver {
     return this.open;
   }
 
-  async connect(): Promise<void> {
+  connect(): Promise<void> {
     this.open = true;
+    return Promise.resolve();
   }
 
-  async action(name: string): Promise<void> {
-    throw new DeviceError('DEVICE_ACTION_UNKNOWN', `${this.uri} has no action ${JSON.stringify(name)}`);
+  action(name: string): Promise<void> {
+    return Promise.reject(new DeviceError('DEVICE_ACTION_UNKNOWN', `${this.uri} has no action ${JSON.stringify(name)}`));
   }
 
   params(): DeviceParams {

@@ -44,7 +44,7 @@ export function storeJobKind(pacs: PacsRepository, studies: StudiesRepository, f
 
   async function sendGroup(group: StoreJob[]): Promise<void> {
     const node = await pacs.byId(group[0].payload.pacsNodeId);
-    const output = new DimseOutput(true, Boolean(node && JSON.parse(node.params)?.debug));
+    const output = new DimseOutput(true, Boolean(node && (JSON.parse(node.params) as { debug?: unknown } | null)?.debug));
     if (!node || node.is_enabled !== 1) {
       for (const job of group) await job.fail(node ? `PACS node ${node.name} is disabled` : 'the PACS node was deleted', output.text());
       return;

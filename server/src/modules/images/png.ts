@@ -10,7 +10,8 @@ const MAX_PIXELS = 50_000_000;
  * is dropped. Anything sharp cannot read as a PNG is INVALID_PNG.
  */
 export async function decodePng(bytes: Buffer): Promise<Raster> {
-  let meta: Metadata;
+  // What libvips reports of client bytes: sharp's typings promise fields a damaged file may lack.
+  let meta: Partial<Metadata>;
   try {
     meta = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
   } catch (error) {

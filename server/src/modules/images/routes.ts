@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { StoredFileKind } from '../../db/schema.js';
-import { PREVIEW_SIZES } from '../../dicom/render.js';
+import { PREVIEW_SIZES, type PreviewSize } from '../../dicom/render.js';
 import { requireUser } from '../../http/auth-hooks.js';
 import { DR_EMPTY, drTyped, ok } from '../../http/envelope.js';
 import { validationError } from '../../util/errors.js';
@@ -81,7 +81,7 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
   });
 }
 
-const intField = (fields: Record<string, string>, ...names: string[]) => {
+const intField = (fields: Partial<Record<string, string>>, ...names: string[]) => {
   const name = names.find((n) => fields[n] !== undefined) ?? names[0];
   const raw = fields[name];
   if (raw === undefined || !/^-?\d+$/.test(raw.trim())) throw validationError(names[0], 'required: a whole number');
@@ -130,7 +130,8 @@ export function instanceRoutes(app: App, files: ImageFilesService): void {
       throw validationError(q.window_center === undefined ? 'window_center' : 'window_width', 'window_center and window_width go together');
     }
     const rendered = await files.preview(req.params.instance_id, {
-      size: (q.size ?? 'medium'), format: (q.format ?? 'jpeg'),
+      // TypeBox types a union built from an array as never; the schema admits PREVIEW_SIZES' keys.
+      size: ((q.size as PreviewSize | undefined) ?? 'medium'), format: (q.format ?? 'jpeg'),
       ...(q.window_center !== undefined && q.window_width !== undefined ? { window: { center: q.window_center, width: q.window_width } } : {}),
     }, requireUser(req));
     reply.header('ETag', rendered.etag).header('Cache-Control', 'private, max-age=86400');

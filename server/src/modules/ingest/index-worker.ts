@@ -23,7 +23,7 @@ port.on('message', (request: IndexRequest) => {
   }
   indexObjects(deps, request.entries).then(
     (outcome) => port.postMessage({ id: request.id, outcome } satisfies IndexReply),
-    (error: Error) => port.postMessage({ id: request.id, error: error.message } satisfies IndexReply),
+    (error: unknown) => port.postMessage({ id: request.id, error: (error as Error).message } satisfies IndexReply),
   );
 });
 port.postMessage({ id: 0 } satisfies IndexReply);

@@ -56,7 +56,7 @@ export class ThumbnailQueue {
   async add(items: ThumbnailTarget[]): Promise<void> {
     if (items.length === 0) return;
     await this.runner.enqueue(this.kind, items, { keys: items.map((i) => String(i.imagePk)) })
-      .catch((error: Error) => this.log(`thumbnails: queueing ${items.length} failed (${error.message}); they are queued at the next start`));
+      .catch((error: unknown) => this.log(`thumbnails: queueing ${items.length} failed (${(error as Error).message}); they are queued at the next start`));
   }
 
   drain(): Promise<void> {

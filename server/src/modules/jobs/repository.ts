@@ -142,7 +142,7 @@ export class JobsRepository {
     const row = await this.db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('queue', '=', kind)
       .where((eb) => eb.or([eb('state', '=', 'running'), eb.and([eb('state', '=', 'queued'), eb('run_at', '<=', now)])]))
       .executeTakeFirstOrThrow();
-    return Number(row.n);
+    return row.n;
   }
 
   async figures(now: string): Promise<QueueFigures> {
@@ -153,9 +153,9 @@ export class JobsRepository {
     const stale = await this.db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n'))
       .where('state', '=', 'running').where('locked_until', '<', now).executeTakeFirstOrThrow();
     return {
-      counts: counts.map((c) => ({ kind: c.kind, state: c.state, n: Number(c.n) })),
-      oldestDue: oldestDue.map((o) => ({ kind: o.kind, run_at: String(o.run_at) })),
-      staleRunning: Number(stale.n),
+      counts: counts.map((c) => ({ kind: c.kind, state: c.state, n: c.n })),
+      oldestDue: oldestDue.map((o) => ({ kind: o.kind, run_at: o.run_at })),
+      staleRunning: stale.n,
     };
   }
 }

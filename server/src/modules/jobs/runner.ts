@@ -176,6 +176,7 @@ export class JobRunner {
           const claimed = await this.repo.claim(kind.name, iso(now), iso(now + kind.leaseMs), free, this.owner);
           if (claimed.length > 0) this.launch(kind, claimed);
         }
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() sets it while this loop awaits
       } while (this.again && !this.stopped);
     } catch (error) {
       // The database was unreachable for a moment: the next poll tries again.
@@ -226,17 +227,18 @@ export class JobRunner {
       if (job.settled) continue;
       const end = thrown === undefined ? job.complete()
         : job.signal.aborted ? job.end('cancelled', 'cancelled', '')
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a job may throw anything; its text is the best we have
           : job.retry(thrown instanceof Error ? thrown.message : String(thrown));
-      await end.catch((error: Error) => this.options.log?.(`jobs: recording job ${job.id} failed (${error.message})`));
+      await end.catch((error: unknown) => this.options.log?.(`jobs: recording job ${job.id} failed (${(error as Error).message})`));
     }
     for (const row of rows) this.inFlight.delete(row.id);
   }
 
   private handle(kind: JobKind<unknown>, row: JobRow, controller: AbortController): RunningJob<unknown> & { settled: boolean; end: (state: JobState, error: string, result: string) => Promise<void> } {
-    const runner = this;
+    const { repo, owner, listeners } = this;
     const job = {
       id: row.id, key: row.job_key, payload: JSON.parse(row.payload) as unknown, attempts: row.attempts, signal: controller.signal, settled: false,
-      progress: (fraction: number) => runner.repo.progress(row.id, runner.owner, Math.min(1, Math.max(0, fraction)), iso(Date.now())),
+      progress: (fraction: number) => repo.progress(row.id, owner, Math.min(1, Math.max(0, fraction)), iso(Date.now())),
       complete: (result = '') => job.end('done', '', result),
       fail: (error: string, result = '') => job.end('failed', error, result),
       async retry(error: string, result = '') {
@@ -248,14 +250,14 @@ export class JobRunner {
         job.settled = true;
         const now = iso(Date.now());
         const finished = state !== 'queued';
-        const held = await runner.repo.settle(row.id, runner.owner, {
+        const held = await repo.settle(row.id, owner, {
           state, last_error: error, result, updated_at: now, ...(finished ? { completed_at: now } : {}), ...(runAt ? { run_at: runAt } : {}),
           ...(state === 'done' ? { progress: 1 } : {}),
         });
         if (!held) return; // another runner took the job over after our lease ran out: its outcome counts
-        if (state === 'done' && kind.removeWhenDone) await runner.repo.delete(row.id);
+        if (state === 'done' && kind.removeWhenDone) await repo.delete(row.id);
         await kind.afterAttempt?.(job, state);
-        for (const listener of runner.listeners) listener({ kind: kind.name, id: row.id, key: row.job_key, state, error, result });
+        for (const listener of listeners) listener({ kind: kind.name, id: row.id, key: row.job_key, state, error, result });
       },
     };
     return job;

@@ -71,7 +71,7 @@ function register(app: App, table: Record<string, Planned[]>, config: (p: Permis
         method, url,
         schema: { tags: ['not implemented yet'], summary: `${feature}: not implemented yet (501)`, security: BEARER },
         config: config(permission),
-        handler: async () => {
+        handler: () => {
           throw new AppError('NOT_IMPLEMENTED', [], `${feature} (${method} ${url})`);
         },
       });

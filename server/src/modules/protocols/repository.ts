@@ -34,7 +34,7 @@ export class ProtocolRepository {
     const installed = await this.db.selectFrom('server_secrets').select('value').where('name', '=', `protocol_library_${product}`).executeTakeFirst();
     if (installed?.value === digest) return;
     await this.db.transaction().execute(async (trx) => {
-      const insert = async <T extends keyof typeof TABLES>(table: T, values: object[]) => {
+      const insert = async (table: keyof typeof TABLES, values: object[]) => {
         for (let i = 0; i < values.length; i += CHUNK) {
           // The row objects come from buildLibrary, typed per table; Kysely cannot relate the table name to them here.
           await trx.insertInto(TABLES[table] as 'protocol_views').values(values.slice(i, i + CHUNK) as never).onConflict((oc) => oc.doNothing()).execute();
@@ -73,7 +73,7 @@ export class ProtocolRepository {
     if (f.bodyPart) q = q.where('body_part_id', '=', f.bodyPart);
     if (f.procedureType) q = q.where('procedure_type', '=', f.procedureType as 'NORMAL' | 'EMERGENCY');
     if (f.isEnabled !== undefined) q = q.where('is_enabled', '=', f.isEnabled ? 1 : 0);
-    const count = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const count = (await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n;
     const rows = await q.selectAll().orderBy('sort').orderBy('id').limit(f.limit).offset(f.offset).execute();
     return { rows, count };
   }
@@ -83,7 +83,7 @@ export class ProtocolRepository {
     if (f.patientType) q = q.where('patient_type', '=', f.patientType);
     if (f.bodyPart) q = q.where('body_part_id', '=', f.bodyPart);
     if (f.isEnabled !== undefined) q = q.where('is_enabled', '=', f.isEnabled ? 1 : 0);
-    const count = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const count = (await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n;
     const rows = await q.selectAll().orderBy('body_part_id').orderBy('sort').orderBy('id').limit(f.limit).offset(f.offset).execute();
     return { rows, count };
   }

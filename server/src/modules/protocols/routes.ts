@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import { requireUser } from '../../http/auth-hooks.js';
 import { drTyped, ok } from '../../http/envelope.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
+import { literalUnion } from '../../util/schema.js';
 import { PATIENT_SIZES } from './library/techniques.js';
 import type { ProtocolService } from './service.js';
 
@@ -13,7 +14,7 @@ const Paging = {
   page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
 };
 const WorkStation = Type.Integer({ minimum: 0, maximum: 1 });
-const Size = Type.Union(PATIENT_SIZES.map((s) => Type.Literal(s)));
+const Size = literalUnion(PATIENT_SIZES);
 const tags = ['dr-protocol'];
 
 function paging(q: { page?: number; page_size?: number }, fallbackSize: number) {

@@ -11,7 +11,7 @@ const SEX = [o('M', 'Male', '男'), o('F', 'Female', '女'), o('O', 'Other', '�
  * sample's list (sexes including the veterinary CM/SF); `apr_cbo` and `flag` are named in the
  * spec without contents: read here as exposure technique modes and a yes/no flag.
  */
-const GROUPS: Record<string, Option[]> = {
+const GROUPS: Partial<Record<string, Option[]>> = {
   basic: [...SEX, o('CM', 'CM', 'CM'), o('SF', 'SF', 'SF')],
   sex: [...SEX, o('U', 'Unknown', '未知')],
   sex_full: [...SEX, o('U', 'Unknown', '未知'), o('CM', 'Castrated male', '已去势公'), o('SF', 'Spayed female', '已绝育母')],

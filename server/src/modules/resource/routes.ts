@@ -12,7 +12,7 @@ import { OPTION_GROUPS, optionsOf } from './options.js';
 import en from './translations/en_US.json' with { type: 'json' };
 import zh from './translations/zh_CN.json' with { type: 'json' };
 
-const TRANSLATIONS: Record<string, { file: string; module: string }> = {
+const TRANSLATIONS: Partial<Record<string, { file: string; module: string }>> = {
   zh_CN: { file: 'zh.js', module: `export default ${JSON.stringify(zh, null, 1)};\n` },
   en_US: { file: 'en.js', module: `export default ${JSON.stringify(en, null, 1)};\n` },
 };

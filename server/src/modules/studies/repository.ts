@@ -108,7 +108,7 @@ export class StudiesRepository {
   async nextSorts(studyPk: number, db: Executor): Promise<{ series: number; image: number }> {
     const s = await db.selectFrom('series').select((eb) => eb.fn.max('sort').as('m')).where('study_pk', '=', studyPk).executeTakeFirst();
     const i = await db.selectFrom('images').select((eb) => eb.fn.max('sort').as('m')).where('study_pk', '=', studyPk).executeTakeFirst();
-    return { series: Number(s?.m ?? 0) + 1, image: Number(i?.m ?? 0) + 1 };
+    return { series: (s?.m ?? 0) + 1, image: (i?.m ?? 0) + 1 };
   }
 
   async updateImage(pk: number, values: Updateable<ImagesTable>, db: Executor = this.kysely): Promise<void> {
@@ -135,15 +135,16 @@ export class StudiesRepository {
   async stat(studyPk: number): Promise<{ total: number; exposed: number }> {
     const row = await this.kysely.selectFrom('images').select([
       (eb) => eb.fn.countAll<number>().as('total'),
-      (eb) => eb.fn.sum<number>(eb.case().when('expose_status', '=', 'Exposed').then(1).else(0).end()).as('exposed'),
+      // SUM is NULL over no rows, and PostgreSQL's numeric comes back as a string.
+      (eb) => eb.fn.sum<number | string | null>(eb.case().when('expose_status', '=', 'Exposed').then(1).else(0).end()).as('exposed'),
     ]).where('study_pk', '=', studyPk).executeTakeFirstOrThrow();
-    return { total: Number(row.total), exposed: Number(row.exposed ?? 0) };
+    return { total: row.total, exposed: Number(row.exposed ?? 0) };
   }
 
   async list(f: StudyFilter): Promise<{ rows: StudyRow[]; count: number }> {
     // Names of one or two characters: the trigger-kept n-gram table holds every such substring of
     // lower(name), so its rows are exactly the matches.
-    const shortName = f.name !== undefined && [...f.name].length <= 2 ? this.sqlLower(f.name) : undefined;
+    const shortName = f.name !== undefined && Array.from(f.name).length <= 2 ? this.sqlLower(f.name) : undefined;
     if (shortName !== undefined && !f.id && !f.accession) return this.listByShortName(shortName, f);
     let q = this.kysely.selectFrom('studies').where('deleted_at', f.inBin ? 'is not' : 'is', null);
     if (shortName !== undefined) q = q.where('id', 'in', (eb) => eb.selectFrom('study_name_grams').select('study_pk').where('gram', '=', shortName));
@@ -163,7 +164,7 @@ export class StudiesRepository {
     if (f.to) q = q.where('study_start_datetime', '<=', f.to);
     if (f.statuses && f.statuses.length > 0) q = q.where('study_status', 'in', f.statuses as StudyRow['study_status'][]);
     const filtered = f.id || f.name || f.accession || f.from || f.to;
-    const count = filtered ? Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+    const count = filtered ? (await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n
       : await this.countByStatus(f.inBin, f.statuses);
     const rows = await q.selectAll().orderBy('study_start_datetime', 'desc').orderBy('id', 'desc').limit(f.limit).offset(f.offset).execute();
     return { rows, count };
@@ -179,7 +180,7 @@ export class StudiesRepository {
     if (f.from) g = g.where('study_start_datetime', '>=', f.from);
     if (f.to) g = g.where('study_start_datetime', '<=', f.to);
     if (f.statuses && f.statuses.length > 0) g = g.where('study_status', 'in', f.statuses);
-    const count = Number((await g.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const count = (await g.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n;
     const page = await g.select('study_pk').orderBy('study_start_datetime', 'desc').orderBy('study_pk', 'desc')
       .limit(f.limit).offset(f.offset).execute();
     if (page.length === 0) return { rows: [], count };
@@ -195,7 +196,8 @@ export class StudiesRepository {
 
   /** Totals from the trigger-kept counters (see migration 002). */
   async countByStatus(inBin: boolean, statuses?: string[]): Promise<number> {
-    let q = this.kysely.selectFrom('study_counts').select((eb) => eb.fn.sum<number>('n').as('n')).where('in_bin', '=', inBin ? 1 : 0);
+    // SUM of a BIGINT is numeric on PostgreSQL, which comes back as a string; NULL over no rows.
+    let q = this.kysely.selectFrom('study_counts').select((eb) => eb.fn.sum<number | string | null>('n').as('n')).where('in_bin', '=', inBin ? 1 : 0);
     if (statuses && statuses.length > 0) q = q.where('study_status', 'in', statuses);
     return Number((await q.executeTakeFirst())?.n ?? 0);
   }
@@ -222,7 +224,8 @@ export class StudiesRepository {
   /** Bytes of all stored files (objects, thumbnails, captures) of these studies. */
   async fileBytes(pks: number[]): Promise<number> {
     if (pks.length === 0) return 0;
-    const row = await this.kysely.selectFrom('stored_files').select((eb) => eb.fn.sum<number>('size').as('total')).where('study_pk', 'in', pks).executeTakeFirst();
+    // SUM of a BIGINT is numeric on PostgreSQL, which comes back as a string; NULL over no rows.
+    const row = await this.kysely.selectFrom('stored_files').select((eb) => eb.fn.sum<number | string | null>('size').as('total')).where('study_pk', 'in', pks).executeTakeFirst();
     return Number(row?.total ?? 0);
   }
 
@@ -230,19 +233,20 @@ export class StudiesRepository {
   async statistics(since: string) {
     const patients = await this.kysely.selectFrom('patients').select([
       (eb) => eb.fn.countAll<number>().as('total'),
-      (eb) => eb.fn.sum<number>(eb.case().when('created_at', '>=', since).then(1).else(0).end()).as('fresh'),
+      // SUM is NULL over no rows, and PostgreSQL's numeric comes back as a string.
+      (eb) => eb.fn.sum<number | string | null>(eb.case().when('created_at', '>=', since).then(1).else(0).end()).as('fresh'),
     ]).executeTakeFirstOrThrow();
     const studies = await this.kysely.selectFrom('studies').select(['study_status', 'product', (eb) => eb.fn.countAll<number>().as('n'),
-      (eb) => eb.fn.sum<number>(eb.case().when('create_time', '>=', since).then(1).else(0).end()).as('fresh')])
+      (eb) => eb.fn.sum<number | string | null>(eb.case().when('create_time', '>=', since).then(1).else(0).end()).as('fresh')])
       .where('deleted_at', 'is', null).groupBy(['study_status', 'product']).execute();
     const sum = (rows: typeof studies, pick: (r: (typeof studies)[number]) => number) => rows.reduce((a, r) => a + pick(r), 0);
     return {
-      patients: { total: Number(patients.total), new_in_period: Number(patients.fresh ?? 0) },
+      patients: { total: patients.total, new_in_period: Number(patients.fresh ?? 0) },
       studies: {
-        total: sum(studies, (r) => Number(r.n)), new_in_period: sum(studies, (r) => Number(r.fresh ?? 0)),
-        by_status: Object.fromEntries(['Arrived', 'InProgress', 'Completed'].map((s) => [s, sum(studies.filter((r) => r.study_status === s), (r) => Number(r.n))])),
-        by_product: Object.fromEntries(['DROS', 'VETDROS'].map((p) => [p, sum(studies.filter((r) => r.product === p), (r) => Number(r.n))])),
-        by_modality: { DX: sum(studies, (r) => Number(r.n)) },
+        total: sum(studies, (r) => r.n), new_in_period: sum(studies, (r) => Number(r.fresh ?? 0)),
+        by_status: Object.fromEntries(['Arrived', 'InProgress', 'Completed'].map((s) => [s, sum(studies.filter((r) => r.study_status === s), (r) => r.n)])),
+        by_product: Object.fromEntries(['DROS', 'VETDROS'].map((p) => [p, sum(studies.filter((r) => r.product === p), (r) => r.n)])),
+        by_modality: { DX: sum(studies, (r) => r.n) },
       },
     };
   }
@@ -254,7 +258,7 @@ export class StudiesRepository {
 
 /** An FTS5 trigram query for the terms long enough to use it (three characters or more). */
 function ftsQuery(terms: [string[], string | undefined][]): string | undefined {
-  const parts = terms.filter(([, term]) => term !== undefined && [...term].length >= 3)
+  const parts = terms.filter(([, term]) => term !== undefined && Array.from(term).length >= 3)
     .map(([columns, term]) => `{${columns.join(' ')}} : "${(term ?? '').replace(/"/g, '""')}"`);
   return parts.length > 0 ? parts.join(' AND ') : undefined;
 }

@@ -1,4 +1,5 @@
 import { validationError } from '../../util/errors.js';
+import { literalUnion } from '../../util/schema.js';
 import { Type, type Static } from 'typebox';
 import { PATIENT_SIZES } from '../protocols/library/techniques.js';
 
@@ -19,7 +20,7 @@ const PatientFields = {
   patient_name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\\\]+$' }),
   patient_english_name: Type.Optional(Lo()),
   patient_former_name: Type.Optional(Lo()),
-  patient_size: Type.Union(PATIENT_SIZES.map((s) => Type.Literal(s))),
+  patient_size: literalUnion(PATIENT_SIZES),
   /** DICOM Age String: 1–3 digits and D/W/M/Y (`5Y`, `000Y`). */
   patient_age: Type.String({ pattern: '^\\d{1,3}[DWMY]$' }),
   patient_dob: Type.String({ format: 'date-time' }),
@@ -36,9 +37,9 @@ const PatientFields = {
   comment: Type.Optional(Type.String({ maxLength: 1024 })),
 };
 
-const Sex = Type.Union(['M', 'F', 'O', 'U', ''].map((s) => Type.Literal(s)));
-const Neutered = Type.Union(['ALTERED', 'UNALTERED', ''].map((s) => Type.Literal(s)));
-const Pregnancy = Type.Union(['0001', '0002', '0003', '0004', ''].map((s) => Type.Literal(s)));
+const Sex = literalUnion(['M', 'F', 'O', 'U', '']);
+const Neutered = literalUnion(['ALTERED', 'UNALTERED', '']);
+const Pregnancy = literalUnion(['0001', '0002', '0003', '0004', '']);
 
 export const CreateStudyBody = Type.Object({
   ...PatientFields,

@@ -77,12 +77,15 @@ export class HealthService {
       const figures = await this.jobs.figures(new Date(now).toISOString());
       const waited = (runAt: string | undefined) => (runAt ? Math.max(0, Math.round((now - Date.parse(runAt)) / 1000)) : 0);
       const total = (state: JobState) => figures.counts.filter((c) => c.state === state).reduce((sum, c) => sum + c.n, 0);
-      const kinds: Record<string, Record<JobState, number> & { oldest_waiting_seconds: number }> = {};
+      const kinds: Partial<Record<string, Record<JobState, number> & { oldest_waiting_seconds: number }>> = {};
       for (const c of figures.counts) {
-        kinds[c.kind] ??= { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, oldest_waiting_seconds: 0 };
-        kinds[c.kind][c.state] = c.n;
+        const entry = (kinds[c.kind] ??= { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, oldest_waiting_seconds: 0 });
+        entry[c.state] = c.n;
       }
-      for (const o of figures.oldestDue) if (kinds[o.kind]) kinds[o.kind].oldest_waiting_seconds = waited(o.run_at);
+      for (const o of figures.oldestDue) {
+        const entry = kinds[o.kind];
+        if (entry) entry.oldest_waiting_seconds = waited(o.run_at);
+      }
       const oldest = figures.oldestDue.map((o) => o.run_at).sort()[0];
       return {
         status: (figures.staleRunning > 0 ? 'degraded' : 'healthy') as Status,

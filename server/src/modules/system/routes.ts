@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { successBody, ok } from '../../http/envelope.js';
 import { validationError } from '../../util/errors.js';
+import { literalUnion } from '../../util/schema.js';
 import { PageQuery, pageOf, paginated } from '../../http/pagination.js';
 import { BEARER, diagnosisRoute, type App } from '../../http/routing.js';
 import { requireUser } from '../../http/auth-hooks.js';
@@ -66,11 +67,11 @@ export function systemRoutes(app: App, s: SystemServices): void {
   app.get('/api/v1/system/stats', {
     schema: {
       tags: ['system'], summary: 'Counts for the dashboard', security: BEARER,
-      querystring: Type.Object({ period: Type.Optional(Type.Union(['today', 'week', 'month', 'year'].map((p) => Type.Literal(p)))) }),
+      querystring: Type.Object({ period: Type.Optional(literalUnion(['today', 'week', 'month', 'year'])) }),
     },
     config: diagnosisRoute('system:read'),
   }, async (request, reply) => {
-    const period = (request.query.period ?? 'today') as 'today' | 'week' | 'month' | 'year';
+    const period = request.query.period ?? 'today';
     return ok(request, reply, await s.stats.stats(period));
   });
 

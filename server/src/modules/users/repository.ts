@@ -98,7 +98,7 @@ export class UsersRepository {
       .where('roles.name', '=', role).where('users.is_active', '=', 1).where('users.deleted_at', 'is', null);
     if (exceptUserId !== undefined) query = query.where('users.id', '!=', exceptUserId);
     const row = await query.executeTakeFirstOrThrow();
-    return Number(row.n);
+    return row.n;
   }
 
   async list(filter: UserListFilter): Promise<{ rows: UserRow[]; total: number }> {
@@ -124,7 +124,7 @@ export class UsersRepository {
     const rows = await query.selectAll('users')
       .orderBy(`users.${filter.sort}`, filter.order).orderBy('users.id', filter.order)
       .limit(filter.limit).offset(filter.offset).execute();
-    return { rows, total: Number(totalRow.n) };
+    return { rows, total: totalRow.n };
   }
 
   /** Usernames shown on the console login screen. */

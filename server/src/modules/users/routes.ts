@@ -3,6 +3,7 @@ import { requireUser } from '../../http/auth-hooks.js';
 import { ok } from '../../http/envelope.js';
 import { PageQuery, pageOf, paginated, parseFilter } from '../../http/pagination.js';
 import { validationError } from '../../util/errors.js';
+import { literalUnion } from '../../util/schema.js';
 import { BEARER, defaultEmptyBody, diagnosisRoute, type App } from '../../http/routing.js';
 import { PERMISSIONS } from '../rbac/permissions.js';
 import type { UsersRepository } from './repository.js';
@@ -37,7 +38,7 @@ const ListQuery = Type.Object({
   role: Type.Optional(Text64),
   is_active: Type.Optional(Type.Boolean()),
   filter: Type.Optional(Type.String({ maxLength: 256 })),
-  sort: Type.Optional(Type.Union(['created_at', 'username', 'full_name', 'last_login_at', 'id'].map((s) => Type.Literal(s)))),
+  sort: Type.Optional(literalUnion(['created_at', 'username', 'full_name', 'last_login_at', 'id'])),
 });
 
 export function userRoutes(app: App, users: UsersService, repository: UsersRepository): void {

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { literalUnion } from '../../util/schema.js';
 import { PATIENT_SIZES } from '../protocols/library/techniques.js';
 import { AeTitle, DicomUid as Uid, Ipv4, Port } from '../pacs/schemas.js';
 import { ViewRef } from '../studies/schemas.js';
@@ -30,5 +31,5 @@ export const WorklistImportBody = Type.Object({
   study_instance_uid: Uid,
   views: Type.Array(ViewRef, { minItems: 1, maxItems: 100 }),
   patient_type: Type.String({ minLength: 1, maxLength: 32 }),
-  patient_size: Type.Union(PATIENT_SIZES.map((s) => Type.Literal(s))),
+  patient_size: literalUnion(PATIENT_SIZES),
 });

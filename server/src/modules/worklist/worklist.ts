@@ -1,5 +1,5 @@
 import { writePart10 } from '../../dicom/part10.js';
-import { readDataSet, text, type DataSet } from '../../dicom/reader.js';
+import { elementOf, readDataSet, text, type DataSet } from '../../dicom/reader.js';
 import { TAGS } from '../../dicom/tags.js';
 import { STATUS, statusText } from '../../dimse/command.js';
 import { explicitToImplicit, splitPart10 } from '../../dimse/dataset.js';
@@ -75,7 +75,7 @@ export function itemOf(bytes: Buffer, transferSyntax: string): WorklistItem {
   } catch (error) {
     throw new DimseError('protocol', `the RIS sent a match that cannot be read: ${(error as Error).message}`);
   }
-  const step = ds.elements[TAGS.scheduledStepSequence]?.items?.[0]?.dataSet;
+  const step = elementOf(ds, TAGS.scheduledStepSequence)?.items?.[0]?.dataSet;
   const date = text(step, TAGS.scheduledStepStartDate);
   const time = text(step, TAGS.scheduledStepStartTime);
   const dob = text(ds, TAGS.patientBirthDate);

@@ -39,7 +39,7 @@ abstract class FileWriter implements FileJournalWriter {
 
   /** A write on the thread pool; a failure fails the object at finish(). */
   protected track(write: Promise<void>): void {
-    const tracked = write.catch((error: Error) => { this.failed ??= error; }).finally(() => this.inFlight.delete(tracked));
+    const tracked = write.catch((error: unknown) => { this.failed ??= error as Error; }).finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
   }
 

@@ -156,7 +156,7 @@ export class SegmentLog {
 
   /** Where the first record still to be indexed is, or where the next will be written. */
   private checkpoint(): Position {
-    const first = this.outstanding[0];
+    const first = this.outstanding.at(0);
     if (first) return { seq: first.seq, offset: first.offset };
     return this.current ? { seq: this.current.seq, offset: this.current.offset } : { seq: this.highestSeq + 1, offset: 0 };
   }
@@ -259,6 +259,7 @@ class SerialTask {
       do {
         this.again = false;
         await this.work();
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- request() sets it while work() is awaited
       } while (this.again && !this.stopped());
     })().catch(() => undefined).finally(() => { this.running = undefined; });
   }
