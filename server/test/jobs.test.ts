@@ -62,7 +62,7 @@ for (const dialect of DIALECTS) {
     test('claim: due jobs only, each to one owner, with a lease; a lease that ran out is taken over', async () => {
       const name = kindName();
       const now = Date.now();
-      const [a, b, c] = await add(name, 3);
+      const [a, b, c] = await add(name, 3, iso(now)); // due exactly at `now`, whatever the clock reads by then
       const [later] = await add(name, 1, iso(now + 60_000));
       const first = await repo.claim(name, iso(now), iso(now + 1_000), 2, 'node/A');
       assert.deepEqual(first.map((r) => r.id), [a, b]);
