@@ -41,7 +41,10 @@ export default tseslint.config(
       // Fakes implement async interfaces without awaiting anything.
       '@typescript-eslint/require-await': 'off',
       // node:test's describe/it/test return promises the runner itself awaits.
-      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' }] }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' }] },
+      ],
     },
   },
   {

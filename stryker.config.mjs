@@ -16,15 +16,37 @@ export const GROUPS = {
     tests: ['server/test/guards-files.test.ts', 'server/test/images.test.ts'],
   },
   auth: {
-    mutate: ['server/src/modules/auth/service.ts', 'server/src/modules/auth/tokens.ts', 'server/src/modules/auth/passwords.ts', 'server/src/http/auth-hooks.ts', 'server/src/modules/rbac/permissions.ts'],
+    mutate: [
+      'server/src/modules/auth/service.ts',
+      'server/src/modules/auth/tokens.ts',
+      'server/src/modules/auth/passwords.ts',
+      'server/src/http/auth-hooks.ts',
+      'server/src/modules/rbac/permissions.ts',
+    ],
     tests: ['server/test/auth.test.ts', 'server/test/users.test.ts', 'server/src/modules/auth/passwords.test.ts'],
   },
   ingest: {
-    mutate: ['server/src/storage/journal/ingest-journal.ts', 'server/src/storage/journal/journal-writers.ts', 'server/src/storage/journal/segment-log.ts', 'server/src/modules/ingest/ingest.ts'],
-    tests: ['server/test/guards-journal-sync.test.ts', 'server/src/storage/journal/ingest-journal.test.ts', 'server/test/dicom-net-crash.test.ts'],
+    mutate: [
+      'server/src/storage/journal/ingest-journal.ts',
+      'server/src/storage/journal/journal-writers.ts',
+      'server/src/storage/journal/segment-log.ts',
+      'server/src/modules/ingest/ingest.ts',
+    ],
+    tests: [
+      'server/test/guards-journal-sync.test.ts',
+      'server/src/storage/journal/ingest-journal.test.ts',
+      'server/test/dicom-net-crash.test.ts',
+    ],
   },
   'send-queue': {
-    mutate: ['server/src/modules/dicom-send/store-job.ts', 'server/src/modules/dicom-send/store-repository.ts', 'server/src/modules/dicom-send/store-service.ts', 'server/src/modules/jobs/runner.ts', 'server/src/modules/jobs/repository.ts', 'server/src/modules/jobs/kinds.ts'],
+    mutate: [
+      'server/src/modules/dicom-send/store-job.ts',
+      'server/src/modules/dicom-send/store-repository.ts',
+      'server/src/modules/dicom-send/store-service.ts',
+      'server/src/modules/jobs/runner.ts',
+      'server/src/modules/jobs/repository.ts',
+      'server/src/modules/jobs/kinds.ts',
+    ],
     tests: ['server/test/guards-send.test.ts', 'server/test/dicom-net.test.ts', 'server/test/jobs.test.ts'],
   },
 };

@@ -28,7 +28,12 @@ import { loadConfig } from '../server/src/config.js';
 import { startOrthanc } from '../server/test/support/dicom-peers.js';
 import { freePort } from '../server/test/support/net.js';
 
-const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]] as const).filter(([a]) => a.startsWith('--')));
+const args = new Map(
+  process.argv
+    .slice(2)
+    .map((a, i, all) => [a, all[i + 1]] as const)
+    .filter(([a]) => a.startsWith('--')),
+);
 const RUNS = Number(args.get('--runs') ?? 5);
 /**
  * Untimed runs first: our SCU and SCP run in a long-lived server, whose code is compiled by then;
@@ -49,7 +54,8 @@ function dx(rows: number, columns: number): Buffer {
     exposure: { kV: 110, mA: 200, ms: 10, mAs: 2 },
     detector: { pixelSpacingMm: [0.14, 0.14], type: 'SCINTILLATOR' },
     pixels: { rows, columns, bitsStored: 14, data: testPattern(rows, columns, 14) },
-    window: { center: 8192, width: 16384 }, intent: 'FOR PRESENTATION',
+    window: { center: 8192, width: 16384 },
+    intent: 'FOR PRESENTATION',
     equipment: { manufacturer: 'Roentgen', model: 'Bench', stationName: 'B', softwareVersion: '0' },
   });
 }
@@ -74,16 +80,29 @@ const scp = spawn('storescp', ['-aet', 'STORESCP', '--output-directory', receive
 try {
   await new Promise((r) => setTimeout(r, 500));
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-  for (const [label, count, rows, columns] of ONLY === 'scp' ? [] : [['100 × ~130 KB', 100, 256, 256], ['20 × ~18 MB', 20, 3072, 3072]] as const) {
+  for (const [label, count, rows, columns] of ONLY === 'scp'
+    ? []
+    : ([
+        ['100 × ~130 KB', 100, 256, 256],
+        ['20 × ~18 MB', 20, 3072, 3072],
+      ] as const)) {
     const files = Array.from({ length: count }, () => dx(rows, columns));
-    const paths = files.map((f, i) => { const p = path.join(dir, `${label.slice(0, 3)}-${i}.dcm`); fs.writeFileSync(p, f); return p; });
+    const paths = files.map((f, i) => {
+      const p = path.join(dir, `${label.slice(0, 3)}-${i}.dcm`);
+      fs.writeFileSync(p, f);
+      return p;
+    });
     const ours: number[] = [];
     const theirs: number[] = [];
     for (let run = 1 - WARMUP; run <= RUNS; run += 1) {
       emptyReceived();
       let started = performance.now();
       // Ours reads the files from disk as it sends them, as the send queue does.
-      const outcomes = await storeFiles({ host: '127.0.0.1', port, callingAet: 'ROENTGEN', calledAet: 'STORESCP' }, paths.map((p) => ({ path: p })), () => undefined);
+      const outcomes = await storeFiles(
+        { host: '127.0.0.1', port, callingAet: 'ROENTGEN', calledAet: 'STORESCP' },
+        paths.map((p) => ({ path: p })),
+        () => undefined,
+      );
       const oursMs = performance.now() - started;
       if (outcomes.some((o) => o.status !== 0)) throw new Error('our C-STORE failed');
       emptyReceived();
@@ -97,7 +116,9 @@ try {
     }
     const mb = files.reduce((n, f) => n + f.length, 0) / 1e6;
     const [o, t] = [median(ours), median(theirs)];
-    console.log(`C-STORE SCU ${label} (${mb.toFixed(0)} MB): ours ${o.toFixed(0)} ms (${(mb / (o / 1000)).toFixed(0)} MB/s), storescu ${t.toFixed(0)} ms (${(mb / (t / 1000)).toFixed(0)} MB/s): ${(t / o).toFixed(2)}× storescu (target ≥ 1.0×)`);
+    console.log(
+      `C-STORE SCU ${label} (${mb.toFixed(0)} MB): ours ${o.toFixed(0)} ms (${(mb / (o / 1000)).toFixed(0)} MB/s), storescu ${t.toFixed(0)} ms (${(mb / (t / 1000)).toFixed(0)} MB/s): ${(t / o).toFixed(2)}× storescu (target ≥ 1.0×)`,
+    );
   }
   if (ONLY !== 'scu') await scpComparison(median);
 } finally {
@@ -118,16 +139,25 @@ function storescu(aec: string, port: number, paths: string[]): Promise<number> {
 
 async function scpComparison(median: (v: number[]) => number): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-dimse-scp-'));
-  const server = await createServer(loadConfig({ ROENTGEN_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench12345', DICOM_PORT: '0' }));
+  const server = await createServer(
+    loadConfig({ ROENTGEN_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench12345', DICOM_PORT: '0' }),
+  );
   const orthanc = await startOrthanc();
   try {
-    for (const [label, count, rows, columns] of [['100 × ~130 KB', 100, 256, 256], ['20 × ~18 MB', 20, 3072, 3072]] as const) {
+    for (const [label, count, rows, columns] of [
+      ['100 × ~130 KB', 100, 256, 256],
+      ['20 × ~18 MB', 20, 3072, 3072],
+    ] as const) {
       const ours: number[] = [];
       const oursIndexed: number[] = [];
       const theirs: number[] = [];
       for (let run = 1 - WARMUP; run <= RUNS; run += 1) {
         // Fresh objects each run: both archives would otherwise only overwrite.
-        const paths = Array.from({ length: count }, (_, i) => { const p = path.join(dir, `scp-${run}-${i}.dcm`); fs.writeFileSync(p, dx(rows, columns)); return p; });
+        const paths = Array.from({ length: count }, (_, i) => {
+          const p = path.join(dir, `scp-${run}-${i}.dcm`);
+          fs.writeFileSync(p, dx(rows, columns));
+          return p;
+        });
         // Each side starts with no dirty pages of the other's (or the fixtures') pending: an fsync
         // on ext4 waits for whatever else its journal commit carries.
         spawnSync('sync');
@@ -145,7 +175,9 @@ async function scpComparison(median: (v: number[]) => number): Promise<void> {
         theirs.push(theirsMs);
       }
       const [o, i, t] = [median(ours), median(oursIndexed), median(theirs)];
-      console.log(`C-STORE SCP ${label}: ours ${o.toFixed(0)} ms (${(count / (o / 1000)).toFixed(0)} objects/s; all indexed at ${i.toFixed(0)} ms), Orthanc ${t.toFixed(0)} ms (${(count / (t / 1000)).toFixed(0)} objects/s): ${(t / o).toFixed(2)}× Orthanc acknowledged, ${(t / i).toFixed(2)}× indexed (target ≥ 2×)`);
+      console.log(
+        `C-STORE SCP ${label}: ours ${o.toFixed(0)} ms (${(count / (o / 1000)).toFixed(0)} objects/s; all indexed at ${i.toFixed(0)} ms), Orthanc ${t.toFixed(0)} ms (${(count / (t / 1000)).toFixed(0)} objects/s): ${(t / o).toFixed(2)}× Orthanc acknowledged, ${(t / i).toFixed(2)}× indexed (target ≥ 2×)`,
+      );
     }
   } finally {
     await orthanc.stop();

@@ -20,7 +20,12 @@ import { writeDx } from '../server/src/dicom/dx-writer.js';
 import { generateUid } from '../server/src/util/uid.js';
 import { sampleStudy } from '../server/test/support/sample-study.js';
 
-const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]] as const).filter(([a]) => a.startsWith('--')));
+const args = new Map(
+  process.argv
+    .slice(2)
+    .map((a, i, all) => [a, all[i + 1]] as const)
+    .filter(([a]) => a.startsWith('--')),
+);
 const RUNS = Number(args.get('--runs') ?? 15);
 const SIZE = 3072;
 
@@ -59,7 +64,6 @@ async function time(runs: number, fn: () => Promise<unknown>): Promise<{ median:
   return stats(ms);
 }
 
-
 async function fetchOk(url: string, init?: RequestInit): Promise<Buffer> {
   const res = await fetch(url, init);
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
@@ -70,15 +74,31 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-render-bench-'));
   const cleanups: (() => Promise<void> | void)[] = [() => fs.rmSync(dir, { recursive: true, force: true })];
   try {
-    const env = { ROENTGEN_DATA_DIR: path.join(dir, 'data'), DICOM_PORT: '0', LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench12345', RENDER_CACHE_MB: '0', RATE_LIMIT_PER_MINUTE: '1000000' };
+    const env = {
+      ROENTGEN_DATA_DIR: path.join(dir, 'data'),
+      DICOM_PORT: '0',
+      LOG_LEVEL: 'silent',
+      ROENTGEN_ADMIN_PASSWORD: 'Bench12345',
+      RENDER_CACHE_MB: '0',
+      RATE_LIMIT_PER_MINUTE: '1000000',
+    };
     const server = await createServer(loadConfig(env));
     cleanups.unshift(() => server.close());
     const base = await server.app.listen({ host: '127.0.0.1', port: 0 });
-    const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'Bench12345' }) });
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: 'Bench12345' }),
+    });
     const token = ((await login.json()) as { data: { access_token: string } }).data.access_token;
     const auth = { authorization: `Bearer ${token}` };
-    const study = await fetch(`${base}/dr/api/v1/auth/study`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(sampleStudy()) });
-    const uid = ((await study.json()) as { data: { series: { images: { sop_instance_uid: string }[] }[] } }).data.series[0].images[0].sop_instance_uid;
+    const study = await fetch(`${base}/dr/api/v1/auth/study`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify(sampleStudy()),
+    });
+    const uid = ((await study.json()) as { data: { series: { images: { sop_instance_uid: string }[] }[] } }).data.series[0].images[0]
+      .sop_instance_uid;
 
     const dx = writeDx({
       patient: { id: 'BENCH', name: 'Bench^Render', birthDate: '19800101', sex: 'F', age: '045Y' },
@@ -86,9 +106,11 @@ async function main(): Promise<void> {
       series: { instanceUid: generateUid(), number: 1, description: 'Chest PA' },
       instance: { sopInstanceUid: uid, number: 1, acquired: new Date() },
       view: { position: 'PA', laterality: 'U', bodyPart: 'CHEST', orientation: ['L', 'F'], sidMm: 1800 },
-      exposure: { kV: 120, mA: 250, ms: 10, mAs: 2.5 }, detector: { pixelSpacingMm: [0.139, 0.139], type: 'SCINTILLATOR' },
+      exposure: { kV: 120, mA: 250, ms: 10, mAs: 2.5 },
+      detector: { pixelSpacingMm: [0.139, 0.139], type: 'SCINTILLATOR' },
       pixels: { rows: SIZE, columns: SIZE, bitsStored: 14, data: radiograph() },
-      window: { center: 8000, width: 12000 }, intent: 'FOR PRESENTATION',
+      window: { center: 8000, width: 12000 },
+      intent: 'FOR PRESENTATION',
       equipment: { manufacturer: 'Roentgen', model: 'Bench', stationName: 'BENCH', softwareVersion: '0' },
     });
     const file = path.join(dir, 'dx.dcm');
@@ -96,7 +118,9 @@ async function main(): Promise<void> {
     const storeStart = performance.now();
     await server.services.imageFiles.storeImage(uid, dx);
     const storeMs = performance.now() - storeStart;
-    console.log(`file: ${SIZE}×${SIZE} 14-bit DX, ${(dx.length / 1024 / 1024).toFixed(1)} MB; store incl. WebP thumbnail: ${storeMs.toFixed(0)} ms; ${RUNS} runs each, after one warm-up\n`);
+    console.log(
+      `file: ${SIZE}×${SIZE} 14-bit DX, ${(dx.length / 1024 / 1024).toFixed(1)} MB; store incl. WebP thumbnail: ${storeMs.toFixed(0)} ms; ${RUNS} runs each, after one warm-up\n`,
+    );
 
     const ours = {
       thumbnail: await time(RUNS, () => fetchOk(`${base}/api/v1/instances/${uid}/preview?size=thumbnail&format=webp`, { headers: auth })),
@@ -106,11 +130,17 @@ async function main(): Promise<void> {
 
     const orthanc = await startOrthanc({ dicom: false });
     cleanups.unshift(() => orthanc.stop());
-    const uploaded = JSON.parse((await fetchOk(`${orthanc.url}/instances`, { method: 'POST', body: new Uint8Array(dx) })).toString()) as { ID: string };
+    const uploaded = JSON.parse((await fetchOk(`${orthanc.url}/instances`, { method: 'POST', body: new Uint8Array(dx) })).toString()) as {
+      ID: string;
+    };
     const theirs = {
       preview: await time(RUNS, () => fetchOk(`${orthanc.url}/instances/${uploaded.ID}/preview`)),
-      previewJpeg: await time(RUNS, () => fetchOk(`${orthanc.url}/instances/${uploaded.ID}/preview`, { headers: { accept: 'image/jpeg' } })),
-      rendered256: await time(RUNS, () => fetchOk(`${orthanc.url}/instances/${uploaded.ID}/rendered?width=256`, { headers: { accept: 'image/jpeg' } })),
+      previewJpeg: await time(RUNS, () =>
+        fetchOk(`${orthanc.url}/instances/${uploaded.ID}/preview`, { headers: { accept: 'image/jpeg' } }),
+      ),
+      rendered256: await time(RUNS, () =>
+        fetchOk(`${orthanc.url}/instances/${uploaded.ID}/rendered?width=256`, { headers: { accept: 'image/jpeg' } }),
+      ),
     };
 
     const dcmtk = {
@@ -119,7 +149,9 @@ async function main(): Promise<void> {
     };
 
     const row = (name: string, s: { median: number; p95: number }, ratio?: string) =>
-      console.log(`${name.padEnd(58)} median ${s.median.toFixed(1).padStart(7)} ms   p95 ${s.p95.toFixed(1).padStart(7)} ms${ratio ? `   ${ratio}` : ''}`);
+      console.log(
+        `${name.padEnd(58)} median ${s.median.toFixed(1).padStart(7)} ms   p95 ${s.p95.toFixed(1).padStart(7)} ms${ratio ? `   ${ratio}` : ''}`,
+      );
     const x = (peer: number, us: number) => `(peer / ours = ${(peer / us).toFixed(2)}×)`;
     row('ours: thumbnail 256 px WebP (render, no cache)', ours.thumbnail);
     row('ours: full-size JPEG (render, no cache)', ours.full);
@@ -130,7 +162,9 @@ async function main(): Promise<void> {
     row('DCMTK: dcmj2pnm full-size JPEG (incl. process start)', dcmtk.fullJpeg, x(dcmtk.fullJpeg.median, ours.full.median));
     row('DCMTK: dcmj2pnm 256 px PNG (incl. process start)', dcmtk.thumbPng, x(dcmtk.thumbPng.median, ours.thumbnail.median));
     const target = Math.min(theirs.preview.median / ours.full.median, theirs.previewJpeg.median / ours.full.median);
-    console.log(`\ntarget ≥ 2× faster than Orthanc's preview: ${target >= 2 ? 'met' : 'NOT met'} (${target.toFixed(2)}×, full-size against full-size)`);
+    console.log(
+      `\ntarget ≥ 2× faster than Orthanc's preview: ${target >= 2 ? 'met' : 'NOT met'} (${target.toFixed(2)}×, full-size against full-size)`,
+    );
   } finally {
     for (const cleanup of cleanups) await cleanup();
   }

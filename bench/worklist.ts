@@ -15,7 +15,12 @@ import pg from 'pg';
 import { createServer, type Server } from '../server/src/app.js';
 import { loadConfig } from '../server/src/config.js';
 
-const args = new Map(process.argv.slice(2).map((a, i, all) => [a, all[i + 1]] as const).filter(([a]) => a.startsWith('--')));
+const args = new Map(
+  process.argv
+    .slice(2)
+    .map((a, i, all) => [a, all[i + 1]] as const)
+    .filter(([a]) => a.startsWith('--')),
+);
 const SIZES = (args.get('--sizes') ?? '10000,1000000').split(',').map(Number);
 const DIALECTS = (args.get('--dialects') ?? 'sqlite,postgres').split(',') as ('sqlite' | 'postgres')[];
 const REQUESTS = Number(args.get('--requests') ?? 200);
@@ -25,10 +30,31 @@ const SECONDS_PER_STUDY = 31; // 1M studies span about a year, ~2,800 a day
 const SURNAMES = '张王李赵刘陈杨黄周吴';
 const GIVEN = '伟芳娜敏静丽强磊军洋';
 const DETAILS = JSON.stringify({
-  ref_physician: '', patient_english_name: '', patient_former_name: '', patient_size: 'Medium', patient_age: '045Y',
-  patient_dob: '1980-01-01T00:00:00.000Z', patient_sex: 'M', sex_neutered: '', pregnancy_status: '', patient_type: 'Human',
-  owner_name: '', chip_number: '', variety: '', is_anaesthesia: false, is_sedation: false, operator_name: '', weight: 70,
-  thickness: 20, length: 175, comment: '', mwl: '', is_edited: false, portrait_status: 'NotSaved', portrait_file: '', registered_by: 1,
+  ref_physician: '',
+  patient_english_name: '',
+  patient_former_name: '',
+  patient_size: 'Medium',
+  patient_age: '045Y',
+  patient_dob: '1980-01-01T00:00:00.000Z',
+  patient_sex: 'M',
+  sex_neutered: '',
+  pregnancy_status: '',
+  patient_type: 'Human',
+  owner_name: '',
+  chip_number: '',
+  variety: '',
+  is_anaesthesia: false,
+  is_sedation: false,
+  operator_name: '',
+  weight: 70,
+  thickness: 20,
+  length: 175,
+  comment: '',
+  mwl: '',
+  is_edited: false,
+  portrait_status: 'NotSaved',
+  portrait_file: '',
+  registered_by: 1,
 });
 
 export async function seedSqlite(server: Server, from: number, to: number): Promise<void> {
@@ -37,7 +63,9 @@ export async function seedSqlite(server: Server, from: number, to: number): Prom
   const db = server.db.kysely;
   await sql`${range} insert into patients (id, patient_id, name, english_name, former_name, sex, birth_date, patient_type, sex_neutered,
     owner_name, chip_number, variety, product, created_at, updated_at)
-    select i, 'BP' || i, ${sql.raw(name)}, '', '', 'M', '1980-01-01T00:00:00.000Z', 'Human', '', '', '', '', 'DROS', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z' from n`.execute(db);
+    select i, 'BP' || i, ${sql.raw(name)}, '', '', 'M', '1980-01-01T00:00:00.000Z', 'Human', '', '', '', '', 'DROS', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z' from n`.execute(
+    db,
+  );
   await sql`${range} insert into studies (id, study_id, study_instance_uid, patient_pk, product, accession_number, patient_id, patient_name,
     study_status, study_lock, study_type, study_start_datetime, study_end_datetime, create_time, updated_at, deleted_at, deleted_by, details)
     select i, printf('%015d', 250000000000000 + i), '1.2.826.0.1.3680043.10.999.' || i, i, 'DROS', 'ACC' || i, 'BP' || i, ${sql.raw(name)},
@@ -64,7 +92,9 @@ export async function seedPostgres(server: Server, from: number, to: number): Pr
     await sql`set session_replication_role = replica`.execute(db);
     await sql`insert into patients (id, patient_id, name, english_name, former_name, sex, birth_date, patient_type, sex_neutered,
       owner_name, chip_number, variety, product, created_at, updated_at)
-      select i, 'BP' || i, ${sql.raw(name)}, '', '', 'M', '1980-01-01T00:00:00.000Z', 'Human', '', '', '', '', 'DROS', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z' from ${n}`.execute(db);
+      select i, 'BP' || i, ${sql.raw(name)}, '', '', 'M', '1980-01-01T00:00:00.000Z', 'Human', '', '', '', '', 'DROS', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z' from ${n}`.execute(
+      db,
+    );
     await sql`insert into studies (id, study_id, study_instance_uid, patient_pk, product, accession_number, patient_id, patient_name,
       study_status, study_lock, study_type, study_start_datetime, study_end_datetime, create_time, updated_at, deleted_at, deleted_by, details)
       select i, lpad((250000000000000 + i)::text, 15, '0'), '1.2.826.0.1.3680043.10.999.' || i, i, 'DROS', 'ACC' || i, 'BP' || i, ${sql.raw(name)},
@@ -73,7 +103,9 @@ export async function seedPostgres(server: Server, from: number, to: number): Pr
         '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', case when i % 100 = 0 then '2025-01-01T00:00:00.000Z' end, null, ${DETAILS}
       from ${n}`.execute(db);
     await sql`insert into series (id, series_instance_uid, study_pk, procedure_id, body_part, performed_datetime, protocol_code_meaning, sort, product)
-      select i, '1.2.826.0.1.3680043.10.999.' || i || '.1', i, 'P0-0050', 'Human_CHEST', null, '胸部正侧位', 1, 'DROS' from ${n}`.execute(db);
+      select i, '1.2.826.0.1.3680043.10.999.' || i || '.1', i, 'P0-0050', 'Human_CHEST', null, '胸部正侧位', 1, 'DROS' from ${n}`.execute(
+      db,
+    );
     await sql`insert into images (id, sop_instance_uid, series_pk, study_pk, view_id, view_description, secondary_sop_uid, image_file_path,
       acquisition_mode, expose_status, judged_status, send_status, export_status, storage_status, acquisition_context, img_proc_context, sort, product, created_at)
       select 2 * i + k, '1.2.826.0.1.3680043.10.999.' || i || '.1.' || k, i, i, 'View_DX_T_A_CH_PA_00', '胸部后前位', '', '', 'RAD',
@@ -81,7 +113,9 @@ export async function seedPostgres(server: Server, from: number, to: number): Pr
       from ${n} cross join (values (0), (1)) as t(k)`.execute(db);
     await sql`set session_replication_role = origin`.execute(db);
     await sql`delete from study_counts`.execute(db);
-    await sql`insert into study_counts select case when deleted_at is null then 0 else 1 end, study_status, count(*) from studies group by 1, 2`.execute(db);
+    await sql`insert into study_counts select case when deleted_at is null then 0 else 1 end, study_status, count(*) from studies group by 1, 2`.execute(
+      db,
+    );
     await sql`insert into study_name_grams
       select distinct substr(lower(patient_name), k, len), id, case when deleted_at is null then 0 else 1 end, study_start_datetime, study_status
       from studies, generate_series(1, char_length(patient_name)) as k, (values (1), (2)) as l(len)
@@ -118,39 +152,58 @@ function liveId(n: number): number {
 function queries(total: number): Record<string, (i: number) => string> {
   const day = (offsetDays: number) => new Date(Date.now() - offsetDays * 86_400_000).toISOString().slice(0, 10);
   return {
-    'worklist today (status Arrived,InProgress)': (i) => `/dr/api/v1/auth/study/?status=Arrived,InProgress&start_time=${day(0)}T00:00:00.000%2B08:00&page=${1 + (i % 3)}&page_size=20`,
-    'list, last 7 days, page 1-5': (i) => `/dr/api/v1/auth/study/?start_time=${day(7)}T00:00:00.000%2B08:00&page=${1 + (i % 5)}&page_size=20`,
-    'name fuzzy (3 characters)': (i) => `/dr/api/v1/auth/study/?name=${encodeURIComponent(SURNAMES[i % 10] + GIVEN[(i * 7) % 10] + GIVEN[(i * 3) % 10])}&page=1&page_size=20`,
-    'name fuzzy (2 characters)': (i) => `/dr/api/v1/auth/study/?name=${encodeURIComponent(SURNAMES[i % 10] + GIVEN[(i * 7) % 10])}&page=1&page_size=20`,
+    'worklist today (status Arrived,InProgress)': (i) =>
+      `/dr/api/v1/auth/study/?status=Arrived,InProgress&start_time=${day(0)}T00:00:00.000%2B08:00&page=${1 + (i % 3)}&page_size=20`,
+    'list, last 7 days, page 1-5': (i) =>
+      `/dr/api/v1/auth/study/?start_time=${day(7)}T00:00:00.000%2B08:00&page=${1 + (i % 5)}&page_size=20`,
+    'name fuzzy (3 characters)': (i) =>
+      `/dr/api/v1/auth/study/?name=${encodeURIComponent(SURNAMES[i % 10] + GIVEN[(i * 7) % 10] + GIVEN[(i * 3) % 10])}&page=1&page_size=20`,
+    'name fuzzy (2 characters)': (i) =>
+      `/dr/api/v1/auth/study/?name=${encodeURIComponent(SURNAMES[i % 10] + GIVEN[(i * 7) % 10])}&page=1&page_size=20`,
     'acc_no fuzzy': (i) => `/dr/api/v1/auth/study/?acc_no=ACC${1 + ((i * 7919) % total)}&page=1&page_size=20`,
     'id fuzzy (study or patient id)': (i) => `/dr/api/v1/auth/study/?id=BP${1 + ((i * 104729) % total)}&page=1&page_size=20`,
     'unfiltered, page 1': () => '/dr/api/v1/auth/study/?page=1&page_size=20',
     // Every hundredth seeded study is in the recycle bin; ask for live ones.
-    'detail (series and images)': (i) => `/dr/api/v1/auth/study/${String(250000000000000 + liveId(1 + ((i * 7919) % total))).padStart(15, '0')}`,
+    'detail (series and images)': (i) =>
+      `/dr/api/v1/auth/study/${String(250000000000000 + liveId(1 + ((i * 7919) % total))).padStart(15, '0')}`,
   };
 }
 
 async function run(dialect: 'sqlite' | 'postgres'): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-bench-'));
   const schema = `bench_${Date.now()}`;
-  const env = { ROENTGEN_DATA_DIR: dataDir, DICOM_PORT: '0', LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench12345', RATE_LIMIT_PER_MINUTE: '1000000',
-    ...(dialect === 'postgres' ? { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema } : {}) };
+  const env = {
+    ROENTGEN_DATA_DIR: dataDir,
+    DICOM_PORT: '0',
+    LOG_LEVEL: 'silent',
+    ROENTGEN_ADMIN_PASSWORD: 'Bench12345',
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    ...(dialect === 'postgres' ? { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema } : {}),
+  };
   const server = await createServer(loadConfig(env));
   try {
     const url = await server.app.listen({ host: '127.0.0.1', port: 0 });
-    const login = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'Bench12345' }) });
+    const login = await fetch(`${url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: 'Bench12345' }),
+    });
     const token = ((await login.json()) as { data: { access_token: string } }).data.access_token;
     let seeded = 0;
     for (const size of SIZES) {
       const started = performance.now();
       // Seed ids far from the ones registration uses; the bench only reads.
       await (dialect === 'sqlite' ? seedSqlite : seedPostgres)(server, seeded + 1, size);
-      process.stdout.write(`\n${dialect}: ${size.toLocaleString('en')} studies (+${(size - seeded).toLocaleString('en')} seeded in ${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+      process.stdout.write(
+        `\n${dialect}: ${size.toLocaleString('en')} studies (+${(size - seeded).toLocaleString('en')} seeded in ${((performance.now() - started) / 1000).toFixed(1)} s)\n`,
+      );
       seeded = size;
       for (const [label, paths] of Object.entries(queries(size))) {
         const { p50, p95 } = await time(url, token, paths);
         const verdict = p95 <= 50 ? 'ok' : 'OVER TARGET';
-        process.stdout.write(`  ${label.padEnd(44)} p50 ${p50.toFixed(1).padStart(6)} ms   p95 ${p95.toFixed(1).padStart(6)} ms   ${verdict}\n`);
+        process.stdout.write(
+          `  ${label.padEnd(44)} p50 ${p50.toFixed(1).padStart(6)} ms   p95 ${p95.toFixed(1).padStart(6)} ms   ${verdict}\n`,
+        );
       }
     }
   } finally {
@@ -165,4 +218,4 @@ async function run(dialect: 'sqlite' | 'postgres'): Promise<void> {
   }
 }
 
-if (process.argv[1]?.endsWith("worklist.ts")) for (const dialect of DIALECTS) await run(dialect);
+if (process.argv[1]?.endsWith('worklist.ts')) for (const dialect of DIALECTS) await run(dialect);

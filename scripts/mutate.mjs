@@ -9,7 +9,10 @@ const passThrough = args.filter((a) => !named.includes(a));
 let failed = false;
 for (const group of named.length > 0 ? named : Object.keys(GROUPS)) {
   console.log(`\n== mutation group ${group}`);
-  const run = spawnSync('npx', ['stryker', 'run', 'stryker.config.mjs', ...passThrough], { stdio: 'inherit', env: { ...process.env, ROENTGEN_MUTATE_GROUP: group } });
+  const run = spawnSync('npx', ['stryker', 'run', 'stryker.config.mjs', ...passThrough], {
+    stdio: 'inherit',
+    env: { ...process.env, ROENTGEN_MUTATE_GROUP: group },
+  });
   failed ||= run.status !== 0;
 }
 process.exit(failed ? 1 : 0);

@@ -127,9 +127,12 @@ function installRequestBasics(app: App, config: Config): void {
     readClientHeaders(request, config.defaultProduct);
     reply.header('X-Request-ID', request.id);
     // A handler still running after the limit gets a 504 in the envelope instead of a hung client.
-    timers.set(request, setTimeout(() => {
-      if (!reply.sent) sendError(request, reply, 'TIMEOUT');
-    }, config.requestTimeoutMs));
+    timers.set(
+      request,
+      setTimeout(() => {
+        if (!reply.sent) sendError(request, reply, 'TIMEOUT');
+      }, config.requestTimeoutMs),
+    );
   });
   app.addHook('onResponse', (request) => {
     clearTimeout(timers.get(request));
@@ -139,7 +142,10 @@ function installRequestBasics(app: App, config: Config): void {
 
 async function installPlugins(app: App, config: Config, configs: ConfigService, version: string): Promise<void> {
   await app.register(helmet, {
-    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], styleSrc: ["'self'", "'unsafe-inline'"] } },
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], styleSrc: ["'self'", "'unsafe-inline'"] },
+    },
     frameguard: { action: 'deny' },
     hsts: { maxAge: 31_536_000, includeSubDomains: true, preload: false },
     xXssProtection: false,
@@ -202,8 +208,21 @@ export async function createServer(config: Config): Promise<Server> {
     const studies = new StudiesService(studiesRepository, protocolRepository, config.uidRoot, blobs);
     const filesRepository = new FilesRepository(db);
     const archive = new Archive(new SqlArchiveRepository(studiesRepository, filesRepository), blobs, config.defaultProduct);
-    const imageFiles = new ImageFilesService(filesRepository, studiesRepository, studies, archive, blobs, configs, new RenderCache(config.renderCacheBytes));
-    const equipment = { manufacturer: 'Roentgen', model: 'Roentgen DR console', stationName: os.hostname().slice(0, 16), softwareVersion: build.version.slice(0, 64) };
+    const imageFiles = new ImageFilesService(
+      filesRepository,
+      studiesRepository,
+      studies,
+      archive,
+      blobs,
+      configs,
+      new RenderCache(config.renderCacheBytes),
+    );
+    const equipment = {
+      manufacturer: 'Roentgen',
+      model: 'Roentgen DR console',
+      stationName: os.hostname().slice(0, 16),
+      softwareVersion: build.version.slice(0, 64),
+    };
     const derivedImages = new DerivedImagesService(imageFiles, studies, configs, equipment, config.uidRoot, config.dataDir);
     const recycleBin = new RecycleBinService(studiesRepository, blobs, config.dataDir);
     // Simulators are the default drivers until a deployment configures hardware ones.
@@ -215,7 +234,11 @@ export async function createServer(config: Config): Promise<Server> {
     // One runner for every kind of background job; STORE_POLL_MS has set how often it looks.
     let logJobs: (message: string) => void = () => undefined;
     const runner = new JobRunner(jobs, { node: nodeId(config.dataDir), pollMs: config.storeQueue.pollMs, log: (m) => logJobs(m) });
-    const storeKind = storeJobKind(pacsRepository, studiesRepository, imageFiles, { ...config.storeQueue, callingAetFallback: config.dicomAet, timeoutMs: config.dicomTimeoutMs });
+    const storeKind = storeJobKind(pacsRepository, studiesRepository, imageFiles, {
+      ...config.storeQueue,
+      callingAetFallback: config.dicomAet,
+      timeoutMs: config.dicomTimeoutMs,
+    });
     runner.register(storeKind);
     // Thumbnails of received objects wait while the SCP receives (the ingest is made below).
     let receiving = () => false;
@@ -223,8 +246,19 @@ export async function createServer(config: Config): Promise<Server> {
     runner.register(thumbnailKind);
     const store = new StoreService(new StoreTaskRepository(jobs), pacsRepository, studiesRepository, studies, runner, storeKind);
     const acquisition = new AcquisitionService({
-      studies, studiesRepo: studiesRepository, protocols: protocolRepository, files: imageFiles, generator, detector, bus, equipment, uidRoot: config.uidRoot, pipeline,
-      onAccepted: async (image) => { if (await configs.getBoolean('pacs.auto_send')) await store.autoSend(image); },
+      studies,
+      studiesRepo: studiesRepository,
+      protocols: protocolRepository,
+      files: imageFiles,
+      generator,
+      detector,
+      bus,
+      equipment,
+      uidRoot: config.uidRoot,
+      pipeline,
+      onAccepted: async (image) => {
+        if (await configs.getBoolean('pacs.auto_send')) await store.autoSend(image);
+      },
     });
     stats.register('patients', async (since) => (await studiesRepository.statistics(since)).patients);
     stats.register('studies', async (since) => (await studiesRepository.statistics(since)).studies);
@@ -233,7 +267,7 @@ export async function createServer(config: Config): Promise<Server> {
     const routes: Server['routes'] = [];
     app.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) {
-        routes.push({ method, url: route.url, options: (route.config)?.roentgen });
+        routes.push({ method, url: route.url, options: route.config?.roentgen });
       }
     });
     installValidation(app);
@@ -265,15 +299,28 @@ export async function createServer(config: Config): Promise<Server> {
     });
     await app.ready();
     logJobs = (message) => app.log.warn(message);
-    const ingest = new IngestService(new ThumbnailQueue(runner, thumbnailKind, logJobs), { databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir, defaultProduct: config.defaultProduct },
-      path.join(config.dataDir, 'ingest-journal'), (level, message) => app.log[level](message));
+    const ingest = new IngestService(
+      new ThumbnailQueue(runner, thumbnailKind, logJobs),
+      {
+        databaseUrl: config.databaseUrl,
+        databaseSchema: config.databaseSchema,
+        dataDir: config.dataDir,
+        defaultProduct: config.defaultProduct,
+      },
+      path.join(config.dataDir, 'ingest-journal'),
+      (level, message) => app.log[level](message),
+    );
     // Objects acknowledged by an earlier run and not indexed yet are indexed before new ones come in.
     receiving = () => ingest.receiving();
     await ingest.start();
     await runner.start();
     const dimse = new DimseServer({
       aet: config.dicomAet,
-      allowedCallingAets: async () => (await configs.getString('dicom.scp_allowed_aets')).split(',').map((a) => a.trim()).filter(Boolean),
+      allowedCallingAets: async () =>
+        (await configs.getString('dicom.scp_allowed_aets'))
+          .split(',')
+          .map((a) => a.trim())
+          .filter(Boolean),
       onStore: (object) => ingest.ingest(object),
       openSink: (header) => ingest.openSink(header),
     });
@@ -288,7 +335,13 @@ export async function createServer(config: Config): Promise<Server> {
       closeTransports = await attachBrokerTransports(bus.broker, app.server, tcp);
     }
     return {
-      app, db, bus, seeded, routes, services: { imageFiles, acquisition, ingest, jobs: runner }, dicomPort,
+      app,
+      db,
+      bus,
+      seeded,
+      routes,
+      services: { imageFiles, acquisition, ingest, jobs: runner },
+      dicomPort,
       async close() {
         await acquisition.pending.catch(() => undefined);
         await runner.stop();

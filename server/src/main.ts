@@ -18,10 +18,13 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   await server.app.listen({ host: config.host, port: config.port });
-  server.app.log.info({ aet: config.dicomAet, port: server.dicomPort }, `DICOM service (C-ECHO, C-STORE SCP) listening on ${config.host}:${server.dicomPort} as ${config.dicomAet}`);
+  server.app.log.info(
+    { aet: config.dicomAet, port: server.dicomPort },
+    `DICOM service (C-ECHO, C-STORE SCP) listening on ${config.host}:${server.dicomPort} as ${config.dicomAet}`,
+  );
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`Roentgen failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.stderr.write(`Roentgen failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

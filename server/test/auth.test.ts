@@ -30,7 +30,10 @@ for (const dialect of DIALECTS) {
     });
 
     test('DR pub/login returns token, expire, uid, name, avatar; the token works on both faces', async () => {
-      const res = await call(ctx.t.url, 'POST', '/dr/api/v1/pub/login', { body: { username: 'admin', password: ADMIN_PASSWORD }, headers: { Product: 'DROS', Source: 'Electron' } });
+      const res = await call(ctx.t.url, 'POST', '/dr/api/v1/pub/login', {
+        body: { username: 'admin', password: ADMIN_PASSWORD },
+        headers: { Product: 'DROS', Source: 'Electron' },
+      });
       assert.equal(res.status, 200);
       assert.equal(res.body.code, '0x000000');
       const d = res.body.data;
@@ -71,13 +74,18 @@ for (const dialect of DIALECTS) {
         const shown = await call(ctx.t.url, 'GET', `/api/v1/users/${user.id}`, { token: ctx.admin });
         assert.equal(shown.body.data.is_locked, true);
         // An administrator's reset clears the lock.
-        await call(ctx.t.url, 'POST', `/api/v1/users/${user.id}/reset-password`, { token: ctx.admin, body: { new_password: 'Another123' } });
+        await call(ctx.t.url, 'POST', `/api/v1/users/${user.id}/reset-password`, {
+          token: ctx.admin,
+          body: { new_password: 'Another123' },
+        });
         const ok = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Another123' } });
         assert.equal(ok.status, 200);
       } finally {
         await call(ctx.t.url, 'PUT', '/api/v1/system/configs/security.max_failed_logins', { token: ctx.admin, body: { config_value: 5 } });
       }
-      const audit = await call(ctx.t.url, 'GET', `/api/v1/system/audit-logs?action=auth.login&username=${user.username}&outcome=failure`, { token: ctx.admin });
+      const audit = await call(ctx.t.url, 'GET', `/api/v1/system/audit-logs?action=auth.login&username=${user.username}&outcome=failure`, {
+        token: ctx.admin,
+      });
       assert.equal(audit.body.data.pagination.total, 4, 'three wrong passwords and one locked attempt are audited');
     });
 
@@ -107,15 +115,27 @@ for (const dialect of DIALECTS) {
     });
 
     test('expired, forged and malformed tokens are refused', async () => {
-      const secret = await ctx.t.server.db.kysely.selectFrom('server_secrets').select('value').where('name', '=', 'jwt_secret').executeTakeFirstOrThrow();
+      const secret = await ctx.t.server.db.kysely
+        .selectFrom('server_secrets')
+        .select('value')
+        .where('name', '=', 'jwt_secret')
+        .executeTakeFirstOrThrow();
       const past = Math.floor(Date.now() / 1000) - 7200;
-      const expired = await new SignJWT({ id: 1, name: 'admin', typ: 'access', ver: 0 }).setProtectedHeader({ alg: 'HS256' })
-        .setJti('x').setIssuedAt(past).setExpirationTime(past + 3600).sign(new TextEncoder().encode(secret.value));
+      const expired = await new SignJWT({ id: 1, name: 'admin', typ: 'access', ver: 0 })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setJti('x')
+        .setIssuedAt(past)
+        .setExpirationTime(past + 3600)
+        .sign(new TextEncoder().encode(secret.value));
       const res = await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: expired });
       assert.equal(res.status, 401);
       assert.match(res.body.message, /过期/);
-      const forged = await new SignJWT({ id: 1, name: 'admin', typ: 'access', ver: 0 }).setProtectedHeader({ alg: 'HS256' })
-        .setJti('y').setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode('not-the-secret'));
+      const forged = await new SignJWT({ id: 1, name: 'admin', typ: 'access', ver: 0 })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setJti('y')
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode('not-the-secret'));
       assert.equal((await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: forged })).status, 401);
       assert.equal((await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: 'abc.def' })).status, 401);
       const noneAlg = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"id":1,"name":"admin","typ":"access","ver":0}').toString('base64url')}.`;
@@ -125,21 +145,43 @@ for (const dialect of DIALECTS) {
     test('changing your own password checks old/confirm/strength and voids old tokens', async () => {
       const user = await createUser(ctx.t.url, ctx.admin, ['tech']);
       const second = await login(ctx.t.url, user.username, 'Password123');
-      const body = (old: string, next: string, confirm: string) => ({ old_password: old, new_password: next, confirm_new_password: confirm });
-      const mismatch = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', { token: user.token, body: body('Password123', 'NewPass123', 'NewPass124') });
+      const body = (old: string, next: string, confirm: string) => ({
+        old_password: old,
+        new_password: next,
+        confirm_new_password: confirm,
+      });
+      const mismatch = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', {
+        token: user.token,
+        body: body('Password123', 'NewPass123', 'NewPass124'),
+      });
       assert.equal(mismatch.status, 422);
       assert.ok(isDrError(mismatch.body, '0x020009'));
-      const wrongOld = await call(ctx.t.url, 'POST', '/dr/api/v1/auth/settings/password', { token: user.token, body: body('Nope12345', 'NewPass123', 'NewPass123') });
+      const wrongOld = await call(ctx.t.url, 'POST', '/dr/api/v1/auth/settings/password', {
+        token: user.token,
+        body: body('Nope12345', 'NewPass123', 'NewPass123'),
+      });
       assert.equal(wrongOld.status, 422);
       assert.ok(isDrError(wrongOld.body, '0x02000A'));
-      const weak = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', { token: user.token, body: body('Password123', 'short', 'short') });
+      const weak = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', {
+        token: user.token,
+        body: body('Password123', 'short', 'short'),
+      });
       assert.equal(weak.status, 422);
-      const changed = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', { token: user.token, body: body('Password123', 'NewPass123', 'NewPass123') });
+      const changed = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', {
+        token: user.token,
+        body: body('Password123', 'NewPass123', 'NewPass123'),
+      });
       assert.equal(changed.status, 200);
       assert.deepEqual(changed.body.data, {});
       assert.equal((await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: second.token })).status, 401, 'other sessions end');
-      assert.equal((await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Password123' } })).status, 401);
-      assert.equal((await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'NewPass123' } })).status, 200);
+      assert.equal(
+        (await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Password123' } })).status,
+        401,
+      );
+      assert.equal(
+        (await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'NewPass123' } })).status,
+        200,
+      );
     });
 
     test('the guest token from software_info works only on guest routes', async () => {
@@ -155,7 +197,10 @@ for (const dialect of DIALECTS) {
       const lang = await call(ctx.t.url, 'POST', '/dr/api/v1/auth/manage/language', { token: guest, body: { lang: 'en_US' } });
       assert.equal(lang.status, 403);
       assert.ok(isDrError(lang.body, '0x02000D'));
-      const pw = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', { token: guest, body: { old_password: 'a', new_password: 'b', confirm_new_password: 'b' } });
+      const pw = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', {
+        token: guest,
+        body: { old_password: 'a', new_password: 'b', confirm_new_password: 'b' },
+      });
       assert.equal(pw.status, 403);
     });
 

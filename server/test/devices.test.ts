@@ -5,8 +5,15 @@ import { DIALECTS, call, createUser, isDrError, withServer } from './helpers.js'
 for (const dialect of DIALECTS) {
   describe(`devices on ${dialect}`, () => {
     const ctx = withServer(dialect);
-    const device = (verb: string, body: unknown, token?: string) => call(ctx.t.url, 'POST', `/dr/api/v1/auth/device/${verb}`, { token: token ?? ctx.admin, body });
-    const request = (reqName: string, reqParam = '', deviceUri = 'DIOS/DEVICE/Generator') => ({ deviceUri, reqName, reqParam, reqTransaction: 't1', reqClientID: 'c1' });
+    const device = (verb: string, body: unknown, token?: string) =>
+      call(ctx.t.url, 'POST', `/dr/api/v1/auth/device/${verb}`, { token: token ?? ctx.admin, body });
+    const request = (reqName: string, reqParam = '', deviceUri = 'DIOS/DEVICE/Generator') => ({
+      deviceUri,
+      reqName,
+      reqParam,
+      reqTransaction: 't1',
+      reqClientID: 'c1',
+    });
     const params = async (token?: string) => {
       const res = await device('get', request(''), token);
       assert.equal(res.status, 200, res.text);
@@ -20,7 +27,20 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(opened.body.data, { '@type': 'type.googleapis.com/google.protobuf.Empty', value: {} });
       const before = await params();
       assert.deepEqual([before.KV.Level, before.KV.DescKey, before.KV.min, before.KV.max], ['Public', 'KV', '40.00', '150.00']);
-      for (const key of ['MA', 'MS', 'MAS', 'FOCUS', 'WORKSTATION', 'TECHMODE', 'EXPMODE', 'GENERATORSTATUS', 'TUBEHEAT', 'AECDENSITY', 'AECFIELD', 'AECFILM']) {
+      for (const key of [
+        'MA',
+        'MS',
+        'MAS',
+        'FOCUS',
+        'WORKSTATION',
+        'TECHMODE',
+        'EXPMODE',
+        'GENERATORSTATUS',
+        'TUBEHEAT',
+        'AECDENSITY',
+        'AECFIELD',
+        'AECFILM',
+      ]) {
         assert.ok(before[key], key);
       }
       assert.equal((await device('action', request('IncParam_KV'))).status, 200);
@@ -28,7 +48,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await device('action', request('SetParam_MAS', '16'))).status, 200);
       const after = await params();
       assert.equal(Number(after.MAS.Value), 16);
-      assert.equal(Number(after.MA.Value) * Number(after.MS.Value) / 1000, 16);
+      assert.equal((Number(after.MA.Value) * Number(after.MS.Value)) / 1000, 16);
       const audit = await call(ctx.t.url, 'GET', '/api/v1/system/audit-logs?action=device.action', { token: ctx.admin });
       assert.ok(audit.body.data.items.length >= 2);
     });
@@ -56,7 +76,10 @@ for (const dialect of DIALECTS) {
       const res = await device('get', request('', '', 'DIOS/DEVICE/Detector'));
       assert.equal(res.status, 200);
       const map = JSON.parse(res.body.data);
-      assert.deepEqual([map.Rows.Value, map.Columns.Value, map.BitsStored.Value, map.DETECTORSTATUS.Value], ['512', '512', '14', 'DETECTOR_STATUS_STANDBY']);
+      assert.deepEqual(
+        [map.Rows.Value, map.Columns.Value, map.BitsStored.Value, map.DETECTORSTATUS.Value],
+        ['512', '512', '14', 'DETECTOR_STATUS_STANDBY'],
+      );
     });
 
     test('the guest may drive devices (emergency workflow); a user without device permissions may not', async () => {

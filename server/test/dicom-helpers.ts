@@ -19,7 +19,8 @@ export function dxInput(sopInstanceUid: string, over: Partial<DxImageInput> = {}
     exposure: { kV: 110, mA: 200, ms: 10, mAs: 2 },
     detector: { pixelSpacingMm: [0.14, 0.14], type: 'SCINTILLATOR' },
     pixels: { ...size, bitsStored: 14, data: testPattern(size.rows, size.columns, 14) },
-    window: { center: 8192, width: 16384 }, intent: 'FOR PRESENTATION',
+    window: { center: 8192, width: 16384 },
+    intent: 'FOR PRESENTATION',
     equipment: { manufacturer: 'Roentgen', model: 'Test', stationName: 'T1', softwareVersion: '0' },
     ...over,
   };

@@ -26,7 +26,10 @@ for (const dialect of DIALECTS) {
     });
 
     test('translation modules are served as JavaScript with the sample keys', async () => {
-      for (const [locale, file, expected] of [['zh_CN', 'zh.js', '患者管理'], ['en_US', 'en.js', 'Patients']]) {
+      for (const [locale, file, expected] of [
+        ['zh_CN', 'zh.js', '患者管理'],
+        ['en_US', 'en.js', 'Patients'],
+      ]) {
         const res = await fetch(`${ctx.t.url}/dr/api/v1/pub/trans/${locale}/${file}`);
         assert.equal(res.status, 200);
         assert.match(res.headers.get('content-type') ?? '', /javascript/);
@@ -34,7 +37,13 @@ for (const dialect of DIALECTS) {
         assert.match(text, /^export default \{/);
         const table = JSON.parse(text.replace(/^export default /, '').replace(/;\s*$/, ''));
         assert.equal(table.patient, expected);
-        for (const key of ['worklistTable.StudyInstanceUID', 'register.sexNeutered', 'actionPanel.risSync', 'workstation.wall', 'bin.diskCapacity']) {
+        for (const key of [
+          'worklistTable.StudyInstanceUID',
+          'register.sexNeutered',
+          'actionPanel.risSync',
+          'workstation.wall',
+          'bin.diskCapacity',
+        ]) {
           assert.ok(key in table, `${locale} lacks ${key}`);
         }
         assert.equal(Object.keys(table).length, 180);
@@ -48,14 +57,20 @@ for (const dialect of DIALECTS) {
 
     test('language list, console users and quota', async () => {
       const lang = await call(ctx.t.url, 'GET', '/dr/api/v1/pub/language');
-      assert.deepEqual(lang.body.data, [{ language: 'en_US', display: 'English' }, { language: 'zh_CN', display: '简体中文' }]);
+      assert.deepEqual(lang.body.data, [
+        { language: 'en_US', display: 'English' },
+        { language: 'zh_CN', display: '简体中文' },
+      ]);
       const users = await call(ctx.t.url, 'GET', '/dr/api/v1/pub/users');
       assert.deepEqual(users.body.data, ['admin', 'mgr', 'service', 'tech']);
       const quota = await call(ctx.t.url, 'GET', '/dr/api/v1/pub/quota');
       assert.deepEqual(quota.body.data, { total: 0, available: 0, online: false, overdue: false });
       await call(ctx.t.url, 'PUT', '/api/v1/system/configs/quota.total', { token: ctx.admin, body: { config_value: 50 } });
       await call(ctx.t.url, 'PUT', '/api/v1/system/configs/quota.used', { token: ctx.admin, body: { config_value: 8 } });
-      await call(ctx.t.url, 'PUT', '/api/v1/system/configs/quota.cloud_url', { token: ctx.admin, body: { config_value: 'https://cloud.example' } });
+      await call(ctx.t.url, 'PUT', '/api/v1/system/configs/quota.cloud_url', {
+        token: ctx.admin,
+        body: { config_value: 'https://cloud.example' },
+      });
       await new Promise((r) => setTimeout(r, 2100)); // the config cache's lifetime
       const after = await call(ctx.t.url, 'GET', '/dr/api/v1/pub/quota');
       assert.deepEqual(after.body.data, { total: 50, available: 42, online: false, overdue: true });
@@ -65,10 +80,19 @@ for (const dialect of DIALECTS) {
       const basic = await call(ctx.t.url, 'GET', '/dr/api/v1/auth/resource/options', { token: ctx.admin, headers: { Language: 'en_US' } });
       assert.deepEqual(basic.body.data, {
         '@type': 'type.googleapis.com/dr.resource.OptionReply',
-        option: [{ text: 'Male', value: 'M' }, { text: 'Female', value: 'F' }, { text: 'Other', value: 'O' }, { text: 'CM', value: 'CM' }, { text: 'SF', value: 'SF' }],
+        option: [
+          { text: 'Male', value: 'M' },
+          { text: 'Female', value: 'F' },
+          { text: 'Other', value: 'O' },
+          { text: 'CM', value: 'CM' },
+          { text: 'SF', value: 'SF' },
+        ],
       });
       const size = await call(ctx.t.url, 'GET', '/dr/api/v1/auth/resource/options?group=patient_size', { token: ctx.admin });
-      assert.deepEqual(size.body.data.option.map((o: { text: string }) => o.text), ['大', '中', '小', '儿童']);
+      assert.deepEqual(
+        size.body.data.option.map((o: { text: string }) => o.text),
+        ['大', '中', '小', '儿童'],
+      );
       for (const group of ['sex_full', 'pregnancy_status', 'sex_neutered', 'study_type', 'apr_cbo', 'flag']) {
         const res = await call(ctx.t.url, 'GET', `/dr/api/v1/auth/resource/options?group=${group}`, { token: ctx.admin });
         assert.ok(res.body.data.option.length >= 2, group);
@@ -101,7 +125,10 @@ for (const dialect of DIALECTS) {
       const info = await call(ctx.t.url, 'GET', '/dr/api/v1/pub/software_info');
       assert.equal(info.body.data.current_locale, 'en_US');
       const tech = await login(ctx.t.url, 'tech', SEED_PASSWORD);
-      assert.equal((await call(ctx.t.url, 'POST', '/dr/api/v1/auth/manage/language', { token: tech.token, body: { lang: 'zh_CN' } })).status, 403);
+      assert.equal(
+        (await call(ctx.t.url, 'POST', '/dr/api/v1/auth/manage/language', { token: tech.token, body: { lang: 'zh_CN' } })).status,
+        403,
+      );
     });
   });
 }

@@ -26,11 +26,14 @@ function windowed(value: number, center: number, width: number): number {
 function rawGet(base: string, rawPath: string, token: string): Promise<{ status: number; body: Buffer }> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, path: rawPath, method: 'GET', headers: { authorization: `Bearer ${token}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-    });
+    const req = http.request(
+      { host: url.hostname, port: url.port, path: rawPath, method: 'GET', headers: { authorization: `Bearer ${token}` } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -47,19 +50,37 @@ for (const dialect of DIALECTS) {
       const [rows, columns] = [64, 64];
       const data = new Uint16Array(rows * columns).map((_, i) => (i % columns < columns / 2 ? 1000 : 3000));
       await storeDx(ctx.t, uid, { pixels: { rows, columns, bitsStored: 14, data } });
-      const points: [number, number][] = [[32, 8], [32, 56]];
+      const points: [number, number][] = [
+        [32, 8],
+        [32, 56],
+      ];
       const preview = async (center: number, width: number) => {
-        const r = await fetch(`${ctx.t.url}/api/v1/instances/${uid}/preview?size=original&format=png&window_center=${center}&window_width=${width}`, { headers: { authorization: `Bearer ${ctx.admin}` } });
+        const r = await fetch(
+          `${ctx.t.url}/api/v1/instances/${uid}/preview?size=original&format=png&window_center=${center}&window_width=${width}`,
+          { headers: { authorization: `Bearer ${ctx.admin}` } },
+        );
         assert.equal(r.status, 200);
         return greyAt(Buffer.from(await r.arrayBuffer()), points);
       };
       // Windows for which swapping centre and width gives other grey levels.
-      for (const [center, width] of [[2000, 4000], [3000, 1000], [1000, 3000]] as const) {
+      for (const [center, width] of [
+        [2000, 4000],
+        [3000, 1000],
+        [1000, 3000],
+      ] as const) {
         const seen = await preview(center, width);
         const expected = [1000, 3000].map((v) => windowed(v, center, width));
         const swapped = [1000, 3000].map((v) => windowed(v, width, center));
-        seen.forEach((grey, i) => assert.ok(Math.abs(grey - expected[i]) <= 1.5, `c=${center} w=${width}: ${seen.join(',')} expected ${expected.map(Math.round).join(',')}`));
-        assert.ok(expected.some((e, i) => Math.abs(e - swapped[i]) > 20), 'the window tells centre from width');
+        seen.forEach((grey, i) =>
+          assert.ok(
+            Math.abs(grey - expected[i]) <= 1.5,
+            `c=${center} w=${width}: ${seen.join(',')} expected ${expected.map(Math.round).join(',')}`,
+          ),
+        );
+        assert.ok(
+          expected.some((e, i) => Math.abs(e - swapped[i]) > 20),
+          'the window tells centre from width',
+        );
       }
     });
   });
@@ -75,7 +96,9 @@ for (const dialect of DIALECTS) {
       for (const file of [beside, inside]) fs.writeFileSync(file, secret);
       planted = [beside, inside];
     });
-    after(() => { for (const file of planted) fs.rmSync(file, { force: true }); });
+    after(() => {
+      for (const file of planted) fs.rmSync(file, { force: true });
+    });
 
     /** Names that climb 1..20 levels to the planted files and /etc/passwd, spelled several ways. */
     const names = (): string[] => {
@@ -103,8 +126,16 @@ for (const dialect of DIALECTS) {
       }
       return [...all];
     };
-    const ROUTES = ['/dr/api/v1/pub/thumbnail/', '/dr/api/v1/auth/f/thumbnail/', '/api/v1/pub/thumbnail/', '/api/v1/auth/f/thumbnail/',
-      '/dr/api/v1/pub/dcm/', '/dr/api/v1/auth/f/dcm/', '/dr/api/v1/pub/capture/', '/dr/api/v1/auth/f/capture/'];
+    const ROUTES = [
+      '/dr/api/v1/pub/thumbnail/',
+      '/dr/api/v1/auth/f/thumbnail/',
+      '/api/v1/pub/thumbnail/',
+      '/api/v1/auth/f/thumbnail/',
+      '/dr/api/v1/pub/dcm/',
+      '/dr/api/v1/auth/f/dcm/',
+      '/dr/api/v1/pub/capture/',
+      '/dr/api/v1/auth/f/capture/',
+    ];
 
     test('deep and encoded ../ chains and absolute paths get a not-found in the envelope, never the planted bytes', async () => {
       // A real stored image: its own name is served, so the routes work.
@@ -112,7 +143,11 @@ for (const dialect of DIALECTS) {
       const uid: string = study.series[0].images[0].sop_instance_uid;
       await storeDx(ctx.t, uid);
       assert.equal((await fetch(`${ctx.t.url}/dr/api/v1/pub/thumbnail/${uid}.webp`)).status, 200);
-      const requests = names().flatMap((name) => ROUTES.flatMap((route) => (route.includes('/pub/') ? [ctx.admin, undefined] : [ctx.admin]).map((token) => ({ name, route, token }))));
+      const requests = names().flatMap((name) =>
+        ROUTES.flatMap((route) =>
+          (route.includes('/pub/') ? [ctx.admin, undefined] : [ctx.admin]).map((token) => ({ name, route, token })),
+        ),
+      );
       const check = async ({ name, route, token }: (typeof requests)[number]) => {
         const res = await fetch(`${ctx.t.url}${route}${name}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
         const body = Buffer.from(await res.arrayBuffer());
@@ -120,7 +155,10 @@ for (const dialect of DIALECTS) {
         assert.ok(!body.includes(secret) && !body.includes('root:'), `${where}: no planted or system file content`);
         assert.ok(token ? res.status === 404 : [401, 404].includes(res.status), `${where}: ${res.status}`);
         const json = JSON.parse(body.toString('utf8')) as unknown;
-        assert.ok(isDrError(json, res.status === 404 ? '0x070001' : undefined), `${where}: the DR envelope ${body.toString('utf8').slice(0, 200)}`);
+        assert.ok(
+          isDrError(json, res.status === 404 ? '0x070001' : undefined),
+          `${where}: the DR envelope ${body.toString('utf8').slice(0, 200)}`,
+        );
       };
       // A few at a time: thousands of requests one by one take long on a loaded machine.
       for (let i = 0; i < requests.length; i += 8) await Promise.all(requests.slice(i, i + 8).map(check));

@@ -53,7 +53,10 @@ function watchFs(watched: (file: string) => boolean) {
     if (!fds.has(fd)) return original.write(...args);
     events.push({ kind: 'write', fd });
     const callback = args[args.length - 1] as (...r: unknown[]) => void;
-    return original.write(...args.slice(0, -1), (...r: unknown[]) => { events.push({ kind: 'write-done', fd }); callback(...r); });
+    return original.write(...args.slice(0, -1), (...r: unknown[]) => {
+      events.push({ kind: 'write-done', fd });
+      callback(...r);
+    });
   };
   for (const name of ['fsyncSync', 'fdatasyncSync'] as const) {
     mutable[name] = (...args: unknown[]) => {
@@ -66,14 +69,23 @@ function watchFs(watched: (file: string) => boolean) {
     mutable[name] = (...args: unknown[]) => {
       const fd = args[0] as number;
       const callback = args[args.length - 1] as (...r: unknown[]) => void;
-      return original[name](...args.slice(0, -1), (...r: unknown[]) => { if (fds.has(fd) && !r[0]) events.push({ kind: 'sync', fd }); callback(...r); });
+      return original[name](...args.slice(0, -1), (...r: unknown[]) => {
+        if (fds.has(fd) && !r[0]) events.push({ kind: 'sync', fd });
+        callback(...r);
+      });
     };
   }
   return {
     events,
     /** The descriptor a journal file was opened with (the last one, if opened more than once). */
-    fdOf: (file: string) => [...fds].filter(([, v]) => v.file === file).map(([fd]) => fd).at(-1),
-    restore: () => { for (const n of names) mutable[n] = original[n]; },
+    fdOf: (file: string) =>
+      [...fds]
+        .filter(([, v]) => v.file === file)
+        .map(([fd]) => fd)
+        .at(-1),
+    restore: () => {
+      for (const n of names) mutable[n] = original[n];
+    },
   };
 }
 
@@ -122,7 +134,10 @@ for (const direct of [true, false]) {
           assert.ok(!('file' in entry), 'small: a segment record');
           const fd = watch.fdOf(entry.segment);
           assert.ok(fd !== undefined, `the segment ${entry.segment} was opened while watched`);
-          assert.ok(durableBefore(watch.events, fd, acked), `record ${i} durable before the acknowledgement: ${JSON.stringify(watch.events)}`);
+          assert.ok(
+            durableBefore(watch.events, fd, acked),
+            `record ${i} durable before the acknowledgement: ${JSON.stringify(watch.events)}`,
+          );
         }
       });
     });
@@ -134,7 +149,10 @@ for (const direct of [true, false]) {
         const fd = watch.fdOf(entry.file);
         assert.ok(fd !== undefined, 'the file was opened while watched');
         assert.ok(durableBefore(watch.events, fd, acked), `synced before the acknowledgement: ${JSON.stringify(watch.events)}`);
-        assert.ok(watch.events.slice(0, acked).some((e) => e.kind === 'sync' && e.fd === fd), 'an explicit sync of the file');
+        assert.ok(
+          watch.events.slice(0, acked).some((e) => e.kind === 'sync' && e.fd === fd),
+          'an explicit sync of the file',
+        );
       });
     });
   });
@@ -144,7 +162,7 @@ for (const dialect of DIALECTS) {
   describe(`our SCP acknowledges only journalled, synced objects on ${dialect}`, () => {
     const ctx = withServer(dialect);
 
-    test('every C-STORE response comes after the object\'s journal write was made durable', async () => {
+    test("every C-STORE response comes after the object's journal write was made durable", async () => {
       const journalDir = path.join(ctx.t.dataDir, 'ingest-journal');
       const watch = watchFs((file) => file.startsWith(journalDir));
       const objects = [
@@ -154,12 +172,21 @@ for (const dialect of DIALECTS) {
       ];
       let outcomes;
       try {
-        outcomes = await storeFiles({ host: '127.0.0.1', port: ctx.t.server.dicomPort, callingAet: 'MODALITY', calledAet: 'ROENTGEN' }, objects, () => undefined,
-          (_outcome, index) => { watch.events.push({ kind: 'ack', index }); });
+        outcomes = await storeFiles(
+          { host: '127.0.0.1', port: ctx.t.server.dicomPort, callingAet: 'MODALITY', calledAet: 'ROENTGEN' },
+          objects,
+          () => undefined,
+          (_outcome, index) => {
+            watch.events.push({ kind: 'ack', index });
+          },
+        );
       } finally {
         watch.restore();
       }
-      assert.deepEqual(outcomes.map((o) => o.status), [0, 0, 0]);
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        [0, 0, 0],
+      );
       // Each object's bytes went to one journal descriptor; before its acknowledgement that descriptor was durable.
       const acks = watch.events.flatMap((e, i) => (e.kind === 'ack' ? [i] : []));
       assert.equal(acks.length, 3);
@@ -167,7 +194,11 @@ for (const dialect of DIALECTS) {
       for (const [n, ack] of acks.entries()) {
         const written = [...new Set(watch.events.slice(from, ack).flatMap((e) => (e.kind === 'write-done' ? [e.fd] : [])))];
         assert.ok(written.length > 0, `object ${n} was written to the journal before its acknowledgement`);
-        for (const fd of written) assert.ok(durableBefore(watch.events, fd, ack), `object ${n}: descriptor ${fd} durable before the acknowledgement: ${JSON.stringify(watch.events)}`);
+        for (const fd of written)
+          assert.ok(
+            durableBefore(watch.events, fd, ack),
+            `object ${n}: descriptor ${fd} durable before the acknowledgement: ${JSON.stringify(watch.events)}`,
+          );
         from = ack + 1;
       }
       // The objects are indexed afterwards (the journal's purpose): all three arrive.

@@ -12,15 +12,20 @@ import { DIALECTS, call, sampleStudy, until, withServer } from './helpers.js';
  */
 const RETRY = { base: 400, max: 1600, attempts: 5 };
 const QUEUE_ENV = {
-  STORE_RETRY_BASE_MS: String(RETRY.base), STORE_RETRY_MAX_MS: String(RETRY.max), STORE_MAX_ATTEMPTS: String(RETRY.attempts),
-  STORE_POLL_MS: '100', DICOM_TIMEOUT_MS: '3000', STORE_LEASE_MS: '5000',
+  STORE_RETRY_BASE_MS: String(RETRY.base),
+  STORE_RETRY_MAX_MS: String(RETRY.max),
+  STORE_MAX_ATTEMPTS: String(RETRY.attempts),
+  STORE_POLL_MS: '100',
+  DICOM_TIMEOUT_MS: '3000',
+  STORE_LEASE_MS: '5000',
 };
 
 /** Our own SCP answering each C-STORE with the status `answer` gives for its SOP Instance UID. */
 async function refusingPeer(answer: (sopInstanceUid: string) => { status: number; comment?: string }) {
   const received: { uid: string; at: number }[] = [];
   const scp = new DimseServer({
-    aet: 'REFUSER', allowedCallingAets: async () => [],
+    aet: 'REFUSER',
+    allowedCallingAets: async () => [],
     onStore: async (object) => {
       received.push({ uid: object.sopInstanceUid, at: Date.now() });
       return answer(object.sopInstanceUid);
@@ -46,17 +51,36 @@ describe('retry delay schedule', () => {
 for (const dialect of DIALECTS) {
   describe(`send queue against a peer that refuses objects on ${dialect}`, () => {
     const ctx = withServer(dialect, QUEUE_ENV);
-    const dr = (method: string, path: string, body?: unknown) => call(ctx.t.url, method, `/dr/api/v1/auth/${path}`, { token: ctx.admin, body });
-    type Task = { task_id: string; status: string; sop_instance_uid: string; error: string; attempts: number; next_attempt_time: string | null };
+    const dr = (method: string, path: string, body?: unknown) =>
+      call(ctx.t.url, method, `/dr/api/v1/auth/${path}`, { token: ctx.admin, body });
+    type Task = {
+      task_id: string;
+      status: string;
+      sop_instance_uid: string;
+      error: string;
+      attempts: number;
+      next_attempt_time: string | null;
+    };
     const task = async (uid: string) => ((await dr('GET', 'scp/store')).body.data as Task[]).find((t) => t.sop_instance_uid === uid)!;
     /** send_status as the study detail on the DR face shows it. */
     const sendStatusOf = async (studyId: string, uid: string) => {
-      const detail = (await dr('GET', `study/${studyId}`)).body.data as { series: { images: { sop_instance_uid: string; send_status: string }[] }[] };
+      const detail = (await dr('GET', `study/${studyId}`)).body.data as {
+        series: { images: { sop_instance_uid: string; send_status: string }[] }[];
+      };
       return detail.series.flatMap((s) => s.images).find((i) => i.sop_instance_uid === uid)!.send_status;
     };
     const addNode = async (port: number) => {
       const name = `refuser${randomUUID().slice(0, 6)}`;
-      const res = await dr('POST', 'manage/pacs', { name, type: 'PACS', address: '127.0.0.1', port, aet: 'REFUSER', aec: 'ROENTGEN', is_enabled: true, is_default: false });
+      const res = await dr('POST', 'manage/pacs', {
+        name,
+        type: 'PACS',
+        address: '127.0.0.1',
+        port,
+        aet: 'REFUSER',
+        aec: 'ROENTGEN',
+        is_enabled: true,
+        is_default: false,
+      });
       assert.equal(res.status, 200, res.text);
       return name;
     };
@@ -70,12 +94,17 @@ for (const dialect of DIALECTS) {
 
     let peer: Awaited<ReturnType<typeof refusingPeer>>;
     let refuseWith = new Map<string, { status: number; comment?: string }>();
-    before(async () => { peer = await refusingPeer((uid) => refuseWith.get(uid) ?? { status: 0 }); });
+    before(async () => {
+      peer = await refusingPeer((uid) => refuseWith.get(uid) ?? { status: 0 });
+    });
     after(() => peer.close());
 
     test('0xC000 ends the task FAILED at once, send_status Failed; the accepted image of the same study is Sent', async () => {
       const pacs = await addNode(peer.port);
-      const { studyId, uids: [refused, accepted] } = await storedStudy(2);
+      const {
+        studyId,
+        uids: [refused, accepted],
+      } = await storedStudy(2);
       refuseWith = new Map([[refused, { status: 0xc000, comment: 'cannot understand this object' }]]);
       const res = await dr('POST', 'scp/study_store', { instance_uid: studyId, pacs_name: pacs });
       assert.equal(res.status, 200, res.text);
@@ -93,7 +122,10 @@ for (const dialect of DIALECTS) {
 
     test('0xA700 is retried on a doubling, capped schedule, never counted as sent, FAILED after the last attempt', async () => {
       const pacs = await addNode(peer.port);
-      const { studyId, uids: [uid] } = await storedStudy(1);
+      const {
+        studyId,
+        uids: [uid],
+      } = await storedStudy(1);
       refuseWith = new Map([[uid, { status: 0xa700, comment: 'out of resources' }]]);
       const seen = new Map<number, number>();
       const db = ctx.t.server.db.kysely;
@@ -102,10 +134,15 @@ for (const dialect of DIALECTS) {
       const poller = (async () => {
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the test clears it while this loop awaits
         while (polling) {
-          const rows = await db.selectFrom('jobs').select(['payload', 'state', 'attempts', 'run_at', 'updated_at']).where('queue', '=', 'dicom.store').execute();
+          const rows = await db
+            .selectFrom('jobs')
+            .select(['payload', 'state', 'attempts', 'run_at', 'updated_at'])
+            .where('queue', '=', 'dicom.store')
+            .execute();
           const row = rows.find((r) => (JSON.parse(r.payload) as { sopInstanceUid: string }).sopInstanceUid === uid);
           // A queued send task that has failed before is RETRYING in the API's words.
-          if (row?.state === 'queued' && row.attempts > 0 && !seen.has(row.attempts)) seen.set(row.attempts, Date.parse(row.run_at) - Date.parse(row.updated_at));
+          if (row?.state === 'queued' && row.attempts > 0 && !seen.has(row.attempts))
+            seen.set(row.attempts, Date.parse(row.run_at) - Date.parse(row.updated_at));
           await new Promise((r) => setTimeout(r, 25));
         }
       })();
@@ -116,7 +153,14 @@ for (const dialect of DIALECTS) {
         const first = await task(uid);
         assert.equal(first.status, 'RETRYING');
         assert.notEqual(await sendStatusOf(studyId, uid), 'Sent');
-        const done = await until('the last attempt', async () => { const t = await task(uid); return t.status === 'FAILED' || t.status === 'COMPLETED' ? t : undefined; }, 20_000);
+        const done = await until(
+          'the last attempt',
+          async () => {
+            const t = await task(uid);
+            return t.status === 'FAILED' || t.status === 'COMPLETED' ? t : undefined;
+          },
+          20_000,
+        );
         assert.equal(done.status, 'FAILED');
         assert.equal(done.attempts, RETRY.attempts);
         assert.match(done.error, /gave up after 5 attempts/);
@@ -134,7 +178,8 @@ for (const dialect of DIALECTS) {
       });
       // The peer saw the attempts no sooner than the schedule allows.
       const times = peer.received.filter((r) => r.uid === uid).map((r) => r.at);
-      for (let i = 1; i < times.length; i += 1) assert.ok(times[i] - times[i - 1] >= expected[i - 1] - 20, `gap ${i}: ${times[i] - times[i - 1]} ms`);
+      for (let i = 1; i < times.length; i += 1)
+        assert.ok(times[i] - times[i - 1] >= expected[i - 1] - 20, `gap ${i}: ${times[i] - times[i - 1]} ms`);
     });
   });
 }

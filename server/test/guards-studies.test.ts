@@ -9,7 +9,8 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 for (const dialect of DIALECTS) {
   describe(`purge keeps every other study's files on ${dialect}`, () => {
     const ctx = withServer(dialect);
-    const dr = (method: string, path: string, body?: unknown) => call(ctx.t.url, method, `/dr/api/v1/auth/${path}`, { token: ctx.admin, body });
+    const dr = (method: string, path: string, body?: unknown) =>
+      call(ctx.t.url, method, `/dr/api/v1/auth/${path}`, { token: ctx.admin, body });
     const blobs = () => ctx.t.server.services.imageFiles.blobs;
     /** A registered study with a stored DX; its blob keys with their content hashes. */
     const storedStudy = async () => {
@@ -26,7 +27,9 @@ for (const dialect of DIALECTS) {
         assert.ok(await blobs().stat(key), `${why}: ${key} still stored`);
         assert.equal(sha(await blobs().read(key)), s.hashes[i], `${why}: ${key} unchanged`);
       }
-      const download = await fetch(`${ctx.t.url}/api/v1/instances/${s.uid}/download`, { headers: { authorization: `Bearer ${ctx.admin}` } });
+      const download = await fetch(`${ctx.t.url}/api/v1/instances/${s.uid}/download`, {
+        headers: { authorization: `Bearer ${ctx.admin}` },
+      });
       assert.equal(download.status, 200, `${why}: still downloadable`);
       assert.equal(sha(Buffer.from(await download.arrayBuffer())), s.hashes[0]);
     };
@@ -46,7 +49,7 @@ for (const dialect of DIALECTS) {
       await assertIntact(binned, 'a restored study');
     });
 
-    test('clearing the bin deletes the binned studies\' files and none of the live ones', async () => {
+    test("clearing the bin deletes the binned studies' files and none of the live ones", async () => {
       const [binnedA, binnedB, live] = [await storedStudy(), await storedStudy(), await storedStudy()];
       assert.equal((await dr('DELETE', 'study', [binnedA.studyId, binnedB.studyId])).status, 200);
       assert.equal((await dr('DELETE', 'recycle_bin/clear')).status, 200);
@@ -58,7 +61,8 @@ for (const dialect of DIALECTS) {
 
   describe(`study list date range bounds on ${dialect}`, () => {
     const ctx = withServer(dialect);
-    const dr = (method: string, path: string, body?: unknown) => call(ctx.t.url, method, `/dr/api/v1/auth/${path}`, { token: ctx.admin, body });
+    const dr = (method: string, path: string, body?: unknown) =>
+      call(ctx.t.url, method, `/dr/api/v1/auth/${path}`, { token: ctx.admin, body });
     const STARTS = ['2024-01-10T08:00:00.000Z', '2024-05-10T08:00:00.000Z', '2024-09-10T08:00:00.000Z'];
 
     /** Three studies of one patient name, started in January, May and September 2024 (oldest first). */
@@ -66,7 +70,11 @@ for (const dialect of DIALECTS) {
       const ids: string[] = [];
       for (const start of STARTS) {
         const study = (await dr('POST', 'study', sampleStudy({ patient_name: name }))).body.data;
-        await ctx.t.server.db.kysely.updateTable('studies').set({ study_start_datetime: start }).where('study_id', '=', study.study_id).execute();
+        await ctx.t.server.db.kysely
+          .updateTable('studies')
+          .set({ study_start_datetime: start })
+          .where('study_id', '=', study.study_id)
+          .execute();
         ids.push(study.study_id);
       }
       return ids;
@@ -81,16 +89,31 @@ for (const dialect of DIALECTS) {
     const q = (v: string) => encodeURIComponent(v);
 
     // Long names take the LIKE/trigram path, names of one or two characters the n-gram table.
-    for (const [label, makeName] of [['a long name', () => `range${randomUUID().slice(0, 8)}`], ['a two-character name', () => '甲乙']] as const) {
+    for (const [label, makeName] of [
+      ['a long name', () => `range${randomUUID().slice(0, 8)}`],
+      ['a two-character name', () => '甲乙'],
+    ] as const) {
       test(`a range starting or ending between studies keeps exactly the studies inside it (${label})`, async () => {
         const name = makeName();
         const [jan, may, sep] = await spread(name);
         assert.deepEqual(await listed('study', name, ''), [sep, may, jan], 'newest first');
-        assert.deepEqual(await listed('study', name, `&start_time=${q('2024-03-01T00:00:00.000Z')}`), [sep, may], 'start between January and May');
-        assert.deepEqual(await listed('study', name, `&start_time=${q('2024-03-01T08:00:00.000+08:00')}&end_time=${q('2024-07-01T00:00:00Z')}`), [may], 'both bounds between studies');
+        assert.deepEqual(
+          await listed('study', name, `&start_time=${q('2024-03-01T00:00:00.000Z')}`),
+          [sep, may],
+          'start between January and May',
+        );
+        assert.deepEqual(
+          await listed('study', name, `&start_time=${q('2024-03-01T08:00:00.000+08:00')}&end_time=${q('2024-07-01T00:00:00Z')}`),
+          [may],
+          'both bounds between studies',
+        );
         assert.deepEqual(await listed('study', name, `&end_time=${q('2024-03-01')}`), [jan], 'end between January and May');
         assert.deepEqual(await listed('study', name, `&start_time=${q(STARTS[1])}`), [sep, may], 'the start bound is inclusive');
-        assert.deepEqual(await listed('study', name, `&start_time=${q('2024-05-10T08:00:00.001Z')}`), [sep], 'a millisecond later excludes it');
+        assert.deepEqual(
+          await listed('study', name, `&start_time=${q('2024-05-10T08:00:00.001Z')}`),
+          [sep],
+          'a millisecond later excludes it',
+        );
         assert.deepEqual(await listed('study', name, `&start_time=${q('2024-10-01')}`), [], 'after all of them');
 
         // The recycle bin lists with the same bounds.

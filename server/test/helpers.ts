@@ -46,9 +46,7 @@ export function isolatedEnv(dialect: Dialect, extra: Record<string, string> = {}
     RATE_LIMIT_PER_MINUTE: '100000',
     DETECTOR_ROWS: '512',
     DETECTOR_COLUMNS: '512',
-    ...(dialect === 'postgres'
-      ? { DATABASE_URL: PG_URL, DATABASE_SCHEMA: `t_${randomUUID().replace(/-/g, '').slice(0, 20)}` }
-      : {}),
+    ...(dialect === 'postgres' ? { DATABASE_URL: PG_URL, DATABASE_SCHEMA: `t_${randomUUID().replace(/-/g, '').slice(0, 20)}` } : {}),
     ...extra,
   };
 }
@@ -82,7 +80,8 @@ export async function startServer(dialect: Dialect, extra: Record<string, string
   };
 }
 
-export interface ApiResponse<T = any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON shapes
+export interface ApiResponse<T = any> {
+  // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON shapes
   status: number;
   headers: Headers;
   body: T;
@@ -103,7 +102,8 @@ export async function call(base: string, method: string, urlPath: string, option
   let body: string | undefined;
   if (options.rawBody !== undefined) body = options.rawBody;
   else if (options.body !== undefined) body = JSON.stringify(options.body);
-  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+    headers['content-type'] = 'application/json';
   const response = await fetch(`${base}${urlPath}`, { method, headers, body });
   const text = await response.text();
   let parsed: unknown;
@@ -116,17 +116,24 @@ export async function call(base: string, method: string, urlPath: string, option
 }
 
 /** Logs in through the diagnosis face and returns the access token. */
-export async function login(base: string, username: string, password: string): Promise<{ token: string; refresh: string; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON
+export async function login(base: string, username: string, password: string): Promise<{ token: string; refresh: string; body: any }> {
+  // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON
   const res = await call(base, 'POST', '/api/v1/auth/login', { body: { username, password } });
   if (res.status !== 200) throw new Error(`login ${username} failed: ${res.status} ${res.text}`);
   return { token: res.body.data.access_token, refresh: res.body.data.refresh_token, body: res.body };
 }
 
 /** Creates a user with the given roles through the API and returns its id and token. */
-export async function createUser(base: string, adminToken: string, roles: string[], password = 'Password123'): Promise<{ id: number; username: string; token: string }> {
+export async function createUser(
+  base: string,
+  adminToken: string,
+  roles: string[],
+  password = 'Password123',
+): Promise<{ id: number; username: string; token: string }> {
   const username = `u_${randomUUID().slice(0, 8)}`;
   const res = await call(base, 'POST', '/api/v1/users', {
-    token: adminToken, body: { username, password, full_name: `Test ${username}`, role_ids: roles },
+    token: adminToken,
+    body: { username, password, full_name: `Test ${username}`, role_ids: roles },
   });
   if (res.status !== 201) throw new Error(`create user failed: ${res.status} ${res.text}`);
   const { token } = await login(base, username, password);
@@ -134,15 +141,30 @@ export async function createUser(base: string, adminToken: string, roles: string
 }
 
 /** Asserts the diagnosis error envelope and returns it. */
-export function isDiagnosisError(body: any, status: number, type?: string): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON
-  return body?.success === false && body.code === status && typeof body.message === 'string' && typeof body.request_id === 'string'
-    && typeof body.timestamp === 'string' && (type === undefined || body.error?.type === type) && !('stack' in body);
+export function isDiagnosisError(body: any, status: number, type?: string): boolean {
+  // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON
+  return (
+    body?.success === false &&
+    body.code === status &&
+    typeof body.message === 'string' &&
+    typeof body.request_id === 'string' &&
+    typeof body.timestamp === 'string' &&
+    (type === undefined || body.error?.type === type) &&
+    !('stack' in body)
+  );
 }
 
 /** Asserts the DR error envelope with a hex code. */
-export function isDrError(body: any, code?: string): boolean { // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON
-  return typeof body?.code === 'string' && /^0x[0-9A-F]{6}$/.test(body.code) && body.code !== '0x000000'
-    && typeof body.description === 'string' && typeof body.solution === 'string' && (code === undefined || body.code === code);
+export function isDrError(body: any, code?: string): boolean {
+  // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON
+  return (
+    typeof body?.code === 'string' &&
+    /^0x[0-9A-F]{6}$/.test(body.code) &&
+    body.code !== '0x000000' &&
+    typeof body.description === 'string' &&
+    typeof body.solution === 'string' &&
+    (code === undefined || body.code === code)
+  );
 }
 
 export interface ServerContext {
@@ -163,11 +185,20 @@ export function withServer(dialect: Dialect, extra: Record<string, string> = {})
 }
 
 /** Starts `npm start`'s entry point as a real process and waits until it listens. */
-export function startProcess(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<number | null>; kill: () => Promise<void>; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startProcess(
+  env: Record<string, string>,
+): Promise<{ url: string; stop: () => Promise<number | null>; kill: () => Promise<void>; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
+    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
-  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
   return new Promise((resolve, reject) => {
     // Generous: a loaded 2-core machine has taken over 30 s to start two servers at once. A server
     // that did not listen in time is killed, so it cannot keep the test process alive.
@@ -180,14 +211,32 @@ export function startProcess(env: Record<string, string>): Promise<{ url: string
       if (match) {
         clearTimeout(timer);
         resolve({
-          url: match[1], output: () => output,
-          stop: () => new Promise((done) => { if (child.exitCode !== null) done(child.exitCode); else { child.once('exit', (code) => done(code)); child.kill('SIGTERM'); } }),
-          kill: () => new Promise((done) => { if (child.exitCode !== null || child.signalCode !== null) done(); else { child.once('exit', () => done()); child.kill('SIGKILL'); } }),
+          url: match[1],
+          output: () => output,
+          stop: () =>
+            new Promise((done) => {
+              if (child.exitCode !== null) done(child.exitCode);
+              else {
+                child.once('exit', (code) => done(code));
+                child.kill('SIGTERM');
+              }
+            }),
+          kill: () =>
+            new Promise((done) => {
+              if (child.exitCode !== null || child.signalCode !== null) done();
+              else {
+                child.once('exit', () => done());
+                child.kill('SIGKILL');
+              }
+            }),
         });
       }
     };
     child.stdout.on('data', check);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}:\n${output}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${code}:\n${output}`));
+    });
   });
 }
 

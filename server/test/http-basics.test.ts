@@ -29,7 +29,10 @@ for (const dialect of DIALECTS) {
       const res = await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: ctx.admin, headers: { 'X-Request-ID': 'abc-123' } });
       assert.equal(res.headers.get('x-request-id'), 'abc-123');
       assert.equal(res.body.request_id, 'abc-123');
-      const bad = await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: ctx.admin, headers: { 'X-Request-ID': `${'x'.repeat(200)}<script>` } });
+      const bad = await call(ctx.t.url, 'GET', '/api/v1/auth/me', {
+        token: ctx.admin,
+        headers: { 'X-Request-ID': `${'x'.repeat(200)}<script>` },
+      });
       assert.match(bad.headers.get('x-request-id') ?? '', /^req_[0-9a-f]{32}$/);
       const none = await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: ctx.admin });
       assert.equal(none.body.request_id, none.headers.get('x-request-id'));
@@ -50,7 +53,10 @@ for (const dialect of DIALECTS) {
       assert.match(zh.body.message, /接口不存在/);
       const en = await call(ctx.t.url, 'GET', '/api/v1/missing', { headers: { Language: 'en_US' } });
       assert.match(en.body.message, /No such API endpoint/);
-      const drEn = await call(ctx.t.url, 'POST', '/dr/api/v1/pub/login', { body: { username: 'admin', password: 'wrong' }, headers: { Language: 'en_US' } });
+      const drEn = await call(ctx.t.url, 'POST', '/dr/api/v1/pub/login', {
+        body: { username: 'admin', password: 'wrong' },
+        headers: { Language: 'en_US' },
+      });
       assert.equal(drEn.body.description, 'Wrong username or password');
       assert.ok(drEn.body.solution.length > 0);
     });
@@ -69,15 +75,21 @@ for (const dialect of DIALECTS) {
 
     test('wrong types and missing fields list the offending fields', async () => {
       const res = await call(ctx.t.url, 'POST', '/api/v1/users', {
-        token: ctx.admin, body: { username: 'ok_name', password: 12345, full_name: 7, email: 'not-an-email' },
+        token: ctx.admin,
+        body: { username: 'ok_name', password: 12345, full_name: 7, email: 'not-an-email' },
       });
       assert.equal(res.status, 400);
       const fields = res.body.error.details.map((d: { field: string }) => d.field).sort();
       assert.deepEqual(fields, ['email', 'full_name', 'password']);
       const missing = await call(ctx.t.url, 'POST', '/dr/api/v1/pub/login', { body: { username: 'admin' } });
       assert.equal(missing.status, 400);
-      assert.deepEqual(missing.body.data.details.map((d: { field: string }) => d.field), ['password']);
-      const numericString = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: ADMIN_PASSWORD, remember_me: 'yes' } });
+      assert.deepEqual(
+        missing.body.data.details.map((d: { field: string }) => d.field),
+        ['password'],
+      );
+      const numericString = await call(ctx.t.url, 'POST', '/api/v1/auth/login', {
+        body: { username: 'admin', password: ADMIN_PASSWORD, remember_me: 'yes' },
+      });
       assert.equal(numericString.status, 400, 'JSON bodies are not coerced');
     });
 
@@ -91,7 +103,8 @@ for (const dialect of DIALECTS) {
 
     test('oversized bodies are refused with 413 and nothing written', async () => {
       const res = await call(ctx.t.url, 'POST', '/api/v1/users', {
-        token: ctx.admin, body: { username: 'big_one', password: 'Password123', full_name: 'x'.repeat(10_000) },
+        token: ctx.admin,
+        body: { username: 'big_one', password: 'Password123', full_name: 'x'.repeat(10_000) },
       });
       assert.equal(res.status, 413);
       assert.ok(isDiagnosisError(res.body, 413, 'PayloadTooLargeError'), res.text);
@@ -100,7 +113,10 @@ for (const dialect of DIALECTS) {
     });
 
     test('unsupported content types are refused with 415', async () => {
-      const res = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { rawBody: 'username=admin', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const res = await call(ctx.t.url, 'POST', '/api/v1/auth/login', {
+        rawBody: 'username=admin',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       assert.equal(res.status, 415);
       assert.ok(isDiagnosisError(res.body, 415), res.text);
     });
@@ -109,7 +125,13 @@ for (const dialect of DIALECTS) {
       const res = await call(ctx.t.url, 'GET', '/docs/json');
       assert.equal(res.status, 200);
       const paths = Object.keys(res.body.paths);
-      for (const p of ['/api/v1/auth/login', '/api/v1/users/{user_id}', '/dr/api/v1/pub/login', '/api/v1/pub/software_info', '/api/v1/system/health']) {
+      for (const p of [
+        '/api/v1/auth/login',
+        '/api/v1/users/{user_id}',
+        '/dr/api/v1/pub/login',
+        '/api/v1/pub/software_info',
+        '/api/v1/system/health',
+      ]) {
         assert.ok(paths.includes(p), `missing ${p}`);
       }
       const ui = await fetch(`${ctx.t.url}/docs`);

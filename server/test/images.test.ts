@@ -38,14 +38,24 @@ function iodErrors(bytes: Buffer): string[] {
   }
 }
 
-const png = (width: number, height: number, deep: boolean) => deep
-  ? sharp(new Uint16Array(width * height).map((_, i) => (i * 37) % 16000), { raw: { width, height, channels: 1 } }).toColourspace('grey16').png().toBuffer()
-  : sharp(Buffer.alloc(width * height * 3, 150), { raw: { width, height, channels: 3 } }).png().toBuffer();
+const png = (width: number, height: number, deep: boolean) =>
+  deep
+    ? sharp(
+        new Uint16Array(width * height).map((_, i) => (i * 37) % 16000),
+        { raw: { width, height, channels: 1 } },
+      )
+        .toColourspace('grey16')
+        .png()
+        .toBuffer()
+    : sharp(Buffer.alloc(width * height * 3, 150), { raw: { width, height, channels: 3 } })
+        .png()
+        .toBuffer();
 
 for (const dialect of DIALECTS) {
   describe(`image files, previews and derived objects on ${dialect}`, () => {
     const ctx = withServer(dialect);
-    const dr = (method: string, p: string, body?: unknown, token?: string) => call(ctx.t.url, method, `/dr/api/v1/${p}`, { token: token ?? ctx.admin, body });
+    const dr = (method: string, p: string, body?: unknown, token?: string) =>
+      call(ctx.t.url, method, `/dr/api/v1/${p}`, { token: token ?? ctx.admin, body });
     /** A registered study whose first image has a stored DX; returns the study and that image's UID. */
     const exposedStudy = async (over: Record<string, unknown> = {}, token?: string) => {
       const res = await dr('POST', 'auth/study', sampleStudy(over), token);
@@ -69,7 +79,9 @@ for (const dialect of DIALECTS) {
       assert.equal(thumb.headers.get('content-type'), 'image/webp');
       const meta = await sharp(thumb.bytes).metadata();
       assert.deepEqual([meta.format, Math.max(meta.width, meta.height)], ['webp', 256]);
-      const again = await fetchBytes(ctx.t.url, `/api/v1/pub/thumbnail/${uid}.webp`, undefined, { 'if-none-match': thumb.headers.get('etag')! });
+      const again = await fetchBytes(ctx.t.url, `/api/v1/pub/thumbnail/${uid}.webp`, undefined, {
+        'if-none-match': thumb.headers.get('etag')!,
+      });
       assert.equal(again.status, 304);
 
       // DICOM files are private by default.
@@ -84,22 +96,41 @@ for (const dialect of DIALECTS) {
       assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/pub/dcm/${uid}.dcm`, ctx.admin)).status, 200, 'a token opens /pub too');
 
       // An administrator can make DICOM public; then /pub serves it without a token.
-      assert.equal((await call(ctx.t.url, 'PUT', '/api/v1/system/configs/files.public_dicom', { token: ctx.admin, body: { config_value: true } })).status, 200);
+      assert.equal(
+        (await call(ctx.t.url, 'PUT', '/api/v1/system/configs/files.public_dicom', { token: ctx.admin, body: { config_value: true } }))
+          .status,
+        200,
+      );
       assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/pub/dcm/${uid}.dcm`)).status, 200);
-      assert.equal((await call(ctx.t.url, 'PUT', '/api/v1/system/configs/files.public_dicom', { token: ctx.admin, body: { config_value: false } })).status, 200);
+      assert.equal(
+        (await call(ctx.t.url, 'PUT', '/api/v1/system/configs/files.public_dicom', { token: ctx.admin, body: { config_value: false } }))
+          .status,
+        200,
+      );
       assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/pub/dcm/${uid}.dcm`)).status, 401);
 
       // In the recycle bin a study's thumbnails stop being public.
       assert.equal((await dr('DELETE', 'auth/study', [study.study_id])).status, 200);
       assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/pub/thumbnail/${uid}.webp`)).status, 404);
-      assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/auth/f/thumbnail/${uid}.webp`, ctx.admin)).status, 200, 'recycle:read still sees it');
+      assert.equal(
+        (await fetchBytes(ctx.t.url, `/dr/api/v1/auth/f/thumbnail/${uid}.webp`, ctx.admin)).status,
+        200,
+        'recycle:read still sees it',
+      );
     });
 
     test('path traversal and guessed names are refused: names are looked up, never joined', async () => {
       const { uid } = await exposedStudy();
       const attempts = [
-        '..%2F..%2F..%2Fetc%2Fpasswd', '%2e%2e%2f%2e%2e%2fetc%2fpasswd', '..%5C..%5Cwindows%5Cwin.ini', '%2Fetc%2Fpasswd',
-        `dicom%2F${uid}.dcm`, `..%2Fdicom%2F${uid}.dcm`, `${uid}.dcm%00.webp`, `${'a'.repeat(300)}.webp`, '.roentgen.sqlite',
+        '..%2F..%2F..%2Fetc%2Fpasswd',
+        '%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+        '..%5C..%5Cwindows%5Cwin.ini',
+        '%2Fetc%2Fpasswd',
+        `dicom%2F${uid}.dcm`,
+        `..%2Fdicom%2F${uid}.dcm`,
+        `${uid}.dcm%00.webp`,
+        `${'a'.repeat(300)}.webp`,
+        '.roentgen.sqlite',
         `${uid}.dcm`, // a real name, but of another kind than the route serves
       ];
       for (const name of attempts) {
@@ -116,13 +147,24 @@ for (const dialect of DIALECTS) {
 
     test('diagnosis preview: sizes, formats, window, cache validators; download is byte-identical', async () => {
       const { uid } = await exposedStudy();
-      const preview = (q: string, headers: Record<string, string> = {}) => fetchBytes(ctx.t.url, `/api/v1/instances/${uid}/preview${q}`, ctx.admin, headers);
+      const preview = (q: string, headers: Record<string, string> = {}) =>
+        fetchBytes(ctx.t.url, `/api/v1/instances/${uid}/preview${q}`, ctx.admin, headers);
       const thumb = await preview('?size=thumbnail&format=jpeg');
       assert.equal(thumb.status, 200);
       assert.equal(thumb.headers.get('content-type'), 'image/jpeg');
-      assert.deepEqual(await sharp(thumb.bytes).metadata().then((m) => [m.format, m.width, m.height]), ['jpeg', 192, 256]);
+      assert.deepEqual(
+        await sharp(thumb.bytes)
+          .metadata()
+          .then((m) => [m.format, m.width, m.height]),
+        ['jpeg', 192, 256],
+      );
       const original = await preview('?size=original&format=png');
-      assert.deepEqual(await sharp(original.bytes).metadata().then((m) => [m.format, m.width, m.height, m.channels]), ['png', 192, 256, 1]);
+      assert.deepEqual(
+        await sharp(original.bytes)
+          .metadata()
+          .then((m) => [m.format, m.width, m.height, m.channels]),
+        ['png', 192, 256, 1],
+      );
       const narrow = await preview('?size=original&format=png&window_center=1000&window_width=200');
       assert.notEqual(sha(narrow.bytes), sha(original.bytes), 'the window changes the picture');
       const webp = await preview('?size=small&format=webp');
@@ -174,8 +216,17 @@ for (const dialect of DIALECTS) {
       const res = await dr('POST', 'auth/study', sampleStudy());
       const uid = res.body.data.series[0].images[0].sop_instance_uid;
       const files = ctx.t.server.services.imageFiles;
-      const count = async () => (await ctx.t.server.db.kysely.selectFrom('stored_files').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n;
-      const blobCount = () => fs.readdirSync(path.join(ctx.t.dataDir, 'blobs'), { recursive: true }).filter((f) => String(f).endsWith('.dcm') || String(f).endsWith('.webp')).length;
+      const count = async () =>
+        (
+          await ctx.t.server.db.kysely
+            .selectFrom('stored_files')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n;
+      const blobCount = () =>
+        fs
+          .readdirSync(path.join(ctx.t.dataDir, 'blobs'), { recursive: true })
+          .filter((f) => String(f).endsWith('.dcm') || String(f).endsWith('.webp')).length;
       const [rowsBefore, blobsBefore] = [await count(), blobCount()];
       const invalid = (pattern: RegExp) => (e: unknown) => e instanceof DicomReadError && pattern.test(e.message);
       await assert.rejects(files.storeImage(uid, dxFor('1.2.3.999')), invalid(/SOP Instance UID/));
@@ -202,17 +253,25 @@ for (const dialect of DIALECTS) {
       assert.equal(dcm.status, 200);
       assert.deepEqual(iodErrors(dcm.bytes), []);
       const sc = readPart10(dcm.bytes);
-      assert.deepEqual([sc.SOPClassUID, sc.Modality, sc.StudyInstanceUID, sc.Rows, sc.Columns], ['1.2.840.10008.5.1.4.1.1.7', 'XC', study.study_instance_uid, 48, 64]);
+      assert.deepEqual(
+        [sc.SOPClassUID, sc.Modality, sc.StudyInstanceUID, sc.Rows, sc.Columns],
+        ['1.2.840.10008.5.1.4.1.1.7', 'XC', study.study_instance_uid, 48, 64],
+      );
       const capture = await fetchBytes(ctx.t.url, `/dr/api/v1/auth/f/capture/${name.replace(/\.dcm$/, '.png')}`, ctx.admin);
       assert.equal(sha(capture.bytes), sha(photo), 'the capture is the picture as sent');
       assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/pub/capture/${name.replace(/\.dcm$/, '.png')}`)).status, 401);
 
-      const second = await dr('POST', 'auth/study/portrait', { study_id: study.study_id, data: `data:image/png;base64,${photo.toString('base64')}` });
+      const second = await dr('POST', 'auth/study/portrait', {
+        study_id: study.study_id,
+        data: `data:image/png;base64,${photo.toString('base64')}`,
+      });
       assert.equal(second.status, 200);
       assert.notEqual(second.body.data.path, name);
       assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/auth/f/dcm/${name}`, ctx.admin)).status, 404, 'the old portrait is gone');
 
-      const jpeg = await sharp(Buffer.alloc(300, 1), { raw: { width: 10, height: 10, channels: 3 } }).jpeg().toBuffer();
+      const jpeg = await sharp(Buffer.alloc(300, 1), { raw: { width: 10, height: 10, channels: 3 } })
+        .jpeg()
+        .toBuffer();
       const cases: [Record<string, unknown>, number, string][] = [
         [{ study_id: study.study_id, data: 'not base64 at all!' }, 400, '0x010001'],
         [{ study_id: study.study_id, data: jpeg.toString('base64') }, 422, '0x070006'],
@@ -233,8 +292,11 @@ for (const dialect of DIALECTS) {
         const f = new FormData();
         for (const [k, v] of Object.entries(fields)) f.append(k, v);
         if (file) f.append('data', new Blob([new Uint8Array(file)], { type: 'image/png' }), 'pp.png');
-        return fetch(`${ctx.t.url}/api/v1/auth/image/post_proc`, { method: 'POST', body: f, headers: { authorization: `Bearer ${ctx.admin}` } })
-          .then(async (r) => ({ status: r.status, body: await r.json() }));  
+        return fetch(`${ctx.t.url}/api/v1/auth/image/post_proc`, {
+          method: 'POST',
+          body: f,
+          headers: { authorization: `Bearer ${ctx.admin}` },
+        }).then(async (r) => ({ status: r.status, body: await r.json() }));
       };
       const fields = { instance_uid: uid, study_id: study.study_id, window_center: '4000', window_width: '8000' };
       const deep = await form(fields, await png(96, 128, true));
@@ -264,7 +326,12 @@ for (const dialect of DIALECTS) {
         [fields, undefined, 400, '0x010001'],
         [fields, Buffer.from('not a png'), 422, '0x070006'],
         [{ ...fields, study_id: unexposed.study_id }, await png(8, 8, true), 404, '0x060003'],
-        [{ ...fields, instance_uid: unexposed.series[0].images[0].sop_instance_uid, study_id: unexposed.study_id }, await png(8, 8, true), 409, '0x070005'],
+        [
+          { ...fields, instance_uid: unexposed.series[0].images[0].sop_instance_uid, study_id: unexposed.study_id },
+          await png(8, 8, true),
+          409,
+          '0x070005',
+        ],
       ];
       for (const [f, file, status, code] of cases) {
         const bad = await form(f, file);
@@ -278,7 +345,11 @@ for (const dialect of DIALECTS) {
     test('save_as copies the DICOM file to the export folder and marks the image exported', async () => {
       const exportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-export-'));
       try {
-        assert.equal((await call(ctx.t.url, 'PUT', '/api/v1/system/configs/export.directory', { token: ctx.admin, body: { config_value: exportDir } })).status, 200);
+        assert.equal(
+          (await call(ctx.t.url, 'PUT', '/api/v1/system/configs/export.directory', { token: ctx.admin, body: { config_value: exportDir } }))
+            .status,
+          200,
+        );
         const { study, uid } = await exposedStudy();
         const res = await dr('POST', 'auth/image/save_as', { instance_uid: uid });
         assert.equal(res.status, 200, res.text);
@@ -294,7 +365,11 @@ for (const dialect of DIALECTS) {
 
     test('deleting a rejected image removes its files', async () => {
       const { uid } = await exposedStudy();
-      await ctx.t.server.db.kysely.updateTable('images').set({ expose_status: 'Exposed', judged_status: 'Reject' }).where('sop_instance_uid', '=', uid).execute();
+      await ctx.t.server.db.kysely
+        .updateTable('images')
+        .set({ expose_status: 'Exposed', judged_status: 'Reject' })
+        .where('sop_instance_uid', '=', uid)
+        .execute();
       assert.equal((await dr('DELETE', `auth/image/${uid}`)).status, 200);
       assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/auth/f/dcm/${uid}.dcm`, ctx.admin)).status, 404);
       const left = fs.readdirSync(path.join(ctx.t.dataDir, 'blobs'), { recursive: true }).filter((f) => String(f).includes(uid));

@@ -3,13 +3,17 @@ import { describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { call, freePort, withServer } from './helpers.js';
 
-
 const tcpPort = await freePort();
 
 /** Connects and resolves with the client, or rejects with the broker's refusal. */
 function connect(url: string, password?: string): Promise<mqtt.MqttClient> {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { username: 'console', ...(password !== undefined ? { password } : {}), reconnectPeriod: 0, connectTimeout: 3000 });
+    const client = mqtt.connect(url, {
+      username: 'console',
+      ...(password !== undefined ? { password } : {}),
+      reconnectPeriod: 0,
+      connectTimeout: 3000,
+    });
     client.once('connect', () => resolve(client));
     client.once('error', (error) => {
       client.end(true);
@@ -34,7 +38,7 @@ describe('embedded MQTT broker: WebSocket at /mqtt and TCP, token-checked', () =
   const ctx = withServer('sqlite', { MQTT_TCP_PORT: String(tcpPort) });
   const wsUrl = () => `${ctx.t.url.replace(/^http/, 'ws')}/mqtt`;
 
-  test('a client with a valid token receives the server\'s events over WebSocket and TCP', async () => {
+  test("a client with a valid token receives the server's events over WebSocket and TCP", async () => {
     const ws = await connect(wsUrl(), ctx.admin);
     const tcp = await connect(`mqtt://127.0.0.1:${tcpPort}`, ctx.admin);
     try {

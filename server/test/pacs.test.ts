@@ -6,10 +6,19 @@ import { DIALECTS, call, createUser, isDrError, withServer } from './helpers.js'
 for (const dialect of DIALECTS) {
   describe(`PACS nodes on ${dialect}`, () => {
     const ctx = withServer(dialect);
-    const dr = (method: string, path: string, body?: unknown, token?: string) => call(ctx.t.url, method, `/dr/api/v1/auth/${path}`, { token: token ?? ctx.admin, body });
+    const dr = (method: string, path: string, body?: unknown, token?: string) =>
+      call(ctx.t.url, method, `/dr/api/v1/auth/${path}`, { token: token ?? ctx.admin, body });
     const node = (over: Record<string, unknown> = {}) => ({
-      name: `pacs${randomUUID().slice(0, 6)}`, type: 'PACS', address: '127.0.0.1', port: 11112, aet: 'ORTHANC', aec: 'ROENTGEN',
-      is_enabled: true, is_default: false, params: { verbose: true, debug: false }, ...over,
+      name: `pacs${randomUUID().slice(0, 6)}`,
+      type: 'PACS',
+      address: '127.0.0.1',
+      port: 11112,
+      aet: 'ORTHANC',
+      aec: 'ROENTGEN',
+      is_enabled: true,
+      is_default: false,
+      params: { verbose: true, debug: false },
+      ...over,
     });
     const list = async () => (await dr('GET', 'manage/pacs')).body.data.scp as { id: number; name: string; is_default: boolean }[];
 
@@ -23,12 +32,26 @@ for (const dialect of DIALECTS) {
       const viaScp = await dr('GET', 'scp/pacs');
       assert.equal(viaScp.body.data['@type'], 'type.googleapis.com/dr.study.ScpList');
       assert.deepEqual(viaScp.body.data.scp, nodes);
-      assert.deepEqual(Object.keys(nb).sort(), ['address', 'aec', 'aet', 'id', 'is_default', 'is_enabled', 'name', 'params', 'port', 'type']);
+      assert.deepEqual(Object.keys(nb).sort(), [
+        'address',
+        'aec',
+        'aet',
+        'id',
+        'is_default',
+        'is_enabled',
+        'name',
+        'params',
+        'port',
+        'type',
+      ]);
 
       const changed = await dr('PUT', `manage/pacs/${na.id}`, node({ name: na.name, port: 4242, is_default: true }));
       assert.equal(changed.status, 200, changed.text);
       const after = await list();
-      assert.deepEqual(after.filter((n) => n.is_default).map((n) => n.id), [na.id]);
+      assert.deepEqual(
+        after.filter((n) => n.is_default).map((n) => n.id),
+        [na.id],
+      );
       assert.equal((after.find((n) => n.id === na.id) as unknown as { port: number }).port, 4242);
 
       assert.equal((await dr('DELETE', `manage/pacs/${nb.id}`)).status, 200);
@@ -43,8 +66,20 @@ for (const dialect of DIALECTS) {
     test('validation as the spec says; nothing written on refusal', async () => {
       const before = (await list()).length;
       const bad: Record<string, unknown>[] = [
-        { name: 'ab' }, { name: 'x'.repeat(17) }, { type: 'RIS' }, { address: '0.0.0.0' }, { address: '256.1.1.1' }, { address: 'pacs.local' },
-        { address: '1.2.3' }, { port: 0 }, { port: 65536 }, { port: 104.5 }, { aet: '' }, { aet: 'A'.repeat(17) }, { aet: 'A\\B' }, { aec: '    ' },
+        { name: 'ab' },
+        { name: 'x'.repeat(17) },
+        { type: 'RIS' },
+        { address: '0.0.0.0' },
+        { address: '256.1.1.1' },
+        { address: 'pacs.local' },
+        { address: '1.2.3' },
+        { port: 0 },
+        { port: 65536 },
+        { port: 104.5 },
+        { aet: '' },
+        { aet: 'A'.repeat(17) },
+        { aet: 'A\\B' },
+        { aec: '    ' },
         { is_enabled: 'yes' },
       ];
       for (const over of bad) {

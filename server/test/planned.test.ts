@@ -12,7 +12,11 @@ for (const dialect of DIALECTS) {
     test('diagnosis routes of features not built yet answer 501 in the diagnosis envelope, naming the feature', async () => {
       for (const [feature, routes] of Object.entries(PLANNED_DIAGNOSIS)) {
         for (const { method, url } of routes) {
-          const res = await call(ctx.t.url, method, concrete(url), { token: ctx.admin, body: method === 'GET' ? undefined : {}, headers: { Language: 'en_US' } });
+          const res = await call(ctx.t.url, method, concrete(url), {
+            token: ctx.admin,
+            body: method === 'GET' ? undefined : {},
+            headers: { Language: 'en_US' },
+          });
           assert.equal(res.status, 501, `${method} ${url}: ${res.text}`);
           assert.ok(isDiagnosisError(res.body, 501, 'NotImplementedError'), res.text);
           assert.ok(res.body.message.includes(feature), res.text);
@@ -24,7 +28,10 @@ for (const dialect of DIALECTS) {
       for (const routes of Object.values(PLANNED_DR)) {
         for (const { method, url } of routes) {
           for (const prefix of ['/dr/api/v1', '/api/v1']) {
-            const res = await call(ctx.t.url, method, `${prefix}${concrete(url)}`, { token: ctx.admin, body: method === 'GET' ? undefined : {} });
+            const res = await call(ctx.t.url, method, `${prefix}${concrete(url)}`, {
+              token: ctx.admin,
+              body: method === 'GET' ? undefined : {},
+            });
             assert.equal(res.status, 501, `${method} ${prefix}${url}: ${res.text}`);
             assert.ok(isDrError(res.body, '0x0F0004'), res.text);
           }

@@ -5,13 +5,20 @@ import { DIALECTS, SEED_PASSWORD, call, isDrError, login, withServer } from './h
 for (const dialect of DIALECTS) {
   describe(`protocol library on ${dialect}`, () => {
     const ctx = withServer(dialect);
-    const get = (path: string, headers: Record<string, string> = {}) => call(ctx.t.url, 'GET', `/dr/api/v1/auth/protocol/${path}`, { token: ctx.admin, headers });
+    const get = (path: string, headers: Record<string, string> = {}) =>
+      call(ctx.t.url, 'GET', `/dr/api/v1/auth/protocol/${path}`, { token: ctx.admin, headers });
 
     test('patient types and body parts are scoped by the Product header', async () => {
       const human = await get('patient_type');
-      assert.deepEqual(human.body.data.patient_type_list.map((p: { patient_type_id: string }) => p.patient_type_id), ['Human']);
+      assert.deepEqual(
+        human.body.data.patient_type_list.map((p: { patient_type_id: string }) => p.patient_type_id),
+        ['Human'],
+      );
       const vet = await get('patient_type?is_enabled=true', { Product: 'VETDROS' });
-      assert.deepEqual(vet.body.data.patient_type_list.map((p: { patient_type_id: string }) => p.patient_type_id), ['Dog', 'Cat', 'Rabbit']);
+      assert.deepEqual(
+        vet.body.data.patient_type_list.map((p: { patient_type_id: string }) => p.patient_type_id),
+        ['Dog', 'Cat', 'Rabbit'],
+      );
       const parts = await get('body_part?patient_type=Human&modality=DX&is_enabled=true', { Language: 'en_US' });
       const skull = parts.body.data.body_part_list.find((b: { body_part_id: string }) => b.body_part_id === 'Human_SKULL');
       assert.equal(skull.body_part_name, 'Skull');
@@ -28,15 +35,30 @@ for (const dialect of DIALECTS) {
       const all = await get('procedure?patient_type=Human&page=1&page_size=10000');
       assert.ok(all.body.data.count >= 150);
       assert.equal(all.body.data['@type'], 'type.googleapis.com/dr.protocol.ProcedureList');
-      const skull = await get('procedure?patient_type=Human&body_part=Human_SKULL&procedure_type=NORMAL&is_enabled=true&page=1&page_size=3');
+      const skull = await get(
+        'procedure?patient_type=Human&body_part=Human_SKULL&procedure_type=NORMAL&is_enabled=true&page=1&page_size=3',
+      );
       assert.equal(skull.body.data.procedures.length, 3);
       const first = skull.body.data.procedures[0];
       assert.equal(first.procedure_id, 'P0-0001');
       assert.equal(first.procedure_name, '颅骨前后位 + 侧位');
       assert.equal(first.procedure_other_name, 'Skull AP + LAT');
-      for (const key of ['procedure_code', 'body_part_id', 'procedure_type', 'fast_search', 'protocol_laterality', 'procedure_category', 'modality', 'is_pre_install']) assert.ok(key in first, key);
+      for (const key of [
+        'procedure_code',
+        'body_part_id',
+        'procedure_type',
+        'fast_search',
+        'protocol_laterality',
+        'procedure_category',
+        'modality',
+        'is_pre_install',
+      ])
+        assert.ok(key in first, key);
       const emergency = await get('procedure?procedure_type=EMERGENCY&page_size=100');
-      assert.ok(emergency.body.data.count >= 5 && emergency.body.data.procedures.every((p: { procedure_type: string }) => p.procedure_type === 'EMERGENCY'));
+      assert.ok(
+        emergency.body.data.count >= 5 &&
+          emergency.body.data.procedures.every((p: { procedure_type: string }) => p.procedure_type === 'EMERGENCY'),
+      );
       const page2 = await get('procedure?patient_type=Human&page=2&page_size=100');
       assert.equal(page2.body.data.procedures[0].procedure_id, all.body.data.procedures[100].procedure_id);
       assert.equal((await get('procedure?page=0')).status, 400);
@@ -48,7 +70,10 @@ for (const dialect of DIALECTS) {
       const list = await get('view?patient_type=Human&page=1&page_size=10000');
       assert.ok(list.body.data.count >= 140);
       const byProc = await get('procedure/P0-0001/view');
-      assert.deepEqual(byProc.body.data.views.map((v: { view_id: string }) => v.view_id), ['View_DX_T_A_SK_AP_00', 'View_DX_T_A_SK_LAT_00']);
+      assert.deepEqual(
+        byProc.body.data.views.map((v: { view_id: string }) => v.view_id),
+        ['View_DX_T_A_SK_AP_00', 'View_DX_T_A_SK_LAT_00'],
+      );
       const hand = await get('view/View_DX_T_A_HD_OBL_01', { Language: 'zh_CN' });
       assert.equal(hand.body.data['@type'], 'type.googleapis.com/dr.protocol.View');
       assert.equal(hand.body.data.view_name, '右手斜位');
@@ -73,7 +98,7 @@ for (const dialect of DIALECTS) {
       assert.equal(apr.body.data.exposures.length, 8);
       for (const e of apr.body.data.exposures) {
         const c = e.config_object.Common;
-        assert.ok(Math.abs(c.mA * c.ms / 1000 - c.mAs) < 1e-9);
+        assert.ok(Math.abs((c.mA * c.ms) / 1000 - c.mAs) < 1e-9);
       }
       assert.deepEqual((await get('apr/View_DX_T_A_HD_OBL_01')).body.data, apr.body.data);
       const device = await get('apr/View_DX_T_A_CH_PA_00/device?work_station_id=1');
@@ -93,13 +118,23 @@ for (const dialect of DIALECTS) {
       assert.equal(res.status, 200);
       assert.deepEqual(res.body.data, {});
       const apr = await get('apr/View_DX_T_A_HD_OBL_02');
-      const row = apr.body.data.exposures.find((e: { work_station_id: number; patient_size: string }) => e.work_station_id === 0 && e.patient_size === 'Large');
-      assert.deepEqual([row.config_object.Common.kV, row.config_object.Common.mA, row.config_object.Common.ms, row.config_object.Common.mAs], [57, 250, 20, 5]);
+      const row = apr.body.data.exposures.find(
+        (e: { work_station_id: number; patient_size: string }) => e.work_station_id === 0 && e.patient_size === 'Large',
+      );
+      assert.deepEqual(
+        [row.config_object.Common.kV, row.config_object.Common.mA, row.config_object.Common.ms, row.config_object.Common.mAs],
+        [57, 250, 20, 5],
+      );
       assert.equal(row.config_object.Common.AECField, '010', 'other fields are kept');
       const bad = await call(ctx.t.url, 'POST', url, { token: ctx.admin, body: { ...sample, mAs: 9 } });
       assert.equal(bad.status, 422);
       assert.ok(isDrError(bad.body, '0x050004'));
-      for (const body of [{ ...sample, kV: 200 }, { ...sample, work_station_id: 2 }, { ...sample, patient_size: 'XL' }, { ...sample, mA: '250' }]) {
+      for (const body of [
+        { ...sample, kV: 200 },
+        { ...sample, work_station_id: 2 },
+        { ...sample, patient_size: 'XL' },
+        { ...sample, mA: '250' },
+      ]) {
         assert.equal((await call(ctx.t.url, 'POST', url, { token: ctx.admin, body })).status, 400, JSON.stringify(body));
       }
       const unchanged = await get('apr/View_DX_T_A_HD_OBL_02');
@@ -110,8 +145,15 @@ for (const dialect of DIALECTS) {
 
     test('thickness chart 1–50 cm', async () => {
       const res = await get('thickness/20/apr');
-      assert.deepEqual(res.body.data, { '@type': 'type.googleapis.com/dr.protocol.ThicknessApr', thickness: 20, kV: 92, mA: res.body.data.mA, ms: res.body.data.ms, mAs: res.body.data.mAs });
-      assert.ok(Math.abs(res.body.data.mA * res.body.data.ms / 1000 - res.body.data.mAs) < 1e-9);
+      assert.deepEqual(res.body.data, {
+        '@type': 'type.googleapis.com/dr.protocol.ThicknessApr',
+        thickness: 20,
+        kV: 92,
+        mA: res.body.data.mA,
+        ms: res.body.data.ms,
+        mAs: res.body.data.mAs,
+      });
+      assert.ok(Math.abs((res.body.data.mA * res.body.data.ms) / 1000 - res.body.data.mAs) < 1e-9);
       assert.equal((await get('thickness/0/apr')).status, 400);
       assert.equal((await get('thickness/51/apr')).status, 400);
     });

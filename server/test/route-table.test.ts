@@ -20,12 +20,27 @@ for (const dialect of DIALECTS) {
     before(async () => {
       const db = ctx.t.server.db.kysely;
       const roleName = `empty_${randomUUID().slice(0, 6)}`;
-      await db.insertInto('roles').values({ name: roleName, display_name_en: 'Empty', display_name_zh: '空', description: '', is_builtin: 0, created_at: new Date().toISOString() }).execute();
+      await db
+        .insertInto('roles')
+        .values({
+          name: roleName,
+          display_name_en: 'Empty',
+          display_name_zh: '空',
+          description: '',
+          is_builtin: 0,
+          created_at: new Date().toISOString(),
+        })
+        .execute();
       noPermissions = (await createUser(ctx.t.url, ctx.admin, [roleName])).token;
-      const secret = (await db.selectFrom('server_secrets').select('value').where('name', '=', 'jwt_secret').executeTakeFirstOrThrow()).value;
+      const secret = (await db.selectFrom('server_secrets').select('value').where('name', '=', 'jwt_secret').executeTakeFirstOrThrow())
+        .value;
       const past = Math.floor(Date.now() / 1000) - 7200;
-      expired = await new SignJWT({ id: 1, name: 'admin', typ: 'access', ver: 0 }).setProtectedHeader({ alg: 'HS256' })
-        .setJti(randomUUID()).setIssuedAt(past).setExpirationTime(past + 3600).sign(new TextEncoder().encode(secret));
+      expired = await new SignJWT({ id: 1, name: 'admin', typ: 'access', ver: 0 })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setJti(randomUUID())
+        .setIssuedAt(past)
+        .setExpirationTime(past + 3600)
+        .sign(new TextEncoder().encode(secret));
       revoked = (await login(ctx.t.url, 'admin', ADMIN_PASSWORD)).token;
       assert.equal((await call(ctx.t.url, 'POST', '/api/v1/auth/logout', { token: revoked })).status, 200);
       guest = (await call(ctx.t.url, 'GET', '/dr/api/v1/pub/software_info')).body.data.guest;
@@ -44,7 +59,12 @@ for (const dialect of DIALECTS) {
         const url = concrete(route.url);
         const body = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(route.method) ? {} : undefined;
         const label = `${route.method} ${route.url}`;
-        for (const [what, token] of [['missing', undefined], ['expired', expired], ['revoked', revoked], ['garbage', 'x.y.z']] as const) {
+        for (const [what, token] of [
+          ['missing', undefined],
+          ['expired', expired],
+          ['revoked', revoked],
+          ['garbage', 'x.y.z'],
+        ] as const) {
           const res = await call(ctx.t.url, route.method, url, { token, body });
           assert.equal(res.status, 401, `${label} with ${what} token: ${res.text}`);
         }

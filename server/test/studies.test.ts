@@ -33,9 +33,15 @@ for (const dialect of DIALECTS) {
       assert.equal(series.procedure_id, 'P0-0001');
       assert.equal(series.body_part, 'Human_SKULL');
       assert.equal(series.performed_protocol_code_meaning, '颅骨前后位 + 侧位');
-      assert.deepEqual(series.images.map((i: { view_id: string }) => i.view_id), ['View_DX_T_A_SK_AP_00', 'View_DX_T_A_SK_LAT_00']);
+      assert.deepEqual(
+        series.images.map((i: { view_id: string }) => i.view_id),
+        ['View_DX_T_A_SK_AP_00', 'View_DX_T_A_SK_LAT_00'],
+      );
       const image = series.images[0];
-      assert.deepEqual([image.expose_status, image.judged_status, image.send_status, image.storage_status], ['Unexposed', 'NotJudged', 'Unsent', 'NotSaved']);
+      assert.deepEqual(
+        [image.expose_status, image.judged_status, image.send_status, image.storage_status],
+        ['Unexposed', 'NotJudged', 'Unsent', 'NotSaved'],
+      );
       assert.match(image.sop_instance_uid, /^2\.25\.\d+$/);
       const again = await dr('GET', `study/${s.study_id}`);
       assert.deepEqual(again.body.data, s);
@@ -47,8 +53,15 @@ for (const dialect of DIALECTS) {
       const s = await register({ views: [{ view_id: 'View_DX_T_A_CH_PA_00', procedure_id: '' }, { view_id: 'View_DX_T_A_CH_LAT_00' }] });
       assert.equal(s.series.length, 2);
       assert.ok(s.series.every((x: { procedure_id: string }) => x.procedure_id === ''));
-      const vet = await register({ patient_type: 'Dog', sex_neutered: 'ALTERED', pregnancy_status: undefined,
-        views: [{ view_id: 'View_DX_V_DOG_TH_RL_00', procedure_id: '' }] }, { Product: 'VETDROS' });
+      const vet = await register(
+        {
+          patient_type: 'Dog',
+          sex_neutered: 'ALTERED',
+          pregnancy_status: undefined,
+          views: [{ view_id: 'View_DX_V_DOG_TH_RL_00', procedure_id: '' }],
+        },
+        { Product: 'VETDROS' },
+      );
       assert.equal(vet.product, 'VETDROS');
       assert.equal(vet.sex_neutered, 'ALTERED');
       assert.equal(vet.variety, 'Golden Retriever');
@@ -76,7 +89,10 @@ for (const dialect of DIALECTS) {
         const res = await dr('POST', 'study', sampleStudy(over));
         assert.equal(res.status, status, `${JSON.stringify(over)}: ${res.text}`);
         assert.ok(isDrError(res.body), res.text);
-        assert.ok(res.body.data.details.some((d: { field: string }) => d.field === field), `${field}: ${res.text}`);
+        assert.ok(
+          res.body.data.details.some((d: { field: string }) => d.field === field),
+          `${field}: ${res.text}`,
+        );
       }
       const missing = await dr('POST', 'study', { patient_id: 'x' });
       assert.equal(missing.status, 400);
@@ -91,7 +107,13 @@ for (const dialect of DIALECTS) {
       const patient = await ctx.t.server.db.kysely.selectFrom('patients').selectAll().where('patient_id', '=', first.patient_id).execute();
       assert.equal(patient.length, 1);
       assert.equal(patient[0].name, 'Buddy Renamed');
-      const clash = await dr('POST', 'study', sampleStudy({ patient_id: first.patient_id, patient_type: 'Dog', views: [{ view_id: 'View_DX_V_DOG_TH_RL_00' }] }), undefined, { Product: 'VETDROS' });
+      const clash = await dr(
+        'POST',
+        'study',
+        sampleStudy({ patient_id: first.patient_id, patient_type: 'Dog', views: [{ view_id: 'View_DX_V_DOG_TH_RL_00' }] }),
+        undefined,
+        { Product: 'VETDROS' },
+      );
       assert.equal(clash.status, 409);
       assert.ok(isDrError(clash.body, '0x060008'));
     });
@@ -106,7 +128,10 @@ for (const dialect of DIALECTS) {
       assert.equal(byName.body.data.studies[0].study_id, made[2].study_id, 'newest first');
       assert.deepEqual(byName.body.data.studies[0].series, []);
       const byAcc = await dr('GET', `study?acc_no=${tag}1`);
-      assert.deepEqual(byAcc.body.data.studies.map((s: { study_id: string }) => s.study_id), [made[1].study_id]);
+      assert.deepEqual(
+        byAcc.body.data.studies.map((s: { study_id: string }) => s.study_id),
+        [made[1].study_id],
+      );
       const byId = await dr('GET', `study?id=${made[0].study_id.slice(4)}`);
       assert.ok(byId.body.data.studies.some((s: { study_id: string }) => s.study_id === made[0].study_id));
       const byPatient = await dr('GET', `study?id=${made[0].patient_id}`);
@@ -115,7 +140,10 @@ for (const dialect of DIALECTS) {
       const plus8 = new Date(start.getTime() + 8 * 3600_000).toISOString().replace('Z', '+08:00');
       const ranged = await dr('GET', `study?name=${encodeURIComponent(`张三${tag}`)}&start_time=${encodeURIComponent(plus8)}`);
       assert.equal(ranged.body.data.count, 3);
-      const past = await dr('GET', `study?name=${encodeURIComponent(`张三${tag}`)}&end_time=${encodeURIComponent('2020-01-01T00:00:00.000+08:00')}`);
+      const past = await dr(
+        'GET',
+        `study?name=${encodeURIComponent(`张三${tag}`)}&end_time=${encodeURIComponent('2020-01-01T00:00:00.000+08:00')}`,
+      );
       assert.equal(past.body.data.count, 0);
       const arrived = await dr('GET', `study?name=${encodeURIComponent(`张三${tag}`)}&status=Arrived,InProgress`);
       assert.equal(arrived.body.data.count, 3);
@@ -138,13 +166,17 @@ for (const dialect of DIALECTS) {
       const one = await dr('GET', `study?name=${encodeURIComponent('四')}&page_size=100`);
       assert.ok(one.body.data.studies.every((s: { patient_name: string }) => s.patient_name.includes('四')) && one.body.data.count >= 1);
       const edit = sampleStudy({ patient_id: zhang.patient_id, patient_name: `${tag}王五` }) as Record<string, unknown>;
-      delete edit.views; delete edit.patient_type; delete edit.modality; delete edit.study_type;
+      delete edit.views;
+      delete edit.patient_type;
+      delete edit.modality;
+      delete edit.study_type;
       assert.equal((await dr('PUT', `study/${zhang.study_id}`, edit)).status, 200);
       const renamed = await dr('GET', `study?name=${encodeURIComponent('王五')}&page_size=100`);
       assert.ok(renamed.body.data.studies.some((s: { study_id: string }) => s.study_id === zhang.study_id));
       const old = await dr('GET', `study?name=${encodeURIComponent('张三')}&page_size=100`);
       assert.ok(!old.body.data.studies.some((s: { study_id: string }) => s.study_id === zhang.study_id));
-      const inList = async (path: string) => (await dr('GET', path)).body.data.studies.some((s: { study_id: string }) => s.study_id === zhang.study_id);
+      const inList = async (path: string) =>
+        (await dr('GET', path)).body.data.studies.some((s: { study_id: string }) => s.study_id === zhang.study_id);
       assert.equal(await inList(`study?name=${encodeURIComponent('王五')}&status=Completed&page_size=100`), false, 'status is honoured');
       assert.equal(await inList(`study?name=${encodeURIComponent('王五')}&status=Arrived&page_size=100`), true);
       await dr('DELETE', 'study', [zhang.study_id]);
@@ -154,13 +186,21 @@ for (const dialect of DIALECTS) {
       assert.equal(await inList(`study?name=${encodeURIComponent('王五')}&page_size=100`), true);
       const ascii = await register({ patient_name: `Ab${tag}` });
       const upper = await dr('GET', `study?name=AB&page_size=100`);
-      assert.ok(upper.body.data.studies.some((s: { study_id: string }) => s.study_id === ascii.study_id), 'case-insensitive');
+      assert.ok(
+        upper.body.data.studies.some((s: { study_id: string }) => s.study_id === ascii.study_id),
+        'case-insensitive',
+      );
     });
 
     test('editing and locking: a locked study refuses edits, view changes and deletion', async () => {
       const s = await register();
-      const edit = { ...sampleStudy({ patient_id: s.patient_id, patient_name: 'Buddy (Dog)g', patient_size: 'Small', weight: 35 }) } as Record<string, unknown>;
-      delete edit.views; delete edit.patient_type; delete edit.modality; delete edit.study_type;
+      const edit = {
+        ...sampleStudy({ patient_id: s.patient_id, patient_name: 'Buddy (Dog)g', patient_size: 'Small', weight: 35 }),
+      } as Record<string, unknown>;
+      delete edit.views;
+      delete edit.patient_type;
+      delete edit.modality;
+      delete edit.study_type;
       const updated = await dr('PUT', `study/${s.study_id}`, edit);
       assert.equal(updated.status, 200, updated.text);
       assert.equal(updated.body.data.patient_name, 'Buddy (Dog)g');
@@ -184,7 +224,13 @@ for (const dialect of DIALECTS) {
 
     test('views in a study: add, copy, sort, delete; save_as needs pixels', async () => {
       const s = await register();
-      const added = await dr('POST', 'image', { study_id: s.study_id, views: [{ view_id: 'View_DX_T_A_SK_AP_00', procedure_id: 'P0-0001' }, { view_id: 'View_DX_T_A_SK_Towne_00', procedure_id: '' }] });
+      const added = await dr('POST', 'image', {
+        study_id: s.study_id,
+        views: [
+          { view_id: 'View_DX_T_A_SK_AP_00', procedure_id: 'P0-0001' },
+          { view_id: 'View_DX_T_A_SK_Towne_00', procedure_id: '' },
+        ],
+      });
       assert.equal(added.status, 200, added.text);
       assert.equal(added.body.data['@type'], 'type.googleapis.com/dr.study.CreateImageReply');
       assert.equal(added.body.data.series.length, 2);
@@ -194,12 +240,17 @@ for (const dialect of DIALECTS) {
       assert.equal(copied.body.data.series[0].images.length, 1);
       assert.equal(copied.body.data.series[0].images[0].view_id, 'View_DX_T_A_SK_LAT_00');
       const detail = (await dr('GET', `study/${s.study_id}`)).body.data;
-      const uids: string[] = detail.series.flatMap((x: { images: { sop_instance_uid: string }[] }) => x.images.map((i) => i.sop_instance_uid));
+      const uids: string[] = detail.series.flatMap((x: { images: { sop_instance_uid: string }[] }) =>
+        x.images.map((i) => i.sop_instance_uid),
+      );
       assert.equal(uids.length, 5);
       const reversed = [...uids].reverse();
       assert.equal((await dr('POST', 'image/sort', { study_id: s.study_id, sop_instance_uids: reversed })).status, 200);
       const sorted = (await dr('GET', `study/${s.study_id}`)).body.data;
-      const sortOf = (u: string) => sorted.series.flatMap((x: { images: { sop_instance_uid: string; sort: number }[] }) => x.images).find((i: { sop_instance_uid: string }) => i.sop_instance_uid === u).sort;
+      const sortOf = (u: string) =>
+        sorted.series
+          .flatMap((x: { images: { sop_instance_uid: string; sort: number }[] }) => x.images)
+          .find((i: { sop_instance_uid: string }) => i.sop_instance_uid === u).sort;
       assert.equal(sortOf(reversed[0]), 1);
       assert.equal(sortOf(reversed[4]), 5);
       const partial = await dr('POST', 'image/sort', { study_id: s.study_id, sop_instance_uids: reversed.slice(1) });
@@ -211,7 +262,11 @@ for (const dialect of DIALECTS) {
       assert.equal(after.series.length, 2, 'the emptied series went with its image');
       assert.equal((await dr('DELETE', `image/${towne}`)).status, 404);
       // An exposed image cannot go until it is rejected.
-      await ctx.t.server.db.kysely.updateTable('images').set({ expose_status: 'Exposed', judged_status: 'Accept' }).where('sop_instance_uid', '=', uid).execute();
+      await ctx.t.server.db.kysely
+        .updateTable('images')
+        .set({ expose_status: 'Exposed', judged_status: 'Accept' })
+        .where('sop_instance_uid', '=', uid)
+        .execute();
       const exposed = await dr('DELETE', `image/${uid}`);
       assert.equal(exposed.status, 409);
       assert.ok(isDrError(exposed.body, '0x060004'));
@@ -249,12 +304,16 @@ for (const dialect of DIALECTS) {
 
   describe(`recycle bin on ${dialect}`, () => {
     const ctx = withServer(dialect);
-    const dr = (method: string, path: string, body?: unknown, token?: string) => call(ctx.t.url, method, `/dr/api/v1/auth/${path}`, { token: token ?? ctx.admin, body });
+    const dr = (method: string, path: string, body?: unknown, token?: string) =>
+      call(ctx.t.url, method, `/dr/api/v1/auth/${path}`, { token: token ?? ctx.admin, body });
     const register = async (tag: string) => (await dr('POST', 'study', sampleStudy({ patient_name: tag }))).body.data;
 
     test('unfiltered totals (kept by triggers) always equal a real count', async () => {
       const real = async (inBin: boolean, status?: string) => {
-        let q = ctx.t.server.db.kysely.selectFrom('studies').select((eb) => eb.fn.countAll<number>().as('n')).where('deleted_at', inBin ? 'is not' : 'is', null);
+        let q = ctx.t.server.db.kysely
+          .selectFrom('studies')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('deleted_at', inBin ? 'is not' : 'is', null);
         if (status) q = q.where('study_status', '=', status as 'Arrived');
         return (await q.executeTakeFirstOrThrow()).n;
       };
@@ -295,7 +354,11 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(purge.body.data, { '@type': 'type.googleapis.com/google.protobuf.Empty', value: {} });
       assert.equal((await dr('GET', `recycle_bin/study/${b.study_id}`)).status, 404);
       assert.equal((await dr('POST', 'recycle_bin/study', [b.study_id])).status, 404, 'purged is gone');
-      const images = await ctx.t.server.db.kysely.selectFrom('images').select('id').where('sop_instance_uid', '=', b.series[0].images[0].sop_instance_uid).execute();
+      const images = await ctx.t.server.db.kysely
+        .selectFrom('images')
+        .select('id')
+        .where('sop_instance_uid', '=', b.series[0].images[0].sop_instance_uid)
+        .execute();
       assert.equal(images.length, 0);
       const audit = await call(ctx.t.url, 'GET', '/api/v1/system/audit-logs?action=recycle_bin.purge', { token: ctx.admin });
       assert.ok(audit.body.data.items.some((e: { detail: { study_ids: string[] } }) => e.detail.study_ids.includes(b.study_id)));
@@ -308,7 +371,10 @@ for (const dialect of DIALECTS) {
       await storeDx(ctx.t, uid);
       const keys = [`dicom/${uid}.dcm`, `thumbnail/${uid}.webp`];
       const sizes = await Promise.all(keys.map(async (k) => (await blobs.stat(k))?.size ?? 0));
-      assert.ok(sizes.every((n) => n > 0), 'the object and its thumbnail are stored');
+      assert.ok(
+        sizes.every((n) => n > 0),
+        'the object and its thumbnail are stored',
+      );
       const before = (await dr('GET', 'recycle_bin/disk_info')).body.data.recycle_bin;
       await dr('DELETE', 'study', [s.study_id]);
       const binned = (await dr('GET', 'recycle_bin/disk_info')).body.data;

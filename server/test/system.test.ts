@@ -10,19 +10,35 @@ for (const dialect of DIALECTS) {
       const all = await call(ctx.t.url, 'GET', '/api/v1/system/configs', { token: ctx.admin });
       assert.equal(all.status, 200);
       const upload = all.body.data.find((c: { config_key: string }) => c.config_key === 'upload.max_file_size');
-      assert.deepEqual({ ...upload, updated_at: undefined }, {
-        config_key: 'upload.max_file_size', config_value: '104857600', config_type: 'number', category: 'upload',
-        description: 'Largest uploaded file (bytes)', is_public: true, updated_at: undefined, updated_by: null,
-      });
+      assert.deepEqual(
+        { ...upload, updated_at: undefined },
+        {
+          config_key: 'upload.max_file_size',
+          config_value: '104857600',
+          config_type: 'number',
+          category: 'upload',
+          description: 'Largest uploaded file (bytes)',
+          is_public: true,
+          updated_at: undefined,
+          updated_by: null,
+        },
+      );
       const general = await call(ctx.t.url, 'GET', '/api/v1/system/configs?category=general&is_public=true', { token: ctx.admin });
       assert.ok(general.body.data.length >= 2);
       assert.ok(general.body.data.every((c: { category: string; is_public: boolean }) => c.category === 'general' && c.is_public));
     });
 
     test('config updates are type-checked; bad values change nothing', async () => {
-      const put = (key: string, value: unknown) => call(ctx.t.url, 'PUT', `/api/v1/system/configs/${key}`, { token: ctx.admin, body: { config_value: value } });
-      for (const [key, value] of [['upload.max_file_size', 'abc'], ['upload.max_file_size', 1.5], ['upload.max_file_size', -1],
-        ['privacy.mask_personal_data', 'maybe'], ['system.language', 'fr_FR'], ['system.name', 42]] as const) {
+      const put = (key: string, value: unknown) =>
+        call(ctx.t.url, 'PUT', `/api/v1/system/configs/${key}`, { token: ctx.admin, body: { config_value: value } });
+      for (const [key, value] of [
+        ['upload.max_file_size', 'abc'],
+        ['upload.max_file_size', 1.5],
+        ['upload.max_file_size', -1],
+        ['privacy.mask_personal_data', 'maybe'],
+        ['system.language', 'fr_FR'],
+        ['system.name', 42],
+      ] as const) {
         const res = await put(key, value);
         assert.equal(res.status, 422, `${key}=${String(value)}: ${res.text}`);
         assert.ok(isDiagnosisError(res.body, 422, 'ValidationError'));
@@ -37,7 +53,10 @@ for (const dialect of DIALECTS) {
       assert.equal((await put('privacy.mask_personal_data', false)).body.data.config_value, 'false');
       assert.equal((await put('no.such.key', 'x')).status, 404);
       const tech = await login(ctx.t.url, 'tech', SEED_PASSWORD);
-      assert.equal((await call(ctx.t.url, 'PUT', '/api/v1/system/configs/system.name', { token: tech.token, body: { config_value: 'x' } })).status, 403);
+      assert.equal(
+        (await call(ctx.t.url, 'PUT', '/api/v1/system/configs/system.name', { token: tech.token, body: { config_value: 'x' } })).status,
+        403,
+      );
     });
 
     test('stats are real counts that move when users are added', async () => {
@@ -56,7 +75,11 @@ for (const dialect of DIALECTS) {
     });
 
     test('audit log records writes and logins with user, source and request id; filters and paging work', async () => {
-      await call(ctx.t.url, 'PUT', '/api/v1/system/configs/system.name', { token: ctx.admin, body: { config_value: '影像中心' }, headers: { 'X-Request-ID': 'audit-probe-1', Source: 'Electron' } });
+      await call(ctx.t.url, 'PUT', '/api/v1/system/configs/system.name', {
+        token: ctx.admin,
+        body: { config_value: '影像中心' },
+        headers: { 'X-Request-ID': 'audit-probe-1', Source: 'Electron' },
+      });
       const found = await call(ctx.t.url, 'GET', '/api/v1/system/audit-logs?request_id=audit-probe-1', { token: ctx.admin });
       assert.equal(found.status, 200);
       const entry = found.body.data.items[0];
@@ -66,13 +89,25 @@ for (const dialect of DIALECTS) {
       assert.equal(entry.outcome, 'success');
       assert.equal(entry.resource_id, 'system.name');
       assert.deepEqual(entry.detail, { value: '影像中心' });
-      await call(ctx.t.url, 'POST', '/dr/api/v1/pub/login', { body: { username: 'admin', password: 'wrong' }, headers: { Source: 'Android' } });
-      const failures = await call(ctx.t.url, 'GET', '/api/v1/system/audit-logs?action=auth.login&outcome=failure&source=Android', { token: ctx.admin });
+      await call(ctx.t.url, 'POST', '/dr/api/v1/pub/login', {
+        body: { username: 'admin', password: 'wrong' },
+        headers: { Source: 'Android' },
+      });
+      const failures = await call(ctx.t.url, 'GET', '/api/v1/system/audit-logs?action=auth.login&outcome=failure&source=Android', {
+        token: ctx.admin,
+      });
       assert.ok(failures.body.data.items.length >= 1);
       assert.equal(failures.body.data.items[0].username, 'admin');
-      const future = await call(ctx.t.url, 'GET', `/api/v1/system/audit-logs?date_start=${encodeURIComponent('2999-01-01T00:00:00+08:00')}`, { token: ctx.admin });
+      const future = await call(
+        ctx.t.url,
+        'GET',
+        `/api/v1/system/audit-logs?date_start=${encodeURIComponent('2999-01-01T00:00:00+08:00')}`,
+        { token: ctx.admin },
+      );
       assert.equal(future.body.data.pagination.total, 0);
-      const today = await call(ctx.t.url, 'GET', `/api/v1/system/audit-logs?date_start=${new Date().toISOString().slice(0, 10)}&size=1`, { token: ctx.admin });
+      const today = await call(ctx.t.url, 'GET', `/api/v1/system/audit-logs?date_start=${new Date().toISOString().slice(0, 10)}&size=1`, {
+        token: ctx.admin,
+      });
       assert.ok(today.body.data.pagination.total >= 3);
       assert.equal(today.body.data.items.length, 1);
       assert.equal((await call(ctx.t.url, 'GET', '/api/v1/system/audit-logs?date_start=yesterday', { token: ctx.admin })).status, 400);
@@ -97,8 +132,21 @@ for (const dialect of DIALECTS) {
       assert.equal(d.services.job_queue.queue_size, 0);
       // A job stuck in "running" past its lease shows up as a degraded queue.
       const now = new Date().toISOString();
-      await ctx.t.server.db.kysely.insertInto('jobs').values({ queue: 'probe', payload: '{}', state: 'running', attempts: 1, run_at: now,
-        locked_by: 'dead-worker', locked_until: new Date(Date.now() - 60_000).toISOString(), last_error: null, created_at: now, updated_at: now }).execute();
+      await ctx.t.server.db.kysely
+        .insertInto('jobs')
+        .values({
+          queue: 'probe',
+          payload: '{}',
+          state: 'running',
+          attempts: 1,
+          run_at: now,
+          locked_by: 'dead-worker',
+          locked_until: new Date(Date.now() - 60_000).toISOString(),
+          last_error: null,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
       const degraded = await call(ctx.t.url, 'GET', '/api/v1/system/health', { token: ctx.admin });
       assert.equal(degraded.body.data.services.job_queue.stale_running, 1);
       assert.equal(degraded.body.data.status, 'degraded');

@@ -26,9 +26,12 @@ function encode(payload: unknown): Buffer {
 
 async function embeddedBus(): Promise<Bus> {
   const broker = await Aedes.createBroker();
-  const publish = (topic: string, payload: unknown) => new Promise<void>((resolve, reject) => {
-    broker.publish({ cmd: 'publish', topic, payload: encode(payload), qos: 0, retain: false, dup: false }, (error) => (error ? reject(error) : resolve()));
-  });
+  const publish = (topic: string, payload: unknown) =>
+    new Promise<void>((resolve, reject) => {
+      broker.publish({ cmd: 'publish', topic, payload: encode(payload), qos: 0, retain: false, dup: false }, (error) =>
+        error ? reject(error) : resolve(),
+      );
+    });
   return {
     kind: 'embedded',
     broker,
@@ -40,8 +43,14 @@ async function embeddedBus(): Promise<Bus> {
       try {
         await new Promise<void>((resolve, reject) => {
           const timer = setTimeout(() => reject(new Error('no round trip within timeout')), timeoutMs);
-          deliver = (_packet, done) => { clearTimeout(timer); done(); resolve(); };
-          broker.subscribe(topic, deliver, () => { publish(topic, 'ping').catch(reject); });
+          deliver = (_packet, done) => {
+            clearTimeout(timer);
+            done();
+            resolve();
+          };
+          broker.subscribe(topic, deliver, () => {
+            publish(topic, 'ping').catch(reject);
+          });
         });
         return { status: 'healthy', broker: 'embedded', response_time: Math.round(performance.now() - started) };
       } catch (error) {
@@ -73,7 +82,12 @@ function externalBus(url: string): Bus {
         await client.subscribeAsync(topic, { qos: 0 });
         await new Promise<void>((resolve, reject) => {
           const timer = setTimeout(() => reject(new Error('no round trip within timeout')), timeoutMs);
-          onMessage = (t) => { if (t === topic) { clearTimeout(timer); resolve(); } };
+          onMessage = (t) => {
+            if (t === topic) {
+              clearTimeout(timer);
+              resolve();
+            }
+          };
           client.on('message', onMessage);
           client.publishAsync(topic, 'ping').catch(reject);
         });

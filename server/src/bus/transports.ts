@@ -21,7 +21,10 @@ export function guardBroker(broker: Aedes, checkToken: TokenCheck): void {
       error.returnCode = 4;
       done(error, false);
     };
-    if (!password || password.length === 0) { refuse(); return; }
+    if (!password || password.length === 0) {
+      refuse();
+      return;
+    }
     checkToken(password.toString('utf8')).then((id) => (id === undefined ? refuse() : done(null, true)), refuse);
   };
   broker.authorizePublish = (client, _packet, callback) => {
@@ -33,7 +36,11 @@ export function guardBroker(broker: Aedes, checkToken: TokenCheck): void {
  * MQTT over WebSocket on the HTTP server's port at /mqtt (browsers), and on a TCP port when one
  * is configured. Returns a function that closes what it opened.
  */
-export async function attachBrokerTransports(broker: Aedes, http: HttpServer, tcp?: { host: string; port: number }): Promise<() => Promise<void>> {
+export async function attachBrokerTransports(
+  broker: Aedes,
+  http: HttpServer,
+  tcp?: { host: string; port: number },
+): Promise<() => Promise<void>> {
   const wss = new WebSocketServer({ noServer: true });
   http.on('upgrade', (request, socket, head) => {
     const url = new URL(request.url ?? '/', 'http://localhost');

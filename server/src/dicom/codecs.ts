@@ -51,8 +51,18 @@ function wasmModule(name: WasmCodecName): Promise<WasmModule> {
   return module;
 }
 
-const DECODERS: Record<WasmCodecName, string> = { charls: 'JpegLSDecoder', openjpeg: 'J2KDecoder', openjph: 'HTJ2KDecoder', libjpeg: 'JPEGDecoder' };
-const ENCODERS: Record<WasmCodecName, string> = { charls: 'JpegLSEncoder', openjpeg: 'J2KEncoder', openjph: 'HTJ2KEncoder', libjpeg: 'JPEGEncoder' };
+const DECODERS: Record<WasmCodecName, string> = {
+  charls: 'JpegLSDecoder',
+  openjpeg: 'J2KDecoder',
+  openjph: 'HTJ2KDecoder',
+  libjpeg: 'JPEGDecoder',
+};
+const ENCODERS: Record<WasmCodecName, string> = {
+  charls: 'JpegLSEncoder',
+  openjpeg: 'J2KEncoder',
+  openjph: 'HTJ2KEncoder',
+  libjpeg: 'JPEGEncoder',
+};
 
 export interface DecodedCodecFrame {
   info: CodecFrameInfo;
@@ -86,7 +96,12 @@ export async function wasmDecode(name: WasmCodecName, encoded: Uint8Array): Prom
 }
 
 /** Encodes one frame: used by the tests to build compressed fixtures and by writers that compress. */
-export async function wasmEncode(name: WasmCodecName, info: CodecFrameInfo, pixels: Uint8Array, configure?: (encoder: WasmCodec & Record<string, unknown>) => void): Promise<Uint8Array> {
+export async function wasmEncode(
+  name: WasmCodecName,
+  info: CodecFrameInfo,
+  pixels: Uint8Array,
+  configure?: (encoder: WasmCodec & Record<string, unknown>) => void,
+): Promise<Uint8Array> {
   const Codec = (await wasmModule(name))[ENCODERS[name]];
   const encoder = new Codec();
   try {

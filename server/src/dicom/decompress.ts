@@ -4,8 +4,11 @@ import { readDicom, TRANSFER_SYNTAX as TS } from './reader.js';
 
 /** Lossy Image Compression Method (0028,2114) of each lossy syntax (PS3.3 C.7.6.1.1.5.1). */
 const LOSSY_METHOD: Record<string, string> = {
-  [TS.JPEG_BASELINE]: 'ISO_10918_1', [TS.JPEG_EXTENDED]: 'ISO_10918_1', [TS.JPEG_LS_NEAR]: 'ISO_14495_1',
-  [TS.J2K]: 'ISO_15444_1', [TS.HTJ2K]: 'ISO_15444_15',
+  [TS.JPEG_BASELINE]: 'ISO_10918_1',
+  [TS.JPEG_EXTENDED]: 'ISO_10918_1',
+  [TS.JPEG_LS_NEAR]: 'ISO_14495_1',
+  [TS.J2K]: 'ISO_15444_1',
+  [TS.HTJ2K]: 'ISO_15444_15',
 };
 
 /**
@@ -27,9 +30,20 @@ export async function decompressToExplicitLe(whole: Uint8Array): Promise<Buffer>
 
   const dataset = readPart10(whole);
   dataset.PixelData = pixels;
-  dataset._vrMap = { ...(dataset._vrMap as Record<string, string> | undefined), PixelData: !colour && meta.bitsAllocated > 8 ? 'OW' : 'OB' };
+  dataset._vrMap = {
+    ...(dataset._vrMap as Record<string, string> | undefined),
+    PixelData: !colour && meta.bitsAllocated > 8 ? 'OW' : 'OB',
+  };
   if (colour) {
-    Object.assign(dataset, { PhotometricInterpretation: 'RGB', SamplesPerPixel: 3, PlanarConfiguration: 0, BitsAllocated: 8, BitsStored: 8, HighBit: 7, PixelRepresentation: 0 });
+    Object.assign(dataset, {
+      PhotometricInterpretation: 'RGB',
+      SamplesPerPixel: 3,
+      PlanarConfiguration: 0,
+      BitsAllocated: 8,
+      BitsStored: 8,
+      HighBit: 7,
+      PixelRepresentation: 0,
+    });
   }
   const method = LOSSY_METHOD[meta.transferSyntaxUid];
   if (method) {

@@ -22,9 +22,25 @@ export interface NewInstance {
 
 /** Patient and General Study attributes copied into derived objects so they file with their study. */
 const IDENTITY_KEYWORDS = [
-  'PatientName', 'PatientID', 'PatientBirthDate', 'PatientSex', 'PatientAge', 'PatientWeight', 'PatientSpeciesDescription',
-  'PatientBreedDescription', 'PatientBreedCodeSequence', 'BreedRegistrationSequence', 'ResponsiblePerson', 'ResponsiblePersonRole',
-  'ResponsibleOrganization', 'PatientSexNeutered', 'StudyInstanceUID', 'StudyDate', 'StudyTime', 'ReferringPhysicianName', 'StudyID',
+  'PatientName',
+  'PatientID',
+  'PatientBirthDate',
+  'PatientSex',
+  'PatientAge',
+  'PatientWeight',
+  'PatientSpeciesDescription',
+  'PatientBreedDescription',
+  'PatientBreedCodeSequence',
+  'BreedRegistrationSequence',
+  'ResponsiblePerson',
+  'ResponsiblePersonRole',
+  'ResponsibleOrganization',
+  'PatientSexNeutered',
+  'StudyInstanceUID',
+  'StudyDate',
+  'StudyTime',
+  'ReferringPhysicianName',
+  'StudyID',
   'AccessionNumber',
 ];
 
@@ -34,10 +50,17 @@ export function identityOf(dataset: Dataset): Dataset {
 
 function imagePixel(raster: Raster): Dataset {
   return {
-    SamplesPerPixel: raster.channels, PhotometricInterpretation: raster.channels === 3 ? 'RGB' : 'MONOCHROME2',
+    SamplesPerPixel: raster.channels,
+    PhotometricInterpretation: raster.channels === 3 ? 'RGB' : 'MONOCHROME2',
     ...(raster.channels === 3 ? { PlanarConfiguration: 0 } : {}),
-    Rows: raster.height, Columns: raster.width, BitsAllocated: raster.depth, BitsStored: raster.depth, HighBit: raster.depth - 1,
-    PixelRepresentation: 0, PixelData: pixelBuffer(raster.data), _vrMap: { PixelData: raster.depth === 16 ? 'OW' : 'OB' },
+    Rows: raster.height,
+    Columns: raster.width,
+    BitsAllocated: raster.depth,
+    BitsStored: raster.depth,
+    HighBit: raster.depth - 1,
+    PixelRepresentation: 0,
+    PixelData: pixelBuffer(raster.data),
+    _vrMap: { PixelData: raster.depth === 16 ? 'OW' : 'OB' },
   };
 }
 
@@ -60,21 +83,47 @@ export function writeSecondaryCapture(input: SecondaryCaptureInput): Buffer {
   return writePart10({
     SpecificCharacterSet: 'ISO_IR 192',
     ImageType: derived ? ['DERIVED', 'SECONDARY'] : ['ORIGINAL', 'PRIMARY'],
-    InstanceCreationDate: da(now), InstanceCreationTime: tm(now),
-    SOPClassUID: SECONDARY_CAPTURE, SOPInstanceUID: input.sopInstanceUid,
-    PatientName: '', PatientID: '', PatientBirthDate: '', PatientSex: '', StudyDate: '', StudyTime: '', ReferringPhysicianName: '',
-    StudyID: '', AccessionNumber: '',
+    InstanceCreationDate: da(now),
+    InstanceCreationTime: tm(now),
+    SOPClassUID: SECONDARY_CAPTURE,
+    SOPInstanceUID: input.sopInstanceUid,
+    PatientName: '',
+    PatientID: '',
+    PatientBirthDate: '',
+    PatientSex: '',
+    StudyDate: '',
+    StudyTime: '',
+    ReferringPhysicianName: '',
+    StudyID: '',
+    AccessionNumber: '',
     ...input.identity,
-    SeriesDate: da(now), SeriesTime: tm(now), ContentDate: da(now), ContentTime: tm(now),
-    Modality: input.modality, ConversionType: input.conversionType, SeriesDescription: input.seriesDescription, Laterality: '',
-    Manufacturer: input.equipment.manufacturer, ManufacturerModelName: input.equipment.model, StationName: input.equipment.stationName,
+    SeriesDate: da(now),
+    SeriesTime: tm(now),
+    ContentDate: da(now),
+    ContentTime: tm(now),
+    Modality: input.modality,
+    ConversionType: input.conversionType,
+    SeriesDescription: input.seriesDescription,
+    Laterality: '',
+    Manufacturer: input.equipment.manufacturer,
+    ManufacturerModelName: input.equipment.model,
+    StationName: input.equipment.stationName,
     SoftwareVersions: input.equipment.softwareVersion,
-    SecondaryCaptureDeviceManufacturer: input.equipment.manufacturer, SecondaryCaptureDeviceManufacturerModelName: input.equipment.model,
+    SecondaryCaptureDeviceManufacturer: input.equipment.manufacturer,
+    SecondaryCaptureDeviceManufacturerModelName: input.equipment.model,
     SecondaryCaptureDeviceSoftwareVersions: input.equipment.softwareVersion,
     ...(input.derivationDescription ? { DerivationDescription: input.derivationDescription } : {}),
-    ...(input.source ? { SourceImageSequence: [{ ReferencedSOPClassUID: input.source.sopClassUid, ReferencedSOPInstanceUID: input.source.sopInstanceUid }] } : {}),
-    SeriesInstanceUID: input.seriesInstanceUid, SeriesNumber: input.seriesNumber, InstanceNumber: 1, PatientOrientation: '',
-    BurnedInAnnotation: input.burnedInAnnotation ? 'YES' : 'NO', LossyImageCompression: '00',
+    ...(input.source
+      ? {
+          SourceImageSequence: [{ ReferencedSOPClassUID: input.source.sopClassUid, ReferencedSOPInstanceUID: input.source.sopInstanceUid }],
+        }
+      : {}),
+    SeriesInstanceUID: input.seriesInstanceUid,
+    SeriesNumber: input.seriesNumber,
+    InstanceNumber: 1,
+    PatientOrientation: '',
+    BurnedInAnnotation: input.burnedInAnnotation ? 'YES' : 'NO',
+    LossyImageCompression: '00',
     ...imagePixel(input.raster),
   });
 }
@@ -95,7 +144,14 @@ export interface DerivedDxInput extends NewInstance {
 export function writeDerivedDx(input: DerivedDxInput): Buffer {
   const original = readPart10(input.original);
   const now = new Date();
-  const dropped = new Set(['VOILUTSequence', 'WindowCenterWidthExplanation', 'PixelPaddingValue', 'SmallestImagePixelValue', 'LargestImagePixelValue', '_meta']);
+  const dropped = new Set([
+    'VOILUTSequence',
+    'WindowCenterWidthExplanation',
+    'PixelPaddingValue',
+    'SmallestImagePixelValue',
+    'LargestImagePixelValue',
+    '_meta',
+  ]);
   const dataset: Dataset = Object.fromEntries(Object.entries(original).filter(([key]) => !dropped.has(key)));
   const spacing = original.ImagerPixelSpacing as number[] | undefined;
   const scaleY = Number(original.Rows) / input.raster.height;
@@ -104,19 +160,39 @@ export function writeDerivedDx(input: DerivedDxInput): Buffer {
   let peak = 0;
   for (const v of input.raster.data) if (v > peak) peak = v;
   const originalBits = Number(original.BitsStored) || input.raster.depth;
-  const stored = Math.max(6, peak < 2 ** Math.min(originalBits, input.raster.depth) ? Math.min(originalBits, input.raster.depth) : input.raster.depth);
+  const stored = Math.max(
+    6,
+    peak < 2 ** Math.min(originalBits, input.raster.depth) ? Math.min(originalBits, input.raster.depth) : input.raster.depth,
+  );
   Object.assign(dataset, {
-    SOPClassUID: SOP_CLASS.DX_PRESENTATION, SOPInstanceUID: input.sopInstanceUid, PresentationIntentType: 'FOR PRESENTATION',
-    ImageType: ['DERIVED', 'SECONDARY', ''], DerivationDescription: input.derivationDescription,
+    SOPClassUID: SOP_CLASS.DX_PRESENTATION,
+    SOPInstanceUID: input.sopInstanceUid,
+    PresentationIntentType: 'FOR PRESENTATION',
+    ImageType: ['DERIVED', 'SECONDARY', ''],
+    DerivationDescription: input.derivationDescription,
     SourceImageSequence: [{ ReferencedSOPClassUID: original.SOPClassUID, ReferencedSOPInstanceUID: original.SOPInstanceUID }],
-    InstanceCreationDate: da(now), InstanceCreationTime: tm(now), ContentDate: da(now), ContentTime: tm(now),
-    SeriesInstanceUID: input.seriesInstanceUid, SeriesNumber: input.seriesNumber, SeriesDescription: input.seriesDescription, InstanceNumber: 1,
+    InstanceCreationDate: da(now),
+    InstanceCreationTime: tm(now),
+    ContentDate: da(now),
+    ContentTime: tm(now),
+    SeriesInstanceUID: input.seriesInstanceUid,
+    SeriesNumber: input.seriesNumber,
+    SeriesDescription: input.seriesDescription,
+    InstanceNumber: 1,
     ...(spacing && spacing.length === 2 ? { ImagerPixelSpacing: [ds(spacing[0] * scaleY), ds(spacing[1] * scaleX)] } : {}),
-    WindowCenter: ds(input.window.center), WindowWidth: ds(input.window.width), VOILUTFunction: 'LINEAR',
-    RescaleIntercept: 0, RescaleSlope: 1, RescaleType: 'US', PixelIntensityRelationship: 'LIN', PixelIntensityRelationshipSign: 1,
-    PresentationLUTShape: 'IDENTITY', SoftwareVersions: input.equipment.softwareVersion,
+    WindowCenter: ds(input.window.center),
+    WindowWidth: ds(input.window.width),
+    VOILUTFunction: 'LINEAR',
+    RescaleIntercept: 0,
+    RescaleSlope: 1,
+    RescaleType: 'US',
+    PixelIntensityRelationship: 'LIN',
+    PixelIntensityRelationshipSign: 1,
+    PresentationLUTShape: 'IDENTITY',
+    SoftwareVersions: input.equipment.softwareVersion,
     ...imagePixel(input.raster),
-    BitsStored: stored, HighBit: stored - 1,
+    BitsStored: stored,
+    HighBit: stored - 1,
   });
   return writePart10(dataset);
 }

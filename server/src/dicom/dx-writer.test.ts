@@ -34,14 +34,31 @@ const KINDS: Record<string, DxImageInput> = {
   'human, for presentation': input(),
   'human, for processing': input({ intent: 'FOR PROCESSING', window: undefined }),
   'human, paired limb': input({ view: { position: 'PA', laterality: 'R', bodyPart: 'HAND', orientation: ['L', 'F'], sidMm: 1000 } }),
-  'human, uncoded body part': input({ view: { position: 'AP', laterality: 'L', bodyPart: 'CLAVICLE', orientation: ['L', 'F'], sidMm: 1000 } }),
+  'human, uncoded body part': input({
+    view: { position: 'AP', laterality: 'L', bodyPart: 'CLAVICLE', orientation: ['L', 'F'], sidMm: 1000 },
+  }),
   'veterinary, for presentation': input({
-    patient: { id: 'PET7', name: 'Buddy', birthDate: '', sex: 'M', age: '005Y', animal: { species: 'Dog', breed: 'Golden Retriever', owner: '孙^某', neutered: 'ALTERED' } },
+    patient: {
+      id: 'PET7',
+      name: 'Buddy',
+      birthDate: '',
+      sex: 'M',
+      age: '005Y',
+      animal: { species: 'Dog', breed: 'Golden Retriever', owner: '孙^某', neutered: 'ALTERED' },
+    },
     view: { position: 'VD', laterality: 'U', bodyPart: 'ABDOMEN', orientation: ['L', 'CD'], sidMm: 1000 },
   }),
   'veterinary, for processing': input({
-    intent: 'FOR PROCESSING', window: undefined,
-    patient: { id: 'CAT1', name: 'Mimi', birthDate: '', sex: 'F', age: '003Y', animal: { species: 'Cat', breed: '', owner: '', neutered: 'UNALTERED' } },
+    intent: 'FOR PROCESSING',
+    window: undefined,
+    patient: {
+      id: 'CAT1',
+      name: 'Mimi',
+      birthDate: '',
+      sex: 'F',
+      age: '003Y',
+      animal: { species: 'Cat', breed: '', owner: '', neutered: 'UNALTERED' },
+    },
     view: { position: 'RL', laterality: 'U', bodyPart: 'PELVIS', orientation: ['CR', 'V'], sidMm: 1000 },
   }),
 };
@@ -69,7 +86,9 @@ for (const [kind, dx] of Object.entries(KINDS)) {
 test('attributes read back as written: SOP class, intent, VOI only for presentation, dose with µ-units, EI/DI, vet tags', () => {
   const read = (dx: DxImageInput) => {
     const buffer = writeDx(dx);
-    const file = dcmjs.data.DicomMessage.readFile(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer);
+    const file = dcmjs.data.DicomMessage.readFile(
+      buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer,
+    );
     return dcmjs.data.DicomMetaDictionary.naturalizeDataset(file.dict);
   };
   const pres = read(KINDS['human, for presentation']);

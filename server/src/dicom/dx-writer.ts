@@ -41,28 +41,41 @@ export function deviationIndex(ei: number, target: number): number {
 function acquisitionDose(e: DxImageInput['exposure']) {
   const dose: Record<string, unknown> = {
     KVP: ds(e.kV),
-    XRayTubeCurrent: Math.round(e.mA), XRayTubeCurrentInuA: ds(e.mA * 1000),
-    ExposureTime: Math.round(e.ms), ExposureTimeInuS: ds(e.ms * 1000),
-    Exposure: Math.round(e.mAs), ExposureInuAs: ds(e.mAs * 1000),
+    XRayTubeCurrent: Math.round(e.mA),
+    XRayTubeCurrentInuA: ds(e.mA * 1000),
+    ExposureTime: Math.round(e.ms),
+    ExposureTimeInuS: ds(e.ms * 1000),
+    Exposure: Math.round(e.mAs),
+    ExposureInuAs: ds(e.mAs * 1000),
   };
   if (e.exposureIndex !== undefined) dose.ExposureIndex = ds(e.exposureIndex);
   if (e.targetExposureIndex !== undefined) dose.TargetExposureIndex = ds(e.targetExposureIndex);
-  if (e.exposureIndex !== undefined && e.targetExposureIndex !== undefined) dose.DeviationIndex = deviationIndex(e.exposureIndex, e.targetExposureIndex);
+  if (e.exposureIndex !== undefined && e.targetExposureIndex !== undefined)
+    dose.DeviationIndex = deviationIndex(e.exposureIndex, e.targetExposureIndex);
   return dose;
 }
 
 export function patientModule(p: DxPatient): Record<string, unknown> {
   const module: Record<string, unknown> = {
-    PatientName: p.name, PatientID: p.id, PatientBirthDate: p.birthDate ?? '', PatientSex: p.sex, PatientAge: p.age,
+    PatientName: p.name,
+    PatientID: p.id,
+    PatientBirthDate: p.birthDate ?? '',
+    PatientSex: p.sex,
+    PatientAge: p.age,
   };
   if (p.weightKg) module.PatientWeight = ds(p.weightKg);
   if (p.animal) {
     Object.assign(module, {
-      PatientSpeciesDescription: p.animal.species, PatientBreedDescription: p.animal.breed, PatientBreedCodeSequence: [],
+      PatientSpeciesDescription: p.animal.species,
+      PatientBreedDescription: p.animal.breed,
+      PatientBreedCodeSequence: [],
       BreedRegistrationSequence: [],
       // Role is 1C: present exactly when a responsible person is named.
-      ResponsiblePerson: p.animal.owner, ...(p.animal.owner ? { ResponsiblePersonRole: 'OWNER' } : {}), ResponsibleOrganization: '',
-      PatientSexNeutered: p.animal.neutered, AnatomicalOrientationType: 'QUADRUPED',
+      ResponsiblePerson: p.animal.owner,
+      ...(p.animal.owner ? { ResponsiblePersonRole: 'OWNER' } : {}),
+      ResponsibleOrganization: '',
+      PatientSexNeutered: p.animal.neutered,
+      AnatomicalOrientationType: 'QUADRUPED',
     });
   }
   return module;
@@ -85,31 +98,63 @@ export function writeDxParts(input: DxImageInput): Uint8Array[] {
   const dataset: Record<string, unknown> = {
     SpecificCharacterSet: 'ISO_IR 192',
     ImageType: ['ORIGINAL', 'PRIMARY', ''],
-    InstanceCreationDate: da(new Date()), InstanceCreationTime: tm(new Date()),
-    SOPClassUID: sopClass, SOPInstanceUID: input.instance.sopInstanceUid,
-    StudyDate: da(input.study.date), SeriesDate: da(input.study.date), AcquisitionDate: da(input.instance.acquired), ContentDate: da(input.instance.acquired),
-    StudyTime: tm(input.study.date), SeriesTime: tm(input.study.date), AcquisitionTime: tm(input.instance.acquired), ContentTime: tm(input.instance.acquired),
-    AccessionNumber: input.study.accessionNumber, Modality: 'DX', PresentationIntentType: input.intent,
-    Manufacturer: input.equipment.manufacturer, ReferringPhysicianName: input.study.referringPhysician,
-    StationName: input.equipment.stationName, SeriesDescription: input.series.description,
-    ManufacturerModelName: input.equipment.model, SoftwareVersions: input.equipment.softwareVersion,
+    InstanceCreationDate: da(new Date()),
+    InstanceCreationTime: tm(new Date()),
+    SOPClassUID: sopClass,
+    SOPInstanceUID: input.instance.sopInstanceUid,
+    StudyDate: da(input.study.date),
+    SeriesDate: da(input.study.date),
+    AcquisitionDate: da(input.instance.acquired),
+    ContentDate: da(input.instance.acquired),
+    StudyTime: tm(input.study.date),
+    SeriesTime: tm(input.study.date),
+    AcquisitionTime: tm(input.instance.acquired),
+    ContentTime: tm(input.instance.acquired),
+    AccessionNumber: input.study.accessionNumber,
+    Modality: 'DX',
+    PresentationIntentType: input.intent,
+    Manufacturer: input.equipment.manufacturer,
+    ReferringPhysicianName: input.study.referringPhysician,
+    StationName: input.equipment.stationName,
+    SeriesDescription: input.series.description,
+    ManufacturerModelName: input.equipment.model,
+    SoftwareVersions: input.equipment.softwareVersion,
     ...patientModule(input.patient),
     // Body Part Examined (Type 3) only with its region code: a known part needs a coded region.
-    ...(regionCode ? { BodyPartExamined: view.bodyPart } : {}), DistanceSourceToDetector: ds(view.sidMm),
+    ...(regionCode ? { BodyPartExamined: view.bodyPart } : {}),
+    DistanceSourceToDetector: ds(view.sidMm),
     ...acquisitionDose(input.exposure),
-    ImagerPixelSpacing: input.detector.pixelSpacingMm.map(ds), DetectorType: input.detector.type,
-    ViewPosition: view.position, PositionerType: 'COLUMN',
+    ImagerPixelSpacing: input.detector.pixelSpacingMm.map(ds),
+    DetectorType: input.detector.type,
+    ViewPosition: view.position,
+    PositionerType: 'COLUMN',
     ...(viewCode ? { ViewCodeSequence: [viewCode] } : {}),
-    StudyInstanceUID: input.study.instanceUid, SeriesInstanceUID: input.series.instanceUid, StudyID: input.study.id,
-    SeriesNumber: input.series.number, InstanceNumber: input.instance.number,
-    PatientOrientation: view.orientation, ImageLaterality: view.laterality,
-    SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2', Rows: pixels.rows, Columns: pixels.columns,
-    BitsAllocated: 16, BitsStored: pixels.bitsStored, HighBit: pixels.bitsStored - 1, PixelRepresentation: 0,
-    PixelIntensityRelationship: 'LIN', PixelIntensityRelationshipSign: 1,
-    RescaleIntercept: 0, RescaleSlope: 1, RescaleType: 'US',
-    LossyImageCompression: '00', BurnedInAnnotation: 'NO', PresentationLUTShape: 'IDENTITY',
+    StudyInstanceUID: input.study.instanceUid,
+    SeriesInstanceUID: input.series.instanceUid,
+    StudyID: input.study.id,
+    SeriesNumber: input.series.number,
+    InstanceNumber: input.instance.number,
+    PatientOrientation: view.orientation,
+    ImageLaterality: view.laterality,
+    SamplesPerPixel: 1,
+    PhotometricInterpretation: 'MONOCHROME2',
+    Rows: pixels.rows,
+    Columns: pixels.columns,
+    BitsAllocated: 16,
+    BitsStored: pixels.bitsStored,
+    HighBit: pixels.bitsStored - 1,
+    PixelRepresentation: 0,
+    PixelIntensityRelationship: 'LIN',
+    PixelIntensityRelationshipSign: 1,
+    RescaleIntercept: 0,
+    RescaleSlope: 1,
+    RescaleType: 'US',
+    LossyImageCompression: '00',
+    BurnedInAnnotation: 'NO',
+    PresentationLUTShape: 'IDENTITY',
     // Empty only when the region is unknown (dciodvfy enforces it).
-    AnatomicRegionSequence: regionCode ? [regionCode] : [], AcquisitionContextSequence: [],
+    AnatomicRegionSequence: regionCode ? [regionCode] : [],
+    AcquisitionContextSequence: [],
     PixelData: pixelBuffer(pixels.data),
     _vrMap: { PixelData: 'OW' },
   };

@@ -30,9 +30,12 @@ export function writePart10Parts(dataset: Dataset, identity?: { sopClassUid: str
   const sopClass = identity?.sopClassUid ?? (dataset.SOPClassUID as string);
   const sopInstance = identity?.sopInstanceUid ?? (dataset.SOPInstanceUID as string);
   const meta = {
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer, MediaStorageSOPClassUID: sopClass,
-    MediaStorageSOPInstanceUID: sopInstance, TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
-    ImplementationClassUID: IMPLEMENTATION_CLASS_UID, ImplementationVersionName: IMPLEMENTATION_VERSION,
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: sopClass,
+    MediaStorageSOPInstanceUID: sopInstance,
+    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
+    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
+    ImplementationVersionName: IMPLEMENTATION_VERSION,
   };
   const { DicomDict, DicomMetaDictionary } = dcmjs.data;
   const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));

@@ -79,7 +79,11 @@ describe('every transfer syntax decodes to the pixels that went in', () => {
   ];
   for (const [name, codec, syntax] of wasm) {
     test(name, async () => {
-      const encoded = await wasmEncode(codec, { width: columns, height: rows, bitsPerSample: 12, componentCount: 1, isSigned: false }, bytesOf(grey12));
+      const encoded = await wasmEncode(
+        codec,
+        { width: columns, height: rows, bitsPerSample: 12, componentCount: 1, isSigned: false },
+        bytesOf(grey12),
+      );
       const file = writeFixture({ ...base12, frames: [encoded], transferSyntaxUid: syntax });
       assert.equal(differences(await decodedGrey(file, syntax), grey12), 0);
     });
@@ -109,8 +113,19 @@ describe('colour, multi-frame and layouts', () => {
   test('RGB interleaved and planar give the same pixels', async () => {
     const planar = new Uint8Array(pixels * 3);
     for (let p = 0; p < pixels; p += 1) for (let c = 0; c < 3; c += 1) planar[c * pixels + p] = rgb[p * 3 + c]!;
-    for (const [planarConfiguration, frame] of [[0, rgb], [1, planar]] as const) {
-      const file = writeFixture({ rows, columns, bitsAllocated: 8, bitsStored: 8, samplesPerPixel: 3, planarConfiguration, frames: [frame] });
+    for (const [planarConfiguration, frame] of [
+      [0, rgb],
+      [1, planar],
+    ] as const) {
+      const file = writeFixture({
+        rows,
+        columns,
+        bitsAllocated: 8,
+        bitsStored: 8,
+        samplesPerPixel: 3,
+        planarConfiguration,
+        frames: [frame],
+      });
       const decoded = await decodeFrame(readDicom(file));
       assert.equal(decoded.kind, 'rgb');
       assert.equal(differences(decoded.data, rgb), 0, `planar ${planarConfiguration}`);
@@ -121,9 +136,16 @@ describe('colour, multi-frame and layouts', () => {
     const ybr = new Uint8Array(pixels * 3);
     for (let p = 0; p < pixels; p += 1) ybr.set([128, 128, 128], p * 3); // mid grey
     ybr.set([76, 85, 255], 0); // pure red in YCbCr
-    const decoded = await decodeFrame(readDicom(writeFixture({ rows, columns, bitsAllocated: 8, bitsStored: 8, samplesPerPixel: 3, photometric: 'YBR_FULL', frames: [ybr] })));
+    const decoded = await decodeFrame(
+      readDicom(
+        writeFixture({ rows, columns, bitsAllocated: 8, bitsStored: 8, samplesPerPixel: 3, photometric: 'YBR_FULL', frames: [ybr] }),
+      ),
+    );
     assert.deepEqual(Array.from(decoded.data.subarray(3, 6)), [128, 128, 128]);
-    assert.ok(decoded.data[0] > 250 && decoded.data[1] < 5 && decoded.data[2] < 5, `red came out as ${decoded.data.subarray(0, 3).join(',')}`);
+    assert.ok(
+      decoded.data[0] > 250 && decoded.data[1] < 5 && decoded.data[2] < 5,
+      `red came out as ${decoded.data.subarray(0, 3).join(',')}`,
+    );
   });
 
   test('RLE colour (dcmcrle) matches the native RGB', async () => {
@@ -137,8 +159,11 @@ describe('colour, multi-frame and layouts', () => {
     const native = readDicom(writeFixture({ ...base12, frames: [bytesOf(grey12), bytesOf(second)] }));
     assert.equal(native.meta.numberOfFrames, 2);
     assert.equal(differences((await decodeFrame(native, 1)).data, second), 0);
-    const encode = (p: Uint16Array) => wasmEncode('charls', { width: columns, height: rows, bitsPerSample: 12, componentCount: 1 }, bytesOf(p));
-    const jls = readDicom(writeFixture({ ...base12, frames: [await encode(grey12), await encode(second)], transferSyntaxUid: TS.JPEG_LS_LOSSLESS }));
+    const encode = (p: Uint16Array) =>
+      wasmEncode('charls', { width: columns, height: rows, bitsPerSample: 12, componentCount: 1 }, bytesOf(p));
+    const jls = readDicom(
+      writeFixture({ ...base12, frames: [await encode(grey12), await encode(second)], transferSyntaxUid: TS.JPEG_LS_LOSSLESS }),
+    );
     assert.equal(differences((await decodeFrame(jls, 0)).data, grey12), 0);
     assert.equal(differences((await decodeFrame(jls, 1)).data, second), 0);
     await assert.rejects(decodeFrame(jls, 2), DicomReadError);

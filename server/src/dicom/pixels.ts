@@ -14,9 +14,13 @@ export type Frame =
 
 const WASM_CODECS: Partial<Record<string, WasmCodecName>> = {
   [TS.JPEG_BASELINE]: 'libjpeg',
-  [TS.JPEG_LS_LOSSLESS]: 'charls', [TS.JPEG_LS_NEAR]: 'charls',
-  [TS.J2K_LOSSLESS]: 'openjpeg', [TS.J2K]: 'openjpeg',
-  [TS.HTJ2K_LOSSLESS]: 'openjph', [TS.HTJ2K_LOSSLESS_RPCL]: 'openjph', [TS.HTJ2K]: 'openjph',
+  [TS.JPEG_LS_LOSSLESS]: 'charls',
+  [TS.JPEG_LS_NEAR]: 'charls',
+  [TS.J2K_LOSSLESS]: 'openjpeg',
+  [TS.J2K]: 'openjpeg',
+  [TS.HTJ2K_LOSSLESS]: 'openjph',
+  [TS.HTJ2K_LOSSLESS_RPCL]: 'openjph',
+  [TS.HTJ2K]: 'openjph',
 };
 const NATIVE: string[] = [TS.IMPLICIT_LE, TS.EXPLICIT_LE, TS.DEFLATED_LE, TS.EXPLICIT_BE];
 const COLOUR = new Set(['RGB', 'YBR_FULL', 'YBR_FULL_422', 'YBR_RCT', 'YBR_ICT', 'YBR_PARTIAL_420']);
@@ -75,7 +79,10 @@ function toRgb(meta: ImageMeta, samples: Uint8Array | Uint16Array, photometric: 
     for (let p = 0, s = 0; p + 1 < pixels + 1 && s + 3 < samples.length; p += 2, s += 4) {
       const cb = samples[s + 2] - 128;
       const cr = samples[s + 3] - 128;
-      for (const [k, y] of [[p, samples[s]], [p + 1, samples[s + 1]]] as const) {
+      for (const [k, y] of [
+        [p, samples[s]],
+        [p + 1, samples[s + 1]],
+      ] as const) {
         out[k * 3] = clamp8(y + 1.402 * cr);
         out[k * 3 + 1] = clamp8(y - 0.344136 * cb - 0.714136 * cr);
         out[k * 3 + 2] = clamp8(y + 1.772 * cb);
@@ -85,10 +92,13 @@ function toRgb(meta: ImageMeta, samples: Uint8Array | Uint16Array, photometric: 
   }
   if (samples.length < pixels * 3) throw new DicomReadError(`colour pixel data is short: ${samples.length} samples for ${pixels} pixels`);
   const out = new Uint8Array(pixels * 3);
-  const at = planar === 1 ? (p: number, c: number) => samples[c * pixels + p] >> shift : (p: number, c: number) => samples[p * 3 + c] >> shift;
+  const at =
+    planar === 1 ? (p: number, c: number) => samples[c * pixels + p] >> shift : (p: number, c: number) => samples[p * 3 + c] >> shift;
   const ybr = photometric === 'YBR_FULL' || photometric === 'YBR_FULL_422';
   for (let p = 0; p < pixels; p += 1) {
-    const a = at(p, 0), b = at(p, 1), c = at(p, 2);
+    const a = at(p, 0),
+      b = at(p, 1),
+      c = at(p, 2);
     if (ybr) {
       out[p * 3] = clamp8(a + 1.402 * (c - 128));
       out[p * 3 + 1] = clamp8(a - 0.344136 * (b - 128) - 0.714136 * (c - 128));
@@ -109,14 +119,18 @@ function toRgb(meta: ImageMeta, samples: Uint8Array | Uint16Array, photometric: 
 export async function decodeFrame(parsed: ParsedDicom, index = 0): Promise<Frame> {
   const { meta } = parsed;
   if (!parsed.pixelData) throw new DicomReadError('the object has no pixel data');
-  if (index < 0 || index >= meta.numberOfFrames) throw new DicomReadError(`frame ${index + 1} does not exist (${meta.numberOfFrames} frames)`);
+  if (index < 0 || index >= meta.numberOfFrames)
+    throw new DicomReadError(`frame ${index + 1} does not exist (${meta.numberOfFrames} frames)`);
   if (meta.bitsAllocated !== 8 && meta.bitsAllocated !== 16) {
     throw new UnsupportedTransferSyntaxError(`images with ${meta.bitsAllocated} bits allocated cannot be rendered`);
   }
   const colour = meta.samplesPerPixel === 3;
-  if (!colour && meta.samplesPerPixel !== 1) throw new UnsupportedTransferSyntaxError(`${meta.samplesPerPixel} samples per pixel cannot be rendered`);
-  if (colour && !COLOUR.has(meta.photometric)) throw new UnsupportedTransferSyntaxError(`photometric interpretation ${meta.photometric} cannot be rendered`);
-  if (!colour && meta.photometric === 'PALETTE COLOR') throw new UnsupportedTransferSyntaxError('palette colour images cannot be rendered yet');
+  if (!colour && meta.samplesPerPixel !== 1)
+    throw new UnsupportedTransferSyntaxError(`${meta.samplesPerPixel} samples per pixel cannot be rendered`);
+  if (colour && !COLOUR.has(meta.photometric))
+    throw new UnsupportedTransferSyntaxError(`photometric interpretation ${meta.photometric} cannot be rendered`);
+  if (!colour && meta.photometric === 'PALETTE COLOR')
+    throw new UnsupportedTransferSyntaxError('palette colour images cannot be rendered yet');
 
   const ts = meta.transferSyntaxUid;
   const wasmCodec = WASM_CODECS[ts];
@@ -125,7 +139,8 @@ export async function decodeFrame(parsed: ParsedDicom, index = 0): Promise<Frame
   let planar = meta.planarConfiguration;
   try {
     if (NATIVE.includes(ts)) {
-      if (parsed.pixelData.encapsulatedPixelData) throw new DicomReadError('pixel data is encapsulated but the transfer syntax is uncompressed');
+      if (parsed.pixelData.encapsulatedPixelData)
+        throw new DicomReadError('pixel data is encapsulated but the transfer syntax is uncompressed');
       samples = nativeSamples(parsed, index);
     } else if (ts === TS.RLE) {
       samples = asSamples(decodeRle(encapsulatedFrame(parsed, index), meta), meta.bitsAllocated);
@@ -143,7 +158,9 @@ export async function decodeFrame(parsed: ParsedDicom, index = 0): Promise<Frame
       // libjpeg-turbo and the JPEG 2000 decoders apply the colour transform: their output is RGB.
       if (colour) photometric = 'RGB';
     } else {
-      throw new UnsupportedTransferSyntaxError(`transfer syntax ${ts || '(none)'} cannot be decoded here (12-bit JPEG and private syntaxes are not supported)`);
+      throw new UnsupportedTransferSyntaxError(
+        `transfer syntax ${ts || '(none)'} cannot be decoded here (12-bit JPEG and private syntaxes are not supported)`,
+      );
     }
   } catch (error) {
     if (error instanceof DicomReadError) throw error;

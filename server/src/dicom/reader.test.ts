@@ -12,7 +12,12 @@ import { TAGS } from './tags.js';
  * chose to write.
  */
 type Vr = 'UI' | 'PN' | 'LO' | 'CS' | 'DA' | 'US' | 'DS' | 'OW' | 'SQ';
-interface El { group: number; element: number; vr: Vr; value: string | number[] | El[][] }
+interface El {
+  group: number;
+  element: number;
+  vr: Vr;
+  value: string | number[] | El[][];
+}
 
 const SOP_CLASS = '1.2.840.10008.5.1.4.1.1.1.1';
 const SOP_INSTANCE = '2.25.314159265358979';
@@ -61,8 +66,18 @@ function valueBytes(el: El, enc: Encoding): Buffer {
   return Buffer.from(s.length % 2 ? s + (el.vr === 'UI' ? '\0' : ' ') : s, 'latin1');
 }
 
-const u16 = (n: number, enc: Encoding) => { const b = Buffer.alloc(2); if (enc.littleEndian) b.writeUInt16LE(n); else b.writeUInt16BE(n); return b; };
-const u32 = (n: number, enc: Encoding) => { const b = Buffer.alloc(4); if (enc.littleEndian) b.writeUInt32LE(n); else b.writeUInt32BE(n); return b; };
+const u16 = (n: number, enc: Encoding) => {
+  const b = Buffer.alloc(2);
+  if (enc.littleEndian) b.writeUInt16LE(n);
+  else b.writeUInt16BE(n);
+  return b;
+};
+const u32 = (n: number, enc: Encoding) => {
+  const b = Buffer.alloc(4);
+  if (enc.littleEndian) b.writeUInt32LE(n);
+  else b.writeUInt32BE(n);
+  return b;
+};
 const tagBytes = (group: number, element: number, enc: Encoding) => Buffer.concat([u16(group, enc), u16(element, enc)]);
 
 function encode(el: El, enc: Encoding): Buffer {
@@ -89,11 +104,19 @@ function dataset(transferSyntax: string): Buffer {
 }
 
 function part10(transferSyntax: string): Buffer {
-  return Buffer.concat([metaHeader({ sopClassUid: SOP_CLASS, sopInstanceUid: SOP_INSTANCE, transferSyntax, sourceAet: 'MODALITY' }), dataset(transferSyntax)]);
+  return Buffer.concat([
+    metaHeader({ sopClassUid: SOP_CLASS, sopInstanceUid: SOP_INSTANCE, transferSyntax, sourceAet: 'MODALITY' }),
+    dataset(transferSyntax),
+  ]);
 }
 
 describe('the DICOM reading façade', () => {
-  for (const [name, syntax] of [['implicit VR LE', TS.IMPLICIT_LE], ['explicit VR LE', TS.EXPLICIT_LE], ['explicit VR BE', TS.EXPLICIT_BE], ['deflated', TS.DEFLATED_LE]] as const) {
+  for (const [name, syntax] of [
+    ['implicit VR LE', TS.IMPLICIT_LE],
+    ['explicit VR LE', TS.EXPLICIT_LE],
+    ['explicit VR BE', TS.EXPLICIT_BE],
+    ['deflated', TS.DEFLATED_LE],
+  ] as const) {
     test(`${name}: attributes, sequences, image attributes and pixels`, async () => {
       const file = part10(syntax);
       const ds = readDataSet(file);
@@ -109,7 +132,13 @@ describe('the DICOM reading façade', () => {
       assert.equal(parsed.meta.transferSyntaxUid, syntax);
       assert.equal(parsed.littleEndian, syntax !== TS.EXPLICIT_BE);
       assert.deepEqual(
-        [parsed.meta.sopClassUid, parsed.meta.sopInstanceUid, parsed.meta.studyInstanceUid, parsed.meta.seriesInstanceUid, parsed.meta.modality],
+        [
+          parsed.meta.sopClassUid,
+          parsed.meta.sopInstanceUid,
+          parsed.meta.studyInstanceUid,
+          parsed.meta.seriesInstanceUid,
+          parsed.meta.modality,
+        ],
         [SOP_CLASS, SOP_INSTANCE, '2.25.1', '2.25.2', 'DX'],
       );
       assert.deepEqual([parsed.meta.rows, parsed.meta.columns, parsed.meta.bitsAllocated, parsed.meta.bitsStored], [2, 3, 16, 12]);
@@ -137,12 +166,19 @@ describe('the DICOM reading façade', () => {
     }
     const file = part10(TS.EXPLICIT_LE);
     const { datasetOffset } = readMetaHeader(file);
-    assert.equal(readMetaHeader(file.subarray(0, datasetOffset + 8), { headOnly: true }).datasetOffset, datasetOffset, 'a head holding the header is enough');
+    assert.equal(
+      readMetaHeader(file.subarray(0, datasetOffset + 8), { headOnly: true }).datasetOffset,
+      datasetOffset,
+      'a head holding the header is enough',
+    );
     assert.throws(() => readMetaHeader(file.subarray(0, datasetOffset - 4), { headOnly: true }), /runs past the bytes read/);
     // A head that ends before the next tag cannot tell whether group 0002 goes on.
     assert.throws(() => readMetaHeader(file.subarray(0, datasetOffset + 4), { headOnly: true }), /runs past the bytes read/);
     assert.throws(() => readMetaHeader(file.subarray(0, datasetOffset - 4)), /runs past the end of the file/);
-    assert.throws(() => readMetaHeader(dataset(TS.EXPLICIT_LE)), (e: unknown) => e instanceof DicomReadError && /no DICM preamble/.test(e.message));
+    assert.throws(
+      () => readMetaHeader(dataset(TS.EXPLICIT_LE)),
+      (e: unknown) => e instanceof DicomReadError && /no DICM preamble/.test(e.message),
+    );
   });
 
   test('untilPixelData reads the head of a file that ends inside its pixels', () => {

@@ -131,9 +131,21 @@ function imageMeta(ds: DataSet, transferSyntaxUid: string, pixelData: Element | 
     studyInstanceUid: ds.string(TAGS.studyUid) ?? '',
     seriesInstanceUid: ds.string(TAGS.seriesUid) ?? '',
     modality: ds.string(TAGS.modality) ?? '',
-    rows: 0, columns: 0, samplesPerPixel: 1, photometric: '', bitsAllocated: 0, bitsStored: 0, highBit: 0,
-    pixelRepresentation: 0, planarConfiguration: 0, numberOfFrames: 1, rescaleSlope: 1, rescaleIntercept: 0,
-    windows: [], voiLutFunction: 'LINEAR', presentationLutShape: '',
+    rows: 0,
+    columns: 0,
+    samplesPerPixel: 1,
+    photometric: '',
+    bitsAllocated: 0,
+    bitsStored: 0,
+    highBit: 0,
+    pixelRepresentation: 0,
+    planarConfiguration: 0,
+    numberOfFrames: 1,
+    rescaleSlope: 1,
+    rescaleIntercept: 0,
+    windows: [],
+    voiLutFunction: 'LINEAR',
+    presentationLutShape: '',
   };
   // A header written apart from its pixels (our own writers' parts) still describes the image.
   if (!pixelData && elementOf(ds, TAGS.rows) === undefined) return meta;
@@ -154,7 +166,10 @@ function imageMeta(ds: DataSet, transferSyntaxUid: string, pixelData: Element | 
   meta.rescaleIntercept = intercept !== undefined && Number.isFinite(intercept) ? intercept : 0;
   const centers = numbers(ds, TAGS.windowCenter);
   const widths = numbers(ds, TAGS.windowWidth);
-  meta.windows = centers.slice(0, widths.length).map((center, i) => ({ center, width: widths[i] })).filter((w) => w.width >= 1);
+  meta.windows = centers
+    .slice(0, widths.length)
+    .map((center, i) => ({ center, width: widths[i] }))
+    .filter((w) => w.width >= 1);
   meta.voiLutFunction = (ds.string(TAGS.voiLutFunction) ?? 'LINEAR').toUpperCase();
   meta.voiLut = readVoiLut(ds, meta.pixelRepresentation);
   meta.presentationLutShape = (ds.string(TAGS.presentationLutShape) ?? '').toUpperCase();
@@ -174,7 +189,8 @@ export function readDataSet(bytes: Uint8Array, options: ReadOptions = {}): DataS
   try {
     const part10 = !bare && bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
     // A bare dataset without a known syntax is accepted only when it starts where datasets start: group 0008.
-    if (!part10 && !bare && !(bytes.length >= 8 && bytes[0] === 0x08 && bytes[1] === 0x00)) throw new DicomReadError('not a DICOM file: no DICM preamble');
+    if (!part10 && !bare && !(bytes.length >= 8 && bytes[0] === 0x08 && bytes[1] === 0x00))
+      throw new DicomReadError('not a DICOM file: no DICM preamble');
     return dicomParser.parseDicom(bytes, {
       ...(part10 ? {} : { TransferSyntaxUID: bare?.transferSyntax ?? TRANSFER_SYNTAX.IMPLICIT_LE }),
       ...(options.untilPixelData ? { untilTag: TAGS.pixelData } : {}),
@@ -200,7 +216,8 @@ export const text = (dataSet: DataSet | undefined, tag: string): string => (data
  */
 export function readDicom(bytes: Uint8Array, options: ReadOptions = {}): ParsedDicom {
   const dataSet = readDataSet(bytes, options);
-  const transferSyntaxUid = options.transferSyntax ?? (dataSet.string(TAGS.transferSyntax) ?? TRANSFER_SYNTAX.IMPLICIT_LE).replace(/\0/g, '').trim();
+  const transferSyntaxUid =
+    options.transferSyntax ?? (dataSet.string(TAGS.transferSyntax) ?? TRANSFER_SYNTAX.IMPLICIT_LE).replace(/\0/g, '').trim();
   const pixelData = elementOf(dataSet, TAGS.pixelData);
   try {
     const meta = imageMeta(dataSet, transferSyntaxUid, pixelData);
@@ -223,7 +240,10 @@ export interface MetaHeader {
 /** VRs whose length is 32 bits after two reserved bytes in explicit VR (PS3.5 7.1.2). */
 const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 
-const metaText = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1').replace(/[\0 ]+$/, '');
+const metaText = (b: Uint8Array) =>
+  Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '');
 
 /**
  * Reads group 0002 (always explicit VR little endian) by hand, without parsing the dataset: a
@@ -240,7 +260,10 @@ export function readMetaHeader(file: Uint8Array, options: { headOnly?: boolean }
     const long = LONG_VRS.has(view.toString('latin1', at + 4, at + 6));
     const length = long ? view.readUInt32LE(at + 8) : view.readUInt16LE(at + 6);
     const start = at + (long ? 12 : 8);
-    if (start + length > view.length) throw new DicomReadError(options.headOnly ? 'the meta header runs past the bytes read' : 'the meta header runs past the end of the file');
+    if (start + length > view.length)
+      throw new DicomReadError(
+        options.headOnly ? 'the meta header runs past the bytes read' : 'the meta header runs past the end of the file',
+      );
     meta[element] = metaText(view.subarray(start, start + length));
     at = start + length;
   }
@@ -248,6 +271,7 @@ export function readMetaHeader(file: Uint8Array, options: { headOnly?: boolean }
   const transferSyntax = meta[0x0010];
   const sopClassUid = meta[0x0002];
   const sopInstanceUid = meta[0x0003];
-  if (!transferSyntax || !sopClassUid || !sopInstanceUid) throw new DicomReadError('the meta header lacks a transfer syntax or SOP class/instance UID');
+  if (!transferSyntax || !sopClassUid || !sopInstanceUid)
+    throw new DicomReadError('the meta header lacks a transfer syntax or SOP class/instance UID');
   return { transferSyntax, sopClassUid, sopInstanceUid, datasetOffset: at };
 }

@@ -17,7 +17,12 @@ async function rendered(image: FixtureImage, options: Partial<RenderOptions> = {
 }
 
 const row = (values: number[], bitsStored = 12, extra: Partial<FixtureImage> = {}): FixtureImage => ({
-  rows: 1, columns: values.length, bitsAllocated: 16, bitsStored, frames: [bytesOf(Uint16Array.from(values))], ...extra,
+  rows: 1,
+  columns: values.length,
+  bitsAllocated: 16,
+  bitsStored,
+  frames: [bytesOf(Uint16Array.from(values))],
+  ...extra,
 });
 
 describe('VOI and presentation', () => {
@@ -28,7 +33,9 @@ describe('VOI and presentation', () => {
   });
 
   test('a requested window overrides the file', async () => {
-    const { pixels, voi } = await rendered(row([0, 2048, 4095], 12, { window: { center: 100, width: 10 } }), { window: { center: 2048, width: 4096 } });
+    const { pixels, voi } = await rendered(row([0, 2048, 4095], 12, { window: { center: 100, width: 10 } }), {
+      window: { center: 2048, width: 4096 },
+    });
     assert.equal(voi, 'request');
     assert.deepEqual(pixels, [0, 128, 255]);
   });
@@ -82,7 +89,12 @@ describe('sizes and formats', () => {
   test('longest side per size, never enlarged; each format carries its signature', async () => {
     const parsed = readDicom(writeFixture(big));
     const frame = await decodeFrame(parsed);
-    const cases = [['thumbnail', 'webp', 256, 128], ['small', 'jpeg', 512, 256], ['medium', 'png', 600, 300], ['original', 'jpeg', 600, 300]] as const;
+    const cases = [
+      ['thumbnail', 'webp', 256, 128],
+      ['small', 'jpeg', 512, 256],
+      ['medium', 'png', 600, 300],
+      ['original', 'jpeg', 600, 300],
+    ] as const;
     for (const [size, format, height, width] of cases) {
       const out = await renderFrame(frame, parsed.meta, { size, format });
       assert.equal(out.height, height, size);

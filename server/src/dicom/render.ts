@@ -28,7 +28,11 @@ export type VoiSource = 'request' | 'file-window' | 'voi-lut' | 'auto';
  * 3072² pixels through a 65,536-entry table takes ~12 ms here; doing the arithmetic per pixel
  * took ~60 ms.
  */
-export function greyLut(meta: ImageMeta, frame: Extract<Frame, { kind: 'grey' }>, requested?: { center: number; width: number }): { lut: Uint8Array; source: VoiSource } {
+export function greyLut(
+  meta: ImageMeta,
+  frame: Extract<Frame, { kind: 'grey' }>,
+  requested?: { center: number; width: number },
+): { lut: Uint8Array; source: VoiSource } {
   const size = frame.data instanceof Uint8Array ? 256 : 65536;
   const bits = Math.min(meta.bitsStored, frame.data instanceof Uint8Array ? 8 : 16);
   const mask = bits >= 32 ? 0xffffffff : (1 << bits) - 1;
@@ -81,20 +85,28 @@ function percentileRange(data: Uint8Array | Uint16Array, modality: Float64Array,
   const histogram = new Uint32Array(modality.length);
   for (let i = 0; i < data.length; i += 1) histogram[data[i]] += 1;
   // Sort the patterns by modality value (sign-extension and negative slopes reorder them).
-  const order = Array.from(histogram.keys()).filter((k) => histogram[k] > 0).sort((a, b) => modality[a] - modality[b]);
+  const order = Array.from(histogram.keys())
+    .filter((k) => histogram[k] > 0)
+    .sort((a, b) => modality[a] - modality[b]);
   if (order.length === 0) return [0, 1];
   const skip = Math.floor(data.length * tail);
   let seen = 0;
   let low = modality[order[0]];
   for (const k of order) {
     seen += histogram[k];
-    if (seen > skip) { low = modality[k]!; break; }
+    if (seen > skip) {
+      low = modality[k]!;
+      break;
+    }
   }
   seen = 0;
   let high = modality[order[order.length - 1]];
   for (let i = order.length - 1; i >= 0; i -= 1) {
     seen += histogram[order[i]];
-    if (seen > skip) { high = modality[order[i]]!; break; }
+    if (seen > skip) {
+      high = modality[order[i]]!;
+      break;
+    }
   }
   return high > low ? [low, high] : [low, low + 1];
 }
@@ -155,9 +167,14 @@ function applyLut8(data: Uint8Array, lut: Uint8Array): Uint8Array {
  * ~10 ms there, against ~30 ms for the table over all 9.4 M pixels in JavaScript. Windowing the
  * averaged values instead of averaging windowed ones is what viewers do for thumbnails.
  */
-async function shrunkFirst(frame: Extract<Frame, { kind: 'grey' }>, meta: ImageMeta, edge: number): Promise<Extract<Frame, { kind: 'grey' }> | undefined> {
+async function shrunkFirst(
+  frame: Extract<Frame, { kind: 'grey' }>,
+  meta: ImageMeta,
+  edge: number,
+): Promise<Extract<Frame, { kind: 'grey' }> | undefined> {
   const data = frame.data;
-  if (!(data instanceof Uint16Array) || meta.pixelRepresentation !== 0 || edge === 0 || Math.max(frame.rows, frame.columns) <= edge) return undefined;
+  if (!(data instanceof Uint16Array) || meta.pixelRepresentation !== 0 || edge === 0 || Math.max(frame.rows, frame.columns) <= edge)
+    return undefined;
   if (!highBitsClear(data, meta.bitsStored)) return undefined;
   // sharp takes the sample depth from the array type: a Uint16Array is read as ushort.
   const { data: small, info } = await sharp(data, { raw: { width: frame.columns, height: frame.rows, channels: 1 } })
@@ -166,7 +183,12 @@ async function shrunkFirst(frame: Extract<Frame, { kind: 'grey' }>, meta: ImageM
     .raw({ depth: 'ushort' })
     .toBuffer({ resolveWithObject: true });
   const aligned = small.byteOffset % 2 === 0 ? small : Buffer.from(small);
-  return { kind: 'grey', rows: info.height, columns: info.width, data: new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2) };
+  return {
+    kind: 'grey',
+    rows: info.height,
+    columns: info.width,
+    data: new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2),
+  };
 }
 
 /** A frame to JPEG/PNG/WebP at one of the preview sizes (longest side; never enlarged). */
@@ -192,8 +214,12 @@ export async function renderFrame(frame: Frame, meta: ImageMeta, options: Render
   // Huffman optimisation and zlib level 6 cost ~2× the encode time for ~30 % smaller previews;
   // on a LAN the time matters more (bench/render.ts). WebP effort 1 against the default 4:
   // 256² in ~3 ms instead of ~7 ms, ~10 % larger.
-  image = options.format === 'jpeg' ? image.jpeg({ quality: 90, optimiseCoding: false })
-    : options.format === 'png' ? image.png({ compressionLevel: 3 }) : image.webp({ quality: 85, effort: 1 });
+  image =
+    options.format === 'jpeg'
+      ? image.jpeg({ quality: 90, optimiseCoding: false })
+      : options.format === 'png'
+        ? image.png({ compressionLevel: 3 })
+        : image.webp({ quality: 85, effort: 1 });
   const { data, info } = await image.toBuffer({ resolveWithObject: true });
   return { data, contentType: CONTENT_TYPES[options.format], width: info.width, height: info.height, voi };
 }

@@ -4,7 +4,10 @@ import { DicomReadError, type ImageMeta } from './reader.js';
  * DICOM RLE (PS3.5 Annex G) decoded by hand: the npm option (dcmjs-codecs) brings a multi-megabyte
  * wasm bundle for what is sixty lines of PackBits. Output is little-endian, samples interleaved.
  */
-export function decodeRle(fragment: Uint8Array, meta: Pick<ImageMeta, 'rows' | 'columns' | 'samplesPerPixel' | 'bitsAllocated'>): Uint8Array {
+export function decodeRle(
+  fragment: Uint8Array,
+  meta: Pick<ImageMeta, 'rows' | 'columns' | 'samplesPerPixel' | 'bitsAllocated'>,
+): Uint8Array {
   if (fragment.length < 64) throw new DicomReadError('the RLE frame is shorter than its 64-byte header');
   const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.length);
   const segments = view.getUint32(0, true);
@@ -16,7 +19,8 @@ export function decodeRle(fragment: Uint8Array, meta: Pick<ImageMeta, 'rows' | '
   for (let s = 0; s < segments; s += 1) {
     const start = view.getUint32(4 + s * 4, true);
     const end = s + 1 < segments ? view.getUint32(8 + s * 4, true) : fragment.length;
-    if (start < 64 || start > fragment.length || end < start || end > fragment.length) throw new DicomReadError(`RLE segment ${s + 1} lies outside the frame`);
+    if (start < 64 || start > fragment.length || end < start || end > fragment.length)
+      throw new DicomReadError(`RLE segment ${s + 1} lies outside the frame`);
     const sample = Math.floor(s / bytesPerSample);
     // Segments run from the most significant byte; little-endian output puts it last.
     const byteInSample = bytesPerSample - 1 - (s % bytesPerSample);

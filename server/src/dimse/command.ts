@@ -2,9 +2,12 @@
  * DIMSE command sets (PS3.7 §9.3, §E): group 0000 in implicit VR little endian.
  */
 export const COMMAND = {
-  C_STORE_RQ: 0x0001, C_STORE_RSP: 0x8001,
-  C_FIND_RQ: 0x0020, C_FIND_RSP: 0x8020,
-  C_ECHO_RQ: 0x0030, C_ECHO_RSP: 0x8030,
+  C_STORE_RQ: 0x0001,
+  C_STORE_RSP: 0x8001,
+  C_FIND_RQ: 0x0020,
+  C_FIND_RSP: 0x8020,
+  C_ECHO_RQ: 0x0030,
+  C_ECHO_RSP: 0x8030,
   C_CANCEL_RQ: 0x0fff,
 } as const;
 
@@ -12,8 +15,14 @@ export const COMMAND = {
 export const NO_DATASET = 0x0101;
 
 export const STATUS = {
-  SUCCESS: 0x0000, PENDING: 0xff00, PENDING_WARNING: 0xff01, CANCEL: 0xfe00,
-  OUT_OF_RESOURCES: 0xa700, SOP_CLASS_NOT_SUPPORTED: 0x0122, CANNOT_UNDERSTAND: 0xc000, PROCESSING_FAILURE: 0x0110,
+  SUCCESS: 0x0000,
+  PENDING: 0xff00,
+  PENDING_WARNING: 0xff01,
+  CANCEL: 0xfe00,
+  OUT_OF_RESOURCES: 0xa700,
+  SOP_CLASS_NOT_SUPPORTED: 0x0122,
+  CANNOT_UNDERSTAND: 0xc000,
+  PROCESSING_FAILURE: 0x0110,
 } as const;
 
 export interface Command {
@@ -29,8 +38,16 @@ export interface Command {
 }
 
 const TAG = {
-  groupLength: 0x0000, affectedSopClass: 0x0002, commandField: 0x0100, messageId: 0x0110, respondedTo: 0x0120,
-  priority: 0x0700, dataSetType: 0x0800, status: 0x0900, errorComment: 0x0902, affectedSopInstance: 0x1000,
+  groupLength: 0x0000,
+  affectedSopClass: 0x0002,
+  commandField: 0x0100,
+  messageId: 0x0110,
+  respondedTo: 0x0120,
+  priority: 0x0700,
+  dataSetType: 0x0800,
+  status: 0x0900,
+  errorComment: 0x0902,
+  affectedSopInstance: 0x1000,
 } as const;
 
 function stringElement(element: number, value: string, pad: string): Buffer {
@@ -85,16 +102,35 @@ export function decodeCommand(bytes: Buffer): Command {
     const text = () => value.toString('latin1').replace(/[\0 ]+$/, '');
     const ushort = () => (length >= 2 ? value.readUInt16LE(0) : 0);
     switch (element) {
-      case TAG.affectedSopClass: c.affectedSopClassUid = text(); break;
-      case TAG.commandField: c.commandField = ushort(); break;
-      case TAG.messageId: c.messageId = ushort(); break;
-      case TAG.respondedTo: c.messageIdBeingRespondedTo = ushort(); break;
-      case TAG.priority: c.priority = ushort(); break;
-      case TAG.dataSetType: c.dataSetType = ushort(); break;
-      case TAG.status: c.status = ushort(); break;
-      case TAG.errorComment: c.errorComment = text(); break;
-      case TAG.affectedSopInstance: c.affectedSopInstanceUid = text(); break;
-      default: break;
+      case TAG.affectedSopClass:
+        c.affectedSopClassUid = text();
+        break;
+      case TAG.commandField:
+        c.commandField = ushort();
+        break;
+      case TAG.messageId:
+        c.messageId = ushort();
+        break;
+      case TAG.respondedTo:
+        c.messageIdBeingRespondedTo = ushort();
+        break;
+      case TAG.priority:
+        c.priority = ushort();
+        break;
+      case TAG.dataSetType:
+        c.dataSetType = ushort();
+        break;
+      case TAG.status:
+        c.status = ushort();
+        break;
+      case TAG.errorComment:
+        c.errorComment = text();
+        break;
+      case TAG.affectedSopInstance:
+        c.affectedSopInstanceUid = text();
+        break;
+      default:
+        break;
     }
     at += 8 + length;
   }
@@ -111,8 +147,10 @@ export function statusText(status: number): string {
   if (status === STATUS.CANCEL) return 'Cancel';
   if ((status & 0xf000) === 0xb000) return `Warning 0x${status.toString(16).padStart(4, '0')}`;
   const named: Record<number, string> = {
-    [STATUS.OUT_OF_RESOURCES]: 'Refused: Out of Resources', [STATUS.SOP_CLASS_NOT_SUPPORTED]: 'Refused: SOP Class not supported',
-    [STATUS.CANNOT_UNDERSTAND]: 'Error: Cannot understand', [STATUS.PROCESSING_FAILURE]: 'Failure: Processing failure',
+    [STATUS.OUT_OF_RESOURCES]: 'Refused: Out of Resources',
+    [STATUS.SOP_CLASS_NOT_SUPPORTED]: 'Refused: SOP Class not supported',
+    [STATUS.CANNOT_UNDERSTAND]: 'Error: Cannot understand',
+    [STATUS.PROCESSING_FAILURE]: 'Failure: Processing failure',
   };
   return named[status] ?? `Failure 0x${status.toString(16).padStart(4, '0')}`;
 }

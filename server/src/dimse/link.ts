@@ -78,7 +78,10 @@ export class Link {
   onControl: (type: number, body: Buffer) => void = () => undefined;
   onClose: (error?: Error) => void = () => undefined;
 
-  constructor(readonly socket: Socket, readonly log: LogLine) {
+  constructor(
+    readonly socket: Socket,
+    readonly log: LogLine,
+  ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error) => this.fail(error));
@@ -89,7 +92,9 @@ export class Link {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     try {
-      while (this.step()) { /* until the bytes at hand are used up */ }
+      while (this.step()) {
+        /* until the bytes at hand are used up */
+      }
     } catch (error) {
       this.log('E', `protocol error: ${(error as Error).message}`);
       this.abort();
@@ -265,8 +270,14 @@ export class Link {
         reject(new Error(`no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       const entry = {
-        resolve: (m: Message) => { clearTimeout(timer); resolve(m); },
-        reject: (e: Error) => { clearTimeout(timer); reject(e); },
+        resolve: (m: Message) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e: Error) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       };
       this.waiting.push(entry);
     });
@@ -287,7 +298,12 @@ export class Link {
    * association: every request waits for its response, by which time the peer has read the
    * whole message, so the buffer is free again (a fresh 18 MB buffer cost ~10 ms of page faults).
    */
-  async sendMessage(contextId: number, command: Command, dataset: readonly Buffer[] | FileRange | undefined, maxPduLength: number): Promise<void> {
+  async sendMessage(
+    contextId: number,
+    command: Command,
+    dataset: readonly Buffer[] | FileRange | undefined,
+    maxPduLength: number,
+  ): Promise<void> {
     this.write(encodePData(contextId, true, encodeCommand(command), maxPduLength));
     if (!dataset) return;
     if (!Array.isArray(dataset)) {
@@ -312,7 +328,10 @@ export class Link {
         need -= take;
         offset += take;
         sent += take;
-        if (offset === current.length) { part += 1; offset = 0; }
+        if (offset === current.length) {
+          part += 1;
+          offset = 0;
+        }
       }
       const [encoded] = encodePData(contextId, false, slice, maxPduLength, this.scratch.subarray(at), sent === total);
       at += encoded.length;
@@ -363,7 +382,11 @@ export class Link {
 
   private drained(): Promise<void> {
     return new Promise((resolve) => {
-      const done = () => { this.socket.off('drain', done); this.socket.off('close', done); resolve(); };
+      const done = () => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
       this.socket.on('drain', done);
       this.socket.on('close', done);
     });

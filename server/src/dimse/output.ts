@@ -7,10 +7,14 @@ import type { LogLine } from './link.js';
 export class DimseOutput {
   private readonly lines: string[] = [];
 
-  constructor(private readonly verbose: boolean, private readonly debug: boolean) {}
+  constructor(
+    private readonly verbose: boolean,
+    private readonly debug: boolean,
+  ) {}
 
   readonly log: LogLine = (level, text) => {
-    if (level === 'E' || (level === 'I' && (this.verbose || this.debug)) || (level === 'D' && this.debug)) this.lines.push(`${level}: ${text}`);
+    if (level === 'E' || (level === 'I' && (this.verbose || this.debug)) || (level === 'D' && this.debug))
+      this.lines.push(`${level}: ${text}`);
   };
 
   text(): string {

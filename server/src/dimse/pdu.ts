@@ -17,7 +17,13 @@ export interface ProposedContext {
 }
 
 /** Result of a presentation context in the A-ASSOCIATE-AC (PS3.8 Table 9-18). */
-export const CONTEXT_RESULT = { ACCEPTED: 0, USER_REJECTION: 1, NO_REASON: 2, ABSTRACT_SYNTAX_NOT_SUPPORTED: 3, TRANSFER_SYNTAXES_NOT_SUPPORTED: 4 } as const;
+export const CONTEXT_RESULT = {
+  ACCEPTED: 0,
+  USER_REJECTION: 1,
+  NO_REASON: 2,
+  ABSTRACT_SYNTAX_NOT_SUPPORTED: 3,
+  TRANSFER_SYNTAXES_NOT_SUPPORTED: 4,
+} as const;
 
 export interface AcceptedContext {
   id: number;
@@ -76,7 +82,10 @@ function pdu(type: number, body: Buffer): Buffer {
 function userInformation(maxPduLength: number, implementationClassUid: string, implementationVersion: string): Buffer {
   const max = Buffer.alloc(4);
   max.writeUInt32BE(maxPduLength);
-  return item(0x50, Buffer.concat([item(0x51, max), item(0x52, uidBytes(implementationClassUid)), item(0x55, uidBytes(implementationVersion))]));
+  return item(
+    0x50,
+    Buffer.concat([item(0x51, max), item(0x52, uidBytes(implementationClassUid)), item(0x55, uidBytes(implementationVersion))]),
+  );
 }
 
 function associateHeader(calledAet: string, callingAet: string): Buffer {
@@ -88,21 +97,40 @@ function associateHeader(calledAet: string, callingAet: string): Buffer {
 }
 
 export function encodeAssociateRequest(rq: AssociateRequest): Buffer {
-  const contexts = rq.contexts.map((c) => item(0x20, Buffer.concat([
-    Buffer.from([c.id, 0, 0, 0]), item(0x30, uidBytes(c.abstractSyntax)), ...c.transferSyntaxes.map((ts) => item(0x40, uidBytes(ts))),
-  ])));
-  return pdu(PDU.ASSOCIATE_RQ, Buffer.concat([
-    associateHeader(rq.calledAet, rq.callingAet), item(0x10, uidBytes(APPLICATION_CONTEXT)), ...contexts,
-    userInformation(rq.maxPduLength, rq.implementationClassUid, rq.implementationVersion),
-  ]));
+  const contexts = rq.contexts.map((c) =>
+    item(
+      0x20,
+      Buffer.concat([
+        Buffer.from([c.id, 0, 0, 0]),
+        item(0x30, uidBytes(c.abstractSyntax)),
+        ...c.transferSyntaxes.map((ts) => item(0x40, uidBytes(ts))),
+      ]),
+    ),
+  );
+  return pdu(
+    PDU.ASSOCIATE_RQ,
+    Buffer.concat([
+      associateHeader(rq.calledAet, rq.callingAet),
+      item(0x10, uidBytes(APPLICATION_CONTEXT)),
+      ...contexts,
+      userInformation(rq.maxPduLength, rq.implementationClassUid, rq.implementationVersion),
+    ]),
+  );
 }
 
 export function encodeAssociateAccept(ac: AssociateAccept): Buffer {
-  const contexts = ac.contexts.map((c) => item(0x21, Buffer.concat([Buffer.from([c.id, 0, c.result, 0]), item(0x40, uidBytes(c.transferSyntax))])));
-  return pdu(PDU.ASSOCIATE_AC, Buffer.concat([
-    associateHeader(ac.calledAet, ac.callingAet), item(0x10, uidBytes(APPLICATION_CONTEXT)), ...contexts,
-    userInformation(ac.maxPduLength, ac.implementationClassUid, ac.implementationVersion),
-  ]));
+  const contexts = ac.contexts.map((c) =>
+    item(0x21, Buffer.concat([Buffer.from([c.id, 0, c.result, 0]), item(0x40, uidBytes(c.transferSyntax))])),
+  );
+  return pdu(
+    PDU.ASSOCIATE_AC,
+    Buffer.concat([
+      associateHeader(ac.calledAet, ac.callingAet),
+      item(0x10, uidBytes(APPLICATION_CONTEXT)),
+      ...contexts,
+      userInformation(ac.maxPduLength, ac.implementationClassUid, ac.implementationVersion),
+    ]),
+  );
 }
 
 export function encodeAssociateReject(rj: AssociateReject): Buffer {
@@ -122,7 +150,14 @@ export const pduRoom = (maxPduLength: number) => Math.max(1, (maxPduLength > 0 ?
  * and a data slice per 16 KB PDU instead (zero-copy) sent 20 × 18 MB at 0.68× storescu here;
  * one copy of the data is cheaper than thousands of small writev entries.
  */
-export function encodePData(contextId: number, command: boolean, data: Buffer | readonly Buffer[], maxPduLength: number, scratch?: Buffer, final = true): Buffer[] {
+export function encodePData(
+  contextId: number,
+  command: boolean,
+  data: Buffer | readonly Buffer[],
+  maxPduLength: number,
+  scratch?: Buffer,
+  final = true,
+): Buffer[] {
   const parts = Buffer.isBuffer(data) ? [data] : data;
   const total = parts.reduce((n, p) => n + p.length, 0);
   const room = pduRoom(maxPduLength);
@@ -150,7 +185,10 @@ export function encodePData(contextId: number, command: boolean, data: Buffer | 
       at += take;
       need -= take;
       offset += take;
-      if (offset === current.length) { part += 1; offset = 0; }
+      if (offset === current.length) {
+        part += 1;
+        offset = 0;
+      }
     }
     sent += size;
   } while (sent < total);
@@ -194,8 +232,12 @@ function userInfoOf(body: Buffer): { maxPduLength: number; implementationClassUi
 export function decodeAssociateRequest(body: Buffer): AssociateRequest {
   if (body.length < 68) throw new PduError('A-ASSOCIATE-RQ is too short');
   const rq: AssociateRequest = {
-    calledAet: trimAe(body.subarray(4, 20)), callingAet: trimAe(body.subarray(20, 36)), contexts: [],
-    maxPduLength: 0, implementationClassUid: '', implementationVersion: '',
+    calledAet: trimAe(body.subarray(4, 20)),
+    callingAet: trimAe(body.subarray(20, 36)),
+    contexts: [],
+    maxPduLength: 0,
+    implementationClassUid: '',
+    implementationVersion: '',
   };
   for (const [type, value] of items(body, 68)) {
     if (type === 0x20) {
@@ -216,8 +258,12 @@ export function decodeAssociateRequest(body: Buffer): AssociateRequest {
 export function decodeAssociateAccept(body: Buffer): AssociateAccept {
   if (body.length < 68) throw new PduError('A-ASSOCIATE-AC is too short');
   const ac: AssociateAccept = {
-    calledAet: trimAe(body.subarray(4, 20)), callingAet: trimAe(body.subarray(20, 36)), contexts: [],
-    maxPduLength: 0, implementationClassUid: '', implementationVersion: '',
+    calledAet: trimAe(body.subarray(4, 20)),
+    callingAet: trimAe(body.subarray(20, 36)),
+    contexts: [],
+    maxPduLength: 0,
+    implementationClassUid: '',
+    implementationVersion: '',
   };
   for (const [type, value] of items(body, 68)) {
     if (type === 0x21) {
@@ -244,7 +290,12 @@ export function decodePData(body: Buffer): Pdv[] {
     const length = body.readUInt32BE(at);
     if (length < 2 || at + 4 + length > body.length) throw new PduError(`PDV item length ${length} does not fit its PDU`);
     const control = body[at + 5];
-    out.push({ contextId: body[at + 4], command: (control & 1) === 1, last: (control & 2) === 2, data: body.subarray(at + 6, at + 4 + length) });
+    out.push({
+      contextId: body[at + 4],
+      command: (control & 1) === 1,
+      last: (control & 2) === 2,
+      data: body.subarray(at + 6, at + 4 + length),
+    });
     at += 4 + length;
   }
   return out;
@@ -255,7 +306,12 @@ export function rejectReason(rj: AssociateReject): string {
   const permanence = rj.result === 1 ? 'permanent' : 'transient';
   // Source and reason come off the wire: any number, known or not.
   const reasons: Partial<Record<number, Partial<Record<number, string>>>> = {
-    1: { 1: 'no reason given', 2: 'application context name not supported', 3: 'calling AE title not recognized', 7: 'called AE title not recognized' },
+    1: {
+      1: 'no reason given',
+      2: 'application context name not supported',
+      3: 'calling AE title not recognized',
+      7: 'called AE title not recognized',
+    },
     2: { 1: 'no reason given', 2: 'protocol version not supported' },
     3: { 1: 'temporary congestion', 2: 'local limit exceeded' },
   };

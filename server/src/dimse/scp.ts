@@ -3,15 +3,36 @@ import { TRANSFER_SYNTAX as TS } from '../dicom/reader.js';
 import { COMMAND, NO_DATASET, STATUS, type Command } from './command.js';
 import { Link, type DatasetSink, type LogLine } from './link.js';
 import {
-  CONTEXT_RESULT, decodeAssociateRequest, encodeAssociateAccept, encodeAssociateReject, encodeReleaseResponse,
-  IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, PDU, type AcceptedContext, type AssociateRequest,
+  CONTEXT_RESULT,
+  decodeAssociateRequest,
+  encodeAssociateAccept,
+  encodeAssociateReject,
+  encodeReleaseResponse,
+  IMPLEMENTATION_CLASS_UID,
+  IMPLEMENTATION_VERSION,
+  PDU,
+  type AcceptedContext,
+  type AssociateRequest,
 } from './pdu.js';
 import { VERIFICATION } from './scu.js';
 
 /** Transfer syntaxes we take in, in our order of preference when a context offers several. */
 export const RECEIVABLE_SYNTAXES: string[] = [
-  TS.EXPLICIT_LE, TS.IMPLICIT_LE, TS.JPEG_LOSSLESS_SV1, TS.JPEG_LOSSLESS, TS.JPEG_LS_LOSSLESS, TS.JPEG_LS_NEAR, TS.J2K_LOSSLESS, TS.J2K,
-  TS.HTJ2K_LOSSLESS, TS.HTJ2K_LOSSLESS_RPCL, TS.HTJ2K, TS.JPEG_BASELINE, TS.JPEG_EXTENDED, TS.RLE, TS.DEFLATED_LE,
+  TS.EXPLICIT_LE,
+  TS.IMPLICIT_LE,
+  TS.JPEG_LOSSLESS_SV1,
+  TS.JPEG_LOSSLESS,
+  TS.JPEG_LS_LOSSLESS,
+  TS.JPEG_LS_NEAR,
+  TS.J2K_LOSSLESS,
+  TS.J2K,
+  TS.HTJ2K_LOSSLESS,
+  TS.HTJ2K_LOSSLESS_RPCL,
+  TS.HTJ2K,
+  TS.JPEG_BASELINE,
+  TS.JPEG_EXTENDED,
+  TS.RLE,
+  TS.DEFLATED_LE,
   TS.EXPLICIT_BE, // retired, still sent by old modalities
 ];
 
@@ -64,7 +85,10 @@ export class DimseServer {
   async listen(port: number, host: string): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, host, () => { this.server.off('error', reject); resolve(); });
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
     });
     return (this.server.address() as net.AddressInfo).port;
   }
@@ -108,14 +132,23 @@ export class DimseServer {
     const allowed = await this.options.allowedCallingAets().catch(() => [] as string[]);
     if (allowed.length > 0 && !allowed.includes(rq.callingAet)) return reject(1, 3);
     const contexts = rq.contexts.map((c): AcceptedContext => {
-      if (c.abstractSyntax !== VERIFICATION && !isStorageSopClass(c.abstractSyntax)) return { id: c.id, result: CONTEXT_RESULT.ABSTRACT_SYNTAX_NOT_SUPPORTED, transferSyntax: c.transferSyntaxes[0] ?? '' };
+      if (c.abstractSyntax !== VERIFICATION && !isStorageSopClass(c.abstractSyntax))
+        return { id: c.id, result: CONTEXT_RESULT.ABSTRACT_SYNTAX_NOT_SUPPORTED, transferSyntax: c.transferSyntaxes[0] ?? '' };
       const chosen = RECEIVABLE_SYNTAXES.find((ts) => c.transferSyntaxes.includes(ts));
-      return chosen ? { id: c.id, result: CONTEXT_RESULT.ACCEPTED, transferSyntax: chosen } : { id: c.id, result: CONTEXT_RESULT.TRANSFER_SYNTAXES_NOT_SUPPORTED, transferSyntax: c.transferSyntaxes[0] ?? '' };
+      return chosen
+        ? { id: c.id, result: CONTEXT_RESULT.ACCEPTED, transferSyntax: chosen }
+        : { id: c.id, result: CONTEXT_RESULT.TRANSFER_SYNTAXES_NOT_SUPPORTED, transferSyntax: c.transferSyntaxes[0] ?? '' };
     });
-    link.write([encodeAssociateAccept({
-      calledAet: rq.calledAet, callingAet: rq.callingAet, contexts, maxPduLength: this.options.maxPduLength ?? 1 << 20,
-      implementationClassUid: IMPLEMENTATION_CLASS_UID, implementationVersion: IMPLEMENTATION_VERSION,
-    })]);
+    link.write([
+      encodeAssociateAccept({
+        calledAet: rq.calledAet,
+        callingAet: rq.callingAet,
+        contexts,
+        maxPduLength: this.options.maxPduLength ?? 1 << 20,
+        implementationClassUid: IMPLEMENTATION_CLASS_UID,
+        implementationVersion: IMPLEMENTATION_VERSION,
+      }),
+    ]);
     return contexts;
   }
 
@@ -128,8 +161,10 @@ export class DimseServer {
         const transferSyntax = syntaxOf.get(contextId);
         if (command.commandField !== COMMAND.C_STORE_RQ || !transferSyntax || !command.affectedSopInstanceUid) return undefined;
         return openSink({
-          callingAet: rq.callingAet, sopClassUid: command.affectedSopClassUid ?? abstractOf.get(contextId) ?? '',
-          sopInstanceUid: command.affectedSopInstanceUid, transferSyntax,
+          callingAet: rq.callingAet,
+          sopClassUid: command.affectedSopClassUid ?? abstractOf.get(contextId) ?? '',
+          sopInstanceUid: command.affectedSopInstanceUid,
+          transferSyntax,
         });
       };
     }
@@ -144,25 +179,48 @@ export class DimseServer {
       const reply = (c: Command) => link.sendMessage(contextId, c, undefined, rq.maxPduLength);
       const transferSyntax = syntaxOf.get(contextId);
       if (command.commandField === COMMAND.C_ECHO_RQ) {
-        await reply({ commandField: COMMAND.C_ECHO_RSP, affectedSopClassUid: VERIFICATION, messageIdBeingRespondedTo: command.messageId, dataSetType: NO_DATASET, status: STATUS.SUCCESS });
+        await reply({
+          commandField: COMMAND.C_ECHO_RSP,
+          affectedSopClassUid: VERIFICATION,
+          messageIdBeingRespondedTo: command.messageId,
+          dataSetType: NO_DATASET,
+          status: STATUS.SUCCESS,
+        });
       } else if (command.commandField === COMMAND.C_STORE_RQ && transferSyntax && message.dataset) {
         const sopClassUid = command.affectedSopClassUid ?? abstractOf.get(contextId) ?? '';
         const sopInstanceUid = command.affectedSopInstanceUid ?? '';
         let outcome: { status: number; comment?: string };
         try {
-          outcome = await this.options.onStore({ callingAet: rq.callingAet, sopClassUid, sopInstanceUid, transferSyntax, dataset: message.dataset, ...(message.sink ? { sink: message.sink } : {}) });
+          outcome = await this.options.onStore({
+            callingAet: rq.callingAet,
+            sopClassUid,
+            sopInstanceUid,
+            transferSyntax,
+            dataset: message.dataset,
+            ...(message.sink ? { sink: message.sink } : {}),
+          });
         } catch (error) {
           await Promise.resolve(message.sink?.discard()).catch(() => undefined);
           outcome = { status: STATUS.OUT_OF_RESOURCES, comment: (error as Error).message };
         }
         await reply({
-          commandField: COMMAND.C_STORE_RSP, affectedSopClassUid: sopClassUid, affectedSopInstanceUid: sopInstanceUid,
-          messageIdBeingRespondedTo: command.messageId, dataSetType: NO_DATASET, status: outcome.status, errorComment: outcome.comment,
+          commandField: COMMAND.C_STORE_RSP,
+          affectedSopClassUid: sopClassUid,
+          affectedSopInstanceUid: sopInstanceUid,
+          messageIdBeingRespondedTo: command.messageId,
+          dataSetType: NO_DATASET,
+          status: outcome.status,
+          errorComment: outcome.comment,
         });
       } else {
         void Promise.resolve(message.sink?.discard()).catch(() => undefined);
         // A service we do not offer on this context (PS3.7 C.4: 0x0211 unrecognized operation).
-        await reply({ commandField: command.commandField | 0x8000, messageIdBeingRespondedTo: command.messageId, dataSetType: NO_DATASET, status: 0x0211 });
+        await reply({
+          commandField: command.commandField | 0x8000,
+          messageIdBeingRespondedTo: command.messageId,
+          dataSetType: NO_DATASET,
+          status: 0x0211,
+        });
       }
     }
   }

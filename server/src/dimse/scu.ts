@@ -3,8 +3,18 @@ import { TRANSFER_SYNTAX } from '../dicom/reader.js';
 import { COMMAND, NO_DATASET, STATUS, statusText, type Command } from './command.js';
 import { Link, type FileRange, type LogLine, type Message } from './link.js';
 import {
-  CONTEXT_RESULT, decodeAssociateAccept, decodeAssociateReject, encodeAssociateRequest, encodeReleaseRequest, encodeReleaseResponse,
-  IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, PDU, rejectReason, type AcceptedContext, type ProposedContext,
+  CONTEXT_RESULT,
+  decodeAssociateAccept,
+  decodeAssociateReject,
+  encodeAssociateRequest,
+  encodeReleaseRequest,
+  encodeReleaseResponse,
+  IMPLEMENTATION_CLASS_UID,
+  IMPLEMENTATION_VERSION,
+  PDU,
+  rejectReason,
+  type AcceptedContext,
+  type ProposedContext,
 } from './pdu.js';
 
 export const VERIFICATION = '1.2.840.10008.1.1';
@@ -15,7 +25,11 @@ export const EXPLICIT_LE: string = TRANSFER_SYNTAX.EXPLICIT_LE;
 export type DimseFailureKind = 'unreachable' | 'refused' | 'rejected' | 'timeout' | 'aborted' | 'protocol' | 'no-context';
 
 export class DimseError extends Error {
-  constructor(readonly kind: DimseFailureKind, message: string, readonly permanent = false) {
+  constructor(
+    readonly kind: DimseFailureKind,
+    message: string,
+    readonly permanent = false,
+  ) {
     super(message);
   }
 }
@@ -51,18 +65,40 @@ export class Association {
 
   static async open(options: AssociationOptions): Promise<Association> {
     const log: LogLine = options.log ?? (() => undefined);
-    const proposed = options.contexts.map((c, i) => ({ id: 2 * i + 1, abstractSyntax: c.abstractSyntax, transferSyntaxes: c.transferSyntaxes }));
+    const proposed = options.contexts.map((c, i) => ({
+      id: 2 * i + 1,
+      abstractSyntax: c.abstractSyntax,
+      transferSyntaxes: c.transferSyntaxes,
+    }));
     log('I', 'Requesting Association');
     const socket = await connect(options.host, options.port, options.connectTimeoutMs ?? 10_000);
     const link = new Link(socket, log);
     const request = encodeAssociateRequest({
-      calledAet: options.calledAet, callingAet: options.callingAet, contexts: proposed, maxPduLength: options.maxPduLength ?? OUR_MAX_PDU,
-      implementationClassUid: IMPLEMENTATION_CLASS_UID, implementationVersion: IMPLEMENTATION_VERSION,
+      calledAet: options.calledAet,
+      callingAet: options.callingAet,
+      contexts: proposed,
+      maxPduLength: options.maxPduLength ?? OUR_MAX_PDU,
+      implementationClassUid: IMPLEMENTATION_CLASS_UID,
+      implementationVersion: IMPLEMENTATION_VERSION,
     });
-    log('D', `Request Parameters: our AE ${options.callingAet}, peer AE ${options.calledAet} at ${options.host}:${options.port}, ${proposed.length} presentation context(s), max PDU ${options.maxPduLength ?? OUR_MAX_PDU}`);
+    log(
+      'D',
+      `Request Parameters: our AE ${options.callingAet}, peer AE ${options.calledAet} at ${options.host}:${options.port}, ${proposed.length} presentation context(s), max PDU ${options.maxPduLength ?? OUR_MAX_PDU}`,
+    );
     const answer = new Promise<Association>((resolve, reject) => {
-      const timer = setTimeout(() => { link.abort(); reject(new DimseError('timeout', `no association answer from ${options.host}:${options.port} within ${options.connectTimeoutMs ?? 10_000} ms`)); }, options.connectTimeoutMs ?? 10_000);
-      link.onClose = (error) => { clearTimeout(timer); reject(new DimseError('aborted', `the peer closed the connection during association (${error?.message ?? 'closed'})`)); };
+      const timer = setTimeout(() => {
+        link.abort();
+        reject(
+          new DimseError(
+            'timeout',
+            `no association answer from ${options.host}:${options.port} within ${options.connectTimeoutMs ?? 10_000} ms`,
+          ),
+        );
+      }, options.connectTimeoutMs ?? 10_000);
+      link.onClose = (error) => {
+        clearTimeout(timer);
+        reject(new DimseError('aborted', `the peer closed the connection during association (${error?.message ?? 'closed'})`));
+      };
       link.onControl = (type, body) => {
         clearTimeout(timer);
         if (type === PDU.ASSOCIATE_AC) {
@@ -71,7 +107,10 @@ export class Association {
           log('I', `Association Accepted (Max Send PDV: ${max > 0 ? max - 12 : 'unlimited'})`);
           for (const c of ac.contexts) {
             const p = proposed.find((x) => x.id === c.id);
-            log('D', `  Context ID ${c.id}: ${p?.abstractSyntax ?? '?'} ${c.result === CONTEXT_RESULT.ACCEPTED ? `accepted with ${c.transferSyntax}` : `rejected (result ${c.result})`}`);
+            log(
+              'D',
+              `  Context ID ${c.id}: ${p?.abstractSyntax ?? '?'} ${c.result === CONTEXT_RESULT.ACCEPTED ? `accepted with ${c.transferSyntax}` : `rejected (result ${c.result})`}`,
+            );
           }
           const association = new Association(link, ac.contexts, proposed, max, options.dimseTimeoutMs ?? 60_000);
           association.watch();
@@ -83,7 +122,12 @@ export class Association {
           reject(new DimseError('rejected', `association rejected by ${options.calledAet} (${rejectReason(rj)})`, rj.result === 1));
         } else {
           link.abort();
-          reject(new DimseError(type === PDU.ABORT ? 'aborted' : 'protocol', type === PDU.ABORT ? 'the peer aborted the association' : `unexpected PDU type ${type} during association`));
+          reject(
+            new DimseError(
+              type === PDU.ABORT ? 'aborted' : 'protocol',
+              type === PDU.ABORT ? 'the peer aborted the association' : `unexpected PDU type ${type} during association`,
+            ),
+          );
         }
       };
     });
@@ -123,8 +167,12 @@ export class Association {
 
   /** The accepted context for an abstract syntax: the first whose transfer syntax `acceptable` takes. */
   contextFor(abstractSyntax: string, acceptable?: (ts: string) => boolean): AcceptedContext | undefined {
-    return this.accepted.find((c) => c.result === CONTEXT_RESULT.ACCEPTED
-      && this.proposed.find((p) => p.id === c.id)?.abstractSyntax === abstractSyntax && (!acceptable || acceptable(c.transferSyntax)));
+    return this.accepted.find(
+      (c) =>
+        c.result === CONTEXT_RESULT.ACCEPTED &&
+        this.proposed.find((p) => p.id === c.id)?.abstractSyntax === abstractSyntax &&
+        (!acceptable || acceptable(c.transferSyntax)),
+    );
   }
 
   private async request(contextId: number, command: Command, dataset?: readonly Buffer[] | FileRange): Promise<Message> {
@@ -142,7 +190,12 @@ export class Association {
     if (!context) throw new DimseError('no-context', 'the peer did not accept the Verification SOP Class', true);
     const messageId = this.nextMessageId++;
     this.link.log('I', `Sending Echo Request (MsgID ${messageId})`);
-    const answer = await this.request(context.id, { commandField: COMMAND.C_ECHO_RQ, affectedSopClassUid: VERIFICATION, messageId, dataSetType: NO_DATASET });
+    const answer = await this.request(context.id, {
+      commandField: COMMAND.C_ECHO_RQ,
+      affectedSopClassUid: VERIFICATION,
+      messageId,
+      dataSetType: NO_DATASET,
+    });
     const status = answer.command.status ?? -1;
     this.link.log('I', `Received Echo Response (${statusText(status)})`);
     return status;
@@ -152,12 +205,27 @@ export class Association {
   async store(contextId: number, sopClassUid: string, sopInstanceUid: string, dataset: readonly Buffer[] | FileRange): Promise<Command> {
     const messageId = this.nextMessageId++;
     this.link.log('I', `Sending Store Request (MsgID ${messageId}, ${sopInstanceUid})`);
-    this.link.log('D', `  Affected SOP Class UID ${sopClassUid}, ${Array.isArray(dataset) ? (dataset as readonly Buffer[]).reduce((n, b) => n + b.length, 0) : (dataset as FileRange).length} bytes on context ${contextId}`);
-    const answer = await this.request(contextId, {
-      commandField: COMMAND.C_STORE_RQ, affectedSopClassUid: sopClassUid, affectedSopInstanceUid: sopInstanceUid, messageId, priority: 0, dataSetType: 0x0000,
-    }, dataset);
+    this.link.log(
+      'D',
+      `  Affected SOP Class UID ${sopClassUid}, ${Array.isArray(dataset) ? (dataset as readonly Buffer[]).reduce((n, b) => n + b.length, 0) : (dataset as FileRange).length} bytes on context ${contextId}`,
+    );
+    const answer = await this.request(
+      contextId,
+      {
+        commandField: COMMAND.C_STORE_RQ,
+        affectedSopClassUid: sopClassUid,
+        affectedSopInstanceUid: sopInstanceUid,
+        messageId,
+        priority: 0,
+        dataSetType: 0x0000,
+      },
+      dataset,
+    );
     const status = answer.command.status ?? -1;
-    this.link.log('I', `Received Store Response (${statusText(status)}${answer.command.errorComment ? `: ${answer.command.errorComment}` : ''})`);
+    this.link.log(
+      'I',
+      `Received Store Response (${statusText(status)}${answer.command.errorComment ? `: ${answer.command.errorComment}` : ''})`,
+    );
     return answer.command;
   }
 
@@ -165,7 +233,11 @@ export class Association {
   async find(sopClassUid: string, identifier: readonly Buffer[], contextId: number): Promise<{ status: number; matches: Buffer[] }> {
     const messageId = this.nextMessageId++;
     this.link.log('I', `Sending Find Request (MsgID ${messageId})`);
-    let answer = await this.request(contextId, { commandField: COMMAND.C_FIND_RQ, affectedSopClassUid: sopClassUid, messageId, priority: 0, dataSetType: 0x0000 }, identifier);
+    let answer = await this.request(
+      contextId,
+      { commandField: COMMAND.C_FIND_RQ, affectedSopClassUid: sopClassUid, messageId, priority: 0, dataSetType: 0x0000 },
+      identifier,
+    );
     const matches: Buffer[] = [];
     // Pending is 0xFF00, or 0xFF01 when optional keys were not supported.
     while (((answer.command.status ?? 0) & 0xff00) === STATUS.PENDING) {
@@ -186,8 +258,14 @@ export class Association {
     if (this.link.isClosed) return;
     const done = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 5_000);
-      this.released = () => { clearTimeout(timer); resolve(); };
-      this.link.onClose = () => { clearTimeout(timer); resolve(); };
+      this.released = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.link.onClose = () => {
+        clearTimeout(timer);
+        resolve();
+      };
     });
     this.link.write([encodeReleaseRequest()]);
     await done;
@@ -207,11 +285,21 @@ function connect(host: string, port: number, timeoutMs: number): Promise<net.Soc
       socket.destroy();
       reject(new DimseError('timeout', `no TCP connection to ${host}:${port} within ${timeoutMs} ms`));
     }, timeoutMs);
-    socket.once('connect', () => { clearTimeout(timer); resolve(socket); });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       const refused = error.code === 'ECONNREFUSED';
-      reject(new DimseError(refused ? 'refused' : 'unreachable', refused ? `connection refused by ${host}:${port} (nothing listening)` : `${host}:${port} is unreachable (${error.code ?? error.message})`));
+      reject(
+        new DimseError(
+          refused ? 'refused' : 'unreachable',
+          refused
+            ? `connection refused by ${host}:${port} (nothing listening)`
+            : `${host}:${port} is unreachable (${error.code ?? error.message})`,
+        ),
+      );
     });
   });
 }

@@ -39,7 +39,10 @@ function contextsFor(files: SplitFile[]): { abstractSyntax: string; transferSynt
   const contexts: { abstractSyntax: string; transferSyntaxes: string[] }[] = [];
   for (const [sop, syntaxes] of bySop) {
     for (const ts of syntaxes) if (!UNCOMPRESSED.includes(ts)) contexts.push({ abstractSyntax: sop, transferSyntaxes: [ts] });
-    contexts.push({ abstractSyntax: sop, transferSyntaxes: syntaxes.has(IMPLICIT_LE) && !syntaxes.has(EXPLICIT_LE) ? [IMPLICIT_LE, EXPLICIT_LE] : UNCOMPRESSED });
+    contexts.push({
+      abstractSyntax: sop,
+      transferSyntaxes: syntaxes.has(IMPLICIT_LE) && !syntaxes.has(EXPLICIT_LE) ? [IMPLICIT_LE, EXPLICIT_LE] : UNCOMPRESSED,
+    });
   }
   return contexts;
 }
@@ -59,7 +62,9 @@ async function datasetIn(file: SplitFile, whole: Buffer, target: string): Promis
     explicit = splitPart10(await decompressToExplicitLe(whole)).dataset;
   } catch (error) {
     if (!(error instanceof DicomReadError)) throw error;
-    throw new DatasetError(`the object is in ${file.transferSyntax}, the peer accepted only ${target}, and it cannot be decompressed: ${error.message}`);
+    throw new DatasetError(
+      `the object is in ${file.transferSyntax}, the peer accepted only ${target}, and it cannot be decompressed: ${error.message}`,
+    );
   }
   return target === EXPLICIT_LE ? [explicit] : explicitToImplicit(explicit);
 }
@@ -125,7 +130,12 @@ function readAsync(fd: number, into: Buffer, at: number, length: number): Promis
  * object's outcome. Association failures throw DimseError (the caller retries); a refusal of
  * one object is that object's outcome. Files on disk are read one at a time as they are sent.
  */
-export async function storeFiles(target: StoreTarget, sources: StoreSource[], log: LogLine, onOutcome?: (o: StoreOutcome, index: number) => void | Promise<void>): Promise<StoreOutcome[]> {
+export async function storeFiles(
+  target: StoreTarget,
+  sources: StoreSource[],
+  log: LogLine,
+  onOutcome?: (o: StoreOutcome, index: number) => void | Promise<void>,
+): Promise<StoreOutcome[]> {
   const reader = new FileReader();
   const heads: SplitFile[] = [];
   for (const source of sources) heads.push(await reader.peek(source));
@@ -133,11 +143,16 @@ export async function storeFiles(target: StoreTarget, sources: StoreSource[], lo
   await Association.run({ ...target, contexts: contextsFor(heads), log }, async (association) => {
     for (let i = 0; i < heads.length; i += 1) {
       const head = heads[i];
-      const context = association.contextFor(head.sopClassUid, (ts) => ts === head.transferSyntax)
-        ?? association.contextFor(head.sopClassUid, (ts) => UNCOMPRESSED.includes(ts));
+      const context =
+        association.contextFor(head.sopClassUid, (ts) => ts === head.transferSyntax) ??
+        association.contextFor(head.sopClassUid, (ts) => UNCOMPRESSED.includes(ts));
       let outcome: StoreOutcome;
       if (!context) {
-        outcome = { sopInstanceUid: head.sopInstanceUid, status: STATUS.SOP_CLASS_NOT_SUPPORTED, comment: `the peer accepted no presentation context for SOP class ${head.sopClassUid}` };
+        outcome = {
+          sopInstanceUid: head.sopInstanceUid,
+          status: STATUS.SOP_CLASS_NOT_SUPPORTED,
+          comment: `the peer accepted no presentation context for SOP class ${head.sopClassUid}`,
+        };
         log('E', outcome.comment);
       } else {
         try {
@@ -149,7 +164,8 @@ export async function storeFiles(target: StoreTarget, sources: StoreSource[], lo
           } else {
             const whole = await reader.read(source);
             const file = splitPart10(whole);
-            if (file.sopInstanceUid !== head.sopInstanceUid) throw new DatasetError(`the file changed while queued (now ${file.sopInstanceUid})`);
+            if (file.sopInstanceUid !== head.sopInstanceUid)
+              throw new DatasetError(`the file changed while queued (now ${file.sopInstanceUid})`);
             dataset = await datasetIn(file, whole, context.transferSyntax);
           }
           const response = await association.store(context.id, head.sopClassUid, head.sopInstanceUid, dataset);

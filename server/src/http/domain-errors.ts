@@ -17,8 +17,10 @@ type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
 /** One row of the table: the catalogue's answer if the error is of the row's class. */
 type DomainMapping = (error: unknown) => Classified | undefined;
 
-const mapping = <E extends Error>(type: ErrorClass<E>, map: (error: E) => Classified): DomainMapping =>
-  (error) => (error instanceof type ? map(error) : undefined);
+const mapping =
+  <E extends Error>(type: ErrorClass<E>, map: (error: E) => Classified): DomainMapping =>
+  (error) =>
+    error instanceof type ? map(error) : undefined;
 
 /** How a DIMSE exchange failed → what the client is told (the peer's address, its AE titles, or time). */
 const DIMSE_FAILURES: Record<DimseFailureKind, ErrorName> = {
@@ -42,7 +44,10 @@ const DOMAIN_ERRORS: readonly DomainMapping[] = [
   mapping(DicomReadError, (e) => ({ name: 'INVALID_DICOM', details: [{ field: 'file', message: e.message }], headers: {} })),
   mapping(DimseError, (e) => ({ name: DIMSE_FAILURES[e.kind], details: [], detail: e.message, headers: {} })),
   mapping(DeviceError, (e) => ({
-    name: e.errorName, details: e.field ? [{ field: e.field, message: e.message }] : [], detail: e.message, headers: {},
+    name: e.errorName,
+    details: e.field ? [{ field: e.field, message: e.message }] : [],
+    detail: e.message,
+    headers: {},
   })),
 ];
 

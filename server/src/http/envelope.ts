@@ -27,7 +27,13 @@ export interface DiagnosisEnvelope<T> {
   request_id: string;
 }
 
-export function successBody<T>(face: Face, language: Language, requestId: string, data: T, status = 200): DrEnvelope<T> | DiagnosisEnvelope<T> {
+export function successBody<T>(
+  face: Face,
+  language: Language,
+  requestId: string,
+  data: T,
+  status = 200,
+): DrEnvelope<T> | DiagnosisEnvelope<T> {
   if (face === 'dr') {
     return { code: DR_SUCCESS_CODE, description: SUCCESS_TEXT[language].dr, solution: '', data };
   }

@@ -20,7 +20,11 @@ async function answerTo(error: unknown) {
   });
   const res = await app.inject({ method: 'GET', url: '/api/v1/throw' });
   await app.close();
-  return { status: res.statusCode, body: res.json<{ code: number; message: string; error: { type: string; details: { field: string; message: string }[] } }>(), headers: res.headers };
+  return {
+    status: res.statusCode,
+    body: res.json<{ code: number; message: string; error: { type: string; details: { field: string; message: string }[] } }>(),
+    headers: res.headers,
+  };
 }
 
 function assertEntry(answer: Awaited<ReturnType<typeof answerTo>>, entry: CatalogueEntry): void {
@@ -31,7 +35,9 @@ function assertEntry(answer: Awaited<ReturnType<typeof answerTo>>, entry: Catalo
 }
 
 test('a catalogue error keeps its entry, fields, detail and headers', async () => {
-  const answer = await answerTo(new AppError('ACCOUNT_LOCKED', [{ field: 'username', message: 'locked' }], 'for 60 s', { 'Retry-After': '60' }));
+  const answer = await answerTo(
+    new AppError('ACCOUNT_LOCKED', [{ field: 'username', message: 'locked' }], 'for 60 s', { 'Retry-After': '60' }),
+  );
   assertEntry(answer, ERRORS.ACCOUNT_LOCKED);
   assert.deepEqual(answer.body.error.details, [{ field: 'username', message: 'locked' }]);
   assert.equal(answer.body.message, `${ERRORS.ACCOUNT_LOCKED.message.en_US}: for 60 s`);

@@ -27,19 +27,32 @@ function issueMessage(issue: AjvIssue, language: Language): string {
   if (language === 'en_US') return issue.message ?? issue.keyword;
   const p = issue.params;
   switch (issue.keyword) {
-    case 'required': return '必填字段缺失';
-    case 'type': return `类型错误，应为 ${String(p.type)}`;
-    case 'format': return `格式错误，应为 ${String(p.format)}`;
-    case 'minLength': return `长度不能少于 ${String(p.limit)}`;
-    case 'maxLength': return `长度不能超过 ${String(p.limit)}`;
-    case 'minimum': return `不能小于 ${String(p.limit)}`;
-    case 'maximum': return `不能大于 ${String(p.limit)}`;
-    case 'enum': return `取值必须是 ${JSON.stringify(p.allowedValues)} 之一`;
-    case 'pattern': return '格式不正确';
-    case 'additionalProperties': return '不允许的字段';
-    case 'minItems': return `至少需要 ${String(p.limit)} 项`;
-    case 'maxItems': return `最多 ${String(p.limit)} 项`;
-    default: return issue.message ?? issue.keyword;
+    case 'required':
+      return '必填字段缺失';
+    case 'type':
+      return `类型错误，应为 ${String(p.type)}`;
+    case 'format':
+      return `格式错误，应为 ${String(p.format)}`;
+    case 'minLength':
+      return `长度不能少于 ${String(p.limit)}`;
+    case 'maxLength':
+      return `长度不能超过 ${String(p.limit)}`;
+    case 'minimum':
+      return `不能小于 ${String(p.limit)}`;
+    case 'maximum':
+      return `不能大于 ${String(p.limit)}`;
+    case 'enum':
+      return `取值必须是 ${JSON.stringify(p.allowedValues)} 之一`;
+    case 'pattern':
+      return '格式不正确';
+    case 'additionalProperties':
+      return '不允许的字段';
+    case 'minItems':
+      return `至少需要 ${String(p.limit)} 项`;
+    case 'maxItems':
+      return `最多 ${String(p.limit)} 项`;
+    default:
+      return issue.message ?? issue.keyword;
   }
 }
 
@@ -57,7 +70,8 @@ function fieldErrors(issues: AjvIssue[], language: Language): FieldError[] {
       byField.set(field, { field, message: issueMessage(issue, language) });
     }
   }
-  if (byField.size === 0 && issues[0]) byField.set(fieldName(issues[0]), { field: fieldName(issues[0]), message: issueMessage(issues[0], language) });
+  if (byField.size === 0 && issues[0])
+    byField.set(fieldName(issues[0]), { field: fieldName(issues[0]), message: issueMessage(issues[0], language) });
   return [...byField.values()];
 }
 
@@ -95,7 +109,13 @@ function languageOf(request: FastifyRequest): Language | undefined {
   return request.language;
 }
 
-export function sendError(request: FastifyRequest, reply: FastifyReply, name: ErrorName, details: FieldError[] = [], detail?: string): FastifyReply {
+export function sendError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  name: ErrorName,
+  details: FieldError[] = [],
+  detail?: string,
+): FastifyReply {
   const entry = ERRORS[name];
   // Fastify types every request's route config as present; a request that matched no route may have none.
   const face = (request.routeOptions.config as FastifyContextConfig | undefined) ? faceOf(request) : faceOfUrl(request.url);

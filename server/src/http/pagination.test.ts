@@ -10,7 +10,10 @@ test('pagination block as the spec shows it', () => {
 });
 
 test('filter parameter: known keys kept, unknown reported', () => {
-  assert.deepEqual(parseFilter('gender:male,age_min:18', ['gender', 'age_min']), { values: { gender: 'male', age_min: '18' }, unknown: [] });
+  assert.deepEqual(parseFilter('gender:male,age_min:18', ['gender', 'age_min']), {
+    values: { gender: 'male', age_min: '18' },
+    unknown: [],
+  });
   assert.deepEqual(parseFilter('gender:male,evil:1,broken', ['gender']), { values: { gender: 'male' }, unknown: ['evil', 'broken'] });
   assert.deepEqual(parseFilter('time:10:30', ['time']).values, { time: '10:30' });
 });

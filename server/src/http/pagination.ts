@@ -32,7 +32,10 @@ export function paginated<T>(items: T[], page: Page, total: number) {
  * The search convention's `filter` parameter: `key:value` pairs separated by commas
  * (`gender:male,age_min:18`). Keys not in `allowed` are refused so typos do not silently match all.
  */
-export function parseFilter(filter: string | undefined, allowed: readonly string[]): { values: Partial<Record<string, string>>; unknown: string[] } {
+export function parseFilter(
+  filter: string | undefined,
+  allowed: readonly string[],
+): { values: Partial<Record<string, string>>; unknown: string[] } {
   const values: Partial<Record<string, string>> = {};
   const unknown: string[] = [];
   if (!filter) return { values, unknown };

@@ -6,7 +6,14 @@ export type Collimation =
 export function corners(c: Extract<Collimation, { shape: 'rect' }>): [number, number][] {
   const a = (c.angleDeg * Math.PI) / 180;
   const [cos, sin] = [Math.cos(a), Math.sin(a)];
-  return ([[-1, -1], [1, -1], [1, 1], [-1, 1]] as const).map(([su, sv]) => {
+  return (
+    [
+      [-1, -1],
+      [1, -1],
+      [1, 1],
+      [-1, 1],
+    ] as const
+  ).map(([su, sv]) => {
     const u = (su * c.width) / 2;
     const v = (sv * c.height) / 2;
     return [c.cx + u * cos - v * sin, c.cy + u * sin + v * cos];
@@ -27,7 +34,7 @@ export function rowSpan(c: Collimation, y: number): [number, number] | undefined
   for (let k = 0; k < 4; k += 1) {
     const [x1, y1] = points[k];
     const [x2, y2] = points[(k + 1) % 4];
-    if ((y < Math.min(y1, y2)) || (y > Math.max(y1, y2)) || y1 === y2) continue;
+    if (y < Math.min(y1, y2) || y > Math.max(y1, y2) || y1 === y2) continue;
     const x = x1 + ((y - y1) / (y2 - y1)) * (x2 - x1);
     low = Math.min(low, x);
     high = Math.max(high, x);

@@ -18,20 +18,20 @@ interface Ellipse {
 const PARTS: Record<PhantomKind, Ellipse[]> = {
   // Coordinates in units of the image (0–1). Lungs subtract: air replaces soft tissue.
   chest: [
-    { cx: 0.5, cy: 0.52, rx: 0.40, ry: 0.42, mu: 4.5 },
+    { cx: 0.5, cy: 0.52, rx: 0.4, ry: 0.42, mu: 4.5 },
     { cx: 0.33, cy: 0.45, rx: 0.13, ry: 0.27, mu: -2.0 },
     { cx: 0.67, cy: 0.45, rx: 0.13, ry: 0.27, mu: -2.0 },
     { cx: 0.5, cy: 0.55, rx: 0.035, ry: 0.45, mu: 1.4 },
-    { cx: 0.47, cy: 0.62, rx: 0.10, ry: 0.10, mu: 0.6 },
+    { cx: 0.47, cy: 0.62, rx: 0.1, ry: 0.1, mu: 0.6 },
   ],
   trunk: [
     { cx: 0.5, cy: 0.5, rx: 0.36, ry: 0.46, mu: 4.2 },
     { cx: 0.5, cy: 0.5, rx: 0.04, ry: 0.48, mu: 1.6 },
-    { cx: 0.36, cy: 0.78, rx: 0.10, ry: 0.06, mu: 1.0 },
-    { cx: 0.64, cy: 0.78, rx: 0.10, ry: 0.06, mu: 1.0 },
+    { cx: 0.36, cy: 0.78, rx: 0.1, ry: 0.06, mu: 1.0 },
+    { cx: 0.64, cy: 0.78, rx: 0.1, ry: 0.06, mu: 1.0 },
   ],
   skull: [
-    { cx: 0.5, cy: 0.5, rx: 0.33, ry: 0.40, mu: 2.2 },
+    { cx: 0.5, cy: 0.5, rx: 0.33, ry: 0.4, mu: 2.2 },
     { cx: 0.5, cy: 0.5, rx: 0.29, ry: 0.36, mu: -0.9 },
     { cx: 0.5, cy: 0.66, rx: 0.12, ry: 0.05, mu: 0.8 },
   ],
@@ -44,7 +44,10 @@ const PARTS: Record<PhantomKind, Ellipse[]> = {
 const KIND_OF_PART: [RegExp, PhantomKind][] = [
   [/CHEST|THORAX|LUNG|RIB|STERN/i, 'chest'],
   [/SKULL|HEAD|FACE|SINUS|MANDIBLE|NASAL|ORBIT|TMJ|DENT/i, 'skull'],
-  [/HAND|FOOT|FINGER|TOE|WRIST|ANKLE|ELBOW|KNEE|ARM|LEG|FEMUR|TIBIA|HUMERUS|FOREARM|CARPUS|TARSUS|LIMB|SHOULDER|CLAVICLE|HEEL|CALCANEUS|PAW|STIFLE/i, 'limb'],
+  [
+    /HAND|FOOT|FINGER|TOE|WRIST|ANKLE|ELBOW|KNEE|ARM|LEG|FEMUR|TIBIA|HUMERUS|FOREARM|CARPUS|TARSUS|LIMB|SHOULDER|CLAVICLE|HEEL|CALCANEUS|PAW|STIFLE/i,
+    'limb',
+  ],
 ];
 
 export function phantomKindOf(bodyPart: string): PhantomKind {

@@ -12,7 +12,10 @@ after(() => fs.rmSync(root, { recursive: true, force: true }));
 const store = new FileBlobStore(root);
 
 function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name));
 }
 
 test('put, stat, read, stream and delete a blob', async () => {
@@ -40,7 +43,13 @@ test('a rewrite replaces the whole blob; streams of any size are stored intact',
 
 test('a file given as parts (shared memory among them) is written whole, in order, with the hash of the whole', async () => {
   const pixels = new Uint16Array(new SharedArrayBuffer(3_000_000 * 2)).map((_, i) => i * 7);
-  const parts = [Buffer.from('header'), new Uint8Array([1, 2, 3]), new Uint8Array(pixels.buffer, 2, 5_999_990), Buffer.alloc(0), Buffer.from('end')];
+  const parts = [
+    Buffer.from('header'),
+    new Uint8Array([1, 2, 3]),
+    new Uint8Array(pixels.buffer, 2, 5_999_990),
+    Buffer.alloc(0),
+    Buffer.from('end'),
+  ];
   const whole = Buffer.concat(parts);
   const info = await store.put('dicom/parts.dcm', parts);
   assert.equal(info.size, whole.length);
@@ -61,7 +70,17 @@ test('a write that fails midway leaves neither a blob nor a temporary file', asy
 });
 
 test('keys are validated: no traversal, no absolute paths, no separators in names', async () => {
-  for (const key of ['../etc/passwd', 'dicom/../../x', '/abs/path', 'dicom/a/b', 'DICOM/x', 'dicom/', 'dicom/.hidden', '', 'dicom/a\u0000b']) {
+  for (const key of [
+    '../etc/passwd',
+    'dicom/../../x',
+    '/abs/path',
+    'dicom/a/b',
+    'DICOM/x',
+    'dicom/',
+    'dicom/.hidden',
+    '',
+    'dicom/a\u0000b',
+  ]) {
     await assert.rejects(store.put(key, Buffer.from('x')), InvalidBlobKeyError, key);
     await assert.rejects(store.read(key), InvalidBlobKeyError, key);
   }

@@ -69,7 +69,8 @@ export class FileBlobStore implements BlobStore {
       return await this.putOnce(key, data);
     } catch (error) {
       // A directory removed behind our back (a cleaned-up store): forget what we made, once.
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || this.madeDirs.size === 0 || !(Buffer.isBuffer(data) || Array.isArray(data))) throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || this.madeDirs.size === 0 || !(Buffer.isBuffer(data) || Array.isArray(data)))
+        throw error;
       this.madeDirs.clear();
       return this.putOnce(key, data);
     }

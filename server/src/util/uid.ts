@@ -7,9 +7,17 @@ import { randomBytes, randomUUID } from 'node:crypto';
  */
 export function generateUid(root?: string): string {
   if (!root) return `2.25.${BigInt(`0x${randomUUID().replace(/-/g, '')}`).toString(10)}`;
-  const random = BigInt(`0x${randomBytes(8).toString('hex')}`).toString(10).replace(/^0+/, '') || '1';
+  const random =
+    BigInt(`0x${randomBytes(8).toString('hex')}`)
+      .toString(10)
+      .replace(/^0+/, '') || '1';
   const uid = `${root}.${Date.now()}.${random}`;
-  return uid.length <= 64 ? uid : uid.slice(0, 64).replace(/\.0+(\d)/g, '.$1').replace(/\.$/, '');
+  return uid.length <= 64
+    ? uid
+    : uid
+        .slice(0, 64)
+        .replace(/\.0+(\d)/g, '.$1')
+        .replace(/\.$/, '');
 }
 
 export function isValidUid(uid: string): boolean {

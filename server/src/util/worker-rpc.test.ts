@@ -30,9 +30,16 @@ test('progress goes to its request before the result; a thread error rejects onl
   const rpc = open();
   try {
     const steps: string[] = [];
-    const counted = await rpc.request((id) => ({ op: 'progress', id, steps: ['a', 'b', 'c'] }), { onProgress: (s) => { steps.push(s); } });
+    const counted = await rpc.request((id) => ({ op: 'progress', id, steps: ['a', 'b', 'c'] }), {
+      onProgress: (s) => {
+        steps.push(s);
+      },
+    });
     assert.deepEqual([steps, counted], [['a', 'b', 'c'], 3]);
-    await assert.rejects(rpc.request((id) => ({ op: 'fail', id, message: 'no such study' })), /^Error: no such study$/);
+    await assert.rejects(
+      rpc.request((id) => ({ op: 'fail', id, message: 'no such study' })),
+      /^Error: no such study$/,
+    );
     assert.equal(rpc.alive, true, 'a refused request leaves the thread serving');
     assert.equal(await rpc.request((id) => ({ op: 'echo', id, value: 1 })), 1);
   } finally {
@@ -60,7 +67,10 @@ test('a crash rejects every waiting request with its error, and later requests a
     for (const request of waiting) await assert.rejects(request, /the fixture thread crashed/);
     assert.equal(rpc.alive, false);
     assert.equal(rpc.pending, 0);
-    await assert.rejects(rpc.request((id) => ({ op: 'echo', id, value: 1 })), /the fixture thread crashed/);
+    await assert.rejects(
+      rpc.request((id) => ({ op: 'echo', id, value: 1 })),
+      /the fixture thread crashed/,
+    );
   } finally {
     await rpc.close();
   }
@@ -80,10 +90,16 @@ test('an exit rejects every waiting request and names the exit code', async () =
 
 test('close rejects what still waits and refuses what comes after', async () => {
   const rpc = open();
-  const waiting = assert.rejects(rpc.request((id) => ({ op: 'hang', id })), /the fixture thread was closed/);
+  const waiting = assert.rejects(
+    rpc.request((id) => ({ op: 'hang', id })),
+    /the fixture thread was closed/,
+  );
   await rpc.close();
   await waiting;
-  await assert.rejects(rpc.request((id) => ({ op: 'echo', id, value: 1 })), /was closed/);
+  await assert.rejects(
+    rpc.request((id) => ({ op: 'echo', id, value: 1 })),
+    /was closed/,
+  );
   assert.throws(() => rpc.post({ op: 'bye' }), /was closed/);
 });
 
@@ -104,7 +120,9 @@ test('started waits for the ready message, and rejects if the thread dies first'
   const rpc = open({ workerData: { readyAfterMs: 80 }, isReady: (m) => (m as { ready?: boolean }).ready === true });
   try {
     let ready = false;
-    void rpc.started.then(() => { ready = true; });
+    void rpc.started.then(() => {
+      ready = true;
+    });
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(ready, false, 'not before the thread says so');
     await rpc.started;

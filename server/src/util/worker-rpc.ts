@@ -46,7 +46,10 @@ export class WorkerRpc<Request, Result, Progress = never> {
   private nextId = 1;
   private failure: Error | undefined;
 
-  constructor(entry: URL, private readonly options: WorkerRpcOptions<Result, Progress>) {
+  constructor(
+    entry: URL,
+    private readonly options: WorkerRpcOptions<Result, Progress>,
+  ) {
     const worker = new Worker(LOADER, { workerData: { ...options.workerData, entry: entry.href } });
     this.worker = worker;
     this.exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
@@ -54,7 +57,10 @@ export class WorkerRpc<Request, Result, Progress = never> {
     let ready: () => void = () => undefined;
     let notReady: (error: Error) => void = () => undefined;
     this.started = options.isReady
-      ? new Promise<void>((resolve, reject) => { ready = resolve; notReady = reject; })
+      ? new Promise<void>((resolve, reject) => {
+          ready = resolve;
+          notReady = reject;
+        })
       : Promise.resolve();
     // Callers see a failed start through their requests; this promise itself must not go unhandled.
     this.started.catch(() => undefined);
@@ -101,7 +107,10 @@ export class WorkerRpc<Request, Result, Progress = never> {
   }
 
   /** Sends the request `build` makes for a fresh id; resolves with the thread's result for that id. */
-  request(build: (id: number) => Request, options: { transfer?: readonly Transferable[]; onProgress?: (progress: Progress) => void | Promise<void> } = {}): Promise<Result> {
+  request(
+    build: (id: number) => Request,
+    options: { transfer?: readonly Transferable[]; onProgress?: (progress: Progress) => void | Promise<void> } = {},
+  ): Promise<Result> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<Result>((resolve, reject) => {

@@ -102,10 +102,13 @@ export class FakeArchiveRepository implements ArchiveRepository {
   }
 
   async imagesWithoutThumbnail(limit: number) {
-    return this.tables.images.filter((i) => !i.thumbnail_file && i.storage_status === 'Saved').flatMap((i) => {
-      const file = this.tables.storedFiles.find((f) => f.image_pk === i.id && f.kind === 'dicom' && f.role === 'image');
-      return file ? [{ imagePk: i.id, studyPk: i.study_pk, sopInstanceUid: i.sop_instance_uid, blobKey: file.blob_key }] : [];
-    }).slice(0, limit);
+    return this.tables.images
+      .filter((i) => !i.thumbnail_file && i.storage_status === 'Saved')
+      .flatMap((i) => {
+        const file = this.tables.storedFiles.find((f) => f.image_pk === i.id && f.kind === 'dicom' && f.role === 'image');
+        return file ? [{ imagePk: i.id, studyPk: i.study_pk, sopInstanceUid: i.sop_instance_uid, blobKey: file.blob_key }] : [];
+      })
+      .slice(0, limit);
   }
 }
 

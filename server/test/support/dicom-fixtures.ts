@@ -53,28 +53,49 @@ export function writeFixture(image: FixtureImage): Buffer {
   const sopInstance = generateUid();
   const samples = image.samplesPerPixel ?? 1;
   const dataset: Record<string, unknown> = {
-    SpecificCharacterSet: 'ISO_IR 192', SOPClassUID: sopClass, SOPInstanceUID: sopInstance, Modality: 'OT',
-    PatientName: 'Fixture^Test', PatientID: 'FIXTURE', StudyInstanceUID: generateUid(), SeriesInstanceUID: generateUid(),
-    SamplesPerPixel: samples, PhotometricInterpretation: image.photometric ?? (samples === 3 ? 'RGB' : 'MONOCHROME2'),
-    Rows: image.rows, Columns: image.columns, BitsAllocated: image.bitsAllocated, BitsStored: image.bitsStored,
-    HighBit: image.bitsStored - 1, PixelRepresentation: image.pixelRepresentation ?? 0,
+    SpecificCharacterSet: 'ISO_IR 192',
+    SOPClassUID: sopClass,
+    SOPInstanceUID: sopInstance,
+    Modality: 'OT',
+    PatientName: 'Fixture^Test',
+    PatientID: 'FIXTURE',
+    StudyInstanceUID: generateUid(),
+    SeriesInstanceUID: generateUid(),
+    SamplesPerPixel: samples,
+    PhotometricInterpretation: image.photometric ?? (samples === 3 ? 'RGB' : 'MONOCHROME2'),
+    Rows: image.rows,
+    Columns: image.columns,
+    BitsAllocated: image.bitsAllocated,
+    BitsStored: image.bitsStored,
+    HighBit: image.bitsStored - 1,
+    PixelRepresentation: image.pixelRepresentation ?? 0,
     ...(samples === 3 ? { PlanarConfiguration: image.planarConfiguration ?? 0 } : {}),
     ...(image.frames.length > 1 ? { NumberOfFrames: image.frames.length } : {}),
-    ...(image.window ? { WindowCenter: image.window.center, WindowWidth: image.window.width, VOILUTFunction: image.window.fn ?? 'LINEAR' } : {}),
+    ...(image.window
+      ? { WindowCenter: image.window.center, WindowWidth: image.window.width, VOILUTFunction: image.window.fn ?? 'LINEAR' }
+      : {}),
     ...(image.rescale ? { RescaleSlope: image.rescale.slope, RescaleIntercept: image.rescale.intercept, RescaleType: 'US' } : {}),
     ...(image.presentationLutShape ? { PresentationLUTShape: image.presentationLutShape } : {}),
     ...(image.voiLut
-      ? { VOILUTSequence: [{
-        LUTDescriptor: [image.voiLut.data.length, image.voiLut.firstMapped, image.voiLut.bits],
-        LUTData: bytesOf(image.voiLut.data).slice().buffer, _vrMap: { LUTData: 'OW', LUTDescriptor: 'US' },
-      }] }
+      ? {
+          VOILUTSequence: [
+            {
+              LUTDescriptor: [image.voiLut.data.length, image.voiLut.firstMapped, image.voiLut.bits],
+              LUTData: bytesOf(image.voiLut.data).slice().buffer,
+              _vrMap: { LUTData: 'OW', LUTDescriptor: 'US' },
+            },
+          ],
+        }
       : {}),
     PixelData: native ? joined(image.frames) : image.frames.map((f) => f.slice().buffer),
     _vrMap: { PixelData: image.bitsAllocated === 16 && native ? 'OW' : 'OB' },
   };
   const meta = {
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer, MediaStorageSOPClassUID: sopClass,
-    MediaStorageSOPInstanceUID: sopInstance, TransferSyntaxUID: ts, ImplementationClassUID: '2.25.1',
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: sopClass,
+    MediaStorageSOPInstanceUID: sopInstance,
+    TransferSyntaxUID: ts,
+    ImplementationClassUID: '2.25.1',
   };
   const { DicomDict, DicomMetaDictionary } = dcmjs.data;
   const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));

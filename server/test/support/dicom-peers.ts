@@ -12,7 +12,10 @@ async function listening(port: number, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+      const s = net.connect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        resolve(true);
+      });
       s.on('error', () => resolve(false));
     });
     if (ok) return;
@@ -43,10 +46,15 @@ export async function startStorescp(options: { port?: number; aet?: string; args
   const port = options.port ?? (await freePort());
   const aet = options.aet ?? 'STORESCP';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-storescp-'));
-  const child: ChildProcess = spawn('storescp', ['-aet', aet, '--output-directory', dir, ...(options.args ?? []), String(port)], { env: DCMTK_ENV, stdio: 'ignore' });
+  const child: ChildProcess = spawn('storescp', ['-aet', aet, '--output-directory', dir, ...(options.args ?? []), String(port)], {
+    env: DCMTK_ENV,
+    stdio: 'ignore',
+  });
   await listening(port);
   return {
-    port, aet, dir,
+    port,
+    aet,
+    dir,
     files: () => fs.readdirSync(dir).map((f) => path.join(dir, f)),
     async stop() {
       await killAndWait(child);
@@ -58,10 +66,19 @@ export async function startStorescp(options: { port?: number; aet?: string; args
 /** A TCP server that accepts and never answers: for timeouts. */
 export async function startSilentServer(): Promise<{ port: number; stop: () => Promise<void> }> {
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => { sockets.add(s); s.on('error', () => undefined); });
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+  });
   const port = await freePort();
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { port, stop: async () => { for (const s of sockets) s.destroy(); await new Promise((r) => server.close(r)); } };
+  return {
+    port,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
 }
 
 export interface OrthancPeer {
@@ -75,7 +92,9 @@ export interface OrthancPeer {
  * Debian's Orthanc from a temporary config: REST on 127.0.0.1 only (no remote access), DICOM
  * on a free port with its AE title checked, storage in a temporary folder.
  */
-export async function startOrthanc(options: { dicom?: boolean; worklists?: string[]; worklistsForUnknownCallers?: boolean } = {}): Promise<OrthancPeer> {
+export async function startOrthanc(
+  options: { dicom?: boolean; worklists?: string[]; worklistsForUnknownCallers?: boolean } = {},
+): Promise<OrthancPeer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-orthanc-'));
   const [httpPort, dicomPort] = [await freePort(), await freePort()];
   const config = path.join(dir, 'orthanc.json');
@@ -83,14 +102,27 @@ export async function startOrthanc(options: { dicom?: boolean; worklists?: strin
   // which answers with any attribute the query asks for (wlmscpfs has a fixed key set).
   const worklists = options.worklists ? path.join(dir, 'worklists') : undefined;
   if (worklists) writeWorklistFiles(worklists, options.worklists!);
-  fs.writeFileSync(config, JSON.stringify({
-    Name: 'RoentgenTest', StorageDirectory: path.join(dir, 'storage'), IndexDirectory: path.join(dir, 'storage'),
-    HttpPort: httpPort, RemoteAccessAllowed: false, AuthenticationEnabled: false,
-    Plugins: worklists ? ['/usr/share/orthanc/plugins/libModalityWorklists.so'] : [],
-    ...(worklists ? { Worklists: { Enable: true, Database: worklists }, DicomAlwaysAllowFindWorklist: options.worklistsForUnknownCallers ?? true } : {}),
-    DicomServerEnabled: options.dicom ?? true, DicomAet: 'ORTHANC', DicomPort: dicomPort, DicomCheckCalledAet: true,
-    DicomAlwaysAllowEcho: true, DicomAlwaysAllowStore: true,
-  }));
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      Name: 'RoentgenTest',
+      StorageDirectory: path.join(dir, 'storage'),
+      IndexDirectory: path.join(dir, 'storage'),
+      HttpPort: httpPort,
+      RemoteAccessAllowed: false,
+      AuthenticationEnabled: false,
+      Plugins: worklists ? ['/usr/share/orthanc/plugins/libModalityWorklists.so'] : [],
+      ...(worklists
+        ? { Worklists: { Enable: true, Database: worklists }, DicomAlwaysAllowFindWorklist: options.worklistsForUnknownCallers ?? true }
+        : {}),
+      DicomServerEnabled: options.dicom ?? true,
+      DicomAet: 'ORTHANC',
+      DicomPort: dicomPort,
+      DicomCheckCalledAet: true,
+      DicomAlwaysAllowEcho: true,
+      DicomAlwaysAllowStore: true,
+    }),
+  );
   const child = spawn('Orthanc', [config], { stdio: 'ignore', env: DCMTK_ENV });
   const url = `http://127.0.0.1:${httpPort}`;
   const stop = async () => {
@@ -98,7 +130,12 @@ export async function startOrthanc(options: { dicom?: boolean; worklists?: strin
     fs.rmSync(dir, { recursive: true, force: true });
   };
   for (let i = 0; i < 150; i += 1) {
-    if (await fetch(`${url}/system`).then((r) => r.ok, () => false)) {
+    if (
+      await fetch(`${url}/system`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    ) {
       if (options.dicom ?? true) await listening(dicomPort);
       return { url, dicomPort, aet: 'ORTHANC', stop };
     }
@@ -127,7 +164,8 @@ export async function startWlmscpfs(dumps: string[], aet = 'RIS'): Promise<Wlmsc
   const child = spawn('wlmscpfs', ['-dfp', dir, String(port)], { env: DCMTK_ENV, stdio: 'ignore' });
   await listening(port);
   return {
-    port, aet,
+    port,
+    aet,
     async stop() {
       await killAndWait(child);
       fs.rmSync(dir, { recursive: true, force: true });

@@ -26,8 +26,20 @@ export function foundation(dialect: DialectName) {
         .addColumn('deleted_at', 'text')
         .execute();
       // Deleted users keep their row (audit, authored reports) but free their name and e-mail.
-      await db.schema.createIndex('users_username_live').on('users').column('username').unique().where(sql.ref('deleted_at'), 'is', null).execute();
-      await db.schema.createIndex('users_email_live').on('users').column('email').unique().where(sql.ref('deleted_at'), 'is', null).execute();
+      await db.schema
+        .createIndex('users_username_live')
+        .on('users')
+        .column('username')
+        .unique()
+        .where(sql.ref('deleted_at'), 'is', null)
+        .execute();
+      await db.schema
+        .createIndex('users_email_live')
+        .on('users')
+        .column('email')
+        .unique()
+        .where(sql.ref('deleted_at'), 'is', null)
+        .execute();
 
       await addIdColumn(db.schema.createTable('roles'), dialect)
         .addColumn('name', 'text', (c) => c.notNull().unique())
@@ -37,19 +49,22 @@ export function foundation(dialect: DialectName) {
         .addColumn('is_builtin', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('role_permissions')
+      await db.schema
+        .createTable('role_permissions')
         .addColumn('role_id', 'integer', (c) => c.notNull().references('roles.id').onDelete('cascade'))
         .addColumn('permission', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('role_permissions_pk', ['role_id', 'permission'])
         .execute();
-      await db.schema.createTable('user_roles')
+      await db.schema
+        .createTable('user_roles')
         .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
         .addColumn('role_id', 'integer', (c) => c.notNull().references('roles.id').onDelete('cascade'))
         .addPrimaryKeyConstraint('user_roles_pk', ['user_id', 'role_id'])
         .execute();
       await db.schema.createIndex('user_roles_role').on('user_roles').column('role_id').execute();
 
-      await db.schema.createTable('revoked_tokens')
+      await db.schema
+        .createTable('revoked_tokens')
         .addColumn('jti', 'text', (c) => c.primaryKey())
         .addColumn('user_id', 'integer', (c) => c.notNull())
         .addColumn('expires_at', 'text', (c) => c.notNull())
@@ -77,7 +92,8 @@ export function foundation(dialect: DialectName) {
       await db.schema.createIndex('audit_logs_user_created').on('audit_logs').columns(['user_id', 'created_at']).execute();
       await db.schema.createIndex('audit_logs_action_created').on('audit_logs').columns(['action', 'created_at']).execute();
 
-      await db.schema.createTable('system_configs')
+      await db.schema
+        .createTable('system_configs')
         .addColumn('config_key', 'text', (c) => c.primaryKey())
         .addColumn('config_value', 'text', (c) => c.notNull())
         .addColumn('config_type', 'text', (c) => c.notNull())
@@ -88,7 +104,8 @@ export function foundation(dialect: DialectName) {
         .addColumn('updated_by', 'integer')
         .execute();
 
-      await db.schema.createTable('server_secrets')
+      await db.schema
+        .createTable('server_secrets')
         .addColumn('name', 'text', (c) => c.primaryKey())
         .addColumn('value', 'text', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())

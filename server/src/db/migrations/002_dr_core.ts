@@ -6,11 +6,12 @@ import type { DialectName } from '../index.js';
 export function drCore(dialect: DialectName) {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      const common = <T extends string>(name: T) => addIdColumn(db.schema.createTable(name), dialect)
-        .addColumn('product', 'text', (c) => c.notNull())
-        .addColumn('sort', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('is_enabled', 'integer', (c) => c.notNull().defaultTo(1))
-        .addColumn('is_pre_install', 'integer', (c) => c.notNull().defaultTo(1));
+      const common = <T extends string>(name: T) =>
+        addIdColumn(db.schema.createTable(name), dialect)
+          .addColumn('product', 'text', (c) => c.notNull())
+          .addColumn('sort', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('is_enabled', 'integer', (c) => c.notNull().defaultTo(1))
+          .addColumn('is_pre_install', 'integer', (c) => c.notNull().defaultTo(1));
 
       await common('protocol_patient_types')
         .addColumn('patient_type_id', 'text', (c) => c.notNull())
@@ -39,7 +40,11 @@ export function drCore(dialect: DialectName) {
         .addColumn('modality', 'text', (c) => c.notNull())
         .addUniqueConstraint('protocol_procedures_key', ['product', 'procedure_id'])
         .execute();
-      await db.schema.createIndex('protocol_procedures_part').on('protocol_procedures').columns(['product', 'patient_type', 'body_part_id']).execute();
+      await db.schema
+        .createIndex('protocol_procedures_part')
+        .on('protocol_procedures')
+        .columns(['product', 'patient_type', 'body_part_id'])
+        .execute();
       await common('protocol_views')
         .addColumn('view_id', 'text', (c) => c.notNull())
         .addColumn('patient_type', 'text', (c) => c.notNull())
@@ -56,15 +61,21 @@ export function drCore(dialect: DialectName) {
         .addColumn('config_object', 'text', (c) => c.notNull())
         .addUniqueConstraint('protocol_views_key', ['product', 'view_id'])
         .execute();
-      await db.schema.createIndex('protocol_views_part').on('protocol_views').columns(['product', 'patient_type', 'body_part_id']).execute();
-      await db.schema.createTable('protocol_procedure_views')
+      await db.schema
+        .createIndex('protocol_views_part')
+        .on('protocol_views')
+        .columns(['product', 'patient_type', 'body_part_id'])
+        .execute();
+      await db.schema
+        .createTable('protocol_procedure_views')
         .addColumn('product', 'text', (c) => c.notNull())
         .addColumn('procedure_id', 'text', (c) => c.notNull())
         .addColumn('view_id', 'text', (c) => c.notNull())
         .addColumn('sort', 'integer', (c) => c.notNull())
         .addPrimaryKeyConstraint('protocol_procedure_views_pk', ['product', 'procedure_id', 'view_id'])
         .execute();
-      await db.schema.createTable('protocol_apr_exposures')
+      await db.schema
+        .createTable('protocol_apr_exposures')
         .addColumn('product', 'text', (c) => c.notNull())
         .addColumn('apr_id', 'text', (c) => c.notNull())
         .addColumn('work_station_id', 'integer', (c) => c.notNull())
@@ -74,7 +85,8 @@ export function drCore(dialect: DialectName) {
         .addColumn('updated_by', 'integer')
         .addPrimaryKeyConstraint('protocol_apr_exposures_pk', ['product', 'apr_id', 'work_station_id', 'patient_size'])
         .execute();
-      await db.schema.createTable('protocol_apr_devices')
+      await db.schema
+        .createTable('protocol_apr_devices')
         .addColumn('product', 'text', (c) => c.notNull())
         .addColumn('apr_id', 'text', (c) => c.notNull())
         .addColumn('work_station_id', 'integer', (c) => c.notNull())
@@ -123,8 +135,18 @@ export function drCore(dialect: DialectName) {
         .addColumn('details', 'text', (c) => c.notNull())
         .execute();
       // The worklist reads newest first; with id in the index the scan stops after one page.
-      await db.schema.createIndex('studies_live_start').on('studies').columns(['study_start_datetime', 'id']).where(sql.ref('deleted_at'), 'is', null).execute();
-      await db.schema.createIndex('studies_bin_start').on('studies').columns(['study_start_datetime', 'id']).where(sql.ref('deleted_at'), 'is not', null).execute();
+      await db.schema
+        .createIndex('studies_live_start')
+        .on('studies')
+        .columns(['study_start_datetime', 'id'])
+        .where(sql.ref('deleted_at'), 'is', null)
+        .execute();
+      await db.schema
+        .createIndex('studies_bin_start')
+        .on('studies')
+        .columns(['study_start_datetime', 'id'])
+        .where(sql.ref('deleted_at'), 'is not', null)
+        .execute();
       await fuzzySearchIndexes(db, dialect);
       await studyCounters(db, dialect);
       await nameGrams(db, dialect);
@@ -205,7 +227,8 @@ async function fuzzySearchIndexes(db: Kysely<unknown>, dialect: DialectName): Pr
  * (PostgreSQL) to 325 ms (SQLite) where this takes one indexed read.
  */
 async function studyCounters(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
-  await db.schema.createTable('study_counts')
+  await db.schema
+    .createTable('study_counts')
     .addColumn('in_bin', 'integer', (c) => c.notNull())
     .addColumn('study_status', 'text', (c) => c.notNull())
     .addColumn('n', 'bigint', (c) => c.notNull())
@@ -228,12 +251,17 @@ async function studyCounters(db: Kysely<unknown>, dialect: DialectName): Promise
       for each row execute function study_counts_track()`.execute(db);
     return;
   }
-  const add = (row: 'new') => sql.raw(`insert into study_counts values (${row}.deleted_at is not null, ${row}.study_status, 1)
+  const add = (row: 'new') =>
+    sql.raw(`insert into study_counts values (${row}.deleted_at is not null, ${row}.study_status, 1)
     on conflict (in_bin, study_status) do update set n = n + 1;`);
-  const remove = sql.raw(`update study_counts set n = n - 1 where in_bin = (old.deleted_at is not null) and study_status = old.study_status;`);
+  const remove = sql.raw(
+    `update study_counts set n = n - 1 where in_bin = (old.deleted_at is not null) and study_status = old.study_status;`,
+  );
   await sql`create trigger study_counts_insert after insert on studies begin ${add('new')} end`.execute(db);
   await sql`create trigger study_counts_delete after delete on studies begin ${remove} end`.execute(db);
-  await sql`create trigger study_counts_update after update of deleted_at, study_status on studies begin ${remove} ${add('new')} end`.execute(db);
+  await sql`create trigger study_counts_update after update of deleted_at, study_status on studies begin ${remove} ${add('new')} end`.execute(
+    db,
+  );
 }
 
 /**
@@ -244,7 +272,8 @@ async function studyCounters(db: Kysely<unknown>, dialect: DialectName): Promise
  * study row still 55–106 ms; from this index a page is read without touching other studies.
  */
 async function nameGrams(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
-  await db.schema.createTable('study_name_grams')
+  await db.schema
+    .createTable('study_name_grams')
     .addColumn('gram', 'text', (c) => c.notNull())
     .addColumn('study_pk', 'integer', (c) => c.notNull())
     .addColumn('in_bin', 'integer', (c) => c.notNull())
@@ -252,8 +281,11 @@ async function nameGrams(db: Kysely<unknown>, dialect: DialectName): Promise<voi
     .addColumn('study_status', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('study_name_grams_pk', ['gram', 'study_pk'])
     .execute();
-  await db.schema.createIndex('study_name_grams_page').on('study_name_grams')
-    .columns(['gram', 'in_bin', 'study_start_datetime', 'study_pk', 'study_status']).execute();
+  await db.schema
+    .createIndex('study_name_grams_page')
+    .on('study_name_grams')
+    .columns(['gram', 'in_bin', 'study_start_datetime', 'study_pk', 'study_status'])
+    .execute();
   await db.schema.createIndex('study_name_grams_study').on('study_name_grams').column('study_pk').execute();
   if (dialect === 'postgres') {
     await sql`create function study_name_grams_track() returns trigger language plpgsql as $$
@@ -275,7 +307,10 @@ async function nameGrams(db: Kysely<unknown>, dialect: DialectName): Promise<voi
     return;
   }
   // SQLite triggers cannot use CTEs; a fixed table of positions stands in for generate_series.
-  await db.schema.createTable('gram_positions').addColumn('k', 'integer', (c) => c.primaryKey()).execute();
+  await db.schema
+    .createTable('gram_positions')
+    .addColumn('k', 'integer', (c) => c.primaryKey())
+    .execute();
   await sql`insert into gram_positions (k) values ${sql.join(Array.from({ length: 64 }, (_, i) => sql`(${i + 1})`))}`.execute(db);
   const add = sql.raw(`insert or ignore into study_name_grams
     select distinct substr(lower(new.patient_name), k, len), new.id, new.deleted_at is not null, new.study_start_datetime, new.study_status

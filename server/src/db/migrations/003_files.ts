@@ -25,8 +25,14 @@ export function files(dialect: DialectName) {
       await db.schema.createIndex('stored_files_study').on('stored_files').column('study_pk').execute();
       await db.schema.createIndex('stored_files_image').on('stored_files').column('image_pk').execute();
       await db.schema.createIndex('stored_files_sop').on('stored_files').column('sop_instance_uid').execute();
-      await db.schema.alterTable('images').addColumn('image_file', 'text', (c) => c.notNull().defaultTo('')).execute();
-      await db.schema.alterTable('images').addColumn('thumbnail_file', 'text', (c) => c.notNull().defaultTo('')).execute();
+      await db.schema
+        .alterTable('images')
+        .addColumn('image_file', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
+      await db.schema
+        .alterTable('images')
+        .addColumn('thumbnail_file', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
     },
   };
 }

@@ -8,7 +8,10 @@ import type { Kysely } from 'kysely';
 export function storeTaskOwner() {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      await db.schema.alterTable('store_tasks').addColumn('locked_by', 'text', (c) => c.notNull().defaultTo('')).execute();
+      await db.schema
+        .alterTable('store_tasks')
+        .addColumn('locked_by', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
     },
   };
 }

@@ -45,9 +45,18 @@ export function jobRunner() {
     async up(untyped: Kysely<unknown>): Promise<void> {
       const db = untyped as unknown as Kysely<Tables>;
       await db.schema.alterTable('jobs').addColumn('job_key', 'text').execute();
-      await db.schema.alterTable('jobs').addColumn('progress', 'real', (c) => c.notNull().defaultTo(0)).execute();
-      await db.schema.alterTable('jobs').addColumn('result', 'text', (c) => c.notNull().defaultTo('')).execute();
-      await db.schema.alterTable('jobs').addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .alterTable('jobs')
+        .addColumn('progress', 'real', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('jobs')
+        .addColumn('result', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
+      await db.schema
+        .alterTable('jobs')
+        .addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
       await db.schema.alterTable('jobs').addColumn('completed_at', 'text').execute();
       await db.schema.createIndex('jobs_key').on('jobs').columns(['queue', 'job_key']).unique().execute();
       await db.schema.createIndex('jobs_created').on('jobs').columns(['queue', 'created_at']).execute();
@@ -56,15 +65,35 @@ export function jobRunner() {
         const rows = await db.selectFrom('store_tasks').selectAll().where('id', '>', after).orderBy('id').limit(COPY_BATCH).execute();
         if (rows.length === 0) break;
         after = rows[rows.length - 1].id;
-        await db.insertInto('jobs').values(rows.map((t) => ({
-          queue: 'dicom.store', job_key: t.task_id,
-          payload: JSON.stringify({
-            imagePk: t.image_pk, studyPk: t.study_pk, sopInstanceUid: t.sop_instance_uid, pacsNodeId: t.pacs_node_id, destination: t.destination,
-            patientName: t.patient_name, patientId: t.patient_id, priority: t.priority,
-          }),
-          state: STATE[t.status] ?? 'failed', attempts: t.attempts, run_at: t.next_attempt_at, locked_by: t.locked_by || null, locked_until: t.locked_until,
-          last_error: t.last_error, result: t.output, created_at: t.created_at, updated_at: t.updated_at, completed_at: t.completed_at,
-        }))).execute();
+        await db
+          .insertInto('jobs')
+          .values(
+            rows.map((t) => ({
+              queue: 'dicom.store',
+              job_key: t.task_id,
+              payload: JSON.stringify({
+                imagePk: t.image_pk,
+                studyPk: t.study_pk,
+                sopInstanceUid: t.sop_instance_uid,
+                pacsNodeId: t.pacs_node_id,
+                destination: t.destination,
+                patientName: t.patient_name,
+                patientId: t.patient_id,
+                priority: t.priority,
+              }),
+              state: STATE[t.status] ?? 'failed',
+              attempts: t.attempts,
+              run_at: t.next_attempt_at,
+              locked_by: t.locked_by || null,
+              locked_until: t.locked_until,
+              last_error: t.last_error,
+              result: t.output,
+              created_at: t.created_at,
+              updated_at: t.updated_at,
+              completed_at: t.completed_at,
+            })),
+          )
+          .execute();
       }
       await db.schema.dropTable('store_tasks').execute();
     },

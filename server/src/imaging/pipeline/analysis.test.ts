@@ -18,7 +18,7 @@ function analyse(collimation: Collimation, mas = 4, bodyPart = 'CHEST', kv = 110
   return { raw, found, seg: segment(found) };
 }
 
-describe('collimator detection against the simulator\'s ground truth', () => {
+describe("collimator detection against the simulator's ground truth", () => {
   const rects: Collimation[] = [
     { shape: 'rect', cx: 512, cy: 512, width: 860, height: 900, angleDeg: 0 },
     { shape: 'rect', cx: 480, cy: 540, width: 700, height: 820, angleDeg: 7 },
@@ -33,7 +33,10 @@ describe('collimator detection against the simulator\'s ground truth', () => {
       const actual = corners(field);
       for (const [x, y] of expected) {
         const nearest = Math.min(...actual.map(([ax, ay]) => Math.hypot(ax - x, ay - y)));
-        assert.ok(nearest <= tolerance, `corner (${x.toFixed(0)}, ${y.toFixed(0)}) missed by ${nearest.toFixed(1)} px: found ${JSON.stringify(field)}`);
+        assert.ok(
+          nearest <= tolerance,
+          `corner (${x.toFixed(0)}, ${y.toFixed(0)}) missed by ${nearest.toFixed(1)} px: found ${JSON.stringify(field)}`,
+        );
       }
     });
   }
@@ -65,12 +68,20 @@ describe('Exposure Index and Deviation Index (IEC 62494-1)', () => {
       assert.ok(index.ei > previous, `EI ${index.ei} at ${mas} mAs is not above ${previous}`);
       previous = index.ei;
       const expectedDi = 10 * Math.log10(expectedEi / targetEi);
-      assert.ok(Math.abs(index.di - expectedDi) <= 1, `${mas} mAs: DI ${index.di} vs expected ${expectedDi.toFixed(2)} (EI ${index.ei} vs ${expectedEi.toFixed(1)})`);
+      assert.ok(
+        Math.abs(index.di - expectedDi) <= 1,
+        `${mas} mAs: DI ${index.di} vs expected ${expectedDi.toFixed(2)} (EI ${index.ei} vs ${expectedEi.toFixed(1)})`,
+      );
     }
   });
 
   test('each body part and a narrow field still give a DI within ±1', () => {
-    for (const [bodyPart, kv, mas] of [['HAND', 55, 2], ['SKULL', 75, 10], ['ABDOMEN', 80, 20], ['PELVIS', 75, 25]] as const) {
+    for (const [bodyPart, kv, mas] of [
+      ['HAND', 55, 2],
+      ['SKULL', 75, 10],
+      ['ABDOMEN', 80, 20],
+      ['PELVIS', 75, 25],
+    ] as const) {
       const { raw, found, seg } = analyse({ shape: 'rect', cx: 520, cy: 500, width: 640, height: 760, angleDeg: -5 }, mas, bodyPart, kv);
       const index = exposureIndex(seg, found.coarse.data, 250);
       const expectedDi = 10 * Math.log10((100 * raw.truth.anatomyKermaUGy) / 250);

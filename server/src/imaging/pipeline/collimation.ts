@@ -43,8 +43,10 @@ function minAreaRect(hull: Point[]): Extract<Collimation, { shape: 'rect' }> {
     for (const [x, y] of hull) {
       const u = x * cos + y * sin;
       const v = -x * sin + y * cos;
-      minU = Math.min(minU, u); maxU = Math.max(maxU, u);
-      minV = Math.min(minV, v); maxV = Math.max(maxV, v);
+      minU = Math.min(minU, u);
+      maxU = Math.max(maxU, u);
+      minV = Math.min(minV, v);
+      maxV = Math.max(maxV, v);
     }
     const area = (maxU - minU) * (maxV - minV);
     if (area < bestArea) {
@@ -54,8 +56,14 @@ function minAreaRect(hull: Point[]): Extract<Collimation, { shape: 'rect' }> {
       let degrees = (angle * 180) / Math.PI;
       let [width, height] = [maxU - minU, maxV - minV];
       // Report the smallest rotation (−45°…45°), swapping sides as a quarter turn does.
-      while (degrees > 45) { degrees -= 90; [width, height] = [height, width]; }
-      while (degrees <= -45) { degrees += 90; [width, height] = [height, width]; }
+      while (degrees > 45) {
+        degrees -= 90;
+        [width, height] = [height, width];
+      }
+      while (degrees <= -45) {
+        degrees += 90;
+        [width, height] = [height, width];
+      }
       best = { shape: 'rect', cx: cu * cos - cv * sin, cy: cu * sin + cv * cos, width, height, angleDeg: degrees };
     }
   }
@@ -87,7 +95,12 @@ export function detectCollimation(kerma: Float32Array, rows: number, columns: nu
 export const coarseFactor = (rows: number, columns: number) => Math.max(1, Math.round(Math.max(rows, columns) / 384));
 
 /** detectCollimation on an already downsampled image (`factor` detector pixels per coarse pixel). */
-export function collimationOnCoarse(coarse: { data: Float32Array; rows: number; columns: number }, factor: number, rows: number, columns: number): CollimationResult {
+export function collimationOnCoarse(
+  coarse: { data: Float32Array; rows: number; columns: number },
+  factor: number,
+  rows: number,
+  columns: number,
+): CollimationResult {
   const background = percentile(coarse.data, 0.02);
   const openBeam = percentile(coarse.data, 0.995);
   const threshold = Math.max(3 * background, background + 0.01 * openBeam);

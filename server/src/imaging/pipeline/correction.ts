@@ -60,7 +60,12 @@ export function correctDefects(kerma: Float32Array, processing: Uint16Array, cal
     const c = i - r * columns;
     let sum = 0;
     let n = 0;
-    for (const [dr, dc] of [[0, -1], [0, 1], [-1, 0], [1, 0]] as const) {
+    for (const [dr, dc] of [
+      [0, -1],
+      [0, 1],
+      [-1, 0],
+      [1, 0],
+    ] as const) {
       const rr = r + dr;
       const cc = c + dc;
       if (rr < 0 || cc < 0 || rr >= rows || cc >= columns) continue;
@@ -80,7 +85,15 @@ export function correctionArgs(raw: Uint16Array, cal: DetectorCalibration, works
   if (raw.length !== cal.rows * cal.columns) throw new Error(`raw image has ${raw.length} pixels, calibration ${cal.rows * cal.columns}`);
   const shared = workspace.uint16('raw', raw.length);
   shared.set(raw);
-  return { raw: shared, offset, factor, dnPerUGy, columns: cal.columns, kerma: workspace.float32('kerma', raw.length), processing: sharedUint16(raw.length) };
+  return {
+    raw: shared,
+    offset,
+    factor,
+    dnPerUGy,
+    columns: cal.columns,
+    kerma: workspace.float32('kerma', raw.length),
+    processing: sharedUint16(raw.length),
+  };
 }
 
 /** Offset, gain and defect correction on this thread: raw digital numbers to detector air kerma (µGy). */
@@ -120,7 +133,12 @@ export function downsampleRows(args: DownsampleArgs, from: number, to: number): 
 }
 
 /** Block means over `factor × factor` tiles: the coarse image the analysis stages work on. */
-export function downsample(image: Float32Array, rows: number, columns: number, factor: number): { data: Float32Array; rows: number; columns: number } {
+export function downsample(
+  image: Float32Array,
+  rows: number,
+  columns: number,
+  factor: number,
+): { data: Float32Array; rows: number; columns: number } {
   const outRows = Math.floor(rows / factor);
   const outColumns = Math.floor(columns / factor);
   const data = new Float32Array(outRows * outColumns);

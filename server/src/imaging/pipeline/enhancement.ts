@@ -33,8 +33,11 @@ export function reduceRows(args: { src: Plane; dst: Plane }, from: number, to: n
   const vertical = new Float32Array(W);
   for (let r = from; r < to; r += 1) {
     const y = 2 * r;
-    const r0 = clampIndex(y - 2, src.rows) * W, r1 = clampIndex(y - 1, src.rows) * W, r2 = y * W;
-    const r3 = clampIndex(y + 1, src.rows) * W, r4 = clampIndex(y + 2, src.rows) * W;
+    const r0 = clampIndex(y - 2, src.rows) * W,
+      r1 = clampIndex(y - 1, src.rows) * W,
+      r2 = y * W;
+    const r3 = clampIndex(y + 1, src.rows) * W,
+      r4 = clampIndex(y + 2, src.rows) * W;
     for (let c = 0; c < W; c += 1) {
       vertical[c] = 0.0625 * (s[r0 + c] + s[r4 + c]) + 0.25 * (s[r1 + c] + s[r3 + c]) + 0.375 * s[r2 + c];
     }
@@ -60,7 +63,10 @@ class ExpandedRows {
   private readonly buffers: Float32Array[];
   private readonly held = [-1, -1, -1];
 
-  constructor(private readonly plane: Plane, private readonly columns: number) {
+  constructor(
+    private readonly plane: Plane,
+    private readonly columns: number,
+  ) {
     this.buffers = [0, 1, 2].map(() => new Float32Array(columns));
   }
 
@@ -127,7 +133,11 @@ function ratioTable(m: BandMapping): Float32Array {
  * Rows [from, to) of one collapse step: out = expand(current) + map(g − expand(next)), where
  * `next` is reduce(g) and `current` the collapsed image at next's size.
  */
-export function reconstructRows(args: { g: Plane; next: Plane; current: Plane; mapping: BandMapping; out: Float32Array }, from: number, to: number): void {
+export function reconstructRows(
+  args: { g: Plane; next: Plane; current: Plane; mapping: BandMapping; out: Float32Array },
+  from: number,
+  to: number,
+): void {
   const { g, next, current, mapping, out } = args;
   const columns = g.columns;
   const up = new ExpandedRows(next, columns);
@@ -151,9 +161,7 @@ export function reconstructRows(args: { g: Plane; next: Plane; current: Plane; m
     for (let x = 0; x < columns; x += 1) {
       const b = gd[o + x] - upRow[x];
       const k = Math.max(0, (Math.abs(b) - threshold) * toIndex);
-      const mapped = k < TABLE_STEPS
-        ? b * ratio[k | 0]
-        : Math.sign(b) * gain * scale * ((Math.abs(b) - threshold) / scale) ** power;
+      const mapped = k < TABLE_STEPS ? b * ratio[k | 0] : Math.sign(b) * gain * scale * ((Math.abs(b) - threshold) / scale) ** power;
       out[o + x] = coarseRow[x] + mapped;
     }
   }
@@ -197,10 +205,20 @@ export interface EnhancementOptions {
   noiseThreshold: number;
 }
 
-export const DEFAULT_ENHANCEMENT: EnhancementOptions = { power: 0.7, gains: [1.3, 1.6, 1.5, 1.3, 1.1], residualWeight: 0.45, noiseThreshold: 1.0 };
+export const DEFAULT_ENHANCEMENT: EnhancementOptions = {
+  power: 0.7,
+  gains: [1.3, 1.6, 1.5, 1.3, 1.1],
+  residualWeight: 0.45,
+  noiseThreshold: 1.0,
+};
 
 /** The enhanced image; its plane belongs to `workspace` (named `enhanced`). */
-export async function enhance(image: Plane, options: EnhancementOptions, executor: RowExecutor, workspace: Workspace): Promise<Float32Array> {
+export async function enhance(
+  image: Plane,
+  options: EnhancementOptions,
+  executor: RowExecutor,
+  workspace: Workspace,
+): Promise<Float32Array> {
   const levels = Math.max(1, Math.min(options.gains.length, Math.floor(Math.log2(Math.min(image.rows, image.columns) / 32))));
   const gaussians: Plane[] = [image];
   for (let l = 0; l < levels; l += 1) {
@@ -224,7 +242,10 @@ export async function enhance(image: Plane, options: EnhancementOptions, executo
     const sigma = bandSigma(g, next);
     // Normalise by the band's own scale so the power law bends the same way at every level.
     const mapping: BandMapping = {
-      threshold: l === 0 ? options.noiseThreshold * sigma : 0, scale: Math.max(1e-6, 4 * sigma), gain: options.gains[l] ?? 1, power: options.power,
+      threshold: l === 0 ? options.noiseThreshold * sigma : 0,
+      scale: Math.max(1e-6, 4 * sigma),
+      gain: options.gains[l] ?? 1,
+      power: options.power,
     };
     const out = workspace.float32(l === 0 ? 'enhanced' : `collapsed${l}`, g.rows * g.columns);
     await executor.run('reconstruct', { g, next, current, mapping, out }, g.rows);

@@ -26,7 +26,21 @@ test('split between two threads, the pipeline gives the one-thread result bit fo
 
 test('a kernel whose output is not shared memory is refused, not half-written', async () => {
   const out = new Float32Array(SIZE * SIZE); // an ordinary buffer: the helper would write to a copy
-  await assert.rejects(split.run('density', { processing: new Uint16Array(1), logTable: sharedFloat32(1), outside: 0, shutter: { shape: 'circle', cx: 0, cy: 0, radius: 1 }, columns: SIZE, density: out }, SIZE), /not in shared memory/);
+  await assert.rejects(
+    split.run(
+      'density',
+      {
+        processing: new Uint16Array(1),
+        logTable: sharedFloat32(1),
+        outside: 0,
+        shutter: { shape: 'circle', cx: 0, cy: 0, radius: 1 },
+        columns: SIZE,
+        density: out,
+      },
+      SIZE,
+    ),
+    /not in shared memory/,
+  );
 });
 
 test('without its helper thread the executor still finishes every run on its own', async () => {

@@ -37,7 +37,10 @@ function assertShared(args: object): void {
  */
 export class SplitExecutor implements RowExecutor {
   // Idle, the helper must not keep a process alive; while it works, its reply must.
-  private readonly helper = new WorkerRpc<HelperJob, void>(new URL('./helper.ts', import.meta.url), { name: 'the pipeline helper thread', unrefWhenIdle: true });
+  private readonly helper = new WorkerRpc<HelperJob, void>(new URL('./helper.ts', import.meta.url), {
+    name: 'the pipeline helper thread',
+    unrefWhenIdle: true,
+  });
 
   async run<K extends KernelName>(kernel: K, args: KernelArgs<K>, rows: number): Promise<void> {
     if (!this.helper.alive || rows < MIN_SPLIT_ROWS) {

@@ -3,7 +3,13 @@ import type { RpcReply } from '../../util/worker-rpc.js';
 import { runKernel, type KernelName } from './kernels.js';
 
 /** The pipeline's second thread: runs the row range of a kernel it is sent, on shared planes. */
-export interface HelperJob { id: number; kernel: KernelName; args: never; from: number; to: number }
+export interface HelperJob {
+  id: number;
+  kernel: KernelName;
+  args: never;
+  from: number;
+  to: number;
+}
 
 parentPort?.on('message', (job: HelperJob) => {
   try {

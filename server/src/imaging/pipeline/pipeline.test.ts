@@ -15,7 +15,16 @@ const field: Collimation = { shape: 'rect', cx: 256, cy: 262, width: 420, height
 async function run(mas: number, bodyPart = 'CHEST') {
   const raw = detector.acquire({ kv: 110, mas, sidMm: 1800, bodyPart, collimation: field });
   const stages: Stage[] = [];
-  const result = await runPipeline({ rows: SIZE, columns: SIZE, raw: raw.data, calibration: detector.calibration, targetEi: 300, onStage: (s) => { stages.push(s); } });
+  const result = await runPipeline({
+    rows: SIZE,
+    columns: SIZE,
+    raw: raw.data,
+    calibration: detector.calibration,
+    targetEi: 300,
+    onStage: (s) => {
+      stages.push(s);
+    },
+  });
   return { raw, result, stages };
 }
 
@@ -23,7 +32,7 @@ const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.le
 const sd = (values: number[]) => Math.sqrt(mean(values.map((v) => (v - mean(values)) ** 2)));
 
 describe('image-processing pipeline', () => {
-  test('stages report in the documented order; outputs have the detector\'s size', async () => {
+  test("stages report in the documented order; outputs have the detector's size", async () => {
     const { result, stages } = await run(2);
     assert.deepEqual(stages, [...STAGES]);
     assert.equal(result.presentation.length, SIZE * SIZE);
@@ -77,7 +86,12 @@ describe('multiscale enhancement', () => {
   });
 
   test('with neutral settings the pyramid reconstructs the image exactly', async () => {
-    const out = await enhance({ data: image, rows, columns }, { power: 1, gains: [1, 1, 1, 1, 1], residualWeight: 1, noiseThreshold: 0 }, LOCAL, new Workspace());
+    const out = await enhance(
+      { data: image, rows, columns },
+      { power: 1, gains: [1, 1, 1, 1, 1], residualWeight: 1, noiseThreshold: 0 },
+      LOCAL,
+      new Workspace(),
+    );
     let worst = 0;
     for (let i = 0; i < out.length; i += 1) worst = Math.max(worst, Math.abs(out[i] - image[i]));
     assert.ok(worst < 1e-4, `largest difference ${worst}`);
@@ -87,7 +101,8 @@ describe('multiscale enhancement', () => {
     const bars = (data: Float32Array) => {
       const on: number[] = [];
       const off: number[] = [];
-      for (let y = 0; y < rows; y += 1) for (let x = 100; x < 150; x += 1) (y % 32 === 1 ? on : y % 32 === 16 ? off : []).push(data[y * columns + x]);
+      for (let y = 0; y < rows; y += 1)
+        for (let x = 100; x < 150; x += 1) (y % 32 === 1 ? on : y % 32 === 16 ? off : []).push(data[y * columns + x]);
       return mean(on) - mean(off);
     };
     const enhanced = await enhance({ data: image, rows, columns }, DEFAULT_ENHANCEMENT, LOCAL, new Workspace());
@@ -97,7 +112,12 @@ describe('multiscale enhancement', () => {
       for (let y = 10; y < 28; y += 1) for (let x = 100; x < 110; x += 1) values.push(data[y * columns + x] - data[y * columns + x - 1]);
       return sd(values);
     };
-    const quiet = await enhance({ data: image, rows, columns }, { power: 1, gains: [1, 1, 1, 1, 1], residualWeight: 1, noiseThreshold: 2 }, LOCAL, new Workspace());
+    const quiet = await enhance(
+      { data: image, rows, columns },
+      { power: 1, gains: [1, 1, 1, 1, 1], residualWeight: 1, noiseThreshold: 2 },
+      LOCAL,
+      new Workspace(),
+    );
     assert.ok(flat(quiet) < 0.8 * flat(image), `pixel-to-pixel noise ${flat(image).toFixed(4)} → ${flat(quiet).toFixed(4)}`);
   });
 });

@@ -20,7 +20,10 @@ export class PipelineRunner {
     return this.worker;
   }
 
-  run(input: { rows: number; columns: number; raw: Uint16Array; calibration: DetectorCalibration; targetEi: number }, onStage: (s: Stage) => void | Promise<void>): Promise<PipelineResult> {
+  run(
+    input: { rows: number; columns: number; raw: Uint16Array; calibration: DetectorCalibration; targetEi: number },
+    onStage: (s: Stage) => void | Promise<void>,
+  ): Promise<PipelineResult> {
     const worker = this.start();
     let key = this.sent.get(input.calibration);
     if (!key) {

@@ -33,7 +33,12 @@ export class Workspace {
     return this.plane<Uint16Array>(name, length, Uint16Array, sharedUint16);
   }
 
-  private plane<T extends Float32Array | Uint16Array>(name: string, length: number, kind: abstract new (...args: never[]) => T, make: (length: number) => T): T {
+  private plane<T extends Float32Array | Uint16Array>(
+    name: string,
+    length: number,
+    kind: abstract new (...args: never[]) => T,
+    make: (length: number) => T,
+  ): T {
     const held = this.planes.get(name);
     if (held instanceof kind && held.length === length) return held;
     const plane = make(length);

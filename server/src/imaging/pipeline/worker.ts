@@ -25,10 +25,18 @@ async function run(message: Extract<WorkerRequest, { type: 'run' }>): Promise<vo
   const calibration = calibrations.get(message.key);
   try {
     if (!calibration) throw new Error(`no calibration ${message.key} in the pipeline worker`);
-    const result = await runPipeline({
-      rows: message.rows, columns: message.columns, raw: message.raw, calibration, targetEi: message.targetEi, workspace,
-      onStage: (stage) => reply({ id: message.id, progress: stage }),
-    }, executor);
+    const result = await runPipeline(
+      {
+        rows: message.rows,
+        columns: message.columns,
+        raw: message.raw,
+        calibration,
+        targetEi: message.targetEi,
+        workspace,
+        onStage: (stage) => reply({ id: message.id, progress: stage }),
+      },
+      executor,
+    );
     reply({ id: message.id, result });
   } catch (error) {
     reply({ id: message.id, error: error instanceof Error ? error.message : String(error) });

@@ -19,12 +19,22 @@ class FakeGenerator implements GeneratorDriver {
   technique: Technique = { kv: 50, ma: 100, ms: 10, mas: 1, focus: 1 };
   programmes: Partial<Technique>[] = [];
   refuse: DeviceError | undefined;
-  async connect() { this.isOpen = true; }
-  params(): DeviceParams { return {}; }
+  async connect() {
+    this.isOpen = true;
+  }
+  params(): DeviceParams {
+    return {};
+  }
   async action() {}
-  currentStatus() { return 'VENDOR_IDLE'; }
-  ready() { return this.isOpen; }
-  currentTechnique() { return { ...this.technique }; }
+  currentStatus() {
+    return 'VENDOR_IDLE';
+  }
+  ready() {
+    return this.isOpen;
+  }
+  currentTechnique() {
+    return { ...this.technique };
+  }
   setTechnique(next: Partial<Technique>) {
     if (this.refuse) throw this.refuse;
     this.programmes.push(next);
@@ -47,8 +57,12 @@ class FakeDetector implements DetectorDriver {
   isOpen = false;
   exposures: DetectorExposure[] = [];
   frame = new Uint16Array(16);
-  async connect() { this.isOpen = true; }
-  params(): DeviceParams { return {}; }
+  async connect() {
+    this.isOpen = true;
+  }
+  params(): DeviceParams {
+    return {};
+  }
   async action() {}
   async acquire(exposure: DetectorExposure): Promise<RawFrame> {
     this.exposures.push(exposure);
@@ -57,15 +71,45 @@ class FakeDetector implements DetectorDriver {
 }
 
 const STUDY = {
-  id: 7, study_id: 'S7', deleted_at: null, study_status: 'Arrived', study_instance_uid: '1.2.3.7', accession_number: 'A7',
-  study_start_datetime: '2024-05-01T10:00:00Z', patient_id: 'P7', patient_name: 'DOE^JANE',
-  details: JSON.stringify({ patient_size: 'Large', ref_physician: '', patient_dob: '', patient_sex: 'F', patient_age: '', weight: 0, patient_type: 'Human' }),
+  id: 7,
+  study_id: 'S7',
+  deleted_at: null,
+  study_status: 'Arrived',
+  study_instance_uid: '1.2.3.7',
+  accession_number: 'A7',
+  study_start_datetime: '2024-05-01T10:00:00Z',
+  patient_id: 'P7',
+  patient_name: 'DOE^JANE',
+  details: JSON.stringify({
+    patient_size: 'Large',
+    ref_physician: '',
+    patient_dob: '',
+    patient_sex: 'F',
+    patient_age: '',
+    weight: 0,
+    patient_type: 'Human',
+  }),
 } as unknown as StudyRow; // the fields acquisition reads
 const IMAGE = {
-  id: 70, study_pk: 7, series_pk: 71, sort: 1, product: 'DX', view_id: 'V_CHEST', view_description: 'Chest PA', expose_status: 'NotExposed',
+  id: 70,
+  study_pk: 7,
+  series_pk: 71,
+  sort: 1,
+  product: 'DX',
+  view_id: 'V_CHEST',
+  view_description: 'Chest PA',
+  expose_status: 'NotExposed',
   sop_instance_uid: '1.2.3.7.1',
 } as unknown as ImageRow;
-const USER = { id: 1, username: 'admin', roles: [], permissions: new Set<string>(), jti: 'j', tokenExpiresAt: 0, isGuest: false } as AuthUser;
+const USER = {
+  id: 1,
+  username: 'admin',
+  roles: [],
+  permissions: new Set<string>(),
+  jti: 'j',
+  tokenExpiresAt: 0,
+  isGuest: false,
+} as AuthUser;
 
 function setup(view: { shape?: 'CIRCULAR'; size?: string } = {}) {
   const generator = new FakeGenerator();
@@ -74,8 +118,14 @@ function setup(view: { shape?: 'CIRCULAR'; size?: string } = {}) {
   const imageUpdates: Record<string, string>[] = [];
   const pipelineInputs: { raw: Uint16Array; calibration: DetectorCalibration; targetEi: number }[] = [];
   const result: PipelineResult = {
-    rows: 4, columns: 4, presentation: new Uint16Array(16), processing: new Uint16Array(16), window: { center: 100, width: 200 },
-    exposure: { ei: 290, targetEi: 250, di: -0.1, voiKermaUGy: 2.9 }, field: { shape: 'circle', cx: 2, cy: 2, radius: 2 }, timings: {},
+    rows: 4,
+    columns: 4,
+    presentation: new Uint16Array(16),
+    processing: new Uint16Array(16),
+    window: { center: 100, width: 200 },
+    exposure: { ei: 290, targetEi: 250, di: -0.1, voiKermaUGy: 2.9 },
+    field: { shape: 'circle', cx: 2, cy: 2, radius: 2 },
+    timings: {},
   };
   const fakes = {
     studiesRepo: {
@@ -83,15 +133,29 @@ function setup(view: { shape?: 'CIRCULAR'; size?: string } = {}) {
       studyByPk: async () => STUDY,
       seriesOf: async () => [{ id: 71, series_instance_uid: '1.2.3.7.2', sort: 1, body_part_id: 'Human_CHEST' }],
       updateStudy: async () => undefined,
-      updateImage: async (_pk: number, values: Record<string, string>) => { imageUpdates.push(values); },
+      updateImage: async (_pk: number, values: Record<string, string>) => {
+        imageUpdates.push(values);
+      },
     },
     studies: { requireStudy: async () => STUDY },
     protocols: {
       view: async () => ({
-        view_id: 'V_CHEST', work_station_id: 2, body_part_id: 'Human_CHEST', view_position: 'PA', laterality: 'U',
-        config_object: JSON.stringify({ DX: { TargetEXI: 250, CollimatorSize: view.size ?? '14IN(35)X17IN(43)', CollimatorShape: view.shape ?? 'RECTANGULAR', PatientOrientationRow: 'R' } }),
+        view_id: 'V_CHEST',
+        work_station_id: 2,
+        body_part_id: 'Human_CHEST',
+        view_position: 'PA',
+        laterality: 'U',
+        config_object: JSON.stringify({
+          DX: {
+            TargetEXI: 250,
+            CollimatorSize: view.size ?? '14IN(35)X17IN(43)',
+            CollimatorShape: view.shape ?? 'RECTANGULAR',
+            PatientOrientationRow: 'R',
+          },
+        }),
       }),
-      exposure: async (_p: string, _v: string, _ws: number, size: string) => (size === 'Large' ? { config_object: JSON.stringify({ Common: { kV: 125, mA: 320, ms: 12.5, Focus: 0 } }) } : undefined),
+      exposure: async (_p: string, _v: string, _ws: number, size: string) =>
+        size === 'Large' ? { config_object: JSON.stringify({ Common: { kV: 125, mA: 320, ms: 12.5, Focus: 0 } }) } : undefined,
       device: async () => ({ config_object: JSON.stringify({ Common: { SID: 180 } }) }),
     },
     files: {
@@ -99,9 +163,16 @@ function setup(view: { shape?: 'CIRCULAR'; size?: string } = {}) {
       // The For Processing twin goes straight to the archive.
       archive: { storeInstance: async (_object: unknown, as: { role: string }) => ({ dcm: `${as.role}.dcm` }) },
     },
-    bus: { publish: async (topic: string, payload: Record<string, string>) => { published.push({ topic, payload }); } },
+    bus: {
+      publish: async (topic: string, payload: Record<string, string>) => {
+        published.push({ topic, payload });
+      },
+    },
     pipeline: {
-      run: async (input: { raw: Uint16Array; calibration: DetectorCalibration; targetEi: number }, onStage: (s: Stage) => void | Promise<void>) => {
+      run: async (
+        input: { raw: Uint16Array; calibration: DetectorCalibration; targetEi: number },
+        onStage: (s: Stage) => void | Promise<void>,
+      ) => {
         pipelineInputs.push(input);
         for (const stage of STAGES) await onStage(stage);
         return result;
@@ -110,10 +181,16 @@ function setup(view: { shape?: 'CIRCULAR'; size?: string } = {}) {
   };
   const service = new AcquisitionService({
     // Only the methods acquisition calls are faked; the casts say these objects stand in for the real ones.
-    studiesRepo: fakes.studiesRepo as unknown as StudiesRepository, studies: fakes.studies as unknown as StudiesService,
-    protocols: fakes.protocols as unknown as ProtocolRepository, files: fakes.files as unknown as ImageFilesService,
-    bus: fakes.bus as unknown as Bus, pipeline: fakes.pipeline,
-    generator, detector, equipment: { manufacturer: 'M', model: 'X', stationName: 'S', softwareVersion: '1' }, uidRoot: undefined,
+    studiesRepo: fakes.studiesRepo as unknown as StudiesRepository,
+    studies: fakes.studies as unknown as StudiesService,
+    protocols: fakes.protocols as unknown as ProtocolRepository,
+    files: fakes.files as unknown as ImageFilesService,
+    bus: fakes.bus as unknown as Bus,
+    pipeline: fakes.pipeline,
+    generator,
+    detector,
+    equipment: { manufacturer: 'M', model: 'X', stationName: 'S', softwareVersion: '1' },
+    uidRoot: undefined,
   });
   return { service, generator, detector, published, imageUpdates, pipelineInputs };
 }
@@ -133,17 +210,34 @@ describe('AcquisitionService against driver interfaces (no simulator)', () => {
     await service.trigger(USER);
     await service.pending;
     // 35 × 43 cm at 0.25 mm: 1400 × 1720 pixels, centred on the 1600 × 2000 panel; SID 180 cm.
-    assert.deepEqual(detector.exposures, [{
-      kv: 125, mas: 4, sidMm: 1800, bodyPart: 'CHEST', collimation: { shape: 'rect', cx: 800, cy: 1000, width: 1400, height: 1720, angleDeg: 0 },
-    }]);
+    assert.deepEqual(detector.exposures, [
+      {
+        kv: 125,
+        mas: 4,
+        sidMm: 1800,
+        bodyPart: 'CHEST',
+        collimation: { shape: 'rect', cx: 800, cy: 1000, width: 1400, height: 1720, angleDeg: 0 },
+      },
+    ]);
     assert.equal(pipelineInputs[0].raw, detector.frame, 'the readout goes to the pipeline as it is');
     assert.equal(pipelineInputs[0].calibration, detector.calibration);
     assert.equal(pipelineInputs[0].targetEi, 250);
     const progress = published.filter((p) => p.topic === TOPIC_PROGRESS).map((p) => p.payload);
-    assert.deepEqual(progress.map((p) => p.status), ['TASK_RecvRaw', 'TASK_RecvMask', 'TASK_RecvEnhance', 'TASK_RecvForeground', 'TASK_RecvApply', 'TASK_Success']);
+    assert.deepEqual(
+      progress.map((p) => p.status),
+      ['TASK_RecvRaw', 'TASK_RecvMask', 'TASK_RecvEnhance', 'TASK_RecvForeground', 'TASK_RecvApply', 'TASK_Success'],
+    );
     assert.ok(progress.every((p) => p.sop === IMAGE.sop_instance_uid));
     const exposed = imageUpdates.find((u) => u.expose_status === 'Exposed')!;
-    assert.deepEqual(JSON.parse(exposed.acquisition_context), { expose_time: JSON.parse(exposed.acquisition_context).expose_time, kv: 125, ma: 320, ms: 12.5, mas: 4, focus: 0, sid_mm: 1800 });
+    assert.deepEqual(JSON.parse(exposed.acquisition_context), {
+      expose_time: JSON.parse(exposed.acquisition_context).expose_time,
+      kv: 125,
+      ma: 320,
+      ms: 12.5,
+      mas: 4,
+      focus: 0,
+      sid_mm: 1800,
+    });
     assert.equal(JSON.parse(exposed.img_proc_context).exposure_index.ei, 290);
   });
 
@@ -158,7 +252,10 @@ describe('AcquisitionService against driver interfaces (no simulator)', () => {
   test('a driver refusal reaches the caller as the device error and leaves the room ready', async () => {
     const { service, generator, detector } = setup();
     generator.refuse = new DeviceError('DEVICE_PARAM_RANGE', 'kV 125 is outside 40–120');
-    await assert.rejects(service.start(IMAGE.sop_instance_uid, USER), (e: unknown) => e instanceof DeviceError && e.errorName === 'DEVICE_PARAM_RANGE');
+    await assert.rejects(
+      service.start(IMAGE.sop_instance_uid, USER),
+      (e: unknown) => e instanceof DeviceError && e.errorName === 'DEVICE_PARAM_RANGE',
+    );
     generator.refuse = undefined;
     await service.start(IMAGE.sop_instance_uid, USER);
     generator.refuse = new DeviceError('DEVICE_NOT_READY', 'tube too hot');

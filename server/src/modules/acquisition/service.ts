@@ -24,7 +24,11 @@ export const TOPIC_PROGRESS = 'MODULE/TASK/IMGPROC/PROGRESS';
 
 /** Each pipeline stage as the status of a TOPIC_PROGRESS event (the console's names for them). */
 export const STAGE_STATUS: Record<Stage, string> = {
-  correction: 'TASK_RecvRaw', collimation: 'TASK_RecvMask', enhancement: 'TASK_RecvEnhance', segmentation: 'TASK_RecvForeground', apply: 'TASK_RecvApply',
+  correction: 'TASK_RecvRaw',
+  collimation: 'TASK_RecvMask',
+  enhancement: 'TASK_RecvEnhance',
+  segmentation: 'TASK_RecvForeground',
+  apply: 'TASK_RecvApply',
 };
 
 type InspectionStatus = 'TASK_Idle' | 'TASK_Ready' | 'TASK_Exposing' | 'TASK_Processing';
@@ -60,8 +64,15 @@ export class AcquisitionService {
 
   constructor(
     private readonly deps: {
-      studies: StudiesService; studiesRepo: StudiesRepository; protocols: ProtocolRepository; files: ImageFilesService;
-      generator: GeneratorDriver; detector: DetectorDriver; bus: Bus; equipment: Equipment; uidRoot: string | undefined;
+      studies: StudiesService;
+      studiesRepo: StudiesRepository;
+      protocols: ProtocolRepository;
+      files: ImageFilesService;
+      generator: GeneratorDriver;
+      detector: DetectorDriver;
+      bus: Bus;
+      equipment: Equipment;
+      uidRoot: string | undefined;
       pipeline: Pick<PipelineRunner, 'run'>;
       /** Called after an image is accepted (auto-send to the default PACS node). */
       onAccepted?: (image: ImageRow) => Promise<void>;
@@ -74,18 +85,29 @@ export class AcquisitionService {
     const fpdReady = detector.isOpen;
     const inspReady = this.status === 'TASK_Ready';
     return {
-      gen_status: generator.currentStatus(), gen_ready: genReady,
-      fpd_status: detector.isOpen ? 'DETECTOR_STATUS_STANDBY' : 'DETECTOR_STATUS_INIT', fpd_ready: fpdReady,
-      insp_status: this.status, insp_ready: inspReady, all_ready: genReady && fpdReady && inspReady,
+      gen_status: generator.currentStatus(),
+      gen_ready: genReady,
+      fpd_status: detector.isOpen ? 'DETECTOR_STATUS_STANDBY' : 'DETECTOR_STATUS_INIT',
+      fpd_ready: fpdReady,
+      insp_status: this.status,
+      insp_ready: inspReady,
+      all_ready: genReady && fpdReady && inspReady,
     };
   }
 
   private async announce(): Promise<void> {
     const s = this.globalStatus();
-    await this.deps.bus.publish(TOPIC_STATUS, {
-      GENStatus: s.gen_status, GENReady: s.gen_ready, FPDStatus: s.fpd_status, FPDReady: s.fpd_ready,
-      InspStatus: s.insp_status, InspReady: s.insp_ready, AllReady: s.all_ready,
-    }).catch(() => undefined);
+    await this.deps.bus
+      .publish(TOPIC_STATUS, {
+        GENStatus: s.gen_status,
+        GENReady: s.gen_ready,
+        FPDStatus: s.fpd_status,
+        FPDReady: s.fpd_ready,
+        InspStatus: s.insp_status,
+        InspReady: s.insp_ready,
+        AllReady: s.all_ready,
+      })
+      .catch(() => undefined);
   }
 
   private async imageAndStudy(uid: string, user: AuthUser): Promise<{ image: ImageRow; study: StudyRow }> {
@@ -107,7 +129,9 @@ export class AcquisitionService {
     if (!view) throw new AppError('IMAGE_NOT_FOUND', [{ field: 'view_id', message: `view ${image.view_id} is not in the library` }], uid);
     const size = parseDetails(study).patient_size || 'Medium';
     const ws = view.work_station_id;
-    const exposure = (await protocols.exposure(image.product, view.view_id, ws, size)) ?? (await protocols.exposure(image.product, view.view_id, ws, 'Medium'));
+    const exposure =
+      (await protocols.exposure(image.product, view.view_id, ws, size)) ??
+      (await protocols.exposure(image.product, view.view_id, ws, 'Medium'));
     const device = await protocols.device(image.product, view.view_id, ws);
     const config = parseViewExposureConfig({ view: view.config_object, exposure: exposure?.config_object, device: device?.config_object });
     await generator.connect();
@@ -115,9 +139,18 @@ export class AcquisitionService {
     generator.setTechnique(config.programme);
     const series = (await studiesRepo.seriesOf([study.id])).find((s) => s.id === image.series_pk);
     this.inspection = {
-      uid, imagePk: image.id, imageNumber: image.sort, studyPk: study.id, technique: generator.currentTechnique(),
-      series: { instanceUid: series?.series_instance_uid ?? generateUid(this.deps.uidRoot), number: series?.sort ?? 1, description: image.view_description.slice(0, 64) },
-      sidMm: config.sidMm, targetEi: config.targetEi,
+      uid,
+      imagePk: image.id,
+      imageNumber: image.sort,
+      studyPk: study.id,
+      technique: generator.currentTechnique(),
+      series: {
+        instanceUid: series?.series_instance_uid ?? generateUid(this.deps.uidRoot),
+        number: series?.sort ?? 1,
+        description: image.view_description.slice(0, 64),
+      },
+      sidMm: config.sidMm,
+      targetEi: config.targetEi,
       collimation: this.collimationOf(config.field),
       bodyPart: (series?.body_part ?? view.body_part_id).replace(/^[A-Za-z]+_/, '').toUpperCase(),
       position: view.view_position,
@@ -135,7 +168,8 @@ export class AcquisitionService {
     const toPixels = (cm: number, limit: number) => Math.min(limit, (cm * 10) / detector.pixelSpacingMm);
     const width = field.size ? toPixels(field.size.widthCm, detector.columns * 0.96) : detector.columns * 0.86;
     const height = field.size ? toPixels(field.size.heightCm, detector.rows * 0.96) : detector.rows * 0.86;
-    if (field.shape === 'circle') return { shape: 'circle', cx: detector.columns / 2, cy: detector.rows / 2, radius: Math.min(width, height) / 2 };
+    if (field.shape === 'circle')
+      return { shape: 'circle', cx: detector.columns / 2, cy: detector.rows / 2, radius: Math.min(width, height) / 2 };
     return { shape: 'rect', cx: detector.columns / 2, cy: detector.rows / 2, width, height, angleDeg: 0 };
   }
 
@@ -146,14 +180,25 @@ export class AcquisitionService {
     if (this.status !== 'TASK_Ready') throw new AppError('TASK_BUSY', [], this.status);
     const { study } = await this.imageAndStudy(inspection.uid, user);
     const { generator, detector } = this.deps;
-    if (!detector.isOpen || !generator.ready()) throw new AppError('DEVICE_NOT_READY', [], `generator ${generator.currentStatus()}, detector ${detector.isOpen ? 'ready' : 'not open'}`);
+    if (!detector.isOpen || !generator.ready())
+      throw new AppError(
+        'DEVICE_NOT_READY',
+        [],
+        `generator ${generator.currentStatus()}, detector ${detector.isOpen ? 'ready' : 'not open'}`,
+      );
     this.status = 'TASK_Exposing';
     const triggeredAt = new Date();
     let raw;
     let delivered;
     try {
       delivered = await generator.expose();
-      raw = await detector.acquire({ kv: delivered.kv, mas: delivered.mas, sidMm: inspection.sidMm, bodyPart: inspection.bodyPart, collimation: inspection.collimation });
+      raw = await detector.acquire({
+        kv: delivered.kv,
+        mas: delivered.mas,
+        sidMm: inspection.sidMm,
+        bodyPart: inspection.bodyPart,
+        collimation: inspection.collimation,
+      });
     } catch (error) {
       this.status = 'TASK_Ready';
       throw error;
@@ -184,9 +229,24 @@ export class AcquisitionService {
       const stored = await this.store(inspection, study, result, technique, triggeredAt);
       const timings = { ...result.timings, storage: performance.now() - storing };
       await studiesRepo.updateImage(inspection.imagePk, {
-        expose_status: 'Exposed', judged_status: 'NotJudged',
-        acquisition_context: JSON.stringify({ expose_time: triggeredAt.toISOString(), kv: technique.kv, ma: technique.ma, ms: technique.ms, mas: technique.mas, focus: technique.focus, sid_mm: inspection.sidMm }),
-        img_proc_context: JSON.stringify({ exposure_index: result.exposure, window: result.window, field: result.field, timings_ms: timings, processing_sop: stored.processingUid }),
+        expose_status: 'Exposed',
+        judged_status: 'NotJudged',
+        acquisition_context: JSON.stringify({
+          expose_time: triggeredAt.toISOString(),
+          kv: technique.kv,
+          ma: technique.ma,
+          ms: technique.ms,
+          mas: technique.mas,
+          focus: technique.focus,
+          sid_mm: inspection.sidMm,
+        }),
+        img_proc_context: JSON.stringify({
+          exposure_index: result.exposure,
+          window: result.window,
+          field: result.field,
+          timings_ms: timings,
+          processing_sop: stored.processingUid,
+        }),
       });
       await this.progress(inspection.uid, 'TASK_Success', { dcm: stored.dcm, thumbnail: stored.thumbnail });
       // The For Processing twin is kept, but the radiographer need not wait for it.
@@ -201,26 +261,55 @@ export class AcquisitionService {
     const { detector, files, equipment, uidRoot } = this.deps;
     const common = {
       patient: dicomPatientOf(study),
-      study: { instanceUid: study.study_instance_uid, id: study.study_id.slice(0, 16), accessionNumber: study.accession_number.slice(0, 16), referringPhysician: parseDetails(study).ref_physician, date: new Date(study.study_start_datetime) },
+      study: {
+        instanceUid: study.study_instance_uid,
+        id: study.study_id.slice(0, 16),
+        accessionNumber: study.accession_number.slice(0, 16),
+        referringPhysician: parseDetails(study).ref_physician,
+        date: new Date(study.study_start_datetime),
+      },
       series: inspection.series,
-      view: { position: inspection.position, laterality: inspection.laterality, bodyPart: REGION_CODES[inspection.bodyPart] ? inspection.bodyPart : '', orientation: inspection.orientation, sidMm: inspection.sidMm },
-      exposure: { kV: technique.kv, mA: technique.ma, ms: technique.ms, mAs: technique.mas, exposureIndex: result.exposure.ei, targetExposureIndex: result.exposure.targetEi },
+      view: {
+        position: inspection.position,
+        laterality: inspection.laterality,
+        bodyPart: REGION_CODES[inspection.bodyPart] ? inspection.bodyPart : '',
+        orientation: inspection.orientation,
+        sidMm: inspection.sidMm,
+      },
+      exposure: {
+        kV: technique.kv,
+        mA: technique.ma,
+        ms: technique.ms,
+        mAs: technique.mas,
+        exposureIndex: result.exposure.ei,
+        targetExposureIndex: result.exposure.targetEi,
+      },
       detector: { pixelSpacingMm: [detector.pixelSpacingMm, detector.pixelSpacingMm] as [number, number], type: 'SCINTILLATOR' as const },
       equipment,
     };
     const presentation = writeDxParts({
-      ...common, instance: { sopInstanceUid: inspection.uid, number: inspection.imageNumber, acquired },
-      pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.presentation }, window: result.window, intent: 'FOR PRESENTATION',
+      ...common,
+      instance: { sopInstanceUid: inspection.uid, number: inspection.imageNumber, acquired },
+      pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.presentation },
+      window: result.window,
+      intent: 'FOR PRESENTATION',
     });
     const processingUid = generateUid(uidRoot);
     const frame = { kind: 'grey', rows: result.rows, columns: result.columns, data: result.presentation } as const;
     const { dcm, thumbnail } = await files.storeImage(inspection.uid, { parts: presentation, frame });
     const keepProcessing = async () => {
       const processing = writeDxParts({
-        ...common, instance: { sopInstanceUid: processingUid, number: inspection.imageNumber, acquired },
-        pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.processing }, intent: 'FOR PROCESSING',
+        ...common,
+        instance: { sopInstanceUid: processingUid, number: inspection.imageNumber, acquired },
+        pixels: { rows: result.rows, columns: result.columns, bitsStored: 14, data: result.processing },
+        intent: 'FOR PROCESSING',
       });
-      await files.archive.storeInstance(ownObject(processing), { origin: 'derived', role: 'processing', studyPk: study.id, imagePk: inspection.imagePk });
+      await files.archive.storeInstance(ownObject(processing), {
+        origin: 'derived',
+        role: 'processing',
+        studyPk: study.id,
+        imagePk: inspection.imagePk,
+      });
     };
     return { dcm, thumbnail, processingUid, keepProcessing };
   }
@@ -238,7 +327,9 @@ export class AcquisitionService {
     const study = await this.deps.studies.requireStudy(studyId, user, true);
     if (this.status === 'TASK_Exposing' || this.status === 'TASK_Processing') await this.pending;
     await this.deps.studiesRepo.updateStudy(study.id, {
-      study_status: status, updated_at: nowIso(), ...(status === 'Completed' ? { study_end_datetime: nowIso() } : {}),
+      study_status: status,
+      updated_at: nowIso(),
+      ...(status === 'Completed' ? { study_end_datetime: nowIso() } : {}),
     });
     if (this.inspection?.studyPk === study.id) {
       this.inspection = undefined;

@@ -35,7 +35,10 @@ export interface ArchiveRepository {
 
 /** The archive's index in the database: the studies' and files' repositories, one transaction for both. */
 export class SqlArchiveRepository implements ArchiveRepository {
-  constructor(private readonly studies: StudiesRepository, private readonly files: FilesRepository) {}
+  constructor(
+    private readonly studies: StudiesRepository,
+    private readonly files: FilesRepository,
+  ) {}
 
   transaction<T>(work: (trx: Executor) => Promise<T>): Promise<T> {
     return this.studies.transaction(work);

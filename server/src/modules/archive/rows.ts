@@ -30,12 +30,25 @@ export interface ImageFields {
 /** The one mapping of an image to its row, for planned images and received objects alike. */
 export function imageRow(f: ImageFields): Insertable<ImagesTable> {
   return {
-    sop_instance_uid: f.sopInstanceUid, series_pk: f.seriesPk, study_pk: f.studyPk, view_id: f.viewId,
-    view_description: f.viewDescription, secondary_sop_uid: '', image_file_path: '', acquisition_mode: f.acquisitionMode,
-    expose_status: f.storedAs === undefined ? 'Unexposed' : 'Exposed', judged_status: 'NotJudged', send_status: 'Unsent',
-    export_status: 'NotExported', storage_status: f.storedAs === undefined ? 'NotSaved' : 'Saved',
+    sop_instance_uid: f.sopInstanceUid,
+    series_pk: f.seriesPk,
+    study_pk: f.studyPk,
+    view_id: f.viewId,
+    view_description: f.viewDescription,
+    secondary_sop_uid: '',
+    image_file_path: '',
+    acquisition_mode: f.acquisitionMode,
+    expose_status: f.storedAs === undefined ? 'Unexposed' : 'Exposed',
+    judged_status: 'NotJudged',
+    send_status: 'Unsent',
+    export_status: 'NotExported',
+    storage_status: f.storedAs === undefined ? 'NotSaved' : 'Saved',
     ...(f.storedAs === undefined ? {} : { image_file: f.storedAs }),
-    acquisition_context: null, img_proc_context: null, sort: f.sort, product: f.product, created_at: f.createdAt,
+    acquisition_context: null,
+    img_proc_context: null,
+    sort: f.sort,
+    product: f.product,
+    created_at: f.createdAt,
   };
 }
 
@@ -53,8 +66,16 @@ export interface FileEntry {
 /** The registry row of a file once its blob is written. */
 export function storedFileRow(file: FileEntry, blob: BlobInfo, studyPk: number): Insertable<StoredFilesTable> {
   return {
-    name: file.name, kind: file.kind, role: file.role, blob_key: blob.key, content_type: file.contentType, size: blob.size,
-    sha256: blob.sha256 ?? '', study_pk: studyPk, image_pk: file.imagePk ?? null, sop_instance_uid: file.sopInstanceUid ?? null,
+    name: file.name,
+    kind: file.kind,
+    role: file.role,
+    blob_key: blob.key,
+    content_type: file.contentType,
+    size: blob.size,
+    sha256: blob.sha256 ?? '',
+    study_pk: studyPk,
+    image_pk: file.imagePk ?? null,
+    sop_instance_uid: file.sopInstanceUid ?? null,
     created_at: nowIso(),
   };
 }
@@ -63,8 +84,12 @@ export function storedFileRow(file: FileEntry, blob: BlobInfo, studyPk: number):
  * Why an object cannot go into the index, or undefined when it can: it needs its Study and
  * Series Instance UIDs, and the SOP Instance UID a command or request named (when one did).
  */
-export function unindexableReason(meta: Pick<ImageMeta, 'sopInstanceUid' | 'studyInstanceUid' | 'seriesInstanceUid'>, namedSopInstanceUid?: string): string | undefined {
-  if (namedSopInstanceUid !== undefined && meta.sopInstanceUid !== namedSopInstanceUid) return `SOP Instance UID ${meta.sopInstanceUid} is not the named ${namedSopInstanceUid}`;
+export function unindexableReason(
+  meta: Pick<ImageMeta, 'sopInstanceUid' | 'studyInstanceUid' | 'seriesInstanceUid'>,
+  namedSopInstanceUid?: string,
+): string | undefined {
+  if (namedSopInstanceUid !== undefined && meta.sopInstanceUid !== namedSopInstanceUid)
+    return `SOP Instance UID ${meta.sopInstanceUid} is not the named ${namedSopInstanceUid}`;
   if (!meta.studyInstanceUid || !meta.seriesInstanceUid) return 'no Study or Series Instance UID';
   return undefined;
 }

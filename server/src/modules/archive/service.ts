@@ -6,7 +6,15 @@ import type { BlobInfo, BlobStore } from '../../storage/blob-store.js';
 import { nowIso } from '../../util/time.js';
 import { nextStudyId } from '../../util/uid.js';
 import { AppError } from '../../util/errors.js';
-import { receivedImage, receivedPatient, receivedPatientId, receivedPatientType, receivedProduct, receivedSeries, receivedStudy } from './received.js';
+import {
+  receivedImage,
+  receivedPatient,
+  receivedPatientId,
+  receivedPatientType,
+  receivedProduct,
+  receivedSeries,
+  receivedStudy,
+} from './received.js';
 import type { ArchiveRepository } from './repository.js';
 import { captureName, dicomName, imageRow, storedFileRow, unindexableReason, type FileEntry } from './rows.js';
 import { renderThumbnail, thumbnailEntry, type ThumbnailTarget } from './thumbnail.js';
@@ -22,9 +30,7 @@ export type DerivedRole = Extract<StoredFileRole, 'processing' | 'portrait' | 'p
  * writev), or a local file already durable (the ingest journal's) linked in, with the size and
  * SHA-256 its reader computed.
  */
-export type InstanceContent =
-  | { bytes: Buffer | readonly Uint8Array[] }
-  | { file: string; digest: { size: number; sha256: string } };
+export type InstanceContent = { bytes: Buffer | readonly Uint8Array[] } | { file: string; digest: { size: number; sha256: string } };
 
 export interface InstanceObject {
   /** Its attributes (the pixels need not have been read). */
@@ -41,7 +47,14 @@ export type StoreAs =
    * Filed in the study (with the image, when one), beside an optional PNG capture; `inTransaction`
    * commits with its registration.
    */
-  | { origin: 'derived'; role: DerivedRole; studyPk: number; imagePk?: number; capture?: Buffer; inTransaction?: (trx: Executor) => Promise<void> }
+  | {
+      origin: 'derived';
+      role: DerivedRole;
+      studyPk: number;
+      imagePk?: number;
+      capture?: Buffer;
+      inTransaction?: (trx: Executor) => Promise<void>;
+    }
   | { origin: ReceivedOrigin };
 
 export interface StoredInstance {
@@ -83,9 +96,12 @@ export class Archive {
 
   async storeInstance(object: InstanceObject, as: StoreAs): Promise<StoredInstance> {
     switch (as.origin) {
-      case 'exposure': return this.storeExposure(object, as.sopInstanceUid, as.frame);
-      case 'derived': return this.storeDerived(object, as);
-      default: return (await this.storeReceived([object], as.origin))[0];
+      case 'exposure':
+        return this.storeExposure(object, as.sopInstanceUid, as.frame);
+      case 'derived':
+        return this.storeDerived(object, as);
+      default:
+        return (await this.storeReceived([object], as.origin))[0];
     }
   }
 
@@ -102,18 +118,42 @@ export class Archive {
     }
     const dcm = dicomName(sopInstanceUid);
     const thumbnail = thumbnailEntry(sopInstanceUid, image.id);
-    const written = await this.writeFiles(image.study_pk, [
-      { entry: { name: dcm, kind: 'dicom', role: 'image', contentType: 'application/dicom', sopInstanceUid, imagePk: image.id }, content: object.content },
-      { entry: thumbnail, content: { bytes: renderThumbnail(frame ? { frame, meta } : object.parsed) } },
-    ], (trx) => this.repo.setImageFiles(image.id, { image_file: dcm, thumbnail_file: thumbnail.name, storage_status: 'Saved' }, trx));
-    return { sopInstanceUid, studyPk: image.study_pk, imagePk: image.id, created: false, dcm, blobKey: written[0].key, thumbnail: thumbnail.name };
+    const written = await this.writeFiles(
+      image.study_pk,
+      [
+        {
+          entry: { name: dcm, kind: 'dicom', role: 'image', contentType: 'application/dicom', sopInstanceUid, imagePk: image.id },
+          content: object.content,
+        },
+        { entry: thumbnail, content: { bytes: renderThumbnail(frame ? { frame, meta } : object.parsed) } },
+      ],
+      (trx) => this.repo.setImageFiles(image.id, { image_file: dcm, thumbnail_file: thumbnail.name, storage_status: 'Saved' }, trx),
+    );
+    return {
+      sopInstanceUid,
+      studyPk: image.study_pk,
+      imagePk: image.id,
+      created: false,
+      dcm,
+      blobKey: written[0].key,
+      thumbnail: thumbnail.name,
+    };
   }
 
   private async storeDerived(object: InstanceObject, as: Extract<StoreAs, { origin: 'derived' }>): Promise<StoredInstance> {
     const { sopInstanceUid } = object.parsed.meta;
     const dcm = dicomName(sopInstanceUid);
-    const files: PendingFile[] = [{ entry: { name: dcm, kind: 'dicom', role: as.role, contentType: 'application/dicom', sopInstanceUid, imagePk: as.imagePk }, content: object.content }];
-    if (as.capture) files.push({ entry: { name: captureName(sopInstanceUid), kind: 'capture', role: as.role, contentType: 'image/png', imagePk: as.imagePk }, content: { bytes: as.capture } });
+    const files: PendingFile[] = [
+      {
+        entry: { name: dcm, kind: 'dicom', role: as.role, contentType: 'application/dicom', sopInstanceUid, imagePk: as.imagePk },
+        content: object.content,
+      },
+    ];
+    if (as.capture)
+      files.push({
+        entry: { name: captureName(sopInstanceUid), kind: 'capture', role: as.role, contentType: 'image/png', imagePk: as.imagePk },
+        content: { bytes: as.capture },
+      });
     const written = await this.writeFiles(as.studyPk, files, as.inTransaction);
     return { sopInstanceUid, studyPk: as.studyPk, imagePk: as.imagePk ?? null, created: false, dcm, blobKey: written[0].key };
   }
@@ -138,7 +178,16 @@ export class Archive {
         const sopInstanceUid = parsed.meta.sopInstanceUid;
         const dcm = dicomName(sopInstanceUid);
         const keys = await this.indexReceived(parsed, dcm, trx);
-        await this.repo.registerFiles([storedFileRow({ name: dcm, kind: 'dicom', role: 'image', contentType: 'application/dicom', sopInstanceUid, imagePk: keys.imagePk }, blob, keys.studyPk)], trx);
+        await this.repo.registerFiles(
+          [
+            storedFileRow(
+              { name: dcm, kind: 'dicom', role: 'image', contentType: 'application/dicom', sopInstanceUid, imagePk: keys.imagePk },
+              blob,
+              keys.studyPk,
+            ),
+          ],
+          trx,
+        );
         if (!keys.created) await this.repo.setImageFiles(keys.imagePk, { image_file: dcm, storage_status: 'Saved' }, trx);
         stored.push({ sopInstanceUid, ...keys, dcm, blobKey: blob.key });
       }
@@ -151,10 +200,14 @@ export class Archive {
     const existing = await this.repo.image(p.meta.sopInstanceUid, trx);
     if (existing) return { studyPk: existing.study_pk, imagePk: existing.id, created: false };
     const now = nowIso();
-    const study = await this.repo.studyByInstanceUid(p.meta.studyInstanceUid, trx) ?? await this.createReceivedStudy(p, now, trx);
-    const seriesPk = await this.repo.seriesPkByInstanceUid(p.meta.seriesInstanceUid, trx)
-      ?? await this.repo.insertSeries(receivedSeries(p, study.id, study.product), trx);
-    const imagePk = await this.repo.insertImage(imageRow(receivedImage(p, { seriesPk, studyPk: study.id, product: study.product, storedAs: dcm }, now)), trx);
+    const study = (await this.repo.studyByInstanceUid(p.meta.studyInstanceUid, trx)) ?? (await this.createReceivedStudy(p, now, trx));
+    const seriesPk =
+      (await this.repo.seriesPkByInstanceUid(p.meta.seriesInstanceUid, trx)) ??
+      (await this.repo.insertSeries(receivedSeries(p, study.id, study.product), trx));
+    const imagePk = await this.repo.insertImage(
+      imageRow(receivedImage(p, { seriesPk, studyPk: study.id, product: study.product, storedAs: dcm }, now)),
+      trx,
+    );
     return { studyPk: study.id, imagePk, created: true };
   }
 
@@ -162,7 +215,7 @@ export class Archive {
   private async createReceivedStudy(p: ParsedDicom, now: string, trx: Executor): Promise<{ id: number; product: string }> {
     const product = receivedProduct(p, this.defaultProduct);
     const patient = await this.repo.patient(receivedPatientId(p), trx);
-    const patientPk = patient?.id ?? await this.repo.insertPatient(receivedPatient(p, product, now), trx);
+    const patientPk = patient?.id ?? (await this.repo.insertPatient(receivedPatient(p, product, now), trx));
     let studyId = nextStudyId();
     while (await this.repo.studyIdTaken(studyId, trx)) studyId = nextStudyId(studyId);
     const patientType = patient?.patient_type ?? receivedPatientType(p);
@@ -205,21 +258,30 @@ export class Archive {
    * or the database step fails the new blobs are removed, so neither a row without a file nor a
    * stray file is left. Returns the blobs in the order of `files`.
    */
-  private async writeFiles(studyPk: number, files: readonly PendingFile[], alsoInTransaction?: (trx: Executor) => Promise<void>): Promise<BlobInfo[]> {
+  private async writeFiles(
+    studyPk: number,
+    files: readonly PendingFile[],
+    alsoInTransaction?: (trx: Executor) => Promise<void>,
+  ): Promise<BlobInfo[]> {
     const written: string[] = [];
     try {
       // Every write awaited even when one fails, so none is left behind unnoticed.
-      const puts = await Promise.allSettled(files.map(async ({ entry, content }) => {
-        const key = `${entry.kind}/${entry.name}`;
-        const info = 'file' in content ? await this.put(key, content) : await this.blobs.put(key, await content.bytes);
-        written.push(key);
-        return info;
-      }));
+      const puts = await Promise.allSettled(
+        files.map(async ({ entry, content }) => {
+          const key = `${entry.kind}/${entry.name}`;
+          const info = 'file' in content ? await this.put(key, content) : await this.blobs.put(key, await content.bytes);
+          written.push(key);
+          return info;
+        }),
+      );
       const failed = puts.find((p): p is PromiseRejectedResult => p.status === 'rejected');
       if (failed) throw failed.reason;
       const blobs = puts.map((p) => (p as PromiseFulfilledResult<BlobInfo>).value);
       await this.repo.transaction(async (trx) => {
-        await this.repo.registerFiles(files.map(({ entry }, i) => storedFileRow(entry, blobs[i], studyPk)), trx);
+        await this.repo.registerFiles(
+          files.map(({ entry }, i) => storedFileRow(entry, blobs[i], studyPk)),
+          trx,
+        );
         await alsoInTransaction?.(trx);
       });
       return blobs;

@@ -43,19 +43,31 @@ export class AuditRepository {
     if (filter.to) query = query.where('created_at', '<=', filter.to);
     if (filter.search) {
       const pattern = likePattern(filter.search);
-      query = query.where((eb) => eb.or([
-        this.sql.ilike(eb.ref('action'), pattern), this.sql.ilike(eb.ref('path'), pattern),
-        this.sql.ilike(eb.ref('username'), pattern), this.sql.ilike(eb.ref('detail'), pattern),
-      ]));
+      query = query.where((eb) =>
+        eb.or([
+          this.sql.ilike(eb.ref('action'), pattern),
+          this.sql.ilike(eb.ref('path'), pattern),
+          this.sql.ilike(eb.ref('username'), pattern),
+          this.sql.ilike(eb.ref('detail'), pattern),
+        ]),
+      );
     }
     const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    const rows = await query.selectAll().orderBy('created_at', filter.order).orderBy('id', filter.order)
-      .limit(filter.limit).offset(filter.offset).execute();
+    const rows = await query
+      .selectAll()
+      .orderBy('created_at', filter.order)
+      .orderBy('id', filter.order)
+      .limit(filter.limit)
+      .offset(filter.offset)
+      .execute();
     return { rows, total: total.n };
   }
 
   async countSince(since: string, action?: string): Promise<number> {
-    let query = this.sql.kysely.selectFrom('audit_logs').select((eb) => eb.fn.countAll<number>().as('n')).where('created_at', '>=', since);
+    let query = this.sql.kysely
+      .selectFrom('audit_logs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('created_at', '>=', since);
     if (action) query = query.where('action', '=', action);
     return (await query.executeTakeFirstOrThrow()).n;
   }

@@ -6,9 +6,11 @@ export class RevokedTokensRepository {
   constructor(private readonly sql: Db) {}
 
   async revoke(jti: string, userId: number, expiresAtSeconds: number): Promise<void> {
-    await this.sql.kysely.insertInto('revoked_tokens')
+    await this.sql.kysely
+      .insertInto('revoked_tokens')
       .values({ jti, user_id: userId, expires_at: new Date(expiresAtSeconds * 1000).toISOString(), revoked_at: nowIso() })
-      .onConflict((oc) => oc.column('jti').doNothing()).execute();
+      .onConflict((oc) => oc.column('jti').doNothing())
+      .execute();
   }
 
   async isRevoked(jti: string): Promise<boolean> {

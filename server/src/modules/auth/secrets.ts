@@ -12,8 +12,11 @@ export class SecretsRepository {
 
   /** The secret `name`, made by `generate` on the first call of any process. */
   async getOrCreate(name: string, generate: () => string): Promise<string> {
-    await this.db.kysely.insertInto('server_secrets').values({ name, value: generate(), created_at: nowIso() })
-      .onConflict((oc) => oc.column('name').doNothing()).execute();
+    await this.db.kysely
+      .insertInto('server_secrets')
+      .values({ name, value: generate(), created_at: nowIso() })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
     const row = await this.db.kysely.selectFrom('server_secrets').select('value').where('name', '=', name).executeTakeFirstOrThrow();
     return row.value;
   }

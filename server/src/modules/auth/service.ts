@@ -65,7 +65,9 @@ export class AuthService {
 
   async issueSession(user: UserRow): Promise<IssuedSession> {
     const [access, refresh, { roles, permissions }] = await Promise.all([
-      this.tokens.issue(user, 'access'), this.tokens.issue(user, 'refresh'), this.users.accessOf(user.id),
+      this.tokens.issue(user, 'access'),
+      this.tokens.issue(user, 'refresh'),
+      this.users.accessOf(user.id),
     ]);
     return { user, roles, permissions, accessToken: access.token, accessClaims: access.claims, refreshToken: refresh.token };
   }
@@ -100,8 +102,13 @@ export class AuthService {
     if (!user.is_active) return 'ACCOUNT_DISABLED';
     const { roles, permissions } = await this.users.accessOf(user.id);
     return {
-      id: user.id, username: user.username, roles, permissions: new Set(permissions), jti: claims.jti,
-      tokenExpiresAt: claims.exp, isGuest: user.username === GUEST_USERNAME,
+      id: user.id,
+      username: user.username,
+      roles,
+      permissions: new Set(permissions),
+      jti: claims.jti,
+      tokenExpiresAt: claims.exp,
+      isGuest: user.username === GUEST_USERNAME,
     };
   }
 
@@ -125,6 +132,10 @@ export class AuthService {
       throw new AppError('OLD_PASSWORD_WRONG', [{ field: 'old_password', message: 'wrong password' }]);
     }
     assertStrongPassword(newPassword, 'new_password');
-    await this.users.update(user.id, { password_hash: await hashPassword(newPassword), token_version: user.token_version + 1, updated_at: nowIso() });
+    await this.users.update(user.id, {
+      password_hash: await hashPassword(newPassword),
+      token_version: user.token_version + 1,
+      updated_at: nowIso(),
+    });
   }
 }

@@ -27,14 +27,25 @@ export class TokenService {
     this.key = new TextEncoder().encode(secret);
   }
 
-  async issue(user: { id: number; username: string; token_version: number }, kind: TokenKind): Promise<{ token: string; claims: TokenClaims }> {
+  async issue(
+    user: { id: number; username: string; token_version: number },
+    kind: TokenKind,
+  ): Promise<{ token: string; claims: TokenClaims }> {
     const iat = Math.floor(Date.now() / 1000);
     const claims: TokenClaims = {
-      id: user.id, name: user.username, typ: kind, ver: user.token_version, jti: randomUUID(), iat,
+      id: user.id,
+      name: user.username,
+      typ: kind,
+      ver: user.token_version,
+      jti: randomUUID(),
+      iat,
       exp: iat + (kind === 'access' ? ACCESS_TOKEN_SECONDS : REFRESH_TOKEN_SECONDS),
     };
     const token = await new SignJWT({ id: claims.id, name: claims.name, typ: claims.typ, ver: claims.ver })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setJti(claims.jti).setIssuedAt(iat).setExpirationTime(claims.exp)
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setJti(claims.jti)
+      .setIssuedAt(iat)
+      .setExpirationTime(claims.exp)
       .sign(this.key);
     return { token, claims };
   }
@@ -43,8 +54,16 @@ export class TokenService {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
       const { id, name, typ, ver, jti, exp, iat } = payload as Partial<TokenClaims>;
-      if (typeof id !== 'number' || typeof name !== 'string' || typ !== kind || typeof ver !== 'number'
-        || typeof jti !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') return 'TOKEN_INVALID';
+      if (
+        typeof id !== 'number' ||
+        typeof name !== 'string' ||
+        typ !== kind ||
+        typeof ver !== 'number' ||
+        typeof jti !== 'string' ||
+        typeof exp !== 'number' ||
+        typeof iat !== 'number'
+      )
+        return 'TOKEN_INVALID';
       return { id, name, typ, ver, jti, exp, iat };
     } catch (error) {
       return error instanceof errors.JWTExpired ? 'TOKEN_EXPIRED' : 'TOKEN_INVALID';

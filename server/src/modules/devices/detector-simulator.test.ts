@@ -38,13 +38,16 @@ test('signal follows mAs and kV²; the anatomy attenuates less at higher kV', ()
   const low = expose(2, 60);
   const high = expose(2, 90);
   assert.ok(Math.abs(regionStats(high, rawBeam).mean / regionStats(low, rawBeam).mean - (90 / 60) ** 2) < 0.1);
-  assert.ok(high.truth.anatomyKermaUGy / high.truth.rawBeamKermaUGy > low.truth.anatomyKermaUGy / low.truth.rawBeamKermaUGy, 'transmission rises with kV');
+  assert.ok(
+    high.truth.anatomyKermaUGy / high.truth.rawBeamKermaUGy > low.truth.anatomyKermaUGy / low.truth.rawBeamKermaUGy,
+    'transmission rises with kV',
+  );
 });
 
 test('quantum noise: relative noise falls as 1/√dose', () => {
   const a = regionStats(expose(1), (x, y) => rawBeam(x, y) && y > 240 && y < 272); // a band of near-constant heel factor
   const b = regionStats(expose(4), (x, y) => rawBeam(x, y) && y > 240 && y < 272);
-  const ratio = (a.sd / a.mean) / (b.sd / b.mean);
+  const ratio = a.sd / a.mean / (b.sd / b.mean);
   assert.ok(Math.abs(ratio - 2) < 0.3, `relative noise ratio ${ratio.toFixed(2)} for 4× the dose`);
 });
 
@@ -73,5 +76,8 @@ test('circular collimation; defective pixels; ground truth recorded', () => {
 
 test('a closed detector refuses to acquire', async () => {
   const closed = new DetectorSimulator(64, 64);
-  assert.throws(() => closed.acquire({ kv: 70, mas: 1, sidMm: 1000, bodyPart: 'HAND' }), (e: unknown) => e instanceof DeviceError && e.errorName === 'DEVICE_NOT_READY');
+  assert.throws(
+    () => closed.acquire({ kv: 70, mas: 1, sidMm: 1000, bodyPart: 'HAND' }),
+    (e: unknown) => e instanceof DeviceError && e.errorName === 'DEVICE_NOT_READY',
+  );
 });

@@ -28,7 +28,6 @@ const MAX_DN = 16383;
 /** Scatter reaching the detector outside the field, as a fraction of the open beam. */
 const SCATTER_OUTSIDE = 0.004;
 
-
 /** 64 K standard normal deviates, drawn once: a table lookup per pixel instead of Box–Muller. */
 const NORMALS = (() => {
   const random = mulberry32(7);
@@ -69,7 +68,12 @@ export class DetectorSimulator implements DetectorDriver {
   private transmission: { key: string; map: Float32Array } | undefined;
   private sequence = 0;
 
-  constructor(readonly rows = 3072, readonly columns = 3072, readonly pixelSpacingMm = 0.139, private readonly seed = 1) {}
+  constructor(
+    readonly rows = 3072,
+    readonly columns = 3072,
+    readonly pixelSpacingMm = 0.139,
+    private readonly seed = 1,
+  ) {}
 
   /** Made on first use: at 3072² the maps take ~85 MB, which a server that never exposes should not hold. */
   get calibration(): DetectorCalibration {
@@ -93,9 +97,14 @@ export class DetectorSimulator implements DetectorDriver {
   params(): DeviceParams {
     const pub = (key: string, value: string) => ({ Level: 'Public', DescKey: key, Value: value });
     return {
-      IsDemo: pub('IsDemo', '1'), DETECTORSTATUS: pub('DETECTORSTATUS', this.open ? 'DETECTOR_STATUS_STANDBY' : 'DETECTOR_STATUS_INIT'),
-      Rows: pub('Rows', String(this.rows)), Columns: pub('Columns', String(this.columns)), PixelSpacing: pub('PixelSpacing', String(this.pixelSpacingMm)),
-      BitsStored: pub('BitsStored', '14'), Manufacturer: pub('Manufacturer', 'Roentgen'), Model: pub('Model', 'Detector simulator'),
+      IsDemo: pub('IsDemo', '1'),
+      DETECTORSTATUS: pub('DETECTORSTATUS', this.open ? 'DETECTOR_STATUS_STANDBY' : 'DETECTOR_STATUS_INIT'),
+      Rows: pub('Rows', String(this.rows)),
+      Columns: pub('Columns', String(this.columns)),
+      PixelSpacing: pub('PixelSpacing', String(this.pixelSpacingMm)),
+      BitsStored: pub('BitsStored', '14'),
+      Manufacturer: pub('Manufacturer', 'Roentgen'),
+      Model: pub('Model', 'Detector simulator'),
     };
   }
 
@@ -198,9 +207,14 @@ export class DetectorSimulator implements DetectorDriver {
     // Defective pixels: dead ones read the offset only, a few hot ones saturate.
     for (let i = 0; i < data.length; i += 1) if (cal.defects[i]) data[i] = i % 3 === 0 ? MAX_DN : Math.round(cal.offset[i]);
     return {
-      rows, columns, bitsStored: 14, data,
+      rows,
+      columns,
+      bitsStored: 14,
+      data,
       truth: {
-        collimation, phantom: kind, rawBeamKermaUGy: kermaOpen,
+        collimation,
+        phantom: kind,
+        rawBeamKermaUGy: kermaOpen,
         anatomyKermaUGy: histogramMedian(histogram, 1.5 / BINS) * kermaOpen,
       },
     };

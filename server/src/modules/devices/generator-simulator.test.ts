@@ -46,7 +46,11 @@ test('limits: range, power per focal spot, unknown actions and non-numbers are r
 test('heat rises with each exposure, cools while idle, and a hot tube refuses to expose', async () => {
   let now = 0;
   const gen = new GeneratorSimulator({ ...DEFAULT_LIMITS, heatCapacityHu: 10_000, coolingHuPerSecond: 100 }, () => now);
-  await assert.rejects(gen.expose(async () => undefined), refused('DEVICE_NOT_READY'), 'closed');
+  await assert.rejects(
+    gen.expose(async () => undefined),
+    refused('DEVICE_NOT_READY'),
+    'closed',
+  );
   await gen.connect();
   await gen.action('SetParam_KV', '100');
   await gen.action('SetParam_MA', '400');
@@ -56,7 +60,11 @@ test('heat rises with each exposure, cools while idle, and a hot tube refuses to
   await gen.expose(async () => undefined);
   assert.equal(gen.heat(), 8000);
   assert.equal(gen.ready(), true);
-  await assert.rejects(gen.expose(async () => undefined), refused('DEVICE_NOT_READY'), 'a third would pass the capacity');
+  await assert.rejects(
+    gen.expose(async () => undefined),
+    refused('DEVICE_NOT_READY'),
+    'a third would pass the capacity',
+  );
   now += 10_000; // 10 s idle: 1,000 HU shed
   assert.equal(gen.heat(), 7000);
   gen['heatHu'] = 9500;
@@ -72,10 +80,19 @@ test('a second exposure while the first runs is refused (busy)', async () => {
   const gen = new GeneratorSimulator();
   await gen.connect();
   let release!: () => void;
-  const first = gen.expose((ms) => (ms === 0 ? Promise.resolve() : new Promise((r) => { release = r; })));
+  const first = gen.expose((ms) =>
+    ms === 0
+      ? Promise.resolve()
+      : new Promise((r) => {
+          release = r;
+        }),
+  );
   await new Promise((r) => setImmediate(r));
   assert.equal(gen.currentStatus(), GENERATOR_STATUS.EXPOSING);
-  await assert.rejects(gen.expose(async () => undefined), refused('DEVICE_NOT_READY'));
+  await assert.rejects(
+    gen.expose(async () => undefined),
+    refused('DEVICE_NOT_READY'),
+  );
   release();
   await first;
   assert.equal(gen.currentStatus(), GENERATOR_STATUS.STANDBY);

@@ -26,7 +26,11 @@ export type GeneratorStatus = (typeof GENERATOR_STATUS)[keyof typeof GENERATOR_S
 
 /** Numeric GENERATORSTATUS values as the vendor protocol in the spec's sample reports them. */
 const STATUS_CODE: Record<GeneratorStatus, string> = {
-  GENERATOR_STATUS_STANDBY: '4', GENERATOR_STATUS_PREPARE: '5', GENERATOR_STATUS_READY: '6', GENERATOR_STATUS_EXPOSE: '7', GENERATOR_STATUS_COOLING: '8',
+  GENERATOR_STATUS_STANDBY: '4',
+  GENERATOR_STATUS_PREPARE: '5',
+  GENERATOR_STATUS_READY: '6',
+  GENERATOR_STATUS_EXPOSE: '7',
+  GENERATOR_STATUS_COOLING: '8',
 };
 
 export interface GeneratorLimits {
@@ -43,7 +47,13 @@ export interface GeneratorLimits {
 }
 
 export const DEFAULT_LIMITS: GeneratorLimits = {
-  kv: [40, 150], ma: [10, 1000], ms: [1, 10000], mas: [0.1, 1000], powerKw: [30, 80], heatCapacityHu: 300_000, coolingHuPerSecond: 1_500,
+  kv: [40, 150],
+  ma: [10, 1000],
+  ms: [1, 10000],
+  mas: [0.1, 1000],
+  powerKw: [30, 80],
+  heatCapacityHu: 300_000,
+  coolingHuPerSecond: 1_500,
 };
 
 /** Tube heat above which the generator refuses to prepare until it has cooled. */
@@ -65,7 +75,10 @@ export class GeneratorSimulator implements GeneratorDriver {
   private status: GeneratorStatus = GENERATOR_STATUS.STANDBY;
   exposures = 0;
 
-  constructor(private readonly limits: GeneratorLimits = DEFAULT_LIMITS, private readonly clock: () => number = Date.now) {
+  constructor(
+    private readonly limits: GeneratorLimits = DEFAULT_LIMITS,
+    private readonly clock: () => number = Date.now,
+  ) {
     this.heatAt = clock();
   }
 
@@ -87,7 +100,8 @@ export class GeneratorSimulator implements GeneratorDriver {
   }
 
   currentStatus(): GeneratorStatus {
-    if (this.status === GENERATOR_STATUS.STANDBY && this.heat() > HEAT_LOCK_FRACTION * this.limits.heatCapacityHu) return GENERATOR_STATUS.COOLING;
+    if (this.status === GENERATOR_STATUS.STANDBY && this.heat() > HEAT_LOCK_FRACTION * this.limits.heatCapacityHu)
+      return GENERATOR_STATUS.COOLING;
     return this.status;
   }
 
@@ -104,7 +118,8 @@ export class GeneratorSimulator implements GeneratorDriver {
   }
 
   private check(name: string, value: number, [min, max]: [number, number]): number {
-    if (!Number.isFinite(value) || value < min || value > max) throw new DeviceError('DEVICE_PARAM_RANGE', `${name} ${value} is outside ${min}–${max}`);
+    if (!Number.isFinite(value) || value < min || value > max)
+      throw new DeviceError('DEVICE_PARAM_RANGE', `${name} ${value} is outside ${min}–${max}`);
     return Math.round(value * 1000) / 1000;
   }
 
@@ -129,7 +144,8 @@ export class GeneratorSimulator implements GeneratorDriver {
   async action(name: string, param: string): Promise<void> {
     const number = () => {
       const n = Number(param);
-      if (param.trim() === '' || !Number.isFinite(n)) throw new DeviceError('DEVICE_PARAM_RANGE', `${name} needs a number in reqParam, got ${JSON.stringify(param)}`);
+      if (param.trim() === '' || !Number.isFinite(n))
+        throw new DeviceError('DEVICE_PARAM_RANGE', `${name} needs a number in reqParam, got ${JSON.stringify(param)}`);
       return n;
     };
     const choice = <T extends number | string>(allowed: readonly T[], value: T) => {
@@ -137,21 +153,55 @@ export class GeneratorSimulator implements GeneratorDriver {
       return value;
     };
     const match = /^(Inc|Dec)Param_(KV|MA|MS|MAS)$/.exec(name);
-    if (match) { this.stepped(match[2].toLowerCase() as 'kv', match[1] === 'Inc' ? 1 : -1); return; }
+    if (match) {
+      this.stepped(match[2].toLowerCase() as 'kv', match[1] === 'Inc' ? 1 : -1);
+      return;
+    }
     switch (name) {
-      case 'SetParam_KV': { this.setTechnique({ kv: number() }); return; }
-      case 'SetParam_MA': { this.setTechnique({ ma: number() }); return; }
-      case 'SetParam_MS': { this.setTechnique({ ms: number() }); return; }
-      case 'SetParam_MAS': { this.setTechnique({ mas: number() }); return; }
-      case 'SetParam_FOCUS': { this.setTechnique({ focus: choice([0, 1] as const, number() as 0 | 1) }); return; }
-      case 'SetParam_WORKSTATION': this.settings.workstation = choice([1, 2, 3, 4, 5], number()); return;
-      case 'SetParam_TECHMODE': this.settings.techMode = choice([0, 1, 2], number()); return;
-      case 'SetParam_AECDENSITY': this.settings.aecDensity = choice([-3, -2, -1, 0, 1, 2, 3], number()); return;
-      case 'SetParam_AECFIELD': this.settings.aecField = choice([0, 1, 2, 3, 4, 5, 6, 7], number()); return;
-      case 'SetParam_AECFILM': this.settings.aecFilm = choice([0, 1, 2], number()); return;
-      case 'SetParam_EXPMODE': this.settings.expMode = choice(['Single', 'Serial'], param); return;
-      case 'ResetHeat': this.heatHu = 0; this.heatAt = this.clock(); return;
-      default: throw new DeviceError('DEVICE_ACTION_UNKNOWN', `${this.uri} has no action ${JSON.stringify(name)}`);
+      case 'SetParam_KV': {
+        this.setTechnique({ kv: number() });
+        return;
+      }
+      case 'SetParam_MA': {
+        this.setTechnique({ ma: number() });
+        return;
+      }
+      case 'SetParam_MS': {
+        this.setTechnique({ ms: number() });
+        return;
+      }
+      case 'SetParam_MAS': {
+        this.setTechnique({ mas: number() });
+        return;
+      }
+      case 'SetParam_FOCUS': {
+        this.setTechnique({ focus: choice([0, 1] as const, number() as 0 | 1) });
+        return;
+      }
+      case 'SetParam_WORKSTATION':
+        this.settings.workstation = choice([1, 2, 3, 4, 5], number());
+        return;
+      case 'SetParam_TECHMODE':
+        this.settings.techMode = choice([0, 1, 2], number());
+        return;
+      case 'SetParam_AECDENSITY':
+        this.settings.aecDensity = choice([-3, -2, -1, 0, 1, 2, 3], number());
+        return;
+      case 'SetParam_AECFIELD':
+        this.settings.aecField = choice([0, 1, 2, 3, 4, 5, 6, 7], number());
+        return;
+      case 'SetParam_AECFILM':
+        this.settings.aecFilm = choice([0, 1, 2], number());
+        return;
+      case 'SetParam_EXPMODE':
+        this.settings.expMode = choice(['Single', 'Serial'], param);
+        return;
+      case 'ResetHeat':
+        this.heatHu = 0;
+        this.heatAt = this.clock();
+        return;
+      default:
+        throw new DeviceError('DEVICE_ACTION_UNKNOWN', `${this.uri} has no action ${JSON.stringify(name)}`);
     }
   }
 
@@ -159,14 +209,22 @@ export class GeneratorSimulator implements GeneratorDriver {
    * Runs one exposure (prepare, expose for the set time, back to standby) and returns the
    * technique actually delivered. Refused while hot, busy or closed.
    */
-  async expose(wait: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))): Promise<Technique & { heatHu: number }> {
+  async expose(
+    wait: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  ): Promise<Technique & { heatHu: number }> {
     if (!this.open) throw new DeviceError('DEVICE_NOT_READY', `${this.uri} is not open`);
     const status = this.currentStatus();
-    if (status === GENERATOR_STATUS.COOLING) throw new DeviceError('DEVICE_NOT_READY', `the tube is too hot (${Math.round((100 * this.heat()) / this.limits.heatCapacityHu)} % heat); wait for it to cool`);
-    if (status !== GENERATOR_STATUS.STANDBY && status !== GENERATOR_STATUS.READY) throw new DeviceError('DEVICE_NOT_READY', `${this.uri} is busy (${status})`);
+    if (status === GENERATOR_STATUS.COOLING)
+      throw new DeviceError(
+        'DEVICE_NOT_READY',
+        `the tube is too hot (${Math.round((100 * this.heat()) / this.limits.heatCapacityHu)} % heat); wait for it to cool`,
+      );
+    if (status !== GENERATOR_STATUS.STANDBY && status !== GENERATOR_STATUS.READY)
+      throw new DeviceError('DEVICE_NOT_READY', `${this.uri} is busy (${status})`);
     const delivered = { ...this.technique };
     const added = delivered.kv * delivered.mas;
-    if (this.heat() + added > this.limits.heatCapacityHu) throw new DeviceError('DEVICE_NOT_READY', `the exposure would overheat the tube (${added} HU more)`);
+    if (this.heat() + added > this.limits.heatCapacityHu)
+      throw new DeviceError('DEVICE_NOT_READY', `the exposure would overheat the tube (${added} HU more)`);
     this.status = GENERATOR_STATUS.PREPARING;
     try {
       await wait(0);
@@ -185,7 +243,10 @@ export class GeneratorSimulator implements GeneratorDriver {
     const t = this.technique;
     const num = (v: number) => v.toFixed(6);
     const pub = (key: string, value: string, range?: [number, number]) => ({
-      Level: 'Public', DescKey: key, ...(range ? { min: range[0].toFixed(2), max: range[1].toFixed(2) } : {}), Value: value,
+      Level: 'Public',
+      DescKey: key,
+      ...(range ? { min: range[0].toFixed(2), max: range[1].toFixed(2) } : {}),
+      Value: value,
     });
     const status = this.currentStatus();
     return {

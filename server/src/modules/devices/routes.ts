@@ -15,25 +15,46 @@ const Request = Type.Object({
 });
 
 export function deviceRoutes(app: App, devices: DeviceService): void {
-  app.post('/auth/device/open', {
-    schema: { tags, security: BEARER, summary: 'Open (connect) a device', body: Type.Object({ deviceUri: DeviceUri }) },
-    config: drRoute('device:control', { guest: true, audit: 'device.open' }),
-  }, async (req, reply) => {
-    await devices.open(req.body.deviceUri);
-    return ok(req, reply, DR_EMPTY);
-  });
+  app.post(
+    '/auth/device/open',
+    {
+      schema: { tags, security: BEARER, summary: 'Open (connect) a device', body: Type.Object({ deviceUri: DeviceUri }) },
+      config: drRoute('device:control', { guest: true, audit: 'device.open' }),
+    },
+    async (req, reply) => {
+      await devices.open(req.body.deviceUri);
+      return ok(req, reply, DR_EMPTY);
+    },
+  );
 
-  app.post('/auth/device/get', {
-    schema: { tags, security: BEARER, summary: 'A device\'s parameters (data is the JSON-encoded map, as the spec\'s sample)', body: Request },
-    config: drRoute('device:read', { guest: true }),
-  }, async (req, reply) => ok(req, reply, JSON.stringify(await devices.get(req.body.deviceUri))));
+  app.post(
+    '/auth/device/get',
+    {
+      schema: {
+        tags,
+        security: BEARER,
+        summary: "A device's parameters (data is the JSON-encoded map, as the spec's sample)",
+        body: Request,
+      },
+      config: drRoute('device:read', { guest: true }),
+    },
+    async (req, reply) => ok(req, reply, JSON.stringify(await devices.get(req.body.deviceUri))),
+  );
 
-  app.post('/auth/device/action', {
-    schema: { tags, security: BEARER, summary: 'Run a device action (IncParam_KV, SetParam_MAS, …), range-checked', body: Request },
-    config: drRoute('device:control', { guest: true, audit: 'device.action' }),
-  }, async (req, reply) => {
-    await devices.action(req.body.deviceUri, req.body.reqName, req.body.reqParam);
-    req.auditInfo = { resourceType: 'device', resourceId: req.body.deviceUri, detail: { action: req.body.reqName, param: req.body.reqParam } };
-    return ok(req, reply, DR_EMPTY);
-  });
+  app.post(
+    '/auth/device/action',
+    {
+      schema: { tags, security: BEARER, summary: 'Run a device action (IncParam_KV, SetParam_MAS, …), range-checked', body: Request },
+      config: drRoute('device:control', { guest: true, audit: 'device.action' }),
+    },
+    async (req, reply) => {
+      await devices.action(req.body.deviceUri, req.body.reqName, req.body.reqParam);
+      req.auditInfo = {
+        resourceType: 'device',
+        resourceId: req.body.deviceUri,
+        detail: { action: req.body.reqName, param: req.body.reqParam },
+      };
+      return ok(req, reply, DR_EMPTY);
+    },
+  );
 }

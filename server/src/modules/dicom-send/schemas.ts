@@ -15,7 +15,10 @@ export const StudyStoreBody = Type.Object({ instance_uid: Type.String({ minLengt
 /** store_reply's instance_uid is the task id (spec reading 7, docs/architecture.md). */
 export const RetryBody = Type.Object({ instance_uid: Type.String({ minLength: 1, maxLength: 64 }) });
 
-export const TaskIdQuery = Type.Object({ task_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), instance_uid: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) });
+export const TaskIdQuery = Type.Object({
+  task_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  instance_uid: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+});
 
 export const StoreQueueQuery = Type.Object({
   start_time: Type.Optional(Type.String({ format: 'date-time' })),

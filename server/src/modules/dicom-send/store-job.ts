@@ -30,7 +30,12 @@ type StoreJob = RunningJob<StorePayload>;
  * retried with the runner's back-off; refusals (a failure status, a rejected association) end
  * the task as FAILED; "out of resources" is retried. The image's send_status follows each end.
  */
-export function storeJobKind(pacs: PacsRepository, studies: StudiesRepository, files: ImageFilesService, options: StoreJobOptions): JobKind<StorePayload> {
+export function storeJobKind(
+  pacs: PacsRepository,
+  studies: StudiesRepository,
+  files: ImageFilesService,
+  options: StoreJobOptions,
+): JobKind<StorePayload> {
   /** The image's DICOM object: its path when the blob store is local (read as it is sent), else its bytes. */
   async function fileOf(task: StorePayload): Promise<StoreSource | undefined> {
     const image = await studies.image(task.sopInstanceUid);
@@ -38,7 +43,11 @@ export function storeJobKind(pacs: PacsRepository, studies: StudiesRepository, f
     const row = await files.repo.byName(image.image_file, 'dicom');
     if (!row) return undefined;
     const local = files.blobs.localPath(row.blob_key);
-    if (local) return fs.stat(local).then(() => ({ path: local }), () => undefined);
+    if (local)
+      return fs.stat(local).then(
+        () => ({ path: local }),
+        () => undefined,
+      );
     return files.blobs.read(row.blob_key).catch(() => undefined);
   }
 
@@ -60,15 +69,21 @@ export function storeJobKind(pacs: PacsRepository, studies: StudiesRepository, f
     try {
       await storeFiles(
         {
-          host: node.address, port: node.port, calledAet: node.aet, callingAet: node.aec || options.callingAetFallback,
-          connectTimeoutMs: options.timeoutMs, dimseTimeoutMs: options.timeoutMs,
+          host: node.address,
+          port: node.port,
+          calledAet: node.aet,
+          callingAet: node.aec || options.callingAetFallback,
+          connectTimeoutMs: options.timeoutMs,
+          dimseTimeoutMs: options.timeoutMs,
         },
-        ready.map((r) => r.file), output.log,
+        ready.map((r) => r.file),
+        output.log,
         async (outcome: StoreOutcome, index: number) => {
           const { job } = ready[index];
           done.add(job.id);
           if (stored(outcome.status)) await job.complete(output.text());
-          else if ((outcome.status & 0xff00) === STATUS.OUT_OF_RESOURCES) await job.retry(`${statusText(outcome.status)} ${outcome.comment}`.trim(), output.text());
+          else if ((outcome.status & 0xff00) === STATUS.OUT_OF_RESOURCES)
+            await job.retry(`${statusText(outcome.status)} ${outcome.comment}`.trim(), output.text());
           else await job.fail(`${statusText(outcome.status)}${outcome.comment ? `: ${outcome.comment}` : ''}`, output.text());
         },
       );

@@ -33,17 +33,29 @@ export interface StoreTask extends StorePayload {
 /** A job's state in the send queue's words: a queued task is PENDING until an attempt failed, then RETRYING. */
 export function taskStatus(row: Pick<JobRow, 'state' | 'attempts'>): StoreTaskStatus {
   switch (row.state) {
-    case 'queued': return row.attempts === 0 ? 'PENDING' : 'RETRYING';
-    case 'running': return 'SENDING';
-    case 'done': return 'COMPLETED';
-    default: return 'FAILED';
+    case 'queued':
+      return row.attempts === 0 ? 'PENDING' : 'RETRYING';
+    case 'running':
+      return 'SENDING';
+    case 'done':
+      return 'COMPLETED';
+    default:
+      return 'FAILED';
   }
 }
 
 function asTask(row: JobRow): StoreTask {
   return {
-    ...(JSON.parse(row.payload) as StorePayload), id: row.id, taskId: row.job_key ?? String(row.id), status: taskStatus(row), attempts: row.attempts,
-    nextAttemptAt: row.run_at, lockedUntil: row.locked_until, lastError: row.last_error ?? '', createdAt: row.created_at, completedAt: row.completed_at,
+    ...(JSON.parse(row.payload) as StorePayload),
+    id: row.id,
+    taskId: row.job_key ?? String(row.id),
+    status: taskStatus(row),
+    attempts: row.attempts,
+    nextAttemptAt: row.run_at,
+    lockedUntil: row.locked_until,
+    lastError: row.last_error ?? '',
+    createdAt: row.created_at,
+    completedAt: row.completed_at,
   };
 }
 

@@ -6,7 +6,14 @@ import type { ImageRow, StudiesRepository } from '../studies/repository.js';
 import type { StudiesService } from '../studies/service.js';
 import type { AttemptEnd, JobKind } from '../jobs/kinds.js';
 import type { JobRunner } from '../jobs/runner.js';
-import { STORE_KIND, taskStatus, type StorePayload, type StoreTask, type StoreTaskRepository, type StoreTaskStatus } from './store-repository.js';
+import {
+  STORE_KIND,
+  taskStatus,
+  type StorePayload,
+  type StoreTask,
+  type StoreTaskRepository,
+  type StoreTaskStatus,
+} from './store-repository.js';
 
 /** How long POST scp/store waits for the first attempt before answering "queued". */
 const FIRST_ATTEMPT_WAIT_MS = 30_000;
@@ -20,9 +27,17 @@ interface AttemptResult {
 
 function taskBody(t: StoreTask) {
   return {
-    task_id: t.taskId, patient_name: t.patientName, patient_id: t.patientId, priority: t.priority, status: t.status,
-    destination: t.destination, start_time: t.createdAt, sop_instance_uid: t.sopInstanceUid, attempts: t.attempts,
-    next_attempt_time: t.status === 'RETRYING' || t.status === 'PENDING' ? t.nextAttemptAt : null, error: t.lastError,
+    task_id: t.taskId,
+    patient_name: t.patientName,
+    patient_id: t.patientId,
+    priority: t.priority,
+    status: t.status,
+    destination: t.destination,
+    start_time: t.createdAt,
+    sop_instance_uid: t.sopInstanceUid,
+    attempts: t.attempts,
+    next_attempt_time: t.status === 'RETRYING' || t.status === 'PENDING' ? t.nextAttemptAt : null,
+    error: t.lastError,
     end_time: t.completedAt,
   };
 }
@@ -65,7 +80,10 @@ export class StoreService {
         resolve(undefined);
       }, timeoutMs);
       const list = this.waiters.get(taskId) ?? [];
-      list.push((r) => { clearTimeout(timer); resolve(r); });
+      list.push((r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
       this.waiters.set(taskId, list);
     });
   }
@@ -73,7 +91,8 @@ export class StoreService {
   private async node(name: string): Promise<PacsNodeRow> {
     const node = await this.pacs.byName(name.trim());
     if (!node) throw new AppError('PACS_NOT_FOUND', [{ field: 'pacs_name', message: `no PACS node named ${name}` }], name);
-    if (node.is_enabled !== 1) throw new AppError('PACS_NOT_FOUND', [{ field: 'pacs_name', message: `PACS node ${name} is disabled` }], name);
+    if (node.is_enabled !== 1)
+      throw new AppError('PACS_NOT_FOUND', [{ field: 'pacs_name', message: `PACS node ${name} is disabled` }], name);
     return node;
   }
 
@@ -82,13 +101,23 @@ export class StoreService {
    * them. The images say Sending before the tasks exist, so an attempt's Sent or Failed is never
    * overwritten.
    */
-  private async queue(images: ImageRow[], node: PacsNodeRow, wait = true): Promise<{ taskIds: string[]; attempts: Promise<AttemptResult | undefined>[] }> {
+  private async queue(
+    images: ImageRow[],
+    node: PacsNodeRow,
+    wait = true,
+  ): Promise<{ taskIds: string[]; attempts: Promise<AttemptResult | undefined>[] }> {
     const payloads: StorePayload[] = [];
     for (const image of images) {
       const study = await this.studiesRepo.studyByPk(image.study_pk);
       payloads.push({
-        imagePk: image.id, studyPk: image.study_pk, sopInstanceUid: image.sop_instance_uid, pacsNodeId: node.id,
-        destination: node.name, patientName: study.patient_name, patientId: study.patient_id, priority: 'Medium',
+        imagePk: image.id,
+        studyPk: image.study_pk,
+        sopInstanceUid: image.sop_instance_uid,
+        pacsNodeId: node.id,
+        destination: node.name,
+        patientName: study.patient_name,
+        patientId: study.patient_id,
+        priority: 'Medium',
       });
     }
     for (const image of images) await this.studiesRepo.updateImage(image.id, { send_status: 'Sending' });
@@ -104,7 +133,13 @@ export class StoreService {
     const ok = results.every((r) => r?.status === 'COMPLETED');
     // One association's log grows with each object: the longest is the whole of it.
     const output = results.reduce((longest, r) => (r && r.output.length > longest.length ? r.output : longest), '');
-    const errors = [...new Set(results.filter((r) => r && r.status !== 'COMPLETED').map((r) => `E: ${r!.error} (${r!.status === 'RETRYING' ? 'will retry' : 'failed'})`))];
+    const errors = [
+      ...new Set(
+        results
+          .filter((r) => r && r.status !== 'COMPLETED')
+          .map((r) => `E: ${r!.error} (${r!.status === 'RETRYING' ? 'will retry' : 'failed'})`),
+      ),
+    ];
     const pending = results.filter((r) => !r).length;
     const tail = [...errors, ...(pending > 0 ? [`I: ${pending} task(s) still queued`] : [])].map((l) => `${l}\n`).join('');
     return { ok, output: output + tail, task_ids: taskIds };

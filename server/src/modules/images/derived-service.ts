@@ -35,7 +35,11 @@ function base64Png(data: string): Buffer {
 }
 
 /** Keeps DB-sourced names safe as one path component (they are never a client's path). */
-const component = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 64) || '_';
+const component = (s: string) =>
+  s
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/^\.+/, '_')
+    .slice(0, 64) || '_';
 
 /** Objects made on the console from pictures: the emergency portrait, post-processed copies, exports. */
 export class DerivedImagesService {
@@ -49,7 +53,13 @@ export class DerivedImagesService {
   ) {}
 
   private fresh(seriesNumber: number, seriesDescription: string): NewInstance {
-    return { sopInstanceUid: generateUid(this.uidRoot), seriesInstanceUid: generateUid(this.uidRoot), seriesNumber, seriesDescription, equipment: this.equipment };
+    return {
+      sopInstanceUid: generateUid(this.uidRoot),
+      seriesInstanceUid: generateUid(this.uidRoot),
+      seriesNumber,
+      seriesDescription,
+      equipment: this.equipment,
+    };
   }
 
   /** The emergency patient's photograph (PNG, base64) as a Secondary Capture in the study. */
@@ -60,12 +70,20 @@ export class DerivedImagesService {
     const raster = await decodePng(png);
     const instance = this.fresh(PORTRAIT_SERIES, 'Patient photograph');
     const dicom = writeSecondaryCapture({
-      ...instance, identity: studyIdentity(study), modality: 'XC', conversionType: 'DI', burnedInAnnotation: false, raster: eightBit(raster),
+      ...instance,
+      identity: studyIdentity(study),
+      modality: 'XC',
+      conversionType: 'DI',
+      burnedInAnnotation: false,
+      raster: eightBit(raster),
     });
     const earlier = parseDetails(study).portrait_file;
     const dcm = dicomName(instance.sopInstanceUid);
     await this.files.archive.storeInstance(ownObject(dicom), {
-      origin: 'derived', role: 'portrait', studyPk: study.id, capture: png,
+      origin: 'derived',
+      role: 'portrait',
+      studyPk: study.id,
+      capture: png,
       inTransaction: async (trx) => {
         // Re-read inside the transaction so a concurrent edit of the study is not overwritten.
         const current = await this.files.studiesRepo.studyByPk(study.id, trx);
@@ -79,7 +97,8 @@ export class DerivedImagesService {
 
   private async imageOfStudy(uid: string, studyPk: number) {
     const image = await this.files.studiesRepo.image(uid);
-    if (!image || image.study_pk !== studyPk) throw new AppError('IMAGE_NOT_FOUND', [{ field: 'instance_uid', message: 'not an image of this study' }], uid);
+    if (!image || image.study_pk !== studyPk)
+      throw new AppError('IMAGE_NOT_FOUND', [{ field: 'instance_uid', message: 'not an image of this study' }], uid);
     return image;
   }
 
@@ -88,7 +107,10 @@ export class DerivedImagesService {
    * the given window; an 8-bit or colour rendering a derived Secondary Capture. The image's
    * `secondary_sop_uid` names the newest one.
    */
-  async postProcess(input: { instanceUid: string; studyId: string; png: Buffer; window: { center: number; width: number } }, user: AuthUser) {
+  async postProcess(
+    input: { instanceUid: string; studyId: string; png: Buffer; window: { center: number; width: number } },
+    user: AuthUser,
+  ) {
     const study = await this.studies.requireStudy(input.studyId, user, true);
     const image = await this.imageOfStudy(input.instanceUid, study.id);
     const original = await this.files.repo.dicomBySopUid(image.sop_instance_uid);
@@ -98,11 +120,22 @@ export class DerivedImagesService {
     const instance = this.fresh(POST_PROC_SERIES, `${image.view_description} (post-processed)`.slice(0, 64));
     const { center, width } = input.window;
     const description = `Post-processed on the console; window ${center}/${width}`;
-    const dicom = raster.channels === 1 && raster.depth === 16
-      ? writeDerivedDx({ ...instance, original: originalBytes, raster: { ...raster, channels: 1 }, window: input.window, derivationDescription: description })
-      : this.derivedCapture(instance, readPart10(originalBytes), raster, description);
+    const dicom =
+      raster.channels === 1 && raster.depth === 16
+        ? writeDerivedDx({
+            ...instance,
+            original: originalBytes,
+            raster: { ...raster, channels: 1 },
+            window: input.window,
+            derivationDescription: description,
+          })
+        : this.derivedCapture(instance, readPart10(originalBytes), raster, description);
     const { dcm } = await this.files.archive.storeInstance(ownObject(dicom), {
-      origin: 'derived', role: 'post_proc', studyPk: study.id, imagePk: image.id, capture: input.png,
+      origin: 'derived',
+      role: 'post_proc',
+      studyPk: study.id,
+      imagePk: image.id,
+      capture: input.png,
       inTransaction: (trx) => this.files.repo.setSecondary(image.id, instance.sopInstanceUid, trx),
     });
     return { path: dcm };
@@ -111,8 +144,14 @@ export class DerivedImagesService {
   /** An 8-bit or colour rendering as a derived Secondary Capture filed with its source image. */
   private derivedCapture(instance: NewInstance, source: Dataset, raster: Raster, description: string): Buffer {
     return writeSecondaryCapture({
-      ...instance, identity: identityOf(source), modality: 'DX', conversionType: 'WSD', raster: eightBit(raster), burnedInAnnotation: true,
-      derivationDescription: description, source: { sopClassUid: String(source.SOPClassUID), sopInstanceUid: String(source.SOPInstanceUID) },
+      ...instance,
+      identity: identityOf(source),
+      modality: 'DX',
+      conversionType: 'WSD',
+      raster: eightBit(raster),
+      burnedInAnnotation: true,
+      derivationDescription: description,
+      source: { sopClassUid: String(source.SOPClassUID), sopInstanceUid: String(source.SOPInstanceUID) },
     });
   }
 
@@ -145,7 +184,10 @@ export class DerivedImagesService {
 
   /** Removes the files of an earlier portrait once the new one is registered. */
   private async dropFiles(uid: string): Promise<void> {
-    for (const [name, kind] of [[`${uid}.dcm`, 'dicom'], [`${uid}.png`, 'capture']] as const) {
+    for (const [name, kind] of [
+      [`${uid}.dcm`, 'dicom'],
+      [`${uid}.png`, 'capture'],
+    ] as const) {
       const row = await this.files.repo.byName(name, kind);
       if (!row) continue;
       await this.files.repo.deleteById(row.id);

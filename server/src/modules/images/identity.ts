@@ -10,7 +10,11 @@ export function dicomPatientOf(study: StudyRow): DxPatient {
   const dob = d.patient_dob ? new Date(d.patient_dob) : undefined;
   // CM / SF (castrated male, spayed female) carry the neutered status in the sex field.
   const sex = d.patient_sex === 'CM' ? 'M' : d.patient_sex === 'SF' ? 'F' : d.patient_sex;
-  const neutered = ['CM', 'SF'].includes(d.patient_sex) ? 'ALTERED' : d.sex_neutered === 'ALTERED' || d.sex_neutered === 'UNALTERED' ? d.sex_neutered : '';
+  const neutered = ['CM', 'SF'].includes(d.patient_sex)
+    ? 'ALTERED'
+    : d.sex_neutered === 'ALTERED' || d.sex_neutered === 'UNALTERED'
+      ? d.sex_neutered
+      : '';
   return {
     id: study.patient_id,
     name: study.patient_name,
@@ -30,7 +34,11 @@ export function studyIdentity(study: StudyRow): Dataset {
   const start = new Date(study.study_start_datetime);
   return {
     ...patientModule(dicomPatientOf(study)),
-    StudyInstanceUID: study.study_instance_uid, StudyID: study.study_id.slice(0, 16), AccessionNumber: study.accession_number.slice(0, 16),
-    StudyDate: da(start), StudyTime: tm(start), ReferringPhysicianName: d.ref_physician,
+    StudyInstanceUID: study.study_instance_uid,
+    StudyID: study.study_id.slice(0, 16),
+    AccessionNumber: study.accession_number.slice(0, 16),
+    StudyDate: da(start),
+    StudyTime: tm(start),
+    ReferringPhysicianName: d.ref_physician,
   };
 }

@@ -23,11 +23,15 @@ export async function decodePng(bytes: Buffer): Promise<Raster> {
   const grey = meta.channels - (meta.hasAlpha ? 1 : 0) === 1;
   const deep = grey && meta.depth === 'ushort';
   try {
-    const image = sharp(bytes, { limitInputPixels: MAX_PIXELS }).removeAlpha().toColourspace(grey ? (deep ? 'grey16' : 'b-w') : 'srgb');
+    const image = sharp(bytes, { limitInputPixels: MAX_PIXELS })
+      .removeAlpha()
+      .toColourspace(grey ? (deep ? 'grey16' : 'b-w') : 'srgb');
     const { data, info } = await image.raw({ depth: deep ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
     const channels = info.channels === 1 ? 1 : 3;
     if (info.channels !== channels) throw new Error(`unexpected ${info.channels} channels`);
-    const samples = deep ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data.buffer, data.byteOffset, data.length);
+    const samples = deep
+      ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2)
+      : new Uint8Array(data.buffer, data.byteOffset, data.length);
     return { width: info.width, height: info.height, channels, depth: deep ? 16 : 8, data: samples };
   } catch (error) {
     throw new AppError('INVALID_PNG', [{ field: 'data', message: (error as Error).message }]);

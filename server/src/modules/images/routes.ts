@@ -35,50 +35,87 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
   for (const route of FILE_ROUTES) {
     const params = Type.Object({ [route.param]: Type.String({ minLength: 1, maxLength: 256 }) });
     const nameOf = (req: FastifyRequest) => (req.params as Record<string, string>)[route.param];
-    app.get(`/pub/${route.path}/:${route.param}`, {
-      schema: { tags: ['dr-file'], summary: `Get ${route.what}; without a token only if the deployment made the kind public`, params },
-      config: drRoute('public'),
-    }, async (req, reply) => {
-      const file = await files.open(nameOf(req), route.kind, req.authUser, true);
-      return sendFile(req, reply, file, !req.authUser, route.kind === 'dicom');
-    });
-    app.get(`/auth/f/${route.path}/:${route.param}`, {
-      schema: { tags: ['dr-file'], security: BEARER, summary: `Get ${route.what}`, params },
-      config: drRoute([...READ], { guest: true }),
-    }, async (req, reply) => sendFile(req, reply, await files.open(nameOf(req), route.kind, requireUser(req), false), false, route.kind === 'dicom'));
+    app.get(
+      `/pub/${route.path}/:${route.param}`,
+      {
+        schema: { tags: ['dr-file'], summary: `Get ${route.what}; without a token only if the deployment made the kind public`, params },
+        config: drRoute('public'),
+      },
+      async (req, reply) => {
+        const file = await files.open(nameOf(req), route.kind, req.authUser, true);
+        return sendFile(req, reply, file, !req.authUser, route.kind === 'dicom');
+      },
+    );
+    app.get(
+      `/auth/f/${route.path}/:${route.param}`,
+      {
+        schema: { tags: ['dr-file'], security: BEARER, summary: `Get ${route.what}`, params },
+        config: drRoute([...READ], { guest: true }),
+      },
+      async (req, reply) =>
+        sendFile(req, reply, await files.open(nameOf(req), route.kind, requireUser(req), false), false, route.kind === 'dicom'),
+    );
   }
 
-  app.post('/auth/study/portrait', {
-    schema: {
-      tags: ['dr-study'], security: BEARER, summary: 'Store the emergency patient photograph (PNG, base64) as a DICOM Secondary Capture',
-      body: Type.Object({
-        study_id: Type.String({ minLength: 1, maxLength: 64 }),
-        data: Type.String({ minLength: 1 }),
-        instance_uid: Type.Optional(Type.String({ maxLength: 64 })),
-      }),
+  app.post(
+    '/auth/study/portrait',
+    {
+      schema: {
+        tags: ['dr-study'],
+        security: BEARER,
+        summary: 'Store the emergency patient photograph (PNG, base64) as a DICOM Secondary Capture',
+        body: Type.Object({
+          study_id: Type.String({ minLength: 1, maxLength: 64 }),
+          data: Type.String({ minLength: 1 }),
+          instance_uid: Type.Optional(Type.String({ maxLength: 64 })),
+        }),
+      },
+      bodyLimit: Math.ceil((MAX_PICTURE_BYTES * 4) / 3) + 4096,
+      config: drRoute(['study:write', 'study:emergency'], { guest: true, audit: 'study.portrait' }),
     },
-    bodyLimit: Math.ceil((MAX_PICTURE_BYTES * 4) / 3) + 4096,
-    config: drRoute(['study:write', 'study:emergency'], { guest: true, audit: 'study.portrait' }),
-  }, async (req, reply) => ok(req, reply, drTyped('dr.task.DcmPath', await derived.portrait(req.body.study_id, req.body.data, req.body.instance_uid || undefined, requireUser(req)))));
+    async (req, reply) =>
+      ok(
+        req,
+        reply,
+        drTyped(
+          'dr.task.DcmPath',
+          await derived.portrait(req.body.study_id, req.body.data, req.body.instance_uid || undefined, requireUser(req)),
+        ),
+      ),
+  );
 
-  app.post('/auth/image/post_proc', {
-    schema: { tags: ['dr-image'], security: BEARER, summary: 'Store a post-processed picture (multipart: instance_uid, study_id, data PNG, window_center, window_width)' },
-    config: drRoute('image:write', { guest: true, audit: 'image.post_proc' }),
-  }, async (req, reply) => {
-    const form = await readPostProcForm(req);
-    return ok(req, reply, drTyped('dr.task.DcmPath', await derived.postProcess(form, requireUser(req))));
-  });
-
-  app.post('/auth/image/save_as', {
-    schema: {
-      tags: ['dr-image'], security: BEARER, summary: 'Copy the image\'s DICOM file to the export folder',
-      body: InstanceRef,
+  app.post(
+    '/auth/image/post_proc',
+    {
+      schema: {
+        tags: ['dr-image'],
+        security: BEARER,
+        summary: 'Store a post-processed picture (multipart: instance_uid, study_id, data PNG, window_center, window_width)',
+      },
+      config: drRoute('image:write', { guest: true, audit: 'image.post_proc' }),
     },
-    config: drRoute('image:write', { audit: 'image.save_as' }),
-  }, async (req, reply) => {
-    await derived.saveAs(instanceUidOf(req.body), requireUser(req));
-    return ok(req, reply, DR_EMPTY);
-  });
+    async (req, reply) => {
+      const form = await readPostProcForm(req);
+      return ok(req, reply, drTyped('dr.task.DcmPath', await derived.postProcess(form, requireUser(req))));
+    },
+  );
+
+  app.post(
+    '/auth/image/save_as',
+    {
+      schema: {
+        tags: ['dr-image'],
+        security: BEARER,
+        summary: "Copy the image's DICOM file to the export folder",
+        body: InstanceRef,
+      },
+      config: drRoute('image:write', { audit: 'image.save_as' }),
+    },
+    async (req, reply) => {
+      await derived.saveAs(instanceUidOf(req.body), requireUser(req));
+      return ok(req, reply, DR_EMPTY);
+    },
+  );
 }
 
 const intField = (fields: Partial<Record<string, string>>, ...names: string[]) => {
@@ -118,32 +155,55 @@ const PreviewQuery = Type.Object({
 
 /** Diagnosis face: previews and downloads of instances by SOP Instance UID. */
 export function instanceRoutes(app: App, files: ImageFilesService): void {
-  app.get('/api/v1/instances/:instance_id/preview', {
-    schema: {
-      tags: ['instances'], security: BEARER, summary: 'Rendered preview (size, format, optional window)',
-      params: Type.Object({ instance_id: Type.String({ minLength: 1, maxLength: 64 }) }), querystring: PreviewQuery,
+  app.get(
+    '/api/v1/instances/:instance_id/preview',
+    {
+      schema: {
+        tags: ['instances'],
+        security: BEARER,
+        summary: 'Rendered preview (size, format, optional window)',
+        params: Type.Object({ instance_id: Type.String({ minLength: 1, maxLength: 64 }) }),
+        querystring: PreviewQuery,
+      },
+      config: diagnosisRoute('study:read'),
     },
-    config: diagnosisRoute('study:read'),
-  }, async (req, reply) => {
-    const q = req.query;
-    if ((q.window_center === undefined) !== (q.window_width === undefined)) {
-      throw validationError(q.window_center === undefined ? 'window_center' : 'window_width', 'window_center and window_width go together');
-    }
-    const rendered = await files.preview(req.params.instance_id, {
-      // TypeBox types a union built from an array as never; the schema admits PREVIEW_SIZES' keys.
-      size: ((q.size as PreviewSize | undefined) ?? 'medium'), format: (q.format ?? 'jpeg'),
-      ...(q.window_center !== undefined && q.window_width !== undefined ? { window: { center: q.window_center, width: q.window_width } } : {}),
-    }, requireUser(req));
-    reply.header('ETag', rendered.etag).header('Cache-Control', 'private, max-age=86400');
-    if (req.headers['if-none-match'] === rendered.etag) return reply.code(304).send();
-    return reply.header('Content-Type', rendered.contentType).send(rendered.data);
-  });
+    async (req, reply) => {
+      const q = req.query;
+      if ((q.window_center === undefined) !== (q.window_width === undefined)) {
+        throw validationError(
+          q.window_center === undefined ? 'window_center' : 'window_width',
+          'window_center and window_width go together',
+        );
+      }
+      const rendered = await files.preview(
+        req.params.instance_id,
+        {
+          // TypeBox types a union built from an array as never; the schema admits PREVIEW_SIZES' keys.
+          size: (q.size as PreviewSize | undefined) ?? 'medium',
+          format: q.format ?? 'jpeg',
+          ...(q.window_center !== undefined && q.window_width !== undefined
+            ? { window: { center: q.window_center, width: q.window_width } }
+            : {}),
+        },
+        requireUser(req),
+      );
+      reply.header('ETag', rendered.etag).header('Cache-Control', 'private, max-age=86400');
+      if (req.headers['if-none-match'] === rendered.etag) return reply.code(304).send();
+      return reply.header('Content-Type', rendered.contentType).send(rendered.data);
+    },
+  );
 
-  app.get('/api/v1/instances/:instance_id/download', {
-    schema: {
-      tags: ['instances'], security: BEARER, summary: 'The DICOM file (application/dicom)',
-      params: Type.Object({ instance_id: Type.String({ minLength: 1, maxLength: 64 }) }),
+  app.get(
+    '/api/v1/instances/:instance_id/download',
+    {
+      schema: {
+        tags: ['instances'],
+        security: BEARER,
+        summary: 'The DICOM file (application/dicom)',
+        params: Type.Object({ instance_id: Type.String({ minLength: 1, maxLength: 64 }) }),
+      },
+      config: diagnosisRoute('study:read'),
     },
-    config: diagnosisRoute('study:read'),
-  }, async (req, reply) => sendFile(req, reply, await files.download(req.params.instance_id, requireUser(req)), false, true));
+    async (req, reply) => sendFile(req, reply, await files.download(req.params.instance_id, requireUser(req)), false, true),
+  );
 }

@@ -29,7 +29,9 @@ export interface OpenedFile {
 }
 
 const PUBLIC_CONFIG: Record<StoredFileKind, string> = {
-  thumbnail: 'files.public_thumbnails', dicom: 'files.public_dicom', capture: 'files.public_captures',
+  thumbnail: 'files.public_thumbnails',
+  dicom: 'files.public_dicom',
+  capture: 'files.public_captures',
 };
 
 /**
@@ -56,7 +58,10 @@ export class ImageFilesService {
   async storeImage(sopInstanceUid: string, dicom: Buffer | WrittenImage): Promise<{ dcm: string; thumbnail: string }> {
     const whole = Buffer.isBuffer(dicom);
     const parsed = readDicom(whole ? dicom : dicom.parts[0]);
-    const stored = await this.archive.storeInstance({ parsed, content: { bytes: whole ? dicom : dicom.parts } }, { origin: 'exposure', sopInstanceUid, frame: whole ? undefined : dicom.frame });
+    const stored = await this.archive.storeInstance(
+      { parsed, content: { bytes: whole ? dicom : dicom.parts } },
+      { origin: 'exposure', sopInstanceUid, frame: whole ? undefined : dicom.frame },
+    );
     return { dcm: stored.dcm, thumbnail: stored.thumbnail ?? '' };
   }
 

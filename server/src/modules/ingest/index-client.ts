@@ -34,7 +34,8 @@ export class IndexWorker {
   private current(): WorkerRpc<IndexRequest, IndexOutcome> {
     if (this.thread?.alive) return this.thread;
     this.thread = new WorkerRpc(new URL('./index-worker.ts', import.meta.url), {
-      name: 'the index thread', workerData: this.settings,
+      name: 'the index thread',
+      workerData: this.settings,
       isReady: (message) => (message as IndexReply).id === 0,
       decode: (message) => {
         const reply = message as IndexReply;

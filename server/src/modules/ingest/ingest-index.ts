@@ -43,9 +43,17 @@ export async function indexObjects(deps: IndexDeps, entries: readonly JournalEnt
       unreadable.push({ entry, reason: (error as Error).message });
     }
   }
-  const stored = await deps.archive.storeReceived(readable.map((r) => r.object), 'scp');
+  const stored = await deps.archive.storeReceived(
+    readable.map((r) => r.object),
+    'scp',
+  );
   const indexed = stored.map((s, i): IndexedObject => ({
-    studyPk: s.studyPk, imagePk: s.imagePk!, created: s.created, entry: readable[i].entry, sopInstanceUid: s.sopInstanceUid, blobKey: s.blobKey,
+    studyPk: s.studyPk,
+    imagePk: s.imagePk!,
+    created: s.created,
+    entry: readable[i].entry,
+    sopInstanceUid: s.sopInstanceUid,
+    blobKey: s.blobKey,
   }));
   return { indexed, unreadable };
 }

@@ -28,7 +28,13 @@ const INDEX_MAX_BACKLOG = 1_000;
  * study arrives as a burst, so it is indexed just after. A sender that does not stop is indexed
  * at most INDEX_MAX_LAG_MS behind; a drain (tests, shutdown, start-up recovery) does not wait.
  */
-export function indexingWait(s: { now: number; lastReceivedAt: number; oldestQueuedAt: number; queued: number; draining: boolean }): number {
+export function indexingWait(s: {
+  now: number;
+  lastReceivedAt: number;
+  oldestQueuedAt: number;
+  queued: number;
+  draining: boolean;
+}): number {
   if (s.draining || s.queued >= INDEX_MAX_BACKLOG) return 0;
   return Math.max(0, Math.min(s.lastReceivedAt + INDEX_QUIET_MS - s.now, s.oldestQueuedAt + INDEX_MAX_LAG_MS - s.now));
 }
@@ -58,7 +64,12 @@ export class IngestService {
   private draining = 0;
   private lastReceived = 0;
 
-  constructor(private readonly thumbnails: ThumbnailQueue, settings: IndexWorkerData, journalDir: string, private readonly log: IngestLog = () => undefined) {
+  constructor(
+    private readonly thumbnails: ThumbnailQueue,
+    settings: IndexWorkerData,
+    journalDir: string,
+    private readonly log: IngestLog = () => undefined,
+  ) {
     this.journal = new IngestJournal(journalDir, true, (message) => log('warn', message));
     this.indexer = new IndexWorker(settings);
   }
@@ -98,12 +109,13 @@ export class IngestService {
     // 18 MB into a new buffer first cost ~15 ms of page faults here.
     const dataset = o.dataset.length === 1 ? o.dataset[0] : Buffer.concat(o.dataset);
     // The SCP's sinks are the ones openSink() made.
-    const sink = o.sink && 'finish' in o.sink ? o.sink as JournalWriter : undefined;
+    const sink = o.sink && 'finish' in o.sink ? (o.sink as JournalWriter) : undefined;
     let parsed: ParsedDicom;
     try {
-      parsed = o.transferSyntax === TRANSFER_SYNTAX.DEFLATED_LE
-        ? readDicom(Buffer.concat([metaHeader({ ...o, sourceAet: o.callingAet }), dataset]))
-        : readDicom(dataset, { transferSyntax: o.transferSyntax });
+      parsed =
+        o.transferSyntax === TRANSFER_SYNTAX.DEFLATED_LE
+          ? readDicom(Buffer.concat([metaHeader({ ...o, sourceAet: o.callingAet }), dataset]))
+          : readDicom(dataset, { transferSyntax: o.transferSyntax });
     } catch (error) {
       await sink?.discard();
       return { status: STATUS.CANNOT_UNDERSTAND, comment: (error as Error).message.slice(0, 64) };
@@ -111,7 +123,7 @@ export class IngestService {
     // What the index needs of an object: its UIDs, the SOP Instance UID the command named.
     if (unindexableReason(parsed.meta, o.sopInstanceUid) !== undefined) {
       await sink?.discard();
-      return { status: STATUS.CANNOT_UNDERSTAND, comment: 'SOP Instance, Study or Series UID missing or not the command\'s' };
+      return { status: STATUS.CANNOT_UNDERSTAND, comment: "SOP Instance, Study or Series UID missing or not the command's" };
     }
     try {
       // Written while it arrived (the SCP's sink), or here.
@@ -129,7 +141,10 @@ export class IngestService {
     if (this.indexing || this.retryTimer || this.queue.length === 0) return;
     const wait = this.deferFor();
     if (wait > 0) {
-      this.deferTimer ??= setTimeout(() => { this.deferTimer = undefined; this.kick(); }, wait);
+      this.deferTimer ??= setTimeout(() => {
+        this.deferTimer = undefined;
+        this.kick();
+      }, wait);
       return;
     }
     clearTimeout(this.deferTimer);
@@ -141,12 +156,24 @@ export class IngestService {
   }
 
   private deferFor(): number {
-    return indexingWait({ now: Date.now(), lastReceivedAt: this.lastReceived, oldestQueuedAt: this.queue[0]?.at ?? Date.now(), queued: this.queue.length, draining: this.draining > 0 });
+    return indexingWait({
+      now: Date.now(),
+      lastReceivedAt: this.lastReceived,
+      oldestQueuedAt: this.queue[0]?.at ?? Date.now(),
+      queued: this.queue.length,
+      draining: this.draining > 0,
+    });
   }
 
   private retryLater(reason: string): void {
-    this.log('error', `ingest: indexing received objects failed (${reason}); they stay in the journal and are tried again in ${RETRY_MS / 1000} s`);
-    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.kick(); }, RETRY_MS);
+    this.log(
+      'error',
+      `ingest: indexing received objects failed (${reason}); they stay in the journal and are tried again in ${RETRY_MS / 1000} s`,
+    );
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, RETRY_MS);
   }
 
   private async indexAll(): Promise<void> {
@@ -185,7 +212,7 @@ export class IngestService {
     const failed: [JournalEntry, Error][] = [];
     for (const entry of batch) {
       try {
-        done.push(...await this.finish(await this.indexer.index([entry])));
+        done.push(...(await this.finish(await this.indexer.index([entry]))));
       } catch (error) {
         failed.push([entry, error as Error]);
       }
@@ -200,7 +227,14 @@ export class IngestService {
 
   /** Queues thumbnails of what was indexed, sets unreadable objects aside; returns the entries done with (the caller settles them). */
   private async finish(outcome: IndexOutcome): Promise<JournalEntry[]> {
-    await this.thumbnails.add(outcome.indexed.map((item) => ({ imagePk: item.imagePk, studyPk: item.studyPk, sopInstanceUid: item.sopInstanceUid, blobKey: item.blobKey })));
+    await this.thumbnails.add(
+      outcome.indexed.map((item) => ({
+        imagePk: item.imagePk,
+        studyPk: item.studyPk,
+        sopInstanceUid: item.sopInstanceUid,
+        blobKey: item.blobKey,
+      })),
+    );
     // Only a crash mid-write makes one (every object is read before it is acknowledged).
     for (const { entry, reason } of outcome.unreadable) await this.setAside(entry, reason);
     return [...outcome.indexed.map((i) => i.entry), ...outcome.unreadable.map((u) => u.entry)];

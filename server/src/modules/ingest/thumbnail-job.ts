@@ -50,13 +50,20 @@ export function thumbnailJobKind(archive: Archive, runner: JobRunner, receiving:
 
 /** What the ingest needs of thumbnails: queue them for indexed objects, and wait for them (tests, benches). */
 export class ThumbnailQueue {
-  constructor(private readonly runner: JobRunner, private readonly kind: JobKind<ThumbnailTarget>, private readonly log: (message: string) => void = () => undefined) {}
+  constructor(
+    private readonly runner: JobRunner,
+    private readonly kind: JobKind<ThumbnailTarget>,
+    private readonly log: (message: string) => void = () => undefined,
+  ) {}
 
   /** Queues thumbnails; a failure is logged, not raised: the next start finds the images again. */
   async add(items: ThumbnailTarget[]): Promise<void> {
     if (items.length === 0) return;
-    await this.runner.enqueue(this.kind, items, { keys: items.map((i) => String(i.imagePk)) })
-      .catch((error: unknown) => this.log(`thumbnails: queueing ${items.length} failed (${(error as Error).message}); they are queued at the next start`));
+    await this.runner
+      .enqueue(this.kind, items, { keys: items.map((i) => String(i.imagePk)) })
+      .catch((error: unknown) =>
+        this.log(`thumbnails: queueing ${items.length} failed (${(error as Error).message}); they are queued at the next start`),
+      );
   }
 
   drain(): Promise<void> {

@@ -61,7 +61,10 @@ export class JobRunner {
   private looping = false;
   private stopped = false;
 
-  constructor(private readonly repo: JobsRepository, private readonly options: JobRunnerOptions) {
+  constructor(
+    private readonly repo: JobsRepository,
+    private readonly options: JobRunnerOptions,
+  ) {
     this.owner = `${options.node}/${randomUUID()}`;
   }
 
@@ -72,11 +75,22 @@ export class JobRunner {
   }
 
   /** Queues jobs of a kind; with `trx` they exist only if the caller's transaction commits. Returns the new ids (a taken key adds none). */
-  async enqueue<P>(kind: JobKind<P>, payloads: P[], options: { keys?: (string | null)[]; runAt?: string; trx?: Executor } = {}): Promise<number[]> {
+  async enqueue<P>(
+    kind: JobKind<P>,
+    payloads: P[],
+    options: { keys?: (string | null)[]; runAt?: string; trx?: Executor } = {},
+  ): Promise<number[]> {
     const now = iso(Date.now());
-    const ids = await this.repo.insert(payloads.map((p, i) => ({
-      queue: kind.name, payload: JSON.stringify(p), job_key: options.keys?.[i] ?? null, run_at: options.runAt ?? now,
-    })), now, options.trx);
+    const ids = await this.repo.insert(
+      payloads.map((p, i) => ({
+        queue: kind.name,
+        payload: JSON.stringify(p),
+        job_key: options.keys?.[i] ?? null,
+        run_at: options.runAt ?? now,
+      })),
+      now,
+      options.trx,
+    );
     if (!options.trx) this.kick();
     return ids;
   }
@@ -95,7 +109,9 @@ export class JobRunner {
     if (released > 0) this.options.log?.(`jobs: ${released} job(s) interrupted by the last stop are due again`);
     for (const kind of this.kinds.values()) await kind.recover?.();
     const beat = Math.max(250, Math.min(60_000, ...[...this.kinds.values()].map((k) => k.leaseMs / 3)));
-    this.heartbeat = setInterval(() => { void this.renewLeases(); }, beat);
+    this.heartbeat = setInterval(() => {
+      void this.renewLeases();
+    }, beat);
     this.heartbeat.unref();
     this.looping = true;
     this.schedule(0);
@@ -225,19 +241,31 @@ export class JobRunner {
     }
     for (const job of jobs) {
       if (job.settled) continue;
-      const end = thrown === undefined ? job.complete()
-        : job.signal.aborted ? job.end('cancelled', 'cancelled', '')
-          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a job may throw anything; its text is the best we have
-          : job.retry(thrown instanceof Error ? thrown.message : String(thrown));
+      const end =
+        thrown === undefined
+          ? job.complete()
+          : job.signal.aborted
+            ? job.end('cancelled', 'cancelled', '')
+            : // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a job may throw anything; its text is the best we have
+              job.retry(thrown instanceof Error ? thrown.message : String(thrown));
       await end.catch((error: unknown) => this.options.log?.(`jobs: recording job ${job.id} failed (${(error as Error).message})`));
     }
     for (const row of rows) this.inFlight.delete(row.id);
   }
 
-  private handle(kind: JobKind<unknown>, row: JobRow, controller: AbortController): RunningJob<unknown> & { settled: boolean; end: (state: JobState, error: string, result: string) => Promise<void> } {
+  private handle(
+    kind: JobKind<unknown>,
+    row: JobRow,
+    controller: AbortController,
+  ): RunningJob<unknown> & { settled: boolean; end: (state: JobState, error: string, result: string) => Promise<void> } {
     const { repo, owner, listeners } = this;
     const job = {
-      id: row.id, key: row.job_key, payload: JSON.parse(row.payload) as unknown, attempts: row.attempts, signal: controller.signal, settled: false,
+      id: row.id,
+      key: row.job_key,
+      payload: JSON.parse(row.payload) as unknown,
+      attempts: row.attempts,
+      signal: controller.signal,
+      settled: false,
       progress: (fraction: number) => repo.progress(row.id, owner, Math.min(1, Math.max(0, fraction)), iso(Date.now())),
       complete: (result = '') => job.end('done', '', result),
       fail: (error: string, result = '') => job.end('failed', error, result),
@@ -251,7 +279,12 @@ export class JobRunner {
         const now = iso(Date.now());
         const finished = state !== 'queued';
         const held = await repo.settle(row.id, owner, {
-          state, last_error: error, result, updated_at: now, ...(finished ? { completed_at: now } : {}), ...(runAt ? { run_at: runAt } : {}),
+          state,
+          last_error: error,
+          result,
+          updated_at: now,
+          ...(finished ? { completed_at: now } : {}),
+          ...(runAt ? { run_at: runAt } : {}),
           ...(state === 'done' ? { progress: 1 } : {}),
         });
         if (!held) return; // another runner took the job over after our lease ran out: its outcome counts

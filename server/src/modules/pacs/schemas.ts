@@ -19,7 +19,9 @@ export const PacsNodeBody = Type.Object({
   aec: AeTitle,
   is_enabled: Type.Boolean(),
   is_default: Type.Boolean(),
-  params: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]))),
+  params: Type.Optional(
+    Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()])),
+  ),
 });
 export type PacsNodeInput = Static<typeof PacsNodeBody>;
 

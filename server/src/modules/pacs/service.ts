@@ -5,8 +5,16 @@ import type { PacsNodeInput } from './schemas.js';
 
 function nodeBody(row: PacsNodeRow) {
   return {
-    id: row.id, name: row.name, type: row.type, address: row.address, port: row.port, aet: row.aet, aec: row.aec,
-    is_enabled: row.is_enabled === 1, is_default: row.is_default === 1, params: JSON.parse(row.params) as Record<string, unknown>,
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    address: row.address,
+    port: row.port,
+    aet: row.aet,
+    aec: row.aec,
+    is_enabled: row.is_enabled === 1,
+    is_default: row.is_default === 1,
+    params: JSON.parse(row.params) as Record<string, unknown>,
   };
 }
 
@@ -19,8 +27,16 @@ export class PacsService {
 
   private values(input: PacsNodeInput) {
     return {
-      name: input.name.trim(), type: input.type, address: input.address, port: input.port, aet: input.aet.trim(), aec: input.aec.trim(),
-      is_enabled: input.is_enabled ? 1 : 0, is_default: input.is_default ? 1 : 0, params: JSON.stringify(input.params ?? {}), updated_at: nowIso(),
+      name: input.name.trim(),
+      type: input.type,
+      address: input.address,
+      port: input.port,
+      aet: input.aet.trim(),
+      aec: input.aec.trim(),
+      is_enabled: input.is_enabled ? 1 : 0,
+      is_default: input.is_default ? 1 : 0,
+      params: JSON.stringify(input.params ?? {}),
+      updated_at: nowIso(),
     };
   }
 
@@ -29,7 +45,8 @@ export class PacsService {
     const values = this.values(input);
     return this.repo.transaction(async (trx) => {
       if (id !== undefined && !(await this.repo.byId(id, trx))) throw new AppError('PACS_NOT_FOUND', [], String(id));
-      if (await this.repo.nameTaken(values.name, id, trx)) throw new AppError('PACS_NAME_TAKEN', [{ field: 'name', message: 'already used' }], values.name);
+      if (await this.repo.nameTaken(values.name, id, trx))
+        throw new AppError('PACS_NAME_TAKEN', [{ field: 'name', message: 'already used' }], values.name);
       let saved = id;
       if (saved === undefined) saved = await this.repo.insert({ ...values, created_at: values.updated_at }, trx);
       else await this.repo.update(saved, values, trx);

@@ -68,7 +68,8 @@ function register(app: App, table: Record<string, Planned[]>, config: (p: Permis
   for (const [feature, routes] of Object.entries(table)) {
     for (const { method, url, permission } of routes) {
       app.route({
-        method, url,
+        method,
+        url,
         schema: { tags: ['not implemented yet'], summary: `${feature}: not implemented yet (501)`, security: BEARER },
         config: config(permission),
         handler: () => {

@@ -31,13 +31,21 @@ export class ProtocolRepository {
   async seed(product: Product): Promise<void> {
     const rows = buildLibrary(product);
     const digest = createHash('sha256').update(JSON.stringify(rows)).digest('hex');
-    const installed = await this.db.selectFrom('server_secrets').select('value').where('name', '=', `protocol_library_${product}`).executeTakeFirst();
+    const installed = await this.db
+      .selectFrom('server_secrets')
+      .select('value')
+      .where('name', '=', `protocol_library_${product}`)
+      .executeTakeFirst();
     if (installed?.value === digest) return;
     await this.db.transaction().execute(async (trx) => {
       const insert = async (table: keyof typeof TABLES, values: object[]) => {
         for (let i = 0; i < values.length; i += CHUNK) {
           // The row objects come from buildLibrary, typed per table; Kysely cannot relate the table name to them here.
-          await trx.insertInto(TABLES[table] as 'protocol_views').values(values.slice(i, i + CHUNK) as never).onConflict((oc) => oc.doNothing()).execute();
+          await trx
+            .insertInto(TABLES[table] as 'protocol_views')
+            .values(values.slice(i, i + CHUNK) as never)
+            .onConflict((oc) => oc.doNothing())
+            .execute();
         }
       };
       await insert('patientTypes', rows.patientTypes);
@@ -50,8 +58,11 @@ export class ProtocolRepository {
     });
     // The digest of the installed library, so a later start with the same library skips the work.
     await this.db.deleteFrom('server_secrets').where('name', '=', `protocol_library_${product}`).execute();
-    await this.db.insertInto('server_secrets').values({ name: `protocol_library_${product}`, value: digest, created_at: nowIso() })
-      .onConflict((oc) => oc.column('name').doNothing()).execute();
+    await this.db
+      .insertInto('server_secrets')
+      .values({ name: `protocol_library_${product}`, value: digest, created_at: nowIso() })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
   }
 
   patientTypes(product: string, isEnabled?: boolean) {
@@ -67,7 +78,9 @@ export class ProtocolRepository {
     return q.orderBy('sort').orderBy('id').execute();
   }
 
-  async procedures(f: ListFilter & { procedureType?: string; limit: number; offset: number }): Promise<{ rows: ProcedureRow[]; count: number }> {
+  async procedures(
+    f: ListFilter & { procedureType?: string; limit: number; offset: number },
+  ): Promise<{ rows: ProcedureRow[]; count: number }> {
     let q = this.db.selectFrom('protocol_procedures').where('product', '=', f.product);
     if (f.patientType) q = q.where('patient_type', '=', f.patientType);
     if (f.bodyPart) q = q.where('body_part_id', '=', f.bodyPart);
@@ -89,12 +102,23 @@ export class ProtocolRepository {
   }
 
   procedure(product: string, procedureId: string) {
-    return this.db.selectFrom('protocol_procedures').selectAll().where('product', '=', product).where('procedure_id', '=', procedureId).executeTakeFirst();
+    return this.db
+      .selectFrom('protocol_procedures')
+      .selectAll()
+      .where('product', '=', product)
+      .where('procedure_id', '=', procedureId)
+      .executeTakeFirst();
   }
 
   viewsOfProcedure(product: string, procedureId: string): Promise<ViewRow[]> {
-    return this.db.selectFrom('protocol_procedure_views as pv').innerJoin('protocol_views as v', (j) => j.onRef('v.view_id', '=', 'pv.view_id').onRef('v.product', '=', 'pv.product'))
-      .selectAll('v').where('pv.product', '=', product).where('pv.procedure_id', '=', procedureId).orderBy('pv.sort').execute();
+    return this.db
+      .selectFrom('protocol_procedure_views as pv')
+      .innerJoin('protocol_views as v', (j) => j.onRef('v.view_id', '=', 'pv.view_id').onRef('v.product', '=', 'pv.product'))
+      .selectAll('v')
+      .where('pv.product', '=', product)
+      .where('pv.procedure_id', '=', procedureId)
+      .orderBy('pv.sort')
+      .execute();
   }
 
   view(product: string, viewId: string) {
@@ -106,28 +130,56 @@ export class ProtocolRepository {
   }
 
   exposures(product: string, aprId: string) {
-    return this.db.selectFrom('protocol_apr_exposures').selectAll().where('product', '=', product).where('apr_id', '=', aprId)
-      .orderBy('work_station_id').orderBy('patient_size').execute();
+    return this.db
+      .selectFrom('protocol_apr_exposures')
+      .selectAll()
+      .where('product', '=', product)
+      .where('apr_id', '=', aprId)
+      .orderBy('work_station_id')
+      .orderBy('patient_size')
+      .execute();
   }
 
   exposure(product: string, aprId: string, ws: number, size: string) {
-    return this.db.selectFrom('protocol_apr_exposures').selectAll().where('product', '=', product).where('apr_id', '=', aprId)
-      .where('work_station_id', '=', ws).where('patient_size', '=', size).executeTakeFirst();
+    return this.db
+      .selectFrom('protocol_apr_exposures')
+      .selectAll()
+      .where('product', '=', product)
+      .where('apr_id', '=', aprId)
+      .where('work_station_id', '=', ws)
+      .where('patient_size', '=', size)
+      .executeTakeFirst();
   }
 
   async updateExposure(product: string, aprId: string, ws: number, size: string, configObject: string, userId: number): Promise<boolean> {
-    const result = await this.db.updateTable('protocol_apr_exposures').set({ config_object: configObject, updated_at: new Date().toISOString(), updated_by: userId })
-      .where('product', '=', product).where('apr_id', '=', aprId).where('work_station_id', '=', ws).where('patient_size', '=', size).executeTakeFirst();
+    const result = await this.db
+      .updateTable('protocol_apr_exposures')
+      .set({ config_object: configObject, updated_at: new Date().toISOString(), updated_by: userId })
+      .where('product', '=', product)
+      .where('apr_id', '=', aprId)
+      .where('work_station_id', '=', ws)
+      .where('patient_size', '=', size)
+      .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }
 
   device(product: string, aprId: string, ws: number) {
-    return this.db.selectFrom('protocol_apr_devices').selectAll().where('product', '=', product).where('apr_id', '=', aprId)
-      .where('work_station_id', '=', ws).executeTakeFirst();
+    return this.db
+      .selectFrom('protocol_apr_devices')
+      .selectAll()
+      .where('product', '=', product)
+      .where('apr_id', '=', aprId)
+      .where('work_station_id', '=', ws)
+      .executeTakeFirst();
   }
 }
 
 const TABLES = {
-  patientTypes: 'protocol_patient_types', bodyParts: 'protocol_body_parts', procedures: 'protocol_procedures', views: 'protocol_views',
-  procedureViews: 'protocol_procedure_views', exposures: 'protocol_apr_exposures', devices: 'protocol_apr_devices',
+  patientTypes: 'protocol_patient_types',
+  bodyParts: 'protocol_body_parts',
+  procedures: 'protocol_procedures',
+  views: 'protocol_views',
+  procedureViews: 'protocol_procedure_views',
+  exposures: 'protocol_apr_exposures',
+  devices: 'protocol_apr_devices',
 } as const;

@@ -9,7 +9,11 @@ test('every shipped view reads as its programme, an SID and a target EI', () => 
     for (const view of lib.views) {
       const exposure = lib.exposures.find((e) => e.apr_id === view.view_id && e.patient_size === 'Medium');
       const device = lib.devices.find((d) => d.apr_id === view.view_id && d.work_station_id === exposure?.work_station_id);
-      const config = parseViewExposureConfig({ view: view.config_object, exposure: exposure?.config_object, device: device?.config_object });
+      const config = parseViewExposureConfig({
+        view: view.config_object,
+        exposure: exposure?.config_object,
+        device: device?.config_object,
+      });
       const common = (JSON.parse(exposure!.config_object) as { Common: { kV: number; mA: number; ms: number } }).Common;
       assert.deepEqual([config.programme.kv, config.programme.ma, config.programme.ms], [common.kV, common.mA, common.ms], view.view_id);
       assert.ok(config.sidMm >= 1000 && config.targetEi > 0, view.view_id);
@@ -19,15 +23,30 @@ test('every shipped view reads as its programme, an SID and a target EI', () => 
 
 test('the APR documents map to the exposure settings, with defaults for what is missing', () => {
   const config = parseViewExposureConfig({
-    view: JSON.stringify({ DX: { TargetEXI: 400, CollimatorShape: 'CIRCULAR', CollimatorSize: '10IN(24)X12IN(30.5)', PatientOrientationRow: 'A', PatientOrientationColumn: 'H' } }),
+    view: JSON.stringify({
+      DX: {
+        TargetEXI: 400,
+        CollimatorShape: 'CIRCULAR',
+        CollimatorSize: '10IN(24)X12IN(30.5)',
+        PatientOrientationRow: 'A',
+        PatientOrientationColumn: 'H',
+      },
+    }),
     exposure: JSON.stringify({ Common: { kV: 81, mA: 250, ms: 16, Focus: 0 } }),
     device: JSON.stringify({ Common: { SID: 115 } }),
   });
   assert.deepEqual(config, {
-    programme: { kv: 81, ma: 250, ms: 16, focus: 0 }, sidMm: 1150, targetEi: 400,
-    field: { shape: 'circle', size: { widthCm: 24, heightCm: 30.5 } }, orientation: ['A', 'H'],
+    programme: { kv: 81, ma: 250, ms: 16, focus: 0 },
+    sidMm: 1150,
+    targetEi: 400,
+    field: { shape: 'circle', size: { widthCm: 24, heightCm: 30.5 } },
+    orientation: ['A', 'H'],
   });
   assert.deepEqual(parseViewExposureConfig({ view: '{}' }), {
-    programme: { kv: 70, ma: 200, ms: 50, focus: 1 }, sidMm: 1000, targetEi: 300, field: { shape: 'rect' }, orientation: ['L', 'F'],
+    programme: { kv: 70, ma: 200, ms: 50, focus: 1 },
+    sidMm: 1000,
+    targetEi: 300,
+    field: { shape: 'rect' },
+    orientation: ['L', 'F'],
   });
 });

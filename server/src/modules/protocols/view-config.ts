@@ -6,10 +6,20 @@
  */
 
 interface ViewDocument {
-  DX?: { TargetEXI?: number; CollimatorShape?: string; CollimatorSize?: string; PatientOrientationRow?: string; PatientOrientationColumn?: string };
+  DX?: {
+    TargetEXI?: number;
+    CollimatorShape?: string;
+    CollimatorSize?: string;
+    PatientOrientationRow?: string;
+    PatientOrientationColumn?: string;
+  };
 }
-interface ExposureDocument { Common?: { kV?: number; mA?: number; ms?: number; Focus?: number } }
-interface DeviceDocument { Common?: { SID?: number } }
+interface ExposureDocument {
+  Common?: { kV?: number; mA?: number; ms?: number; Focus?: number };
+}
+interface DeviceDocument {
+  Common?: { SID?: number };
+}
 
 export interface ViewExposureConfig {
   /** The programme the generator is set to; the library's defaults where the APR has none. */

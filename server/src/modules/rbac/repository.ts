@@ -8,7 +8,10 @@ const SEED_LOCK = 7_310_001;
 /** The seeding steps of roles, permissions and built-in accounts, run in one transaction. */
 export interface SeedTransaction {
   /** Inserts the role if missing, grants it any missing permission, returns its id. */
-  ensureRole(role: { name: string; en: string; zh: string; description: string; permissions: readonly string[] }, now: string): Promise<number>;
+  ensureRole(
+    role: { name: string; en: string; zh: string; description: string; permissions: readonly string[] },
+    now: string,
+  ): Promise<number>;
   existingUsernames(usernames: readonly string[]): Promise<Set<string>>;
   insertUser(user: Insertable<UsersTable>, roleId: number): Promise<number>;
 }
@@ -28,16 +31,32 @@ export class RbacSeedRepository {
 function seedSteps(trx: Transaction<Database>): SeedTransaction {
   return {
     async ensureRole(role, now) {
-      await trx.insertInto('roles').values({
-        name: role.name, display_name_en: role.en, display_name_zh: role.zh, description: role.description, is_builtin: 1, created_at: now,
-      }).onConflict((oc) => oc.column('name').doNothing()).execute();
+      await trx
+        .insertInto('roles')
+        .values({
+          name: role.name,
+          display_name_en: role.en,
+          display_name_zh: role.zh,
+          description: role.description,
+          is_builtin: 1,
+          created_at: now,
+        })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .execute();
       const { id } = await trx.selectFrom('roles').select('id').where('name', '=', role.name).executeTakeFirstOrThrow();
-      await trx.insertInto('role_permissions').values(role.permissions.map((permission) => ({ role_id: id, permission })))
-        .onConflict((oc) => oc.columns(['role_id', 'permission']).doNothing()).execute();
+      await trx
+        .insertInto('role_permissions')
+        .values(role.permissions.map((permission) => ({ role_id: id, permission })))
+        .onConflict((oc) => oc.columns(['role_id', 'permission']).doNothing())
+        .execute();
       return id;
     },
     async existingUsernames(usernames) {
-      const rows = await trx.selectFrom('users').select('username').where('username', 'in', [...usernames]).execute();
+      const rows = await trx
+        .selectFrom('users')
+        .select('username')
+        .where('username', 'in', [...usernames])
+        .execute();
       return new Set(rows.map((r) => r.username));
     },
     async insertUser(user, roleId) {

@@ -30,11 +30,28 @@ export async function seedRbac(repo: RbacSeedRepository, passwords: SeedPassword
       const password = given ?? generatePassword();
       const roleId = roleIds.get(seed.role);
       if (roleId === undefined) throw new Error(`built-in account ${seed.username} names unknown role ${seed.role}`);
-      await trx.insertUser({
-        username: seed.username, email: null, password_hash: await hashPassword(password), full_name: seed.fullName, phone: null,
-        department: null, job_title: null, avatar: '', is_active: 1, is_builtin: seed.username === 'admin' || seed.username === 'guest' ? 1 : 0,
-        failed_login_count: 0, locked_until: null, last_login_at: null, token_version: 0, created_at: now, updated_at: now, deleted_at: null,
-      }, roleId);
+      await trx.insertUser(
+        {
+          username: seed.username,
+          email: null,
+          password_hash: await hashPassword(password),
+          full_name: seed.fullName,
+          phone: null,
+          department: null,
+          job_title: null,
+          avatar: '',
+          is_active: 1,
+          is_builtin: seed.username === 'admin' || seed.username === 'guest' ? 1 : 0,
+          failed_login_count: 0,
+          locked_until: null,
+          last_login_at: null,
+          token_version: 0,
+          created_at: now,
+          updated_at: now,
+          deleted_at: null,
+        },
+        roleId,
+      );
       // The guest account never logs in with a password; only software_info's token uses it.
       if (seed.username !== 'guest') seeded.push({ username: seed.username, password, generated: given === undefined });
     }

@@ -17,21 +17,31 @@ export function diskString(bytes: number): string {
 }
 
 export class RecycleBinService {
-  constructor(private readonly repo: StudiesRepository, private readonly blobs: BlobStore, private readonly dataDir: string) {}
+  constructor(
+    private readonly repo: StudiesRepository,
+    private readonly blobs: BlobStore,
+    private readonly dataDir: string,
+  ) {}
 
   async diskInfo() {
     const disk = await diskFigures(this.dataDir);
     const bin = await this.repo.fileBytes(await this.repo.binnedPks());
     return {
-      total: disk.total_bytes, total_str: diskString(disk.total_bytes), free: disk.available_bytes, free_str: diskString(disk.available_bytes),
-      recycle_bin: bin, recycle_bin_str: diskString(bin),
+      total: disk.total_bytes,
+      total_str: diskString(disk.total_bytes),
+      free: disk.available_bytes,
+      free_str: diskString(disk.available_bytes),
+      recycle_bin: bin,
+      recycle_bin_str: diskString(bin),
     };
   }
 
   private async binned(studyIds: string[]): Promise<{ pks: number[]; missing: FieldError[] }> {
     const unique = [...new Set(studyIds)];
     const rows = (await this.repo.studies(unique)).filter((r) => r.deleted_at !== null);
-    const missing = unique.filter((id) => !rows.some((r) => r.study_id === id)).map((id) => ({ field: id, message: 'not in the recycle bin' }));
+    const missing = unique
+      .filter((id) => !rows.some((r) => r.study_id === id))
+      .map((id) => ({ field: id, message: 'not in the recycle bin' }));
     return { pks: rows.map((r) => r.id), missing };
   }
 

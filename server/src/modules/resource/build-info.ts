@@ -14,7 +14,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 
 function git(args: string[]): string | undefined {
   try {
-    return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }).trim() || undefined;
+    return (
+      execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }).trim() || undefined
+    );
   } catch {
     return undefined;
   }
@@ -44,8 +46,18 @@ export function readBuildInfo(): { version: string; server: Record<string, Compo
   return {
     version,
     server: {
-      api: { build, desc: 'Roentgen API server (both faces)', submodule: [`node@${process.versions.node}`, dependencyVersion('fastify'), dependencyVersion('kysely')], version },
-      auth: { build, desc: 'Authentication and RBAC', submodule: [dependencyVersion('jose'), dependencyVersion('@node-rs/argon2')], version },
+      api: {
+        build,
+        desc: 'Roentgen API server (both faces)',
+        submodule: [`node@${process.versions.node}`, dependencyVersion('fastify'), dependencyVersion('kysely')],
+        version,
+      },
+      auth: {
+        build,
+        desc: 'Authentication and RBAC',
+        submodule: [dependencyVersion('jose'), dependencyVersion('@node-rs/argon2')],
+        version,
+      },
       bus: { build, desc: 'MQTT bus', submodule: [dependencyVersion('aedes'), dependencyVersion('mqtt')], version },
     },
   };

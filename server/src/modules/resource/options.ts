@@ -18,13 +18,19 @@ const GROUPS: Partial<Record<string, Option[]>> = {
   sex_neutered: [o('ALTERED', 'Altered (neutered)', '绝育'), o('UNALTERED', 'Unaltered', '未绝育')],
   patient_size: [o('Large', 'Large', '大'), o('Medium', 'Medium', '中'), o('Small', 'Small', '小'), o('Paediatric', 'Paediatric', '儿童')],
   pregnancy_status: [
-    o('0001', 'Not pregnant', '未怀孕'), o('0002', 'Possibly pregnant', '可能怀孕'),
-    o('0003', 'Definitely pregnant', '确定怀孕'), o('0004', 'Unknown', '未知'),
+    o('0001', 'Not pregnant', '未怀孕'),
+    o('0002', 'Possibly pregnant', '可能怀孕'),
+    o('0003', 'Definitely pregnant', '确定怀孕'),
+    o('0004', 'Unknown', '未知'),
   ],
   study_type: [o('Normal', 'Normal', '普通'), o('Emergency', 'Emergency', '紧急')],
   study_status: [o('Arrived', 'Arrived', '已登记'), o('InProgress', 'In progress', '检查中'), o('Completed', 'Completed', '已完成')],
   work_station: [o('0', 'Table', '卧位'), o('1', 'Wall stand', '立位'), o('2', 'Free', '自由位'), o('3', 'Direct', '传统位')],
-  apr_cbo: [o('mAs', 'mAs (two-point)', 'mAs（两点法）'), o('mA_ms', 'mA and ms (three-point)', 'mA 与 ms（三点法）'), o('AEC', 'AEC', '自动曝光控制')],
+  apr_cbo: [
+    o('mAs', 'mAs (two-point)', 'mAs（两点法）'),
+    o('mA_ms', 'mA and ms (three-point)', 'mA 与 ms（三点法）'),
+    o('AEC', 'AEC', '自动曝光控制'),
+  ],
   flag: [o('true', 'Yes', '是'), o('false', 'No', '否')],
   language: [o('en_US', 'English', 'English'), o('zh_CN', '简体中文', '简体中文')],
 };

@@ -29,100 +29,155 @@ export interface ResourceDeps {
 
 /** Public and settings endpoints of the DR face. */
 export function resourceRoutes(app: App, d: ResourceDeps): void {
-  app.get('/pub/software_info', {
-    schema: { tags: ['dr-resource'], summary: 'Server versions, locales, product and the guest (emergency) token' },
-    config: drRoute('public'),
-  }, async (request, reply) => {
-    const [current, fallback, product, guest] = await Promise.all([
-      d.configs.getString('system.language'), d.configs.getString('system.default_locale'),
-      d.configs.getString('system.product'), d.auth.guestToken(),
-    ]);
-    return ok(request, reply, {
-      FPD: d.drivers.fpd, GEN: d.drivers.gen, current_locale: current, default_locale: fallback, guest: guest.token,
-      language: ['en', 'zh'], product, server: d.build.server, sn: d.serial,
-    });
-  });
-
-  app.get('/pub/trans/:locale/:file', {
-    schema: {
-      tags: ['dr-resource'], summary: 'Translation module (zh_CN/zh.js, en_US/en.js)',
-      params: Type.Object({ locale: Type.String({ maxLength: 16 }), file: Type.String({ maxLength: 32 }) }),
+  app.get(
+    '/pub/software_info',
+    {
+      schema: { tags: ['dr-resource'], summary: 'Server versions, locales, product and the guest (emergency) token' },
+      config: drRoute('public'),
     },
-    config: drRoute('public'),
-  }, async (request, reply) => {
-    const entry = TRANSLATIONS[request.params.locale];
-    if (!entry || entry.file !== request.params.file) throw new AppError('TRANSLATION_NOT_FOUND', [], `${request.params.locale}/${request.params.file}`);
-    return reply.type('application/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=300').send(entry.module);
-  });
-
-  app.get('/pub/language', {
-    schema: { tags: ['dr-resource'], summary: 'Languages the console offers' },
-    config: drRoute('public'),
-  }, async (request, reply) => ok(request, reply, [{ language: 'en_US', display: 'English' }, { language: 'zh_CN', display: '简体中文' }]));
-
-  app.get('/pub/users', {
-    schema: { tags: ['dr-resource'], summary: 'Accounts offered on the console login screen' },
-    config: drRoute('public'),
-  }, async (request, reply) => ok(request, reply, await d.users.consoleUsernames(CONSOLE_ROLES)));
-
-  app.get('/pub/quota', {
-    schema: { tags: ['dr-resource'], summary: 'Cloud service quota' },
-    config: drRoute('public'),
-  }, async (request, reply) => {
-    const [total, used, cloudUrl, lastOnline] = await Promise.all([
-      d.configs.getNumber('quota.total'), d.configs.getNumber('quota.used'),
-      d.configs.getString('quota.cloud_url'), d.configs.getString('quota.last_online_at'),
-    ]);
-    const lastSeen = lastOnline ? Date.parse(lastOnline) : Number.NaN;
-    const MONTH_MS = 30 * 24 * 3600 * 1000;
-    return ok(request, reply, {
-      total, available: Math.max(0, total - used),
-      // No cloud client exists yet: online only counts a contact reported within five minutes.
-      online: cloudUrl !== '' && Number.isFinite(lastSeen) && Date.now() - lastSeen < 5 * 60_000,
-      overdue: cloudUrl !== '' && (!Number.isFinite(lastSeen) || Date.now() - lastSeen > MONTH_MS),
-    });
-  });
-
-  app.get('/auth/resource/options', {
-    schema: {
-      tags: ['dr-resource'], summary: `Option lists by group (${OPTION_GROUPS.join(', ')})`, security: BEARER,
-      querystring: Type.Object({ group: Type.Optional(Type.String({ maxLength: 64 })) }),
+    async (request, reply) => {
+      const [current, fallback, product, guest] = await Promise.all([
+        d.configs.getString('system.language'),
+        d.configs.getString('system.default_locale'),
+        d.configs.getString('system.product'),
+        d.auth.guestToken(),
+      ]);
+      return ok(request, reply, {
+        FPD: d.drivers.fpd,
+        GEN: d.drivers.gen,
+        current_locale: current,
+        default_locale: fallback,
+        guest: guest.token,
+        language: ['en', 'zh'],
+        product,
+        server: d.build.server,
+        sn: d.serial,
+      });
     },
-    config: drRoute('authenticated', { guest: true }),
-  }, async (request, reply) => {
-    const group = request.query.group || 'basic';
-    const option = optionsOf(group, request.language);
-    if (!option) throw new AppError('OPTION_GROUP_NOT_FOUND', [{ field: 'group', message: `one of ${OPTION_GROUPS.join(', ')}` }], group);
-    return ok(request, reply, drTyped('dr.resource.OptionReply', { option }));
-  });
+  );
 
-  app.get('/auth/resource/config', {
-    schema: {
-      tags: ['dr-resource'], summary: 'Global configuration entries under a key prefix (uri)', security: BEARER,
-      querystring: Type.Object({ uri: Type.Optional(Type.String({ maxLength: 128 })) }),
+  app.get(
+    '/pub/trans/:locale/:file',
+    {
+      schema: {
+        tags: ['dr-resource'],
+        summary: 'Translation module (zh_CN/zh.js, en_US/en.js)',
+        params: Type.Object({ locale: Type.String({ maxLength: 16 }), file: Type.String({ maxLength: 32 }) }),
+      },
+      config: drRoute('public'),
     },
-    config: drRoute('authenticated', { guest: true }),
-  }, async (request, reply) => {
-    const user = requireUser(request);
-    const prefix = request.query.uri ?? '';
-    const rows = await d.configs.list({ isPublic: user.permissions.has('system:read') ? undefined : true });
-    const config = rows.filter((r) => r.config_key.startsWith(prefix))
-      .map((r) => ({ uri: r.config_key, value: r.config_value, type: r.config_type, description: r.description }));
-    return ok(request, reply, drTyped('dr.resource.ConfigReply', { config }));
-  });
+    async (request, reply) => {
+      const entry = TRANSLATIONS[request.params.locale];
+      if (!entry || entry.file !== request.params.file)
+        throw new AppError('TRANSLATION_NOT_FOUND', [], `${request.params.locale}/${request.params.file}`);
+      return reply.type('application/javascript; charset=utf-8').header('Cache-Control', 'public, max-age=300').send(entry.module);
+    },
+  );
 
-  app.post('/auth/manage/language', {
-    schema: {
-      tags: ['dr-resource'], summary: 'Change the console language', security: BEARER,
-      body: Type.Object({ lang: Type.Union([Type.Literal('en_US'), Type.Literal('zh_CN')]) }),
+  app.get(
+    '/pub/language',
+    {
+      schema: { tags: ['dr-resource'], summary: 'Languages the console offers' },
+      config: drRoute('public'),
     },
-    config: drRoute('system:write', { audit: 'system.language' }),
-  }, async (request, reply) => {
-    const user = requireUser(request);
-    request.auditInfo = { resourceType: 'config', resourceId: 'system.language', detail: { lang: request.body.lang } };
-    await d.configs.update('system.language', request.body.lang, user.id);
-    return ok(request, reply, {});
-  });
+    async (request, reply) =>
+      ok(request, reply, [
+        { language: 'en_US', display: 'English' },
+        { language: 'zh_CN', display: '简体中文' },
+      ]),
+  );
+
+  app.get(
+    '/pub/users',
+    {
+      schema: { tags: ['dr-resource'], summary: 'Accounts offered on the console login screen' },
+      config: drRoute('public'),
+    },
+    async (request, reply) => ok(request, reply, await d.users.consoleUsernames(CONSOLE_ROLES)),
+  );
+
+  app.get(
+    '/pub/quota',
+    {
+      schema: { tags: ['dr-resource'], summary: 'Cloud service quota' },
+      config: drRoute('public'),
+    },
+    async (request, reply) => {
+      const [total, used, cloudUrl, lastOnline] = await Promise.all([
+        d.configs.getNumber('quota.total'),
+        d.configs.getNumber('quota.used'),
+        d.configs.getString('quota.cloud_url'),
+        d.configs.getString('quota.last_online_at'),
+      ]);
+      const lastSeen = lastOnline ? Date.parse(lastOnline) : Number.NaN;
+      const MONTH_MS = 30 * 24 * 3600 * 1000;
+      return ok(request, reply, {
+        total,
+        available: Math.max(0, total - used),
+        // No cloud client exists yet: online only counts a contact reported within five minutes.
+        online: cloudUrl !== '' && Number.isFinite(lastSeen) && Date.now() - lastSeen < 5 * 60_000,
+        overdue: cloudUrl !== '' && (!Number.isFinite(lastSeen) || Date.now() - lastSeen > MONTH_MS),
+      });
+    },
+  );
+
+  app.get(
+    '/auth/resource/options',
+    {
+      schema: {
+        tags: ['dr-resource'],
+        summary: `Option lists by group (${OPTION_GROUPS.join(', ')})`,
+        security: BEARER,
+        querystring: Type.Object({ group: Type.Optional(Type.String({ maxLength: 64 })) }),
+      },
+      config: drRoute('authenticated', { guest: true }),
+    },
+    async (request, reply) => {
+      const group = request.query.group || 'basic';
+      const option = optionsOf(group, request.language);
+      if (!option) throw new AppError('OPTION_GROUP_NOT_FOUND', [{ field: 'group', message: `one of ${OPTION_GROUPS.join(', ')}` }], group);
+      return ok(request, reply, drTyped('dr.resource.OptionReply', { option }));
+    },
+  );
+
+  app.get(
+    '/auth/resource/config',
+    {
+      schema: {
+        tags: ['dr-resource'],
+        summary: 'Global configuration entries under a key prefix (uri)',
+        security: BEARER,
+        querystring: Type.Object({ uri: Type.Optional(Type.String({ maxLength: 128 })) }),
+      },
+      config: drRoute('authenticated', { guest: true }),
+    },
+    async (request, reply) => {
+      const user = requireUser(request);
+      const prefix = request.query.uri ?? '';
+      const rows = await d.configs.list({ isPublic: user.permissions.has('system:read') ? undefined : true });
+      const config = rows
+        .filter((r) => r.config_key.startsWith(prefix))
+        .map((r) => ({ uri: r.config_key, value: r.config_value, type: r.config_type, description: r.description }));
+      return ok(request, reply, drTyped('dr.resource.ConfigReply', { config }));
+    },
+  );
+
+  app.post(
+    '/auth/manage/language',
+    {
+      schema: {
+        tags: ['dr-resource'],
+        summary: 'Change the console language',
+        security: BEARER,
+        body: Type.Object({ lang: Type.Union([Type.Literal('en_US'), Type.Literal('zh_CN')]) }),
+      },
+      config: drRoute('system:write', { audit: 'system.language' }),
+    },
+    async (request, reply) => {
+      const user = requireUser(request);
+      request.auditInfo = { resourceType: 'config', resourceId: 'system.language', detail: { lang: request.body.lang } };
+      await d.configs.update('system.language', request.body.lang, user.id);
+      return ok(request, reply, {});
+    },
+  );
 }
-
-

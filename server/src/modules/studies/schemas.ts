@@ -78,7 +78,11 @@ export const StudyListQuery = Type.Object({
 export type StudyListQueryType = Static<typeof StudyListQuery>;
 
 const Uid = Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9.]+$' });
-export const InstanceRef = Type.Object({ instance_uid: Type.Optional(Uid), sop_instance_uid: Type.Optional(Uid), sop_instance_id: Type.Optional(Uid) });
+export const InstanceRef = Type.Object({
+  instance_uid: Type.Optional(Uid),
+  sop_instance_uid: Type.Optional(Uid),
+  sop_instance_id: Type.Optional(Uid),
+});
 
 /** `instance_uid` as documented, `sop_instance_uid`/`sop_instance_id` as some samples send it (spec reading 7, docs/architecture.md). */
 export function instanceUidOf(body: { instance_uid?: string; sop_instance_uid?: string; sop_instance_id?: string }): string {
@@ -86,6 +90,12 @@ export function instanceUidOf(body: { instance_uid?: string; sop_instance_uid?: 
   if (!uid) throw validationError('instance_uid', 'required');
   return uid;
 }
-export const AddImagesBody = Type.Object({ study_id: Type.String({ pattern: '^\\d{15,17}$' }), views: Type.Array(ViewRef, { minItems: 1, maxItems: 100 }) });
-export const SortImagesBody = Type.Object({ study_id: Type.String({ pattern: '^\\d{15,17}$' }), sop_instance_uids: Type.Array(Uid, { minItems: 1, maxItems: 1000 }) });
+export const AddImagesBody = Type.Object({
+  study_id: Type.String({ pattern: '^\\d{15,17}$' }),
+  views: Type.Array(ViewRef, { minItems: 1, maxItems: 100 }),
+});
+export const SortImagesBody = Type.Object({
+  study_id: Type.String({ pattern: '^\\d{15,17}$' }),
+  sop_instance_uids: Type.Array(Uid, { minItems: 1, maxItems: 1000 }),
+});
 export const UidParams = Type.Object({ id: Uid });

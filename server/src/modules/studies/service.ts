@@ -31,7 +31,8 @@ export class StudiesService {
   /** Without study:read/write a caller (the guest) may touch only the emergency studies it registered. */
   assertAccess(user: AuthUser, study: StudyRow, write: boolean): void {
     if (user.permissions.has(write ? 'study:write' : 'study:read')) return;
-    if (user.permissions.has('study:emergency') && study.study_type === 'Emergency' && parseDetails(study).registered_by === user.id) return;
+    if (user.permissions.has('study:emergency') && study.study_type === 'Emergency' && parseDetails(study).registered_by === user.id)
+      return;
     throw new AppError('GUEST_SCOPE');
   }
 
@@ -87,18 +88,35 @@ export class StudiesService {
     const created: number[] = [];
     const now = nowIso();
     for (const group of groups) {
-      const seriesPk = await this.repo.insertSeries({
-        series_instance_uid: generateUid(this.uidRoot), study_pk: study.id, procedure_id: group[0].procedureId,
-        body_part: group[0].view.body_part_id, performed_datetime: null, protocol_code_meaning: group[0].procedureName,
-        sort: seriesSort++, product: study.product,
-      }, trx);
+      const seriesPk = await this.repo.insertSeries(
+        {
+          series_instance_uid: generateUid(this.uidRoot),
+          study_pk: study.id,
+          procedure_id: group[0].procedureId,
+          body_part: group[0].view.body_part_id,
+          performed_datetime: null,
+          protocol_code_meaning: group[0].procedureName,
+          sort: seriesSort++,
+          product: study.product,
+        },
+        trx,
+      );
       created.push(seriesPk);
       for (const { view } of group) {
-        await this.repo.insertImage(imageRow({
-          sopInstanceUid: generateUid(this.uidRoot), seriesPk, studyPk: study.id, viewId: view.view_id,
-          viewDescription: language === 'zh_CN' ? view.name_zh : view.name_en, acquisitionMode: 'RAD',
-          sort: imageSort++, product: study.product, createdAt: now,
-        }), trx);
+        await this.repo.insertImage(
+          imageRow({
+            sopInstanceUid: generateUid(this.uidRoot),
+            seriesPk,
+            studyPk: study.id,
+            viewId: view.view_id,
+            viewDescription: language === 'zh_CN' ? view.name_zh : view.name_en,
+            acquisitionMode: 'RAD',
+            sort: imageSort++,
+            product: study.product,
+            createdAt: now,
+          }),
+          trx,
+        );
       }
     }
     return created;
@@ -110,7 +128,13 @@ export class StudiesService {
   }
 
   /** `origin`: a study taken from the RIS worklist keeps the RIS's Study Instance UID and records the item. */
-  async register(body: CreateStudy, user: AuthUser, product: string, language: Language, origin?: { studyInstanceUid: string; mwl: string }) {
+  async register(
+    body: CreateStudy,
+    user: AuthUser,
+    product: string,
+    language: Language,
+    origin?: { studyInstanceUid: string; mwl: string },
+  ) {
     if (body.study_type !== 'Emergency' && !user.permissions.has('study:write')) throw new AppError('GUEST_SCOPE');
     const patientTypes = await this.protocols.patientTypes(product, true);
     if (!patientTypes.some((p) => p.patient_type_id === body.patient_type)) {
@@ -126,15 +150,36 @@ export class StudiesService {
       while (await this.repo.studyIdTaken(id, trx)) id = nextStudyId(id);
       const now = nowIso();
       const details: StudyDetails = {
-        ...this.detailsFrom(body, dob), patient_type: body.patient_type, mwl: origin?.mwl ?? '', is_edited: false,
-        portrait_status: 'NotSaved', portrait_file: '', registered_by: user.id,
+        ...this.detailsFrom(body, dob),
+        patient_type: body.patient_type,
+        mwl: origin?.mwl ?? '',
+        is_edited: false,
+        portrait_status: 'NotSaved',
+        portrait_file: '',
+        registered_by: user.id,
       };
-      const pk = await this.repo.insertStudy({
-        study_id: id, study_instance_uid: origin?.studyInstanceUid ?? generateUid(this.uidRoot), patient_pk: patientPk, product, accession_number: body.accession_number,
-        patient_id: body.patient_id, patient_name: body.patient_name, study_status: 'Arrived', study_lock: 'Unlocked',
-        study_type: body.study_type, study_start_datetime: now, study_end_datetime: null, create_time: now, updated_at: now,
-        deleted_at: null, deleted_by: null, details: JSON.stringify(details),
-      }, trx);
+      const pk = await this.repo.insertStudy(
+        {
+          study_id: id,
+          study_instance_uid: origin?.studyInstanceUid ?? generateUid(this.uidRoot),
+          patient_pk: patientPk,
+          product,
+          accession_number: body.accession_number,
+          patient_id: body.patient_id,
+          patient_name: body.patient_name,
+          study_status: 'Arrived',
+          study_lock: 'Unlocked',
+          study_type: body.study_type,
+          study_start_datetime: now,
+          study_end_datetime: null,
+          create_time: now,
+          updated_at: now,
+          deleted_at: null,
+          deleted_by: null,
+          details: JSON.stringify(details),
+        },
+        trx,
+      );
       await this.addSeries(await this.repo.studyByPk(pk, trx), views, language, trx);
       return id;
     });
@@ -143,26 +188,54 @@ export class StudiesService {
 
   private detailsFrom(body: CreateStudy | UpdateStudy, dob: string) {
     return {
-      ref_physician: body.ref_physician ?? '', patient_english_name: body.patient_english_name ?? '',
-      patient_former_name: body.patient_former_name ?? '', patient_size: body.patient_size, patient_age: body.patient_age,
-      patient_dob: dob, patient_sex: body.patient_sex ?? '', sex_neutered: body.sex_neutered ?? '', pregnancy_status: body.pregnancy_status ?? '',
-      owner_name: body.owner_name ?? '', chip_number: body.chip_number ?? '', variety: body.variety ?? '',
-      is_anaesthesia: flag(body.is_anaesthesia), is_sedation: flag(body.is_sedation), operator_name: body.operator_id ?? '',
-      weight: body.weight ?? 0, thickness: body.thickness ?? 0, length: body.length ?? 0, comment: body.comment ?? '',
+      ref_physician: body.ref_physician ?? '',
+      patient_english_name: body.patient_english_name ?? '',
+      patient_former_name: body.patient_former_name ?? '',
+      patient_size: body.patient_size,
+      patient_age: body.patient_age,
+      patient_dob: dob,
+      patient_sex: body.patient_sex ?? '',
+      sex_neutered: body.sex_neutered ?? '',
+      pregnancy_status: body.pregnancy_status ?? '',
+      owner_name: body.owner_name ?? '',
+      chip_number: body.chip_number ?? '',
+      variety: body.variety ?? '',
+      is_anaesthesia: flag(body.is_anaesthesia),
+      is_sedation: flag(body.is_sedation),
+      operator_name: body.operator_id ?? '',
+      weight: body.weight ?? 0,
+      thickness: body.thickness ?? 0,
+      length: body.length ?? 0,
+      comment: body.comment ?? '',
     };
   }
 
   /** Patients are one record per patient id, shared with the diagnosis face; registration keeps it current. */
-  private async upsertPatient(body: CreateStudy | (UpdateStudy & { patient_type: string }), product: string, dob: string, trx: Executor): Promise<number> {
+  private async upsertPatient(
+    body: CreateStudy | (UpdateStudy & { patient_type: string }),
+    product: string,
+    dob: string,
+    trx: Executor,
+  ): Promise<number> {
     const existing = await this.repo.patient(body.patient_id, trx);
     const now = nowIso();
     const values = {
-      name: body.patient_name, english_name: body.patient_english_name ?? '', former_name: body.patient_former_name ?? '',
-      sex: body.patient_sex ?? '', birth_date: dob, sex_neutered: body.sex_neutered ?? '', owner_name: body.owner_name ?? '',
-      chip_number: body.chip_number ?? '', variety: body.variety ?? '', updated_at: now,
+      name: body.patient_name,
+      english_name: body.patient_english_name ?? '',
+      former_name: body.patient_former_name ?? '',
+      sex: body.patient_sex ?? '',
+      birth_date: dob,
+      sex_neutered: body.sex_neutered ?? '',
+      owner_name: body.owner_name ?? '',
+      chip_number: body.chip_number ?? '',
+      variety: body.variety ?? '',
+      updated_at: now,
     };
     if (!existing) {
-      return this.repo.insertPatient({ ...values, patient_id: body.patient_id, patient_type: body.patient_type, product, created_at: now }, trx);
+      return this.repo.insertPatient(
+        { ...values, patient_id: body.patient_id, patient_type: body.patient_type, product, created_at: now },
+        trx,
+      );
     }
     if (existing.patient_type !== body.patient_type) {
       throw new AppError('PATIENT_CONFLICT', [{ field: 'patient_id', message: `${body.patient_id} is a ${existing.patient_type}` }]);
@@ -180,10 +253,18 @@ export class StudiesService {
     await this.repo.transaction(async (trx) => {
       const patientPk = await this.upsertPatient({ ...body, patient_type: current.patient_type }, study.product, dob, trx);
       const details: StudyDetails = { ...current, ...this.detailsFrom(body, dob), is_edited: true };
-      await this.repo.updateStudy(study.id, {
-        patient_pk: patientPk, accession_number: body.accession_number, patient_id: body.patient_id, patient_name: body.patient_name,
-        details: JSON.stringify(details), updated_at: nowIso(),
-      }, trx);
+      await this.repo.updateStudy(
+        study.id,
+        {
+          patient_pk: patientPk,
+          accession_number: body.accession_number,
+          patient_id: body.patient_id,
+          patient_name: body.patient_name,
+          details: JSON.stringify(details),
+          updated_at: nowIso(),
+        },
+        trx,
+      );
     });
     return this.detail(studyId, user);
   }
@@ -211,7 +292,12 @@ export class StudiesService {
   }
 
   async list(q: StudyListQueryType, inBin: boolean) {
-    const statuses = q.status ? q.status.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+    const statuses = q.status
+      ? q.status
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined;
     const bad = statuses?.filter((s) => !STATUSES.includes(s)) ?? [];
     if (bad.length > 0) throw validationError('status', `unknown status ${bad.join(', ')}; use ${STATUSES.join(', ')}`);
     const from = q.start_time === undefined ? undefined : toStoredInstant(q.start_time);
@@ -220,7 +306,15 @@ export class StudiesService {
     if (q.end_time !== undefined && !to) throw validationError('end_time', 'must be RFC 3339, e.g. 2025-06-19T23:59:59.999+08:00');
     const size = q.page_size ?? 10;
     const { rows, count } = await this.repo.list({
-      id: q.id, name: q.name, accession: q.acc_no, from, to, statuses, inBin, limit: size, offset: ((q.page ?? 1) - 1) * size,
+      id: q.id,
+      name: q.name,
+      accession: q.acc_no,
+      from,
+      to,
+      statuses,
+      inBin,
+      limit: size,
+      offset: ((q.page ?? 1) - 1) * size,
     });
     return { count, studies: rows.map((r) => studyBody(r, [], [])) };
   }
@@ -236,7 +330,14 @@ export class StudiesService {
       else if (row.study_lock === 'Locked') refused.push({ field: id, message: 'locked' });
     }
     const movable = rows.filter((r) => r.study_lock !== 'Locked');
-    await this.repo.transaction((trx) => this.repo.moveToBin(movable.map((r) => r.id), user.id, nowIso(), trx));
+    await this.repo.transaction((trx) =>
+      this.repo.moveToBin(
+        movable.map((r) => r.id),
+        user.id,
+        nowIso(),
+        trx,
+      ),
+    );
     return { moved: movable.map((r) => r.study_id), refused };
   }
 
@@ -270,10 +371,20 @@ export class StudiesService {
     const { image, study } = await this.requireImage(uid, user);
     const pk = await this.repo.transaction(async (trx) => {
       const { image: sort } = await this.repo.nextSorts(study.id, trx);
-      return this.repo.insertImage(imageRow({
-        sopInstanceUid: generateUid(this.uidRoot), seriesPk: image.series_pk, studyPk: study.id, viewId: image.view_id,
-        viewDescription: image.view_description, acquisitionMode: image.acquisition_mode, sort, product: image.product, createdAt: nowIso(),
-      }), trx);
+      return this.repo.insertImage(
+        imageRow({
+          sopInstanceUid: generateUid(this.uidRoot),
+          seriesPk: image.series_pk,
+          studyPk: study.id,
+          viewId: image.view_id,
+          viewDescription: image.view_description,
+          acquisitionMode: image.acquisition_mode,
+          sort,
+          product: image.product,
+          createdAt: nowIso(),
+        }),
+        trx,
+      );
     });
     return this.seriesReply(study, [image.series_pk], pk);
   }

@@ -17,7 +17,11 @@ export class ConfigRepository {
 
   /** Inserts the rows whose keys are missing; existing values are never overwritten. */
   async insertMissing(rows: Insertable<SystemConfigsTable>[]): Promise<void> {
-    await this.db.kysely.insertInto('system_configs').values(rows).onConflict((oc) => oc.column('config_key').doNothing()).execute();
+    await this.db.kysely
+      .insertInto('system_configs')
+      .values(rows)
+      .onConflict((oc) => oc.column('config_key').doNothing())
+      .execute();
   }
 
   list(filter: ConfigFilter): Promise<ConfigRow[]> {
@@ -36,8 +40,11 @@ export class ConfigRepository {
   }
 
   async setValue(key: string, value: string, updatedAt: string, userId: number | null): Promise<void> {
-    await this.db.kysely.updateTable('system_configs').set({ config_value: value, updated_at: updatedAt, updated_by: userId })
-      .where('config_key', '=', key).execute();
+    await this.db.kysely
+      .updateTable('system_configs')
+      .set({ config_value: value, updated_at: updatedAt, updated_by: userId })
+      .where('config_key', '=', key)
+      .execute();
   }
 
   async allValues(): Promise<Map<string, string>> {

@@ -13,7 +13,10 @@ export class ConfigService {
   private readonly definitions: Map<string, ConfigDefinition>;
   private cache: { at: number; values: Map<string, string> } | undefined;
 
-  constructor(private readonly repo: ConfigRepository, config: Config) {
+  constructor(
+    private readonly repo: ConfigRepository,
+    config: Config,
+  ) {
     this.definitions = new Map(configDefinitions(config).map((d) => [d.key, d]));
   }
 
@@ -21,8 +24,14 @@ export class ConfigService {
   async seed(): Promise<void> {
     const now = nowIso();
     const rows = [...this.definitions.values()].map((d) => ({
-      config_key: d.key, config_value: d.defaultValue, config_type: d.type, category: d.category,
-      description: d.description, is_public: d.isPublic ? 1 as const : 0 as const, updated_at: now, updated_by: null,
+      config_key: d.key,
+      config_value: d.defaultValue,
+      config_type: d.type,
+      category: d.category,
+      description: d.description,
+      is_public: d.isPublic ? (1 as const) : (0 as const),
+      updated_at: now,
+      updated_by: null,
     }));
     await this.repo.insertMissing(rows);
   }
@@ -36,7 +45,8 @@ export class ConfigService {
     const row = await this.repo.byKey(key);
     if (!row) throw new AppError('CONFIG_NOT_FOUND', [], key);
     const value = normalise(row.config_type, raw);
-    const problem = value === undefined ? `must be a ${row.config_type}` : checkConfigValue(row.config_type, value, this.definitions.get(key));
+    const problem =
+      value === undefined ? `must be a ${row.config_type}` : checkConfigValue(row.config_type, value, this.definitions.get(key));
     if (value === undefined || problem) {
       throw new AppError('CONFIG_TYPE_MISMATCH', [{ field: 'config_value', message: problem ?? 'invalid' }], key);
     }

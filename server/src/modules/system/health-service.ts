@@ -63,7 +63,9 @@ export class HealthService {
       await fs.access(this.dataDir, fs.constants.W_OK);
       return {
         status: (disk.available_bytes < minimum ? 'degraded' : 'healthy') as Status,
-        available_space: humanBytes(disk.available_bytes), available_bytes: disk.available_bytes, total_bytes: disk.total_bytes,
+        available_space: humanBytes(disk.available_bytes),
+        available_bytes: disk.available_bytes,
+        total_bytes: disk.total_bytes,
       };
     } catch (error) {
       return { status: 'unhealthy' as Status, error: (error as Error).message };
@@ -89,8 +91,12 @@ export class HealthService {
       const oldest = figures.oldestDue.map((o) => o.run_at).sort()[0];
       return {
         status: (figures.staleRunning > 0 ? 'degraded' : 'healthy') as Status,
-        queue_size: total('queued'), running: total('running'), failed: total('failed'),
-        stale_running: figures.staleRunning, oldest_waiting_seconds: waited(oldest), kinds,
+        queue_size: total('queued'),
+        running: total('running'),
+        failed: total('failed'),
+        stale_running: figures.staleRunning,
+        oldest_waiting_seconds: waited(oldest),
+        kinds,
       };
     } catch (error) {
       return { status: 'unhealthy' as Status, error: (error as Error).message };
@@ -100,10 +106,17 @@ export class HealthService {
   async check() {
     const [database, storage, mqtt, jobQueue] = await Promise.all([this.database(), this.storage(), this.bus.probe(), this.jobQueue()]);
     const statuses: Status[] = [database.status, storage.status, mqtt.status, jobQueue.status];
-    const status: Status = database.status === 'unhealthy' || storage.status === 'unhealthy' ? 'unhealthy'
-      : statuses.every((s) => s === 'healthy') ? 'healthy' : 'degraded';
+    const status: Status =
+      database.status === 'unhealthy' || storage.status === 'unhealthy'
+        ? 'unhealthy'
+        : statuses.every((s) => s === 'healthy')
+          ? 'healthy'
+          : 'degraded';
     return {
-      status, timestamp: nowIso(), version: this.version, uptime: Math.round((Date.now() - this.startedAt) / 1000),
+      status,
+      timestamp: nowIso(),
+      version: this.version,
+      uptime: Math.round((Date.now() - this.startedAt) / 1000),
       services: { database, storage, mqtt, job_queue: jobQueue },
     };
   }

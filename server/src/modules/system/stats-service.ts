@@ -21,8 +21,12 @@ export class StatsService {
     this.register('audit', async (since) => ({ entries_in_period: await audit.countSince(since) }));
     this.register('storage', async () => {
       const disk = await diskFigures(dataDir);
-      return { total_size: disk.total_bytes, used_size: disk.used_bytes, available_size: disk.available_bytes,
-        usage_rate: disk.total_bytes > 0 ? Number((disk.used_bytes / disk.total_bytes).toFixed(4)) : 0 };
+      return {
+        total_size: disk.total_bytes,
+        used_size: disk.used_bytes,
+        available_size: disk.available_bytes,
+        usage_rate: disk.total_bytes > 0 ? Number((disk.used_bytes / disk.total_bytes).toFixed(4)) : 0,
+      };
     });
   }
 

@@ -53,22 +53,36 @@ export class UsersRepository {
   }
 
   async bumpTokenVersion(id: number, db: Executor = this.db): Promise<void> {
-    await db.updateTable('users').set((eb) => ({ token_version: eb('token_version', '+', 1) })).where('id', '=', id).execute();
+    await db
+      .updateTable('users')
+      .set((eb) => ({ token_version: eb('token_version', '+', 1) }))
+      .where('id', '=', id)
+      .execute();
   }
 
   /** Roles of each user, by user id. */
   async rolesOf(userIds: number[], db: Executor = this.db): Promise<Map<number, string[]>> {
     const result = new Map<number, string[]>(userIds.map((id) => [id, []]));
     if (userIds.length === 0) return result;
-    const rows = await db.selectFrom('user_roles').innerJoin('roles', 'roles.id', 'user_roles.role_id')
-      .select(['user_roles.user_id', 'roles.name']).where('user_roles.user_id', 'in', userIds).orderBy('roles.name').execute();
+    const rows = await db
+      .selectFrom('user_roles')
+      .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+      .select(['user_roles.user_id', 'roles.name'])
+      .where('user_roles.user_id', 'in', userIds)
+      .orderBy('roles.name')
+      .execute();
     for (const row of rows) result.get(row.user_id)?.push(row.name);
     return result;
   }
 
   async permissionsOf(userId: number, db: Executor = this.db): Promise<string[]> {
-    const rows = await db.selectFrom('user_roles').innerJoin('role_permissions', 'role_permissions.role_id', 'user_roles.role_id')
-      .select('role_permissions.permission').distinct().where('user_roles.user_id', '=', userId).execute();
+    const rows = await db
+      .selectFrom('user_roles')
+      .innerJoin('role_permissions', 'role_permissions.role_id', 'user_roles.role_id')
+      .select('role_permissions.permission')
+      .distinct()
+      .where('user_roles.user_id', '=', userId)
+      .execute();
     return rows.map((r) => r.permission).sort();
   }
 
@@ -81,7 +95,10 @@ export class UsersRepository {
   async setRoles(userId: number, roleIds: number[], db: Executor = this.db): Promise<void> {
     await db.deleteFrom('user_roles').where('user_id', '=', userId).execute();
     if (roleIds.length > 0) {
-      await db.insertInto('user_roles').values(roleIds.map((role_id) => ({ user_id: userId, role_id }))).execute();
+      await db
+        .insertInto('user_roles')
+        .values(roleIds.map((role_id) => ({ user_id: userId, role_id })))
+        .execute();
     }
   }
 
@@ -92,10 +109,14 @@ export class UsersRepository {
 
   /** Live, active users holding `role`, optionally not counting one user. */
   async countActiveWithRole(role: string, exceptUserId?: number, db: Executor = this.db): Promise<number> {
-    let query = db.selectFrom('users').innerJoin('user_roles', 'user_roles.user_id', 'users.id')
+    let query = db
+      .selectFrom('users')
+      .innerJoin('user_roles', 'user_roles.user_id', 'users.id')
       .innerJoin('roles', 'roles.id', 'user_roles.role_id')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('roles.name', '=', role).where('users.is_active', '=', 1).where('users.deleted_at', 'is', null);
+      .where('roles.name', '=', role)
+      .where('users.is_active', '=', 1)
+      .where('users.deleted_at', 'is', null);
     if (exceptUserId !== undefined) query = query.where('users.id', '!=', exceptUserId);
     const row = await query.executeTakeFirstOrThrow();
     return row.n;
@@ -105,34 +126,53 @@ export class UsersRepository {
     let query = this.db.selectFrom('users').where('users.deleted_at', 'is', null).where('users.username', '!=', 'guest');
     if (filter.search) {
       const pattern = likePattern(filter.search);
-      query = query.where((eb) => eb.or([
-        this.sql.ilike(eb.ref('users.username'), pattern),
-        this.sql.ilike(eb.ref('users.full_name'), pattern),
-        this.sql.ilike(eb.ref('users.email'), pattern),
-      ]));
+      query = query.where((eb) =>
+        eb.or([
+          this.sql.ilike(eb.ref('users.username'), pattern),
+          this.sql.ilike(eb.ref('users.full_name'), pattern),
+          this.sql.ilike(eb.ref('users.email'), pattern),
+        ]),
+      );
     }
     if (filter.department) query = query.where('users.department', '=', filter.department);
     if (filter.isActive !== undefined) query = query.where('users.is_active', '=', filter.isActive ? 1 : 0);
     if (filter.role) {
       const role = filter.role;
-      query = query.where((eb) => eb.exists(
-        eb.selectFrom('user_roles').innerJoin('roles', 'roles.id', 'user_roles.role_id').select('user_roles.user_id')
-          .whereRef('user_roles.user_id', '=', 'users.id').where('roles.name', '=', role),
-      ));
+      query = query.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('user_roles')
+            .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+            .select('user_roles.user_id')
+            .whereRef('user_roles.user_id', '=', 'users.id')
+            .where('roles.name', '=', role),
+        ),
+      );
     }
     const totalRow = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    const rows = await query.selectAll('users')
-      .orderBy(`users.${filter.sort}`, filter.order).orderBy('users.id', filter.order)
-      .limit(filter.limit).offset(filter.offset).execute();
+    const rows = await query
+      .selectAll('users')
+      .orderBy(`users.${filter.sort}`, filter.order)
+      .orderBy('users.id', filter.order)
+      .limit(filter.limit)
+      .offset(filter.offset)
+      .execute();
     return { rows, total: totalRow.n };
   }
 
   /** Usernames shown on the console login screen. */
   async consoleUsernames(roles: string[]): Promise<string[]> {
-    const rows = await this.db.selectFrom('users').innerJoin('user_roles', 'user_roles.user_id', 'users.id')
-      .innerJoin('roles', 'roles.id', 'user_roles.role_id').select('users.username').distinct()
-      .where('roles.name', 'in', roles).where('users.is_active', '=', 1).where('users.deleted_at', 'is', null)
-      .orderBy('users.username').execute();
+    const rows = await this.db
+      .selectFrom('users')
+      .innerJoin('user_roles', 'user_roles.user_id', 'users.id')
+      .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+      .select('users.username')
+      .distinct()
+      .where('roles.name', 'in', roles)
+      .where('users.is_active', '=', 1)
+      .where('users.deleted_at', 'is', null)
+      .orderBy('users.username')
+      .execute();
     return rows.map((r) => r.username);
   }
 

@@ -46,19 +46,35 @@ function roleNames(input: UserInput): string[] | undefined {
 }
 
 export class UsersService {
-  constructor(private readonly sql: Db, private readonly users: UsersRepository) {}
+  constructor(
+    private readonly sql: Db,
+    private readonly users: UsersRepository,
+  ) {}
 
   toView(row: UserRow, roles: string[], showPersonal: boolean): UserView {
     return {
-      id: row.id, username: row.username, full_name: row.full_name, email: row.email,
-      phone: showPersonal ? row.phone : maskPhone(row.phone), department: row.department, job_title: row.job_title,
-      avatar: row.avatar, roles, is_active: row.is_active === 1,
+      id: row.id,
+      username: row.username,
+      full_name: row.full_name,
+      email: row.email,
+      phone: showPersonal ? row.phone : maskPhone(row.phone),
+      department: row.department,
+      job_title: row.job_title,
+      avatar: row.avatar,
+      roles,
+      is_active: row.is_active === 1,
       is_locked: row.locked_until !== null && Date.parse(row.locked_until) > Date.now(),
-      last_login_at: row.last_login_at, created_at: row.created_at, updated_at: row.updated_at,
+      last_login_at: row.last_login_at,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
     };
   }
 
-  async list(filter: Omit<UserListFilter, 'limit' | 'offset'>, page: Page, viewer: AuthUser): Promise<{ items: UserView[]; total: number }> {
+  async list(
+    filter: Omit<UserListFilter, 'limit' | 'offset'>,
+    page: Page,
+    viewer: AuthUser,
+  ): Promise<{ items: UserView[]; total: number }> {
     const { rows, total } = await this.users.list({ ...filter, limit: page.limit, offset: page.offset });
     const roles = await this.users.rolesOf(rows.map((r) => r.id));
     const showPersonal = viewer.permissions.has('user:write');
@@ -77,7 +93,9 @@ export class UsersService {
     const found = await this.users.roleIdsByName(unique);
     const missing = unique.filter((n) => !found.some((f) => f.name === n));
     if (missing.length > 0 || unique.includes('guest')) {
-      throw new AppError('ROLE_NOT_FOUND', [{ field: 'role_ids', message: `unknown role: ${[...missing, ...unique.filter((n) => n === 'guest')].join(', ')}` }]);
+      throw new AppError('ROLE_NOT_FOUND', [
+        { field: 'role_ids', message: `unknown role: ${[...missing, ...unique.filter((n) => n === 'guest')].join(', ')}` },
+      ]);
     }
     return found.map((f) => f.id);
   }
@@ -87,15 +105,33 @@ export class UsersService {
     const roleIds = await this.resolveRoles(roleNames(input) ?? []);
     const passwordHash = await hashPassword(input.password);
     const id = await this.sql.kysely.transaction().execute(async (trx) => {
-      if (await this.users.usernameTaken(input.username, undefined, trx)) throw new AppError('USERNAME_TAKEN', [{ field: 'username', message: 'taken' }]);
-      if (input.email && (await this.users.emailTaken(input.email, undefined, trx))) throw new AppError('EMAIL_TAKEN', [{ field: 'email', message: 'taken' }]);
+      if (await this.users.usernameTaken(input.username, undefined, trx))
+        throw new AppError('USERNAME_TAKEN', [{ field: 'username', message: 'taken' }]);
+      if (input.email && (await this.users.emailTaken(input.email, undefined, trx)))
+        throw new AppError('EMAIL_TAKEN', [{ field: 'email', message: 'taken' }]);
       const now = nowIso();
-      const newId = await this.users.insert({
-        username: input.username, email: input.email ?? null, password_hash: passwordHash, full_name: input.full_name,
-        phone: input.phone ?? null, department: input.department ?? input.department_id ?? null, job_title: input.job_title ?? null,
-        avatar: input.avatar ?? '', is_active: input.is_active === false ? 0 : 1, is_builtin: 0, failed_login_count: 0,
-        locked_until: null, last_login_at: null, token_version: 0, created_at: now, updated_at: now, deleted_at: null,
-      }, trx);
+      const newId = await this.users.insert(
+        {
+          username: input.username,
+          email: input.email ?? null,
+          password_hash: passwordHash,
+          full_name: input.full_name,
+          phone: input.phone ?? null,
+          department: input.department ?? input.department_id ?? null,
+          job_title: input.job_title ?? null,
+          avatar: input.avatar ?? '',
+          is_active: input.is_active === false ? 0 : 1,
+          is_builtin: 0,
+          failed_login_count: 0,
+          locked_until: null,
+          last_login_at: null,
+          token_version: 0,
+          created_at: now,
+          updated_at: now,
+          deleted_at: null,
+        },
+        trx,
+      );
       await this.users.setRoles(newId, roleIds, trx);
       return newId;
     });
@@ -110,25 +146,34 @@ export class UsersService {
       if (!row || row.username === 'guest') throw new AppError('USER_NOT_FOUND', [], String(id));
       if (input.username !== undefined && input.username !== row.username) {
         if (row.is_builtin) throw new AppError('BUILTIN_USER', [{ field: 'username', message: 'built-in accounts keep their name' }]);
-        if (await this.users.usernameTaken(input.username, id, trx)) throw new AppError('USERNAME_TAKEN', [{ field: 'username', message: 'taken' }]);
+        if (await this.users.usernameTaken(input.username, id, trx))
+          throw new AppError('USERNAME_TAKEN', [{ field: 'username', message: 'taken' }]);
       }
-      if (input.email && (await this.users.emailTaken(input.email, id, trx))) throw new AppError('EMAIL_TAKEN', [{ field: 'email', message: 'taken' }]);
+      if (input.email && (await this.users.emailTaken(input.email, id, trx)))
+        throw new AppError('EMAIL_TAKEN', [{ field: 'email', message: 'taken' }]);
       const disabling = input.is_active === false && row.is_active === 1;
-      if (disabling && viewer.id === id) throw new AppError('CANNOT_DELETE_SELF', [{ field: 'is_active', message: 'cannot disable yourself' }]);
+      if (disabling && viewer.id === id)
+        throw new AppError('CANNOT_DELETE_SELF', [{ field: 'is_active', message: 'cannot disable yourself' }]);
       const currentRoles = (await this.users.rolesOf([id], trx)).get(id) ?? [];
       const losesAdmin = currentRoles.includes('admin') && (disabling || (names !== undefined && !names.includes('admin')));
       if (losesAdmin && (await this.users.countActiveWithRole('admin', id, trx)) === 0) throw new AppError('LAST_ADMIN');
-      await this.users.update(id, {
-        ...(input.username !== undefined ? { username: input.username } : {}),
-        ...(input.email !== undefined ? { email: input.email } : {}),
-        ...(input.full_name !== undefined ? { full_name: input.full_name } : {}),
-        ...(input.phone !== undefined ? { phone: input.phone } : {}),
-        ...(input.department !== undefined || input.department_id !== undefined ? { department: input.department ?? input.department_id ?? null } : {}),
-        ...(input.job_title !== undefined ? { job_title: input.job_title } : {}),
-        ...(input.avatar !== undefined ? { avatar: input.avatar } : {}),
-        ...(input.is_active !== undefined ? { is_active: input.is_active ? 1 as const : 0 as const } : {}),
-        updated_at: nowIso(),
-      }, trx);
+      await this.users.update(
+        id,
+        {
+          ...(input.username !== undefined ? { username: input.username } : {}),
+          ...(input.email !== undefined ? { email: input.email } : {}),
+          ...(input.full_name !== undefined ? { full_name: input.full_name } : {}),
+          ...(input.phone !== undefined ? { phone: input.phone } : {}),
+          ...(input.department !== undefined || input.department_id !== undefined
+            ? { department: input.department ?? input.department_id ?? null }
+            : {}),
+          ...(input.job_title !== undefined ? { job_title: input.job_title } : {}),
+          ...(input.avatar !== undefined ? { avatar: input.avatar } : {}),
+          ...(input.is_active !== undefined ? { is_active: input.is_active ? (1 as const) : (0 as const) } : {}),
+          updated_at: nowIso(),
+        },
+        trx,
+      );
       if (roleIds) await this.users.setRoles(id, roleIds, trx);
       // A disabled account or changed roles must not keep working through old tokens.
       if (disabling || roleIds) await this.users.bumpTokenVersion(id, trx);
@@ -155,8 +200,11 @@ export class UsersService {
     if (newPassword !== undefined) assertStrongPassword(newPassword, 'new_password');
     const password = newPassword ?? generatePassword();
     await this.users.update(id, {
-      password_hash: await hashPassword(password), token_version: row.token_version + 1, failed_login_count: 0,
-      locked_until: null, updated_at: nowIso(),
+      password_hash: await hashPassword(password),
+      token_version: row.token_version + 1,
+      failed_login_count: 0,
+      locked_until: null,
+      updated_at: nowIso(),
     });
     return newPassword === undefined ? { password } : {};
   }

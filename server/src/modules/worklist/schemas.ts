@@ -17,15 +17,18 @@ export type EchoInput = Static<typeof EchoBody>;
 const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' });
 const Key = (max: number) => Type.String({ maxLength: max, pattern: '^[^*?\\\\]*$' });
 
-export const WorklistQueryBody = Type.Object({
-  patient_id: Type.Optional(Key(64)),
-  patient_name: Type.Optional(Key(64)),
-  accession_number: Type.Optional(Key(16)),
-  study_instance_uid: Type.Optional(Uid),
-  date_from: Type.Optional(Day),
-  date_to: Type.Optional(Day),
-  modality: Type.Optional(Type.String({ pattern: '^[A-Z]{0,16}$' })),
-}, { additionalProperties: false });
+export const WorklistQueryBody = Type.Object(
+  {
+    patient_id: Type.Optional(Key(64)),
+    patient_name: Type.Optional(Key(64)),
+    accession_number: Type.Optional(Key(16)),
+    study_instance_uid: Type.Optional(Uid),
+    date_from: Type.Optional(Day),
+    date_to: Type.Optional(Day),
+    modality: Type.Optional(Type.String({ pattern: '^[A-Z]{0,16}$' })),
+  },
+  { additionalProperties: false },
+);
 
 export const WorklistImportBody = Type.Object({
   study_instance_uid: Uid,

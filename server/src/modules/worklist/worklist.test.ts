@@ -5,16 +5,47 @@ import { splitPart10 } from '../../dimse/dataset.js';
 import { identifierFor, itemOf, MWL_FIND } from './worklist.js';
 
 test('a veterinary match yields species, breed, responsible person and neutered status; the identifier asks for them', () => {
-  const match = writePart10({
-    AccessionNumber: 'A1', PatientName: 'Rex', PatientID: 'P1', PatientBirthDate: '20180704', PatientSex: 'M',
-    PatientSpeciesDescription: 'Canine', PatientBreedDescription: 'Beagle', ResponsiblePerson: 'Owner^Olga', PatientSexNeutered: 'ALTERED',
-    StudyInstanceUID: '1.2.3', ScheduledProcedureStepSequence: [{ Modality: 'DX', ScheduledProcedureStepStartDate: '20261123', ScheduledProcedureStepStartTime: '0930', ScheduledProcedureStepID: 'S1' }],
-  }, { sopClassUid: MWL_FIND, sopInstanceUid: '2.25.1' });
+  const match = writePart10(
+    {
+      AccessionNumber: 'A1',
+      PatientName: 'Rex',
+      PatientID: 'P1',
+      PatientBirthDate: '20180704',
+      PatientSex: 'M',
+      PatientSpeciesDescription: 'Canine',
+      PatientBreedDescription: 'Beagle',
+      ResponsiblePerson: 'Owner^Olga',
+      PatientSexNeutered: 'ALTERED',
+      StudyInstanceUID: '1.2.3',
+      ScheduledProcedureStepSequence: [
+        {
+          Modality: 'DX',
+          ScheduledProcedureStepStartDate: '20261123',
+          ScheduledProcedureStepStartTime: '0930',
+          ScheduledProcedureStepID: 'S1',
+        },
+      ],
+    },
+    { sopClassUid: MWL_FIND, sopInstanceUid: '2.25.1' },
+  );
   const item = itemOf(splitPart10(match).dataset, '1.2.840.10008.1.2.1');
-  assert.deepEqual([item.species, item.breed, item.responsible_person, item.sex_neutered, item.patient_dob, item.scheduled_datetime, item.scheduled_step_id],
-    ['Canine', 'Beagle', 'Owner^Olga', 'ALTERED', '2018-07-04', '2026-11-23T09:30:00', 'S1']);
+  assert.deepEqual(
+    [
+      item.species,
+      item.breed,
+      item.responsible_person,
+      item.sex_neutered,
+      item.patient_dob,
+      item.scheduled_datetime,
+      item.scheduled_step_id,
+    ],
+    ['Canine', 'Beagle', 'Owner^Olga', 'ALTERED', '2018-07-04', '2026-11-23T09:30:00', 'S1'],
+  );
 
-  const query = itemOf(identifierFor({ accession_number: 'A1', date_from: '2026-11-23', date_to: '2026-11-24', modality: 'DX' }), '1.2.840.10008.1.2.1');
+  const query = itemOf(
+    identifierFor({ accession_number: 'A1', date_from: '2026-11-23', date_to: '2026-11-24', modality: 'DX' }),
+    '1.2.840.10008.1.2.1',
+  );
   assert.equal(query.accession_number, 'A1');
   assert.equal(query.modality, 'DX');
   const raw = identifierFor({}).toString('latin1');

@@ -8,7 +8,10 @@ import { BLOCK_BYTES } from './aligned-blocks.js';
 import { IngestJournal, type JournalEntry } from './ingest-journal.js';
 import { RECORD_HEADER, RECORD_MAX, SEGMENT_BYTES } from './segment-log.js';
 
-async function withJournal(direct: boolean, body: (dir: string, open: () => Promise<{ journal: IngestJournal; left: JournalEntry[]; warnings: string[] }>) => Promise<void>): Promise<void> {
+async function withJournal(
+  direct: boolean,
+  body: (dir: string, open: () => Promise<{ journal: IngestJournal; left: JournalEntry[]; warnings: string[] }>) => Promise<void>,
+): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'journal-test-'));
   const opened: IngestJournal[] = [];
   try {
@@ -24,7 +27,11 @@ async function withJournal(direct: boolean, body: (dir: string, open: () => Prom
   }
 }
 
-const segments = (dir: string) => fs.readdirSync(path.join(dir, 'segments')).filter((n) => n.endsWith('.seg')).sort();
+const segments = (dir: string) =>
+  fs
+    .readdirSync(path.join(dir, 'segments'))
+    .filter((n) => n.endsWith('.seg'))
+    .sort();
 
 for (const direct of [true, false]) {
   const how = direct ? 'O_DIRECT' : 'page cache';
@@ -70,10 +77,20 @@ for (const direct of [true, false]) {
       const dropped = first.journal.open(Buffer.from('DICM'));
       dropped.write(randomBytes(10));
       await dropped.discard();
-      assert.ok(entries.every((e) => !('file' in e)), 'records, not files');
-      assert.deepEqual(fs.readdirSync(dir).filter((n) => n.endsWith('.dcm')), [], 'no object files');
+      assert.ok(
+        entries.every((e) => !('file' in e)),
+        'records, not files',
+      );
+      assert.deepEqual(
+        fs.readdirSync(dir).filter((n) => n.endsWith('.dcm')),
+        [],
+        'no object files',
+      );
       const read = await Promise.all(entries.map((e) => first.journal.read(e)));
-      assert.deepEqual(read.map((b) => b.subarray(200)), objects.map((o) => o.subarray(200)));
+      assert.deepEqual(
+        read.map((b) => b.subarray(200)),
+        objects.map((o) => o.subarray(200)),
+      );
       first.journal.settle(entries.slice(0, 2));
       await first.journal.idle();
       await first.journal.close();
@@ -115,7 +132,11 @@ for (const direct of [true, false]) {
       journal.settle(entries.slice(0, -1));
       await journal.idle();
       const names = segments(dir);
-      assert.deepEqual(names.filter((n) => !n.startsWith('spare-')), ['000000000003.seg'], 'segments 1 and 2, passed, are recycled or removed');
+      assert.deepEqual(
+        names.filter((n) => !n.startsWith('spare-')),
+        ['000000000003.seg'],
+        'segments 1 and 2, passed, are recycled or removed',
+      );
       const spares = names.filter((n) => n.startsWith('spare-')).length;
       assert.ok(spares >= 2 && spares <= 4, `segments 1 and 2 kept as spares, at most 4 in all: ${spares}`);
       await journal.close();
@@ -125,7 +146,10 @@ for (const direct of [true, false]) {
       again.journal.settle(again.left);
       await again.journal.idle();
       const next = await again.journal.write([Buffer.from('after the restart')]);
-      assert.ok(!('file' in next) && next.seq > (entries.at(-1) as { seq: number }).seq, 'a new sequence number: a recycled segment\'s old records do not match it');
+      assert.ok(
+        !('file' in next) && next.seq > (entries.at(-1) as { seq: number }).seq,
+        "a new sequence number: a recycled segment's old records do not match it",
+      );
       await again.journal.close();
       const last = await open();
       assert.deepEqual(last.left, [next]);

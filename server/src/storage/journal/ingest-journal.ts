@@ -49,7 +49,11 @@ export class IngestJournal {
   private log: SegmentLog | undefined;
 
   /** `tryDirectIo` false: always through the page cache (the tests cover both ways like this). */
-  constructor(readonly dir: string, private readonly tryDirectIo = true, private readonly warn: (message: string) => void = () => undefined) {}
+  constructor(
+    readonly dir: string,
+    private readonly tryDirectIo = true,
+    private readonly warn: (message: string) => void = () => undefined,
+  ) {}
 
   /** Opens the segment log; returns what an earlier run journalled and did not index, oldest first. */
   async start(): Promise<JournalEntry[]> {
@@ -117,8 +121,12 @@ export class IngestJournal {
     this.prepare();
     // Time, then a per-process counter: names sort in arrival order across restarts.
     this.sequence += 1;
-    const file = path.join(this.dir, `${Date.now().toString().padStart(14, '0')}-${String(this.sequence).padStart(8, '0')}-${randomUUID().slice(0, 8)}.dcm`);
-    const flags = fsSync.constants.O_CREAT | fsSync.constants.O_EXCL | fsSync.constants.O_WRONLY | (this.direct ? fsSync.constants.O_DIRECT : 0);
+    const file = path.join(
+      this.dir,
+      `${Date.now().toString().padStart(14, '0')}-${String(this.sequence).padStart(8, '0')}-${randomUUID().slice(0, 8)}.dcm`,
+    );
+    const flags =
+      fsSync.constants.O_CREAT | fsSync.constants.O_EXCL | fsSync.constants.O_WRONLY | (this.direct ? fsSync.constants.O_DIRECT : 0);
     return { fd: fsSync.openSync(file, flags, 0o640), file };
   }
 
@@ -196,7 +204,11 @@ class ObjectWriter implements JournalWriter {
   private length = 0;
   private file: FileJournalWriter | undefined;
 
-  constructor(private readonly journal: IngestJournal, header: Uint8Array, private block: Buffer | undefined) {
+  constructor(
+    private readonly journal: IngestJournal,
+    header: Uint8Array,
+    private block: Buffer | undefined,
+  ) {
     this.write(header);
   }
 

@@ -19,7 +19,10 @@ abstract class FileWriter implements FileJournalWriter {
   protected fd: number | undefined;
   private readonly inFlight = new Set<Promise<void>>();
 
-  constructor(readonly file: string, fd: number) {
+  constructor(
+    readonly file: string,
+    fd: number,
+  ) {
     this.fd = fd;
   }
 
@@ -39,7 +42,11 @@ abstract class FileWriter implements FileJournalWriter {
 
   /** A write on the thread pool; a failure fails the object at finish(). */
   protected track(write: Promise<void>): void {
-    const tracked = write.catch((error: unknown) => { this.failed ??= error as Error; }).finally(() => this.inFlight.delete(tracked));
+    const tracked = write
+      .catch((error: unknown) => {
+        this.failed ??= error as Error;
+      })
+      .finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
   }
 
@@ -63,7 +70,11 @@ abstract class FileWriter implements FileJournalWriter {
     this.beforeDiscard();
     await Promise.all(this.inFlight);
     if (this.fd !== undefined) {
-      try { fsSync.closeSync(this.fd); } catch { /* already closed */ }
+      try {
+        fsSync.closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
       this.fd = undefined;
     }
     fsSync.rmSync(this.file, { force: true });
@@ -119,7 +130,11 @@ export class DirectJournalWriter extends FileWriter {
   /** File offset of the block being filled. */
   private blockAt = 0;
 
-  constructor(file: string, fd: number, private readonly blocks: AlignedBlocks) {
+  constructor(
+    file: string,
+    fd: number,
+    private readonly blocks: AlignedBlocks,
+  ) {
     super(file, fd);
   }
 
@@ -128,7 +143,8 @@ export class DirectJournalWriter extends FileWriter {
     for (let done = 0; done < bytes.length;) {
       if (!this.block) {
         this.block = this.blocks.take();
-        if (!this.block) throw (this.failed = new Error('the ingest journal is behind by more than its write buffers (the disk is too slow)'));
+        if (!this.block)
+          throw (this.failed = new Error('the ingest journal is behind by more than its write buffers (the disk is too slow)'));
       }
       const n = Math.min(bytes.length - done, BLOCK_BYTES - this.fill);
       this.block.set(bytes.subarray(done, done + n), this.fill);
@@ -151,7 +167,8 @@ export class DirectJournalWriter extends FileWriter {
     if (this.block && this.fill > 0) {
       // The last (often the only) block, here: the fsync that follows waits for it anyway.
       const tail = roundUp(this.fill);
-      if (fsSync.writeSync(this.openFd(), this.block, 0, tail, this.blockAt) !== tail) throw new Error('short write to the ingest journal (disk full?)');
+      if (fsSync.writeSync(this.openFd(), this.block, 0, tail, this.blockAt) !== tail)
+        throw new Error('short write to the ingest journal (disk full?)');
     }
     this.beforeDiscard();
     return length % ALIGN === 0 ? undefined : length;
@@ -165,14 +182,18 @@ export class DirectJournalWriter extends FileWriter {
 
 async function writeAll(fd: number, bytes: Uint8Array, position: number): Promise<void> {
   for (let done = 0; done < bytes.length;) {
-    done += await new Promise<number>((resolve, reject) => fsSync.write(fd, bytes, done, bytes.length - done, position + done, (error, n) => (error ? reject(error) : resolve(n))));
+    done += await new Promise<number>((resolve, reject) =>
+      fsSync.write(fd, bytes, done, bytes.length - done, position + done, (error, n) => (error ? reject(error) : resolve(n))),
+    );
   }
 }
 
 function writeAligned(fd: number, block: Buffer, length: number, position: number): Promise<void> {
-  return new Promise((resolve, reject) => fsSync.write(fd, block, 0, length, position, (error, n) => {
-    if (error) reject(error);
-    else if (n !== length) reject(new Error('short write to the ingest journal (disk full?)'));
-    else resolve();
-  }));
+  return new Promise((resolve, reject) =>
+    fsSync.write(fd, block, 0, length, position, (error, n) => {
+      if (error) reject(error);
+      else if (n !== length) reject(new Error('short write to the ingest journal (disk full?)'));
+      else resolve();
+    }),
+  );
 }

@@ -68,12 +68,22 @@ export class SegmentLog {
   private durableCheckpoint: Position = { seq: 0, offset: 0 };
   private closed = false;
   /** Failing, the checkpoint stays where it was: more records are indexed again after a restart (idempotent). */
-  private readonly checkpointer = new SerialTask(() => this.writeCheckpoint(), () => this.closed);
+  private readonly checkpointer = new SerialTask(
+    () => this.writeCheckpoint(),
+    () => this.closed,
+  );
   /** Failing, no spare is ready: small objects get a file each until one can be made (disk full, say). */
-  private readonly maintainer = new SerialTask(() => this.maintainOnce(), () => this.closed);
+  private readonly maintainer = new SerialTask(
+    () => this.maintainOnce(),
+    () => this.closed,
+  );
 
   /** `direct`: segments are written with O_DIRECT from the aligned blocks the caller fills. */
-  constructor(readonly dir: string, private readonly direct: boolean, private readonly warn: (message: string) => void = () => undefined) {}
+  constructor(
+    readonly dir: string,
+    private readonly direct: boolean,
+    private readonly warn: (message: string) => void = () => undefined,
+  ) {}
 
   /**
    * Start-up: the records an earlier run appended and did not index, in order, and a spare
@@ -92,7 +102,7 @@ export class SegmentLog {
       else if (name.endsWith('.tmp')) await fs.rm(file, { force: true });
       else if (Number.isFinite(seq)) {
         this.highestSeq = Math.max(this.highestSeq, seq);
-        if (seq >= checkpoint.seq) found.push(...await scanSegment(file, seq, seq === checkpoint.seq ? checkpoint.offset : 0));
+        if (seq >= checkpoint.seq) found.push(...(await scanSegment(file, seq, seq === checkpoint.seq ? checkpoint.offset : 0)));
       }
     }
     this.outstanding.push(...found);
@@ -124,7 +134,8 @@ export class SegmentLog {
     block.writeUInt32LE(crc32(block.subarray(0, RECORD_HEADER - 4)), RECORD_HEADER - 4);
     block.fill(0, RECORD_HEADER + length, padded);
     // The segment is open with O_DSYNC: durable when the write returns.
-    if (fsSync.writeSync(current.fd, block, 0, padded, current.offset) !== padded) throw new Error('short write to the ingest journal (disk full?)');
+    if (fsSync.writeSync(current.fd, block, 0, padded, current.offset) !== padded)
+      throw new Error('short write to the ingest journal (disk full?)');
     const entry: RecordEntry = { segment: current.file, seq: current.seq, offset: current.offset, length };
     current.offset += padded;
     this.outstanding.push(entry);
@@ -231,10 +242,15 @@ export class SegmentLog {
     let parsed: Partial<Position> = {};
     try {
       parsed = JSON.parse(text) as Partial<Position>;
-    } catch { /* reported below */ }
-    if (Number.isSafeInteger(parsed.seq) && Number.isSafeInteger(parsed.offset) && parsed.offset! % ALIGN === 0) return { seq: parsed.seq!, offset: parsed.offset! };
+    } catch {
+      /* reported below */
+    }
+    if (Number.isSafeInteger(parsed.seq) && Number.isSafeInteger(parsed.offset) && parsed.offset! % ALIGN === 0)
+      return { seq: parsed.seq!, offset: parsed.offset! };
     // Indexing is idempotent: reading every segment again loses nothing acknowledged.
-    this.warn(`ingest journal: the checkpoint ${file} is damaged (${JSON.stringify(text.slice(0, 80))}); every record in the segments is indexed again`);
+    this.warn(
+      `ingest journal: the checkpoint ${file} is damaged (${JSON.stringify(text.slice(0, 80))}); every record in the segments is indexed again`,
+    );
     return { seq: 0, offset: 0 };
   }
 }
@@ -248,7 +264,10 @@ class SerialTask {
   running: Promise<void> | undefined;
   private again = false;
 
-  constructor(private readonly work: () => Promise<void>, private readonly stopped: () => boolean) {}
+  constructor(
+    private readonly work: () => Promise<void>,
+    private readonly stopped: () => boolean,
+  ) {}
 
   request(): void {
     if (this.running) {
@@ -261,7 +280,11 @@ class SerialTask {
         await this.work();
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- request() sets it while work() is awaited
       } while (this.again && !this.stopped());
-    })().catch(() => undefined).finally(() => { this.running = undefined; });
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        this.running = undefined;
+      });
   }
 }
 

@@ -8,15 +8,29 @@ test('the shipped libraries have the sizes the issue asks for', () => {
   assert.ok(dros.procedures.length >= 150, `DROS procedures: ${dros.procedures.length}`);
   assert.ok(dros.views.length >= 140, `DROS views: ${dros.views.length}`);
   for (const region of ['SKULL', 'SPINE', 'CHEST', 'ABDOMEN', 'PELVIS', 'UPPER LIMB', 'LOWER LIMB']) {
-    assert.ok(dros.views.some((v) => v.anatomic_region === region), region);
+    assert.ok(
+      dros.views.some((v) => v.anatomic_region === region),
+      region,
+    );
   }
   assert.ok(dros.procedures.some((p) => p.procedure_category === 'Paediatric'));
   assert.ok(dros.procedures.filter((p) => p.procedure_type === 'EMERGENCY').length >= 5);
   const vet = buildLibrary('VETDROS');
-  for (const species of ['Dog', 'Cat', 'Rabbit']) assert.ok(vet.views.some((v) => v.patient_type === species), species);
-  for (const position of ['VD', 'DV', 'RL', 'LL', 'OBL']) assert.ok(vet.views.some((v) => v.view_position === position), position);
+  for (const species of ['Dog', 'Cat', 'Rabbit'])
+    assert.ok(
+      vet.views.some((v) => v.patient_type === species),
+      species,
+    );
+  for (const position of ['VD', 'DV', 'RL', 'LL', 'OBL'])
+    assert.ok(
+      vet.views.some((v) => v.view_position === position),
+      position,
+    );
   for (const part of ['THORAX', 'ABDOMEN', 'PELVIS', 'SPINE', 'SKULL', 'FORELIMB', 'HINDLIMB']) {
-    assert.ok(vet.bodyParts.some((b) => b.body_part_id === `Dog_${part}`) && vet.bodyParts.some((b) => b.body_part_id === `Cat_${part}`), part);
+    assert.ok(
+      vet.bodyParts.some((b) => b.body_part_id === `Dog_${part}`) && vet.bodyParts.some((b) => b.body_part_id === `Cat_${part}`),
+      part,
+    );
   }
 });
 
@@ -45,7 +59,10 @@ test('every view has an APR for every size on both work stations, with mAs = mA 
 
 test('bigger patients get more mAs; the inverse-square law follows the SID', () => {
   const lib = buildLibrary('DROS');
-  const chest = (ws: number, size: string) => JSON.parse(lib.exposures.find((e) => e.apr_id === 'View_DX_T_A_CH_PA_00' && e.work_station_id === ws && e.patient_size === size)!.config_object).Common;
+  const chest = (ws: number, size: string) =>
+    JSON.parse(
+      lib.exposures.find((e) => e.apr_id === 'View_DX_T_A_CH_PA_00' && e.work_station_id === ws && e.patient_size === size)!.config_object,
+    ).Common;
   assert.ok(chest(1, 'Large').mAs > chest(1, 'Medium').mAs && chest(1, 'Medium').mAs > chest(1, 'Small').mAs);
   assert.equal(chest(1, 'Medium').kV, 115, 'chest PA at 180 cm: the chart baseline');
   assert.ok(chest(0, 'Medium').mAs < chest(1, 'Medium').mAs / 2, 'table (100 cm) needs far less than 180 cm');

@@ -1,7 +1,12 @@
 import type { Insertable } from 'kysely';
 import type {
-  ProtocolAprDevicesTable, ProtocolAprExposuresTable, ProtocolBodyPartsTable, ProtocolPatientTypesTable,
-  ProtocolProceduresTable, ProtocolProcedureViewsTable, ProtocolViewsTable,
+  ProtocolAprDevicesTable,
+  ProtocolAprExposuresTable,
+  ProtocolBodyPartsTable,
+  ProtocolPatientTypesTable,
+  ProtocolProceduresTable,
+  ProtocolProcedureViewsTable,
+  ProtocolViewsTable,
 } from '../../../db/schema.js';
 import { HUMAN_ADULT, HUMAN_PAEDIATRIC } from './human.js';
 import { ALL_TECHNIQUES, PATIENT_SIZES, exposureFor, type Technique } from './techniques.js';
@@ -26,8 +31,13 @@ export const LIBRARY: Record<Product, SpeciesTemplate[]> = {
 };
 
 const FIELD_CM: Record<FieldSize, [string, string]> = {
-  '8x10': ['20CM', '25CM'], '10x12': ['24CM', '30CM'], '11x14': ['28CM', '35CM'], '14x14': ['35CM', '35CM'],
-  '14x17': ['35CM', '43CM'], '17x17': ['43CM', '43CM'], '7x17': ['18CM', '43CM'],
+  '8x10': ['20CM', '25CM'],
+  '10x12': ['24CM', '30CM'],
+  '11x14': ['28CM', '35CM'],
+  '14x14': ['35CM', '35CM'],
+  '14x17': ['35CM', '43CM'],
+  '17x17': ['43CM', '43CM'],
+  '7x17': ['18CM', '43CM'],
 };
 
 const SIDES = [
@@ -57,14 +67,27 @@ function viewConfig(viewId: string, view: ViewTemplate, side: Side, technique: T
   const o = orientation(view.position, quadruped);
   return {
     DX: {
-      CollimatorCenter: '1', CollimatorFilter: '0', CollimatorNoChange: false,
+      CollimatorCenter: '1',
+      CollimatorFilter: '0',
+      CollimatorNoChange: false,
       CollimatorShape: view.circular ? 'CIRCULAR' : 'RECTANGULAR',
-      CollimatorSize: `${w}IN(${wcm})X${l}IN(${lcm})`, CollimatorSizeLength: `${l}IN`, CollimatorSizeWidth: `${w}IN`,
-      ImageHorizontalFlip: 'NO', ImageLaterality: side.laterality, ImageRotate: '0',
-      LabelPosition: side.laterality === 'L' ? 'RIGHT TOP' : 'LEFT TOP', LabelStyle: '',
-      PatientOrientationColumn: o.column, PatientOrientationRow: o.row,
-      RatioFactorLength: 0, RatioFactorSize: 0, RatioFactorThickness: 0, RatioFactorWeight: 0,
-      StandPos: '43', TargetEXI: technique.targetEI, ViewID: viewId,
+      CollimatorSize: `${w}IN(${wcm})X${l}IN(${lcm})`,
+      CollimatorSizeLength: `${l}IN`,
+      CollimatorSizeWidth: `${w}IN`,
+      ImageHorizontalFlip: 'NO',
+      ImageLaterality: side.laterality,
+      ImageRotate: '0',
+      LabelPosition: side.laterality === 'L' ? 'RIGHT TOP' : 'LEFT TOP',
+      LabelStyle: '',
+      PatientOrientationColumn: o.column,
+      PatientOrientationRow: o.row,
+      RatioFactorLength: 0,
+      RatioFactorSize: 0,
+      RatioFactorThickness: 0,
+      RatioFactorWeight: 0,
+      StandPos: '43',
+      TargetEXI: technique.targetEI,
+      ViewID: viewId,
     },
   };
 }
@@ -90,12 +113,29 @@ export function buildLibrary(product: Product): LibraryRows {
   for (const species of LIBRARY[product]) {
     if (!seenTypes.has(species.patientType)) {
       seenTypes.add(species.patientType);
-      rows.patientTypes.push({ product, patient_type_id: species.patientType, name_en: species.en, name_zh: species.zh, sort: seenTypes.size, is_enabled: 1, is_pre_install: 1 });
+      rows.patientTypes.push({
+        product,
+        patient_type_id: species.patientType,
+        name_en: species.en,
+        name_zh: species.zh,
+        sort: seenTypes.size,
+        is_enabled: 1,
+        is_pre_install: 1,
+      });
     }
     species.parts.forEach((part, partIndex) => {
       const bodyPartId = `${species.patientType}_${part.id}`;
-      rows.bodyParts.push({ product, body_part_id: bodyPartId, patient_type: species.patientType, name_en: part.en, name_zh: part.zh,
-        category: 'DX', sort: partIndex + 1, is_enabled: 1, is_pre_install: 1 });
+      rows.bodyParts.push({
+        product,
+        body_part_id: bodyPartId,
+        patient_type: species.patientType,
+        name_en: part.en,
+        name_zh: part.zh,
+        category: 'DX',
+        sort: partIndex + 1,
+        is_enabled: 1,
+        is_pre_install: 1,
+      });
       const viewIds = new Map<string, string>(); // `${code}/${nn}` → view id
       part.views.forEach((view, viewIndex) => {
         const technique = baseTechnique(species, view);
@@ -104,25 +144,71 @@ export function buildLibrary(product: Product): LibraryRows {
           viewIds.set(`${view.code}/${side.nn}`, viewId);
           aprNo += 1;
           rows.views.push({
-            product, view_id: viewId, patient_type: species.patientType, body_part_id: bodyPartId,
-            name_zh: `${side.zh}${view.zh}`, name_en: side.en ? `${view.en}, ${side.en}` : view.en,
-            view_position: view.position, anatomic_region: part.region, laterality: side.laterality,
-            apr_category: view.technique.toUpperCase(), icon: `${species.patientType}/${viewId}.svg`,
-            work_station_id: view.ws ?? 0, modality: 'DX', config_object: JSON.stringify(viewConfig(viewId, view, side, technique, species.category === 'Animal')),
-            sort: viewIndex + 1, is_enabled: 1, is_pre_install: 1,
+            product,
+            view_id: viewId,
+            patient_type: species.patientType,
+            body_part_id: bodyPartId,
+            name_zh: `${side.zh}${view.zh}`,
+            name_en: side.en ? `${view.en}, ${side.en}` : view.en,
+            view_position: view.position,
+            anatomic_region: part.region,
+            laterality: side.laterality,
+            apr_category: view.technique.toUpperCase(),
+            icon: `${species.patientType}/${viewId}.svg`,
+            work_station_id: view.ws ?? 0,
+            modality: 'DX',
+            config_object: JSON.stringify(viewConfig(viewId, view, side, technique, species.category === 'Animal')),
+            sort: viewIndex + 1,
+            is_enabled: 1,
+            is_pre_install: 1,
           });
           for (const ws of [0, 1] as const) {
             const sid = sidAt(ws, view, technique);
-            rows.devices.push({ product, apr_id: viewId, work_station_id: ws, config_object: JSON.stringify({ Common: {
-              APRNumber: String(aprNo), DetectorAngle: 0, FpdAcquisitionMode: '101', FrameRate: 0, GridSpeed: 0,
-              GridType: technique.grid ? 2 : 0, PositionNumber: String(ws + 1), SID: sid, Thickness: technique.thickness,
-              TubeAngle: view.tubeAngle ?? 0,
-            } }) });
+            rows.devices.push({
+              product,
+              apr_id: viewId,
+              work_station_id: ws,
+              config_object: JSON.stringify({
+                Common: {
+                  APRNumber: String(aprNo),
+                  DetectorAngle: 0,
+                  FpdAcquisitionMode: '101',
+                  FrameRate: 0,
+                  GridSpeed: 0,
+                  GridType: technique.grid ? 2 : 0,
+                  PositionNumber: String(ws + 1),
+                  SID: sid,
+                  Thickness: technique.thickness,
+                  TubeAngle: view.tubeAngle ?? 0,
+                },
+              }),
+            });
             for (const size of PATIENT_SIZES) {
               const e = exposureFor(technique, size, sid);
-              rows.exposures.push({ product, apr_id: viewId, work_station_id: ws, patient_size: size, updated_at: null, updated_by: null,
-                config_object: JSON.stringify({ Common: { AECDensity: 0, AECField: '010', AECFilm: 1, Dose: 0, ExposureMode: 0,
-                  Focus: e.focus, TOD: 0, TubeLoad: 0, kV: e.kV, mA: e.mA, mAs: e.mAs, ms: e.ms } }) });
+              rows.exposures.push({
+                product,
+                apr_id: viewId,
+                work_station_id: ws,
+                patient_size: size,
+                updated_at: null,
+                updated_by: null,
+                config_object: JSON.stringify({
+                  Common: {
+                    AECDensity: 0,
+                    AECField: '010',
+                    AECFilm: 1,
+                    Dose: 0,
+                    ExposureMode: 0,
+                    Focus: e.focus,
+                    TOD: 0,
+                    TubeLoad: 0,
+                    kV: e.kV,
+                    mA: e.mA,
+                    mAs: e.mAs,
+                    ms: e.ms,
+                  },
+                }),
+              });
             }
           }
         }
@@ -131,11 +217,20 @@ export function buildLibrary(product: Product): LibraryRows {
         procedureNo += 1;
         const procedureId = `${prefix}-${String(procedureNo).padStart(4, '0')}`;
         rows.procedures.push({
-          product, procedure_id: procedureId, patient_type: species.patientType, body_part_id: bodyPartId,
-          name_zh: `${side.zh}${zh}`, name_en: side.en ? `${en}, ${side.en}` : en,
-          procedure_type: emergency ? 'EMERGENCY' : 'NORMAL', procedure_category: species.category,
-          protocol_laterality: side.laterality, fast_search: emergency ? 1 : 0, modality: 'DX',
-          sort: procedureNo, is_enabled: 1, is_pre_install: 1,
+          product,
+          procedure_id: procedureId,
+          patient_type: species.patientType,
+          body_part_id: bodyPartId,
+          name_zh: `${side.zh}${zh}`,
+          name_en: side.en ? `${en}, ${side.en}` : en,
+          procedure_type: emergency ? 'EMERGENCY' : 'NORMAL',
+          procedure_category: species.category,
+          protocol_laterality: side.laterality,
+          fast_search: emergency ? 1 : 0,
+          modality: 'DX',
+          sort: procedureNo,
+          is_enabled: 1,
+          is_pre_install: 1,
         });
         codes.forEach((code, index) => {
           const viewId = viewIds.get(`${code}/${side.nn}`) ?? viewIds.get(`${code}/00`);
@@ -145,7 +240,8 @@ export function buildLibrary(product: Product): LibraryRows {
       };
       for (const procedure of part.procedures) {
         const bilateral = procedure.views.some((code) => part.views.find((x) => x.code === code)?.bilateral);
-        for (const side of bilateral ? SIDES : [UNPAIRED]) addProcedure(procedure.zh, procedure.en, procedure.views, side, procedure.emergency ?? false);
+        for (const side of bilateral ? SIDES : [UNPAIRED])
+          addProcedure(procedure.zh, procedure.en, procedure.views, side, procedure.emergency ?? false);
       }
       for (const view of part.views) {
         for (const side of sidesOf(view)) addProcedure(view.zh, view.en, [view.code], side, false);

@@ -23,8 +23,14 @@ export interface Technique {
   targetEI: number;
 }
 
-const t = (kV: number, mAs: number, sid: number, grid: boolean, thickness: number, targetEI = 300): Technique =>
-  ({ kV, mAs, sid, grid, thickness, targetEI });
+const t = (kV: number, mAs: number, sid: number, grid: boolean, thickness: number, targetEI = 300): Technique => ({
+  kV,
+  mAs,
+  sid,
+  grid,
+  thickness,
+  targetEI,
+});
 
 export const HUMAN_TECHNIQUES = {
   chestPA: t(115, 4, 180, true, 22, 250),

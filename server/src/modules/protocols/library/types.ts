@@ -53,8 +53,15 @@ export interface SpeciesTemplate {
 }
 
 /** Shorthand the library tables use: code, names, View Position, technique, field, extras. */
-export function view(code: string, zh: string, en: string, position: string, technique: ViewTemplate['technique'], field: FieldSize,
-  extra: Partial<ViewTemplate> = {}): ViewTemplate {
+export function view(
+  code: string,
+  zh: string,
+  en: string,
+  position: string,
+  technique: ViewTemplate['technique'],
+  field: FieldSize,
+  extra: Partial<ViewTemplate> = {},
+): ViewTemplate {
   return { code, zh, en, position, technique, field, ...extra };
 }
 
