@@ -80,8 +80,8 @@ export async function startServer(dialect: Dialect, extra: Record<string, string
   };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON shapes
 export interface ApiResponse<T = any> {
-  // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON shapes
   status: number;
   headers: Headers;
   body: T;
@@ -116,8 +116,8 @@ export async function call(base: string, method: string, urlPath: string, option
 }
 
 /** Logs in through the diagnosis face and returns the access token. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response JSON
 export async function login(base: string, username: string, password: string): Promise<{ token: string; refresh: string; body: any }> {
-  // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON
   const res = await call(base, 'POST', '/api/v1/auth/login', { body: { username, password } });
   if (res.status !== 200) throw new Error(`login ${username} failed: ${res.status} ${res.text}`);
   return { token: res.body.data.access_token, refresh: res.body.data.refresh_token, body: res.body };
@@ -141,8 +141,8 @@ export async function createUser(
 }
 
 /** Asserts the diagnosis error envelope and returns it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response JSON
 export function isDiagnosisError(body: any, status: number, type?: string): boolean {
-  // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON
   return (
     body?.success === false &&
     body.code === status &&
@@ -155,8 +155,8 @@ export function isDiagnosisError(body: any, status: number, type?: string): bool
 }
 
 /** Asserts the DR error envelope with a hex code. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response JSON
 export function isDrError(body: any, code?: string): boolean {
-  // eslint-disable-line @typescript-eslint/no-explicit-any -- response JSON
   return (
     typeof body?.code === 'string' &&
     /^0x[0-9A-F]{6}$/.test(body.code) &&
