@@ -30,7 +30,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.test.ts', 'server/test/**/*.ts', 'bench/**/*.ts'],
+    files: ['**/*.test.ts', 'server/test/**/*.ts', 'server/test-support/**/*.ts', 'bench/**/*.ts'],
     rules: {
       // Tests and benches read response JSON of arbitrary shape and assert on it field by field.
       '@typescript-eslint/no-unsafe-member-access': 'off',

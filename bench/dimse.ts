@@ -20,13 +20,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeDx } from '../server/src/dicom/dx-writer.js';
-import { testPattern } from '../server/test/support/dicom-fixtures.js';
+import { testPattern } from '../server/test-support/dicom-fixtures.js';
 import { storeFiles } from '../server/src/dimse/store-scu.js';
 import { generateUid } from '../server/src/util/uid.js';
 import { createServer } from '../server/src/app.js';
 import { loadConfig } from '../server/src/config.js';
-import { startOrthanc } from '../server/test/support/dicom-peers.js';
-import { freePort } from '../server/test/support/net.js';
+import { startOrthanc } from '../server/test-support/dicom-peers.js';
+import { freePort } from '../server/test-support/net.js';
 
 const args = new Map(
   process.argv

@@ -13,7 +13,7 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import { createServer } from '../server/src/app.js';
 import { loadConfig } from '../server/src/config.js';
-import { sampleStudy } from '../server/test/support/sample-study.js';
+import { sampleStudy } from '../server/test-support/sample-study.js';
 
 const args = new Map(
   process.argv

@@ -15,10 +15,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { createServer } from '../server/src/app.js';
 import { loadConfig } from '../server/src/config.js';
-import { startOrthanc } from '../server/test/support/dicom-peers.js';
+import { startOrthanc } from '../server/test-support/dicom-peers.js';
 import { writeDx } from '../server/src/dicom/dx-writer.js';
 import { generateUid } from '../server/src/util/uid.js';
-import { sampleStudy } from '../server/test/support/sample-study.js';
+import { sampleStudy } from '../server/test-support/sample-study.js';
 
 const args = new Map(
   process.argv

@@ -1,5 +1,5 @@
 import { writeDx, type DxImageInput } from '../src/dicom/dx-writer.js';
-import { testPattern } from './support/dicom-fixtures.js';
+import { testPattern } from '../test-support/dicom-fixtures.js';
 import { generateUid } from '../src/util/uid.js';
 import type { TestServer } from './helpers.js';
 

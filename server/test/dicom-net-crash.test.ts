@@ -8,7 +8,7 @@ import { readDicom } from '../src/dicom/reader.js';
 import { generateUid } from '../src/util/uid.js';
 import { IngestJournal } from '../src/storage/journal/ingest-journal.js';
 import { dxFor } from './dicom-helpers.js';
-import { startSilentServer, startStorescp } from './support/dicom-peers.js';
+import { startSilentServer, startStorescp } from '../test-support/dicom-peers.js';
 import { ADMIN_PASSWORD, DIALECTS, call, dropSchema, freePort, isolatedEnv, login, sampleStudy, startProcess, until } from './helpers.js';
 
 /** The server restarts underneath: a failed request is one more poll, not a failure. */

@@ -9,7 +9,7 @@ import { readDicom } from '../src/dicom/reader.js';
 import { storeFiles } from '../src/dimse/store-scu.js';
 import { generateUid } from '../src/util/uid.js';
 import { dxFor, storeDx } from './dicom-helpers.js';
-import { startOrthanc, startSilentServer, startStorescp, type Storescp } from './support/dicom-peers.js';
+import { startOrthanc, startSilentServer, startStorescp, type Storescp } from '../test-support/dicom-peers.js';
 import { DIALECTS, call, createUser, freePort, isDrError, sampleStudy, until, withServer } from './helpers.js';
 
 const QUEUE_ENV = {

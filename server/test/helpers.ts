@@ -8,9 +8,9 @@ import pg from 'pg';
 import { createServer, type Server } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 
-// Shared with the benches (server/test/support holds no test files, so importing it registers no hooks).
-export { freePort } from './support/net.js';
-export { sampleStudy } from './support/sample-study.js';
+// Shared with the benches (server/test-support holds no test files, so importing it registers no hooks).
+export { freePort } from '../test-support/net.js';
+export { sampleStudy } from '../test-support/sample-study.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { openDatabase, type Db } from '../src/db/index.js';
 import { generateUid } from '../src/util/uid.js';
 import { dxFor } from './dicom-helpers.js';
-import { startSilentServer, startStorescp } from './support/dicom-peers.js';
+import { startSilentServer, startStorescp } from '../test-support/dicom-peers.js';
 import { ADMIN_PASSWORD, DIALECTS, call, dropSchema, freePort, isolatedEnv, login, startProcess, until } from './helpers.js';
 
 /** The server restarts underneath: a failed request is one more poll, not a failure. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startOrthanc, startWlmscpfs, type Wlmscp } from './support/dicom-peers.js';
+import { startOrthanc, startWlmscpfs, type Wlmscp } from '../test-support/dicom-peers.js';
 import { DIALECTS, call, isDrError, withServer } from './helpers.js';
 
 const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { wasmEncode, type WasmCodecName } from './codecs.js';
-import { bytesOf, testPattern, writeFixture, type FixtureImage } from '../../test/support/dicom-fixtures.js';
+import { bytesOf, testPattern, writeFixture, type FixtureImage } from '../../test-support/dicom-fixtures.js';
 import { decodeFrame } from './pixels.js';
 import { DicomReadError, readDicom, TRANSFER_SYNTAX as TS } from './reader.js';
 import { renderFrame } from './render.js';

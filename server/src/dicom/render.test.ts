@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
-import { bytesOf, testPattern, writeFixture, type FixtureImage } from '../../test/support/dicom-fixtures.js';
+import { bytesOf, testPattern, writeFixture, type FixtureImage } from '../../test-support/dicom-fixtures.js';
 import { decodeFrame } from './pixels.js';
 import { readDicom } from './reader.js';
 import { renderFrame, type RenderOptions } from './render.js';

@@ -1,6 +1,6 @@
 import dcmjs from 'dcmjs';
-import { generateUid } from '../../src/util/uid.js';
-import { TRANSFER_SYNTAX } from '../../src/dicom/reader.js';
+import { generateUid } from '../src/util/uid.js';
+import { TRANSFER_SYNTAX } from '../src/dicom/reader.js';
 
 /**
  * Test and benchmark fixtures: small DICOM images with known pixels in any transfer syntax
