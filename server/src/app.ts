@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
@@ -21,7 +22,7 @@ import { registerDrRoutes, type App } from './http/routing.js';
 import { installValidation } from './http/validation.js';
 import { FileBlobStore } from './storage/blob-store.js';
 import { acquisitionRoutes } from './modules/acquisition/routes.js';
-import { AcquisitionService } from './modules/acquisition/service.js';
+import { AcquisitionService, TOPIC_PROGRESS, TOPIC_STATUS } from './modules/acquisition/service.js';
 import { PipelineRunner } from './imaging/pipeline/runner.js';
 import { deviceRoutes } from './modules/devices/routes.js';
 import { PacsRepository } from './modules/pacs/repository.js';
@@ -50,7 +51,7 @@ import { drImageRoutes, instanceRoutes } from './modules/images/routes.js';
 import { ImageFilesService } from './modules/images/service.js';
 import { installAuditHook } from './modules/audit/hook.js';
 import { AuditRepository } from './modules/audit/repository.js';
-import { RevokedTokensRepository } from './modules/auth/repository.js';
+import { SessionsRepository } from './modules/auth/repository.js';
 import { drAuthRoutes, diagnosisAuthRoutes } from './modules/auth/routes.js';
 import { randomHex, SecretsRepository } from './modules/auth/secrets.js';
 import { AuthService } from './modules/auth/service.js';
@@ -151,6 +152,8 @@ async function installPlugins(app: App, config: Config, configs: ConfigService, 
     xXssProtection: false,
     crossOriginEmbedderPolicy: false,
   });
+  // The session cookie of the file routes (http/session-cookie.ts); the auth hook parses it itself.
+  await app.register(cookie, { hook: false });
   // Multipart forms (post-processed pictures); each route sets its own file limits when it reads parts.
   await app.register(multipart, { limits: { fileSize: 64 * 1024 * 1024, files: 1, fields: 16 } });
   // The spec's header list asks for the legacy XSS filter on; helmet only offers "0".
@@ -162,7 +165,12 @@ async function installPlugins(app: App, config: Config, configs: ConfigService, 
     hook: 'preHandler',
     max: async () => configs.getNumber('security.rate_limit_per_minute').catch(() => config.rateLimitPerMinute),
     timeWindow: 60_000,
-    keyGenerator: (request) => (request.authUser ? `user:${request.authUser.id}` : `ip:${request.ip}`),
+    // Guests share one account but each guest token is a session of its own, with its own bucket.
+    keyGenerator: (request) => {
+      const user = request.authUser;
+      if (!user) return `ip:${request.ip}`;
+      return user.isGuest ? `session:${user.sessionId}` : `user:${user.id}`;
+    },
     errorResponseBuilder: () => new AppError('RATE_LIMITED'),
   });
   await app.register(swagger, {
@@ -191,13 +199,13 @@ export async function createServer(config: Config): Promise<Server> {
 
     const usersRepository = new UsersRepository(db);
     const audit = new AuditRepository(db);
-    const revoked = new RevokedTokensRepository(db);
-    const auth = new AuthService(usersRepository, revoked, new TokenService(jwtSecret), configs);
+    const sessions = new SessionsRepository(db);
+    const auth = new AuthService(usersRepository, sessions, new TokenService(jwtSecret), configs);
     const users = new UsersService(db, usersRepository);
     const stats = new StatsService(new StatsRepository(db), audit, config.dataDir);
     const jobs = new JobsRepository(db);
     const health = new HealthService(db, bus, configs, config.dataDir, build.version, jobs);
-    await revoked.purgeExpired();
+    await sessions.purgeEnded();
     const protocolRepository = new ProtocolRepository(db);
     await protocolRepository.seed('DROS');
     await protocolRepository.seed('VETDROS');
@@ -326,11 +334,25 @@ export async function createServer(config: Config): Promise<Server> {
     });
     const dicomPort = await dimse.listen(config.dicomPort, config.host);
     let closeTransports: () => Promise<void> = () => Promise.resolve();
+    let stopGuard: () => void = () => undefined;
     if (bus.broker) {
-      guardBroker(bus.broker, async (token) => {
-        const outcome = await auth.authenticate(token);
-        return typeof outcome === 'string' ? undefined : outcome.id;
-      });
+      const guard = guardBroker(
+        bus.broker,
+        async (token) => {
+          const outcome = await auth.authenticate(token);
+          if (typeof outcome === 'string') return undefined;
+          return {
+            userId: outcome.id,
+            sessionId: outcome.sessionId,
+            expiresAt: outcome.tokenExpiresAt,
+            isGuest: outcome.isGuest,
+            seesAll: !outcome.isGuest && outcome.permissions.has('study:read'),
+          };
+        },
+        { guestTopics: [TOPIC_STATUS, TOPIC_PROGRESS], clientRoot: 'MODULE', recheckMs: config.mqttRecheckMs },
+      );
+      auth.onSessionsEnded((ids) => guard.endSessions(ids));
+      stopGuard = () => guard.stop();
       const tcp = config.mqttTcpPort === undefined ? undefined : { host: config.host, port: config.mqttTcpPort };
       closeTransports = await attachBrokerTransports(bus.broker, app.server, tcp);
     }
@@ -348,6 +370,7 @@ export async function createServer(config: Config): Promise<Server> {
         await dimse.close();
         await ingest.close();
         await pipeline.close();
+        stopGuard();
         await closeTransports();
         await app.close();
         await busForClose.close();

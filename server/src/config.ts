@@ -12,6 +12,8 @@ export interface Config {
   mqttUrl: string | undefined;
   /** The embedded broker's optional plain MQTT listener (MQTT_TCP_PORT); WebSocket is always on /mqtt. */
   mqttTcpPort: number | undefined;
+  /** How often the embedded broker re-checks every connection's token and session (MQTT_RECHECK_MS). */
+  mqttRecheckMs: number;
   /** Simulated detector matrix (DETECTOR_ROWS / DETECTOR_COLUMNS). */
   detector: { rows: number; columns: number };
   adminPassword: string | undefined;
@@ -72,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mqttUrl: optional(env, 'MQTT_URL'),
     detector: { rows: intFromEnv(env, 'DETECTOR_ROWS', 3072, 64, 8192), columns: intFromEnv(env, 'DETECTOR_COLUMNS', 3072, 64, 8192) },
     mqttTcpPort: optional(env, 'MQTT_TCP_PORT') === undefined ? undefined : intFromEnv(env, 'MQTT_TCP_PORT', 1883, 1, 65535),
+    mqttRecheckMs: intFromEnv(env, 'MQTT_RECHECK_MS', 2000, 100, 600_000),
     adminPassword: optional(env, 'ROENTGEN_ADMIN_PASSWORD'),
     seedUserPassword: optional(env, 'ROENTGEN_SEED_USER_PASSWORD'),
     dicomAet: optional(env, 'DICOM_AET') ?? 'ROENTGEN',

@@ -89,18 +89,20 @@ for (const dialect of DIALECTS) {
       assert.equal(audit.body.data.pagination.total, 4, 'three wrong passwords and one locked attempt are audited');
     });
 
-    test('refresh rotates: the new pair works, the old refresh token is revoked', async () => {
+    test('refresh rotates: the new pair works, the old refresh token is revoked (and replaying it ends the session)', async () => {
       const session = await login(ctx.t.url, 'mgr', SEED_PASSWORD);
       const first = await call(ctx.t.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: session.refresh } });
       assert.equal(first.status, 200);
       assert.notEqual(first.body.data.access_token, session.token);
-      const again = await call(ctx.t.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: session.refresh } });
-      assert.equal(again.status, 401);
-      assert.equal(again.body.error.type, 'AuthenticationError');
       const access = await call(ctx.t.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: session.token } });
       assert.equal(access.status, 401, 'an access token is not a refresh token');
       const me = await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: first.body.data.access_token });
       assert.equal(me.status, 200);
+      const again = await call(ctx.t.url, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: session.refresh } });
+      assert.equal(again.status, 401);
+      assert.equal(again.body.error.type, 'AuthenticationError');
+      const after = await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: first.body.data.access_token });
+      assert.equal(after.status, 401, 'a replayed refresh token revokes the whole session');
     });
 
     test('logout revokes the access token and the given refresh token', async () => {

@@ -73,13 +73,16 @@ for (const dialect of DIALECTS) {
       assert.equal(image.thumbnail_file, `${uid}.webp`);
       assert.equal(image.storage_status, 'Saved');
 
-      // Thumbnails are public by default (spec reading 9, docs/architecture.md): no token needed.
-      const thumb = await fetchBytes(ctx.t.url, `/dr/api/v1/pub/thumbnail/${uid}.webp`);
+      // Files are private by default (spec reading 9, docs/architecture.md): a token (or the session cookie) is needed.
+      const refused = await fetchBytes(ctx.t.url, `/dr/api/v1/pub/thumbnail/${uid}.webp`);
+      assert.equal(refused.status, 401);
+      assert.ok(isDrError(refused.json, '0x070002'));
+      const thumb = await fetchBytes(ctx.t.url, `/dr/api/v1/pub/thumbnail/${uid}.webp`, ctx.admin);
       assert.equal(thumb.status, 200);
       assert.equal(thumb.headers.get('content-type'), 'image/webp');
       const meta = await sharp(thumb.bytes).metadata();
       assert.deepEqual([meta.format, Math.max(meta.width, meta.height)], ['webp', 256]);
-      const again = await fetchBytes(ctx.t.url, `/api/v1/pub/thumbnail/${uid}.webp`, undefined, {
+      const again = await fetchBytes(ctx.t.url, `/api/v1/pub/thumbnail/${uid}.webp`, ctx.admin, {
         'if-none-match': thumb.headers.get('etag')!,
       });
       assert.equal(again.status, 304);
@@ -109,9 +112,14 @@ for (const dialect of DIALECTS) {
       );
       assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/pub/dcm/${uid}.dcm`)).status, 401);
 
-      // In the recycle bin a study's thumbnails stop being public.
+      // An administrator may make thumbnails public; in the recycle bin a study's thumbnails stop being public.
+      const publicThumbnails = (value: boolean) =>
+        call(ctx.t.url, 'PUT', '/api/v1/system/configs/files.public_thumbnails', { token: ctx.admin, body: { config_value: value } });
+      assert.equal((await publicThumbnails(true)).status, 200);
+      assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/pub/thumbnail/${uid}.webp`)).status, 200);
       assert.equal((await dr('DELETE', 'auth/study', [study.study_id])).status, 200);
       assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/pub/thumbnail/${uid}.webp`)).status, 404);
+      assert.equal((await publicThumbnails(false)).status, 200);
       assert.equal(
         (await fetchBytes(ctx.t.url, `/dr/api/v1/auth/f/thumbnail/${uid}.webp`, ctx.admin)).status,
         200,
@@ -208,8 +216,8 @@ for (const dialect of DIALECTS) {
       const other = await exposedStudy();
       assert.equal((await fetchBytes(ctx.t.url, `/dr/api/v1/auth/f/dcm/${own.uid}.dcm`, guest)).status, 200);
       const refused = await fetchBytes(ctx.t.url, `/dr/api/v1/auth/f/dcm/${other.uid}.dcm`, guest);
-      assert.equal(refused.status, 403);
-      assert.ok(isDrError(refused.json, '0x02000D'));
+      assert.equal(refused.status, 404, 'another study does not exist for a guest session');
+      assert.ok(isDrError(refused.json, '0x070001'));
     });
 
     test('bad objects are refused and leave nothing behind', async () => {

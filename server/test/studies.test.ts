@@ -296,7 +296,7 @@ for (const dialect of DIALECTS) {
       assert.equal(emergency.status, 200, emergency.text);
       assert.equal((await dr('GET', `study/${emergency.body.data.study_id}`, undefined, guest)).status, 200);
       const other = await register({ study_type: 'Emergency' });
-      assert.equal((await dr('GET', `study/${other.study_id}`, undefined, guest)).status, 403, 'not one the guest registered');
+      assert.equal((await dr('GET', `study/${other.study_id}`, undefined, guest)).status, 404, 'not one the guest registered');
       assert.equal((await dr('GET', 'study', undefined, guest)).status, 403, 'no worklist browsing');
       assert.equal((await dr('DELETE', 'study', [emergency.body.data.study_id], guest)).status, 403);
     });

@@ -9,12 +9,31 @@ export interface BusProbe {
   error?: string;
 }
 
+/**
+ * Who an event is about: the session whose task produced it. The embedded broker forwards an
+ * event with an audience to that session's clients and to clients that may see every study;
+ * an event without one goes to the latter only (transports.ts, `guardBroker`).
+ */
+export interface Audience {
+  sessionId: string;
+}
+
+const audiences = new WeakMap<Buffer, Audience>();
+
+/**
+ * The audience of a payload the embedded broker is delivering. Aedes hands every subscriber the
+ * very Buffer that was published, so the tag travels with it without entering the MQTT packet.
+ */
+export function audienceOf(payload: unknown): Audience | undefined {
+  return Buffer.isBuffer(payload) ? audiences.get(payload) : undefined;
+}
+
 /** Publish/subscribe for progress events (MQTT topics `MODULE/TASK/...`). */
 export interface Bus {
   readonly kind: 'embedded' | 'external';
   /** The embedded broker, for transports (WebSocket/TCP) to attach clients to. */
   readonly broker: Aedes | undefined;
-  publish(topic: string, payload: unknown): Promise<void>;
+  publish(topic: string, payload: unknown, audience?: Audience): Promise<void>;
   /** Round trip of one message through the broker. */
   probe(timeoutMs?: number): Promise<BusProbe>;
   close(): Promise<void>;
@@ -26,9 +45,11 @@ function encode(payload: unknown): Buffer {
 
 async function embeddedBus(): Promise<Bus> {
   const broker = await Aedes.createBroker();
-  const publish = (topic: string, payload: unknown) =>
+  const publish = (topic: string, payload: unknown, audience?: Audience) =>
     new Promise<void>((resolve, reject) => {
-      broker.publish({ cmd: 'publish', topic, payload: encode(payload), qos: 0, retain: false, dup: false }, (error) =>
+      const bytes = encode(payload);
+      if (audience) audiences.set(bytes, audience);
+      broker.publish({ cmd: 'publish', topic, payload: bytes, qos: 0, retain: false, dup: false }, (error) =>
         error ? reject(error) : resolve(),
       );
     });
@@ -70,6 +91,7 @@ function externalBus(url: string): Bus {
   return {
     kind: 'external',
     broker: undefined,
+    // An external broker's own ACLs decide who receives what; the audience is for the embedded one.
     async publish(topic, payload) {
       await client.publishAsync(topic, encode(payload), { qos: 1 });
     },

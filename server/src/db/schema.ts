@@ -49,11 +49,18 @@ export interface UserRolesTable {
   role_id: number;
 }
 
-export interface RevokedTokensTable {
-  jti: string;
+/** A login or a guest token (migration 011); every token carries its id as `sid`. */
+export interface AuthSessionsTable {
+  id: string;
   user_id: number;
+  kind: 'user' | 'guest';
+  created_at: string;
   expires_at: string;
-  revoked_at: string;
+  revoked_at: string | null;
+  revoked_reason: string;
+  source_ip: string;
+  /** The newest refresh token's id; an older one presented again revokes the session. */
+  refresh_jti: string;
 }
 
 export interface AuditLogsTable {
@@ -228,6 +235,8 @@ export interface StudiesTable {
   deleted_at: string | null;
   deleted_by: number | null;
   details: string;
+  /** The session that registered the study (a guest session sees only its own). */
+  created_session_id: string | null;
 }
 
 export interface SeriesTable {
@@ -328,7 +337,7 @@ export interface Database {
   roles: RolesTable;
   role_permissions: RolePermissionsTable;
   user_roles: UserRolesTable;
-  revoked_tokens: RevokedTokensTable;
+  auth_sessions: AuthSessionsTable;
   audit_logs: AuditLogsTable;
   system_configs: SystemConfigsTable;
   jobs: JobsTable;

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuthService } from '../modules/auth/service.js';
 import type { AuthUser } from './context.js';
 import { AppError } from '../util/errors.js';
+import { sessionCookies } from './session-cookie.js';
 
 function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -19,7 +20,10 @@ export function installAuthHooks(app: FastifyInstance, auth: AuthService): void 
     request.authUser = undefined;
     request.authFailure = undefined;
     const token = bearerToken(request);
-    if (token === undefined) return;
+    if (token === undefined) {
+      if (request.routeOptions.config.roentgen?.cookie) await authenticateByCookie(request, auth);
+      return;
+    }
     if (token === '') {
       request.authFailure = 'TOKEN_INVALID';
       return;
@@ -41,6 +45,18 @@ export function installAuthHooks(app: FastifyInstance, auth: AuthService): void 
       if (!needed.some((p) => user.permissions.has(p))) throw new AppError('FORBIDDEN', [], needed.join(' | '));
     }
   });
+}
+
+/** File routes a browser loads by URL accept the session cookie when no bearer token is sent. */
+async function authenticateByCookie(request: FastifyRequest, auth: AuthService): Promise<void> {
+  for (const token of sessionCookies(request)) {
+    const outcome = await auth.authenticate(token);
+    if (typeof outcome !== 'string') {
+      request.authUser = outcome;
+      return;
+    }
+    request.authFailure ??= outcome;
+  }
 }
 
 /** The authenticated caller, or the reason the request is refused. */

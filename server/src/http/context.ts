@@ -14,6 +14,8 @@ export interface RoentgenRoute {
   access: 'public' | 'authenticated' | { permission: string | string[] };
   /** Routes the guest token may call (emergency workflow); everything else refuses it. */
   guest?: boolean;
+  /** GET file routes a browser loads by URL: the same-origin session cookie counts as the token. */
+  cookie?: boolean;
   /** Audit action name for writes; defaults to METHOD + route URL. */
   audit?: string;
 }

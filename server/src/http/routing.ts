@@ -12,7 +12,7 @@ export type App = FastifyInstance<
 >;
 
 type Access = 'public' | 'authenticated' | Permission | Permission[];
-type Extra = Pick<RoentgenRoute, 'guest' | 'audit'>;
+type Extra = Pick<RoentgenRoute, 'guest' | 'audit' | 'cookie'>;
 
 function toAccess(access: Access): RoentgenRoute['access'] {
   return access === 'public' || access === 'authenticated' ? access : { permission: access };

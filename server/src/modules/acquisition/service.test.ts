@@ -104,6 +104,7 @@ const IMAGE = {
 const USER = {
   id: 1,
   username: 'admin',
+  sessionId: 'test-session',
   roles: [],
   permissions: new Set<string>(),
   jti: 'j',

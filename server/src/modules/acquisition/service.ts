@@ -35,6 +35,8 @@ type InspectionStatus = 'TASK_Idle' | 'TASK_Ready' | 'TASK_Exposing' | 'TASK_Pro
 
 interface Inspection {
   uid: string;
+  /** The session that started it: its events go to that session's MQTT clients (and to readers of every study). */
+  sessionId: string;
   imagePk: number;
   /** Instance Number: the image's place in the study. */
   imageNumber: number;
@@ -95,18 +97,23 @@ export class AcquisitionService {
     };
   }
 
-  private async announce(): Promise<void> {
+  /** Publishes the device and task status; `sessionId` is the session whose action changed it. */
+  private async announce(sessionId: string): Promise<void> {
     const s = this.globalStatus();
     await this.deps.bus
-      .publish(TOPIC_STATUS, {
-        GENStatus: s.gen_status,
-        GENReady: s.gen_ready,
-        FPDStatus: s.fpd_status,
-        FPDReady: s.fpd_ready,
-        InspStatus: s.insp_status,
-        InspReady: s.insp_ready,
-        AllReady: s.all_ready,
-      })
+      .publish(
+        TOPIC_STATUS,
+        {
+          GENStatus: s.gen_status,
+          GENReady: s.gen_ready,
+          FPDStatus: s.fpd_status,
+          FPDReady: s.fpd_ready,
+          InspStatus: s.insp_status,
+          InspReady: s.insp_ready,
+          AllReady: s.all_ready,
+        },
+        { sessionId },
+      )
       .catch(() => undefined);
   }
 
@@ -140,6 +147,7 @@ export class AcquisitionService {
     const series = (await studiesRepo.seriesOf([study.id])).find((s) => s.id === image.series_pk);
     this.inspection = {
       uid,
+      sessionId: user.sessionId,
       imagePk: image.id,
       imageNumber: image.sort,
       studyPk: study.id,
@@ -159,7 +167,7 @@ export class AcquisitionService {
     };
     this.status = 'TASK_Ready';
     if (study.study_status === 'Arrived') await studiesRepo.updateStudy(study.id, { study_status: 'InProgress', updated_at: nowIso() });
-    await this.announce();
+    await this.announce(user.sessionId);
   }
 
   /** The view's field on the detector in pixels, centred; an iris when the view says circular. */
@@ -204,18 +212,20 @@ export class AcquisitionService {
       throw error;
     }
     this.status = 'TASK_Processing';
-    await this.announce();
+    await this.announce(inspection.sessionId);
     const technique = delivered;
     this.pending = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.process(inspection, study, raw.data, technique, triggeredAt))
       .finally(async () => {
         this.status = this.inspection ? 'TASK_Ready' : 'TASK_Idle';
-        await this.announce();
+        await this.announce(inspection.sessionId);
       });
   }
 
-  private async progress(uid: string, status: string, extra: Partial<Record<string, string>> = {}): Promise<void> {
-    await this.deps.bus.publish(TOPIC_PROGRESS, { ...extra, message: extra.message ?? '', sop: uid, status }).catch(() => undefined);
+  private async progress(inspection: Inspection, status: string, extra: Partial<Record<string, string>> = {}): Promise<void> {
+    await this.deps.bus
+      .publish(TOPIC_PROGRESS, { ...extra, message: extra.message ?? '', sop: inspection.uid, status }, { sessionId: inspection.sessionId })
+      .catch(() => undefined);
   }
 
   private async process(inspection: Inspection, study: StudyRow, raw: Uint16Array, technique: Technique, triggeredAt: Date): Promise<void> {
@@ -223,7 +233,7 @@ export class AcquisitionService {
     try {
       const result = await this.deps.pipeline.run(
         { rows: detector.rows, columns: detector.columns, raw, calibration: detector.calibration, targetEi: inspection.targetEi },
-        (stage) => this.progress(inspection.uid, STAGE_STATUS[stage]),
+        (stage) => this.progress(inspection, STAGE_STATUS[stage]),
       );
       const storing = performance.now();
       const stored = await this.store(inspection, study, result, technique, triggeredAt);
@@ -248,11 +258,11 @@ export class AcquisitionService {
           processing_sop: stored.processingUid,
         }),
       });
-      await this.progress(inspection.uid, 'TASK_Success', { dcm: stored.dcm, thumbnail: stored.thumbnail });
+      await this.progress(inspection, 'TASK_Success', { dcm: stored.dcm, thumbnail: stored.thumbnail });
       // The For Processing twin is kept, but the radiographer need not wait for it.
       await stored.keepProcessing();
     } catch (error) {
-      await this.progress(inspection.uid, 'TASK_Failure', { message: error instanceof Error ? error.message : String(error) });
+      await this.progress(inspection, 'TASK_Failure', { message: error instanceof Error ? error.message : String(error) });
     }
   }
 
@@ -335,6 +345,6 @@ export class AcquisitionService {
       this.inspection = undefined;
       this.status = 'TASK_Idle';
     }
-    await this.announce();
+    await this.announce(user.sessionId);
   }
 }

@@ -4,8 +4,10 @@ export interface AuthUser {
   username: string;
   roles: string[];
   permissions: Set<string>;
-  /** Token id, so logout can revoke exactly this token. */
+  /** Token id of the presented access token. */
   jti: string;
+  /** The session (auth_sessions.id) the token belongs to: logout revokes it, a guest's data is scoped to it. */
+  sessionId: string;
   tokenExpiresAt: number;
   isGuest: boolean;
 }

@@ -1,7 +1,9 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ok } from '../../http/envelope.js';
 import { requireUser } from '../../http/auth-hooks.js';
 import { BEARER, defaultEmptyBody, diagnosisRoute, drRoute, type App } from '../../http/routing.js';
+import { clearSessionCookies, setSessionCookie } from '../../http/session-cookie.js';
 import type { UsersService } from '../users/service.js';
 import type { AuthService, IssuedSession } from './service.js';
 import { ACCESS_TOKEN_SECONDS } from './tokens.js';
@@ -32,6 +34,12 @@ function sessionBody(session: IssuedSession) {
   };
 }
 
+/** After a login: where the session came from, and the file routes' session cookie. */
+async function opened(auth: AuthService, request: FastifyRequest, reply: FastifyReply, session: IssuedSession): Promise<void> {
+  await auth.noteSource(session.sessionId, request.ip || '');
+  setSessionCookie(request, reply, session.accessToken, session.accessClaims.exp, false);
+}
+
 /** Diagnosis face: login, refresh, logout, me. */
 export function diagnosisAuthRoutes(app: App, auth: AuthService, users: UsersService): void {
   app.post(
@@ -46,6 +54,7 @@ export function diagnosisAuthRoutes(app: App, auth: AuthService, users: UsersSer
       const session = await auth.login(request.body.username, request.body.password);
       request.authUser = undefined;
       request.auditInfo = { username: session.user.username, resourceType: 'session', resourceId: String(session.user.id) };
+      await opened(auth, request, reply, session);
       return ok(request, reply, sessionBody(session));
     },
   );
@@ -63,6 +72,7 @@ export function diagnosisAuthRoutes(app: App, auth: AuthService, users: UsersSer
     async (request, reply) => {
       const session = await auth.refresh(request.body.refresh_token);
       request.auditInfo = { username: session.user.username, resourceType: 'session', resourceId: String(session.user.id) };
+      setSessionCookie(request, reply, session.accessToken, session.accessClaims.exp, false);
       return ok(request, reply, sessionBody(session));
     },
   );
@@ -72,7 +82,7 @@ export function diagnosisAuthRoutes(app: App, auth: AuthService, users: UsersSer
     {
       schema: {
         tags: ['auth'],
-        summary: 'Revoke the current token (and the refresh token if given)',
+        summary: 'End the current session: its access and refresh tokens stop working (a body is optional)',
         security: BEARER,
         body: Type.Object({ refresh_token: Type.Optional(Type.String({ maxLength: 4096 })) }),
       },
@@ -81,6 +91,7 @@ export function diagnosisAuthRoutes(app: App, auth: AuthService, users: UsersSer
     },
     async (request, reply) => {
       await auth.logout(requireUser(request), request.body.refresh_token);
+      clearSessionCookies(request, reply);
       return ok(request, reply, null);
     },
   );
@@ -115,6 +126,7 @@ export function drAuthRoutes(app: App, auth: AuthService): void {
       request.auditInfo = { username: request.body.username, resourceType: 'session' };
       const session = await auth.login(request.body.username, request.body.password);
       request.auditInfo = { username: session.user.username, resourceType: 'session', resourceId: String(session.user.id) };
+      await opened(auth, request, reply, session);
       return ok(request, reply, {
         token: session.accessToken,
         expire: session.accessClaims.exp,

@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { AuthUser } from './auth-user.js';
 import { AppError } from '../../util/errors.js';
 import { nowIso } from '../../util/time.js';
 import type { ConfigService } from '../system/config-service.js';
 import type { UserRow, UsersRepository } from '../users/repository.js';
 import { assertStrongPassword, decoyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
-import type { RevokedTokensRepository } from './repository.js';
+import { addressAllowed } from './addresses.js';
+import type { SessionRow, SessionsRepository } from './repository.js';
 import type { TokenClaims, TokenService } from './tokens.js';
 
 export const GUEST_USERNAME = 'guest';
@@ -16,17 +18,33 @@ export interface IssuedSession {
   accessToken: string;
   accessClaims: TokenClaims;
   refreshToken: string;
+  sessionId: string;
 }
+
+/** Told when sessions end before their time (logout, replayed refresh token), so live connections can be closed. */
+export type SessionsEndedListener = (sessionIds: readonly string[]) => void;
 
 export type AuthOutcome = AuthUser | 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' | 'ACCOUNT_DISABLED';
 
 export class AuthService {
   constructor(
     private readonly users: UsersRepository,
-    private readonly revoked: RevokedTokensRepository,
+    private readonly sessions: SessionsRepository,
     private readonly tokens: TokenService,
     private readonly configs: ConfigService,
   ) {}
+
+  private readonly endedListeners: SessionsEndedListener[] = [];
+
+  onSessionsEnded(listener: SessionsEndedListener): void {
+    this.endedListeners.push(listener);
+  }
+
+  private async endSessions(ids: readonly string[], reason: string): Promise<void> {
+    for (const id of ids) await this.sessions.revoke(id, reason);
+    if (ids.length === 0) return;
+    for (const listener of this.endedListeners) listener(ids);
+  }
 
   /**
    * Checks a username and password. Failed attempts count against the account; after
@@ -63,42 +81,108 @@ export class AuthService {
     }
   }
 
-  async issueSession(user: UserRow): Promise<IssuedSession> {
+  /** A new session for the user (one login): its access and refresh tokens carry the session's id. */
+  async issueSession(user: UserRow, sourceIp = ''): Promise<IssuedSession> {
+    const sessionId = randomUUID();
     const [access, refresh, { roles, permissions }] = await Promise.all([
-      this.tokens.issue(user, 'access'),
-      this.tokens.issue(user, 'refresh'),
+      this.tokens.issue(user, 'access', sessionId),
+      this.tokens.issue(user, 'refresh', sessionId),
       this.users.accessOf(user.id),
     ]);
-    return { user, roles, permissions, accessToken: access.token, accessClaims: access.claims, refreshToken: refresh.token };
+    await this.sessions.create({
+      id: sessionId,
+      user_id: user.id,
+      kind: 'user',
+      created_at: nowIso(),
+      expires_at: new Date(refresh.claims.exp * 1000).toISOString(),
+      source_ip: sourceIp.slice(0, 64),
+      refresh_jti: refresh.claims.jti,
+    });
+    return {
+      user,
+      roles,
+      permissions,
+      accessToken: access.token,
+      accessClaims: access.claims,
+      refreshToken: refresh.token,
+      sessionId,
+    };
   }
 
-  /** Exchanges a refresh token for a new pair; the old refresh token is revoked (rotation). */
+  /** Records where a session was opened from (the login route knows the address; the login check does not need it). */
+  async noteSource(sessionId: string, sourceIp: string): Promise<void> {
+    await this.sessions.setSource(sessionId, sourceIp.slice(0, 64));
+  }
+
+  private live(session: SessionRow | undefined): session is SessionRow {
+    return session !== undefined && session.revoked_at === null && Date.parse(session.expires_at) > Date.now();
+  }
+
+  /**
+   * Exchanges a refresh token for a new pair in the same session (rotation). Only the session's
+   * newest refresh token is accepted; an older one presented again means it was copied, so the
+   * whole session (the thief's tokens and the owner's) is revoked.
+   */
   async refresh(refreshToken: string): Promise<IssuedSession> {
     const claims = await this.tokens.verify(refreshToken, 'refresh');
     if (typeof claims === 'string') throw new AppError(claims);
-    if (await this.revoked.isRevoked(claims.jti)) throw new AppError('TOKEN_REVOKED');
+    const session = await this.sessions.get(claims.sid);
+    if (!this.live(session) || session.user_id !== claims.id || session.kind !== 'user') throw new AppError('TOKEN_REVOKED');
+    if (session.refresh_jti !== claims.jti) {
+      await this.endSessions([session.id], 'refresh_replayed');
+      throw new AppError('TOKEN_REVOKED');
+    }
     const user = await this.users.findLiveById(claims.id);
     if (!user || user.token_version !== claims.ver) throw new AppError('TOKEN_REVOKED');
     if (!user.is_active) throw new AppError('ACCOUNT_DISABLED');
-    await this.revoked.revoke(claims.jti, user.id, claims.exp);
-    return this.issueSession(user);
+    const [access, refresh, { roles, permissions }] = await Promise.all([
+      this.tokens.issue(user, 'access', session.id),
+      this.tokens.issue(user, 'refresh', session.id),
+      this.users.accessOf(user.id),
+    ]);
+    const expiresAt = new Date(refresh.claims.exp * 1000).toISOString();
+    if (!(await this.sessions.rotateRefresh(session.id, claims.jti, refresh.claims.jti, expiresAt))) {
+      // Two exchanges of one token raced: the loser is a replay.
+      await this.endSessions([session.id], 'refresh_replayed');
+      throw new AppError('TOKEN_REVOKED');
+    }
+    return {
+      user,
+      roles,
+      permissions,
+      accessToken: access.token,
+      accessClaims: access.claims,
+      refreshToken: refresh.token,
+      sessionId: session.id,
+    };
   }
 
-  /** Revokes the presented access token and, when given, the caller's refresh token. */
+  /**
+   * Ends the caller's session: every token of it, access and refresh, stops working, whether or
+   * not the client names its refresh token (the spec's logout has no body). A refresh token of
+   * another session of the same user, when given, ends that session too.
+   */
   async logout(auth: AuthUser, refreshToken: string | undefined): Promise<void> {
-    await this.revoked.revoke(auth.jti, auth.id, auth.tokenExpiresAt);
+    const ended = [auth.sessionId];
     if (refreshToken) {
       const claims = await this.tokens.verify(refreshToken, 'refresh');
-      if (typeof claims !== 'string' && claims.id === auth.id) await this.revoked.revoke(claims.jti, auth.id, claims.exp);
+      if (typeof claims !== 'string' && claims.id === auth.id && claims.sid !== auth.sessionId) ended.push(claims.sid);
     }
+    await this.endSessions(ended, 'logout');
+  }
+
+  /** Ends every session of a user (account deleted, disabled, password reset). */
+  async endSessionsOf(userId: number, reason: string): Promise<void> {
+    const ids = await this.sessions.revokeAllOf(userId, reason);
+    if (ids.length > 0) for (const listener of this.endedListeners) listener(ids);
   }
 
   /** Resolves a bearer token to the user and permissions it carries right now. */
   async authenticate(token: string): Promise<AuthOutcome> {
     const claims = await this.tokens.verify(token, 'access');
     if (typeof claims === 'string') return claims;
-    const [revoked, user] = await Promise.all([this.revoked.isRevoked(claims.jti), this.users.findLiveById(claims.id)]);
-    if (revoked || !user || user.token_version !== claims.ver) return 'TOKEN_REVOKED';
+    const [session, user] = await Promise.all([this.sessions.get(claims.sid), this.users.findLiveById(claims.id)]);
+    if (!this.live(session) || session.user_id !== claims.id || !user || user.token_version !== claims.ver) return 'TOKEN_REVOKED';
     if (!user.is_active) return 'ACCOUNT_DISABLED';
     const { roles, permissions } = await this.users.accessOf(user.id);
     return {
@@ -107,16 +191,35 @@ export class AuthService {
       roles,
       permissions: new Set(permissions),
       jti: claims.jti,
+      sessionId: session.id,
       tokenExpiresAt: claims.exp,
       isGuest: user.username === GUEST_USERNAME,
     };
   }
 
-  /** The token `software_info` hands out for the emergency workflow. */
-  async guestToken(): Promise<{ token: string; expiresAt: number }> {
+  /**
+   * The token `software_info` hands out for the emergency workflow: each one is a session of its
+   * own (own id, own rate-limit bucket, only the studies it registered). Empty when the site
+   * switched guests off (`auth.guest_enabled`) or the caller is not a configured console address
+   * (`auth.guest_allowed_addresses`, IPs and CIDRs; empty allows any).
+   */
+  async guestToken(sourceIp: string): Promise<{ token: string; expiresAt: number }> {
+    const none = { token: '', expiresAt: 0 };
+    if (!(await this.configs.getBoolean('auth.guest_enabled'))) return none;
+    if (!addressAllowed(sourceIp, await this.configs.getString('auth.guest_allowed_addresses'))) return none;
     const guest = await this.users.findLiveByUsername(GUEST_USERNAME);
-    if (!guest || !guest.is_active) return { token: '', expiresAt: 0 };
-    const { token, claims } = await this.tokens.issue(guest, 'access');
+    if (!guest || !guest.is_active) return none;
+    const sessionId = randomUUID();
+    const { token, claims } = await this.tokens.issue(guest, 'access', sessionId);
+    await this.sessions.create({
+      id: sessionId,
+      user_id: guest.id,
+      kind: 'guest',
+      created_at: nowIso(),
+      expires_at: new Date(claims.exp * 1000).toISOString(),
+      source_ip: sourceIp.slice(0, 64),
+      refresh_jti: '',
+    });
     return { token, expiresAt: claims.exp };
   }
 

@@ -13,6 +13,8 @@ export interface TokenClaims {
   typ: TokenKind;
   /** The user's token_version when issued; a bump voids the token. */
   ver: number;
+  /** The session the token belongs to (auth_sessions.id); revoking the session voids the token. */
+  sid: string;
   jti: string;
   exp: number;
   iat: number;
@@ -30,6 +32,7 @@ export class TokenService {
   async issue(
     user: { id: number; username: string; token_version: number },
     kind: TokenKind,
+    sessionId: string,
   ): Promise<{ token: string; claims: TokenClaims }> {
     const iat = Math.floor(Date.now() / 1000);
     const claims: TokenClaims = {
@@ -37,11 +40,12 @@ export class TokenService {
       name: user.username,
       typ: kind,
       ver: user.token_version,
+      sid: sessionId,
       jti: randomUUID(),
       iat,
       exp: iat + (kind === 'access' ? ACCESS_TOKEN_SECONDS : REFRESH_TOKEN_SECONDS),
     };
-    const token = await new SignJWT({ id: claims.id, name: claims.name, typ: claims.typ, ver: claims.ver })
+    const token = await new SignJWT({ id: claims.id, name: claims.name, typ: claims.typ, ver: claims.ver, sid: claims.sid })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setJti(claims.jti)
       .setIssuedAt(iat)
@@ -53,18 +57,19 @@ export class TokenService {
   async verify(token: string, kind: TokenKind): Promise<TokenClaims | VerifyFailure> {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
-      const { id, name, typ, ver, jti, exp, iat } = payload as Partial<TokenClaims>;
+      const { id, name, typ, ver, sid, jti, exp, iat } = payload as Partial<TokenClaims>;
       if (
         typeof id !== 'number' ||
         typeof name !== 'string' ||
         typ !== kind ||
         typeof ver !== 'number' ||
+        typeof sid !== 'string' ||
         typeof jti !== 'string' ||
         typeof exp !== 'number' ||
         typeof iat !== 'number'
       )
         return 'TOKEN_INVALID';
-      return { id, name, typ, ver, jti, exp, iat };
+      return { id, name, typ, ver, sid, jti, exp, iat };
     } catch (error) {
       return error instanceof errors.JWTExpired ? 'TOKEN_EXPIRED' : 'TOKEN_INVALID';
     }

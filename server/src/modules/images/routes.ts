@@ -38,8 +38,12 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
     app.get(
       `/pub/${route.path}/:${route.param}`,
       {
-        schema: { tags: ['dr-file'], summary: `Get ${route.what}; without a token only if the deployment made the kind public`, params },
-        config: drRoute('public'),
+        schema: {
+          tags: ['dr-file'],
+          summary: `Get ${route.what} with a token or the session cookie; without either only if an admin made the kind public`,
+          params,
+        },
+        config: drRoute('public', { cookie: true }),
       },
       async (req, reply) => {
         const file = await files.open(nameOf(req), route.kind, req.authUser, true);
@@ -50,7 +54,7 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
       `/auth/f/${route.path}/:${route.param}`,
       {
         schema: { tags: ['dr-file'], security: BEARER, summary: `Get ${route.what}`, params },
-        config: drRoute([...READ], { guest: true }),
+        config: drRoute([...READ], { guest: true, cookie: true }),
       },
       async (req, reply) =>
         sendFile(req, reply, await files.open(nameOf(req), route.kind, requireUser(req), false), false, route.kind === 'dicom'),

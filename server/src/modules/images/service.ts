@@ -65,17 +65,24 @@ export class ImageFilesService {
     return { dcm: stored.dcm, thumbnail: stored.thumbnail ?? '' };
   }
 
-  /** Who may read a study's files: readers of studies, or the guest for its own emergency study. */
+  /** Who may read a study's files: readers of studies, or a guest session for the emergency studies it registered. */
   private async readableStudy(studyPk: number, user: AuthUser): Promise<StudyRow> {
     const study = await this.studiesRepo.studyByPk(studyPk);
     if (study.deleted_at !== null && !user.permissions.has('recycle:read')) throw new AppError('FILE_NOT_FOUND');
-    this.studies.assertAccess(user, study, false);
+    try {
+      this.studies.assertAccess(user, study, false);
+    } catch (error) {
+      // Another session's study: its files do not exist for this caller either.
+      if (error instanceof AppError && error.errorName === 'STUDY_NOT_FOUND') throw new AppError('FILE_NOT_FOUND');
+      throw error;
+    }
     return study;
   }
 
   /**
    * A file by the name a client asked for. The name is only ever a lookup key; `viaPublic` is the
-   * /pub route, which answers without a token for the kinds the deployment made public.
+   * /pub route, which answers without a token (or session cookie) only for the kinds an admin made
+   * public (`files.public_*`, all off by default: private files by default).
    */
   async open(name: string, kind: StoredFileKind, user: AuthUser | undefined, viaPublic: boolean): Promise<OpenedFile> {
     if (!FILE_NAME.test(name)) throw new AppError('FILE_NOT_FOUND', [], name);

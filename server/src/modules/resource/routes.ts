@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { requireUser } from '../../http/auth-hooks.js';
 import { drTyped, ok } from '../../http/envelope.js';
+import { setSessionCookie } from '../../http/session-cookie.js';
 import { AppError } from '../../util/errors.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import type { AuthService } from '../auth/service.js';
@@ -40,8 +41,10 @@ export function resourceRoutes(app: App, d: ResourceDeps): void {
         d.configs.getString('system.language'),
         d.configs.getString('system.default_locale'),
         d.configs.getString('system.product'),
-        d.auth.guestToken(),
+        d.auth.guestToken(request.ip || ''),
       ]);
+      // The field stays (empty) when guests are switched off or this console may not have one.
+      if (guest.token) setSessionCookie(request, reply, guest.token, guest.expiresAt, true);
       return ok(request, reply, {
         FPD: d.drivers.fpd,
         GEN: d.drivers.gen,

@@ -28,11 +28,21 @@ export class StudiesService {
     private readonly blobs: BlobStore,
   ) {}
 
-  /** Without study:read/write a caller (the guest) may touch only the emergency studies it registered. */
+  /**
+   * Without study:read/write a caller (the guest) may touch only the emergency studies its own
+   * session registered. Each guest token is a session of its own; another session's study is
+   * answered as not found, so a guessable study id reveals nothing.
+   */
   assertAccess(user: AuthUser, study: StudyRow, write: boolean): void {
     if (user.permissions.has(write ? 'study:write' : 'study:read')) return;
-    if (user.permissions.has('study:emergency') && study.study_type === 'Emergency' && parseDetails(study).registered_by === user.id)
+    if (
+      user.permissions.has('study:emergency') &&
+      study.study_type === 'Emergency' &&
+      study.created_session_id !== null &&
+      study.created_session_id === user.sessionId
+    )
       return;
+    if (user.isGuest) throw new AppError('STUDY_NOT_FOUND', [], study.study_id);
     throw new AppError('GUEST_SCOPE');
   }
 
@@ -177,6 +187,7 @@ export class StudiesService {
           deleted_at: null,
           deleted_by: null,
           details: JSON.stringify(details),
+          created_session_id: user.sessionId,
         },
         trx,
       );
