@@ -206,6 +206,9 @@ export async function createServer(config: Config): Promise<Server> {
     const jobs = new JobsRepository(db);
     const health = new HealthService(db, bus, configs, config.dataDir, build.version, jobs);
     await sessions.purgeEnded();
+    // Every software_info call opens a guest session; ended ones are dropped hourly, not only at start.
+    const purgeSessions = setInterval(() => void sessions.purgeEnded().catch(() => undefined), 3600_000);
+    purgeSessions.unref();
     const protocolRepository = new ProtocolRepository(db);
     await protocolRepository.seed('DROS');
     await protocolRepository.seed('VETDROS');
@@ -370,6 +373,7 @@ export async function createServer(config: Config): Promise<Server> {
         await dimse.close();
         await ingest.close();
         await pipeline.close();
+        clearInterval(purgeSessions);
         stopGuard();
         await closeTransports();
         await app.close();
