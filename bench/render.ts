@@ -125,7 +125,7 @@ async function main(): Promise<void> {
     const ours = {
       thumbnail: await time(RUNS, () => fetchOk(`${base}/api/v1/instances/${uid}/preview?size=thumbnail&format=webp`, { headers: auth })),
       full: await time(RUNS, () => fetchOk(`${base}/api/v1/instances/${uid}/preview?size=original&format=jpeg`, { headers: auth })),
-      storedThumb: await time(RUNS, () => fetchOk(`${base}/dr/api/v1/pub/thumbnail/${uid}.webp`)),
+      storedThumb: await time(RUNS, () => fetchOk(`${base}/dr/api/v1/pub/thumbnail/${uid}.webp`, { headers: auth })),
     };
 
     const orthanc = await startOrthanc({ dicom: false });
