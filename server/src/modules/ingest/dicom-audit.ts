@@ -23,7 +23,7 @@ const REJECTIONS_REMEMBERED = 1_000;
 
 const hex = (status: number) => `0x${status.toString(16).toUpperCase().padStart(4, '0')}`;
 
-/** The audit row of an event: who (calling AE in `username`-free detail), from where (`ip`), what (`action`, the UID). */
+/** The audit row of an event: who (the calling AE, in `detail`: no user), from where (`ip`), what (`action`, the UID in `resource_id`). */
 export function dicomAuditRow(event: DicomAuditEvent): Insertable<AuditLogsTable> {
   const peer = event.peer;
   const common = {
