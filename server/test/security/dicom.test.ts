@@ -245,6 +245,20 @@ for (const dialect of DIALECTS) {
       assert.equal((await auditRows('dicom.store.duplicate_refused', uid)).length, 0);
     });
 
+    test('two associations sending one SOP Instance UID at once: one copy is taken, the other refused', async () => {
+      const node = await addNode({});
+      const nodeAet = (await dr('GET', 'manage/pacs')).body.data.scp.find((n: { id: number }) => n.id === node.id).aet as string;
+      const uid = generateUid();
+      const names = ['First^Sender', 'Second^Sender'];
+      const outcomes = await Promise.all(names.map((name) => send(nodeAet, [objectFor(uid, name)])));
+      const statuses = outcomes.map(([o]) => o.status).sort((a, b) => a - b);
+      assert.deepEqual(statuses, [STATUS.SUCCESS, STATUS.DUPLICATE_INSTANCE_REFUSED]);
+      await ctx.t.server.services.ingest.drain();
+      const kept = names[outcomes.findIndex(([o]) => o.status === STATUS.SUCCESS)];
+      const blob = await ctx.t.server.services.imageFiles.blobs.read(`dicom/${uid}.dcm`);
+      assert.equal(readDicom(blob).dataSet.string(TAGS.patientName), kept, 'the stored copy is the acknowledged one');
+    });
+
     test('finding 10: echo by a pacs:read user goes only to configured nodes (403 0x0A000C elsewhere); pacs:write may echo any address', async () => {
       const reader = await createUser(ctx.t.url, ctx.admin, ['tech']);
       const closedPort = await freePort();

@@ -60,27 +60,39 @@ export class DuplicateGuard {
   }
 
   async verdict(sopInstanceUid: string, transferSyntax: string, dataset: Buffer): Promise<DuplicateVerdict> {
-    const existing = await this.existing(sopInstanceUid);
+    const conflict: DuplicateVerdict = { kind: 'conflict', reason: 'the SOP Instance UID is stored with other content' };
+    const taken = await this.sources.indexed(sopInstanceUid);
+    if (taken && 'planned' in taken) return { kind: 'conflict', reason: 'the SOP Instance UID is an image planned on this console' };
+    let existing: Buffer | undefined;
+    try {
+      existing = await this.existing(sopInstanceUid, taken?.stored);
+    } catch {
+      // Registered but not readable (a blob gone): it is still not replaced, and cannot be shown to be the same.
+      return conflict;
+    }
     if (existing === undefined) return { kind: 'new' };
-    if (existing === 'planned') return { kind: 'conflict', reason: 'the SOP Instance UID is an image planned on this console' };
-    return sameObject(existing, transferSyntax, dataset)
-      ? { kind: 'same' }
-      : { kind: 'conflict', reason: 'the SOP Instance UID is stored with other content' };
+    let same = false;
+    try {
+      same = sameObject(existing, transferSyntax, dataset);
+    } catch {
+      // A stored file whose meta header we cannot read is not the same object.
+    }
+    return same ? { kind: 'same' } : conflict;
   }
 
-  private async existing(sopInstanceUid: string): Promise<Buffer | 'planned' | undefined> {
+  /** The bytes of the object already held under the UID: acknowledged into the journal, else stored. */
+  private async existing(sopInstanceUid: string, stored: StoredDicom | undefined): Promise<Buffer | undefined> {
     const pending = this.journalled.get(sopInstanceUid);
     if (pending) {
       try {
         return await readJournalEntry(pending);
       } catch {
         // Indexed and settled meanwhile: the index has it now.
+        const now = await this.sources.indexed(sopInstanceUid);
+        stored = now && 'stored' in now ? now.stored : undefined;
       }
     }
-    const indexed = await this.sources.indexed(sopInstanceUid);
-    if (indexed === undefined) return undefined;
-    if ('planned' in indexed) return 'planned';
-    return this.sources.readBlob(indexed.stored.blob_key);
+    return stored ? this.sources.readBlob(stored.blob_key) : undefined;
   }
 
   /** An object acknowledged from the journal, until its index rows commit. */
