@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { STATUS } from '../../src/dimse/command.js';
 import { DimseError, Association, VERIFICATION, EXPLICIT_LE } from '../../src/dimse/scu.js';
@@ -9,7 +11,9 @@ import { readDicom, readMetaHeader } from '../../src/dicom/reader.js';
 import { TAGS } from '../../src/dicom/tags.js';
 import { generateUid } from '../../src/util/uid.js';
 import { dxFor } from '../dicom-helpers.js';
-import { DIALECTS, call, createUser, freePort, isDrError, withServer } from '../helpers.js';
+import { createServer } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { DIALECTS, call, createUser, dropSchema, freePort, isDrError, isolatedEnv, withServer } from '../helpers.js';
 
 // Issue 15, findings 2 (anyone who reaches the DICOM port can replace a stored image) and 10
 // (scp/echo as a port scanner), through the public interfaces: DICOM with our SCU, and HTTP.
@@ -316,6 +320,69 @@ for (const dialect of DIALECTS) {
         assert.ok(!open.text.includes('SSH') && !open.text.includes(asLength), open.text);
       } finally {
         await server.stop();
+      }
+    });
+  });
+}
+
+for (const dialect of DIALECTS) {
+  describe(`security: the ingest indexer never replaces a stored object on ${dialect}`, () => {
+    test('a journal entry left by a crash that takes a stored UID with other content is set aside and audited, the original kept', async () => {
+      const env = isolatedEnv(dialect);
+      const uid = generateUid();
+      const original = objectFor(uid, 'Original^Patient');
+      try {
+        const first = await createServer(loadConfig(env));
+        try {
+          await first.db.kysely
+            .updateTable('system_configs')
+            .set({ config_value: 'MODALITY' })
+            .where('config_key', '=', 'dicom.scp_allowed_aets')
+            .execute();
+          const [outcome] = await storeFiles(
+            { host: '127.0.0.1', port: first.dicomPort, callingAet: 'MODALITY', calledAet: 'ROENTGEN' },
+            [original],
+            () => undefined,
+          );
+          assert.equal(outcome.status, STATUS.SUCCESS, outcome.comment);
+          await first.services.ingest.drain();
+        } finally {
+          await first.close();
+        }
+        // What the SCP's check never saw: an object journalled (acknowledged) before a crash.
+        const journal = path.join(env.ROENTGEN_DATA_DIR, 'ingest-journal');
+        const forgedName = '00000000000001-00000001-aaaaaaaa.dcm';
+        fs.writeFileSync(path.join(journal, forgedName), objectFor(uid, 'Mallory^Evil'));
+
+        const second = await createServer(loadConfig(env));
+        try {
+          const blob = await second.services.imageFiles.blobs.read(`dicom/${uid}.dcm`);
+          assert.equal(readDicom(blob).dataSet.string(TAGS.patientName), 'Original^Patient');
+          const names = await second.db.kysely
+            .selectFrom('images')
+            .innerJoin('studies', 'studies.id', 'images.study_pk')
+            .select('studies.patient_name')
+            .where('images.sop_instance_uid', '=', uid)
+            .execute();
+          assert.deepEqual(
+            names.map((n) => n.patient_name),
+            ['Original^Patient'],
+          );
+          assert.deepEqual(fs.readdirSync(path.join(journal, 'failed')), [forgedName], 'kept for a person to look at');
+          const audited = await second.db.kysely
+            .selectFrom('audit_logs')
+            .selectAll()
+            .where('action', '=', 'dicom.store.duplicate_refused')
+            .where('resource_id', '=', uid)
+            .execute();
+          assert.equal(audited.length, 1);
+          assert.equal(audited[0].source, 'dicom');
+        } finally {
+          await second.close();
+        }
+      } finally {
+        await dropSchema(env.DATABASE_SCHEMA);
+        fs.rmSync(env.ROENTGEN_DATA_DIR, { recursive: true, force: true });
       }
     });
   });
