@@ -142,6 +142,12 @@ async function scpComparison(median: (v: number[]) => number): Promise<void> {
   const server = await createServer(
     loadConfig({ ROENTGEN_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench12345', DICOM_PORT: '0' }),
   );
+  // storescu calls as STORESCU: our SCP admits only known calling AEs (issue 15).
+  await server.db.kysely
+    .updateTable('system_configs')
+    .set({ config_value: 'STORESCU' })
+    .where('config_key', '=', 'dicom.scp_allowed_aets')
+    .execute();
   const orthanc = await startOrthanc();
   try {
     for (const [label, count, rows, columns] of [

@@ -39,6 +39,10 @@ import { IngestService } from './modules/ingest/ingest.js';
 import { WorklistService } from './modules/worklist/worklist.js';
 import { DimseServer } from './dimse/scp.js';
 import { PacsService } from './modules/pacs/service.js';
+import { CallingAePolicy } from './modules/pacs/admission.js';
+import { EchoService } from './modules/worklist/echo.js';
+import { DicomAudit } from './modules/ingest/dicom-audit.js';
+import { DuplicateGuard } from './modules/ingest/duplicates.js';
 import { GeneratorSimulator } from './modules/devices/generator-simulator.js';
 import { DeviceService } from './modules/devices/service.js';
 import { DetectorSimulator } from './modules/devices/detector-simulator.js';
@@ -302,7 +306,11 @@ export async function createServer(config: Config): Promise<Server> {
       deviceRoutes(scope, devices);
       acquisitionRoutes(scope, acquisition);
       pacsRoutes(scope, new PacsService(pacsRepository));
-      worklistRoutes(scope, new WorklistService(configs, studies, config.dicomAet, config.dicomTimeoutMs), config.dicomTimeoutMs);
+      worklistRoutes(
+        scope,
+        new WorklistService(configs, studies, config.dicomAet, config.dicomTimeoutMs),
+        new EchoService(pacsRepository, configs, config.dicomTimeoutMs),
+      );
       sendRoutes(scope, store);
       recycleBinRoutes(scope, recycleBin, studies);
       resourceRoutes(scope, { auth, configs, users: usersRepository, build, serial, drivers: { fpd: 'Simulator', gen: 'Simulator' } });
@@ -310,6 +318,7 @@ export async function createServer(config: Config): Promise<Server> {
     });
     await app.ready();
     logJobs = (message) => app.log.warn(message);
+    const dicomAudit = new DicomAudit(audit, (message) => app.log.error(message));
     const ingest = new IngestService(
       new ThumbnailQueue(runner, thumbnailKind, logJobs),
       {
@@ -319,19 +328,21 @@ export async function createServer(config: Config): Promise<Server> {
         defaultProduct: config.defaultProduct,
       },
       path.join(config.dataDir, 'ingest-journal'),
+      {
+        guard: new DuplicateGuard({ indexed: (uid) => archive.storedUnder(uid), readBlob: (key) => blobs.read(key) }),
+        audit: (e) => dicomAudit.record(e),
+      },
       (level, message) => app.log[level](message),
     );
     // Objects acknowledged by an earlier run and not indexed yet are indexed before new ones come in.
     receiving = () => ingest.receiving();
     await ingest.start();
     await runner.start();
+    const callingAes = new CallingAePolicy(pacsRepository, configs);
     const dimse = new DimseServer({
       aet: config.dicomAet,
-      allowedCallingAets: async () =>
-        (await configs.getString('dicom.scp_allowed_aets'))
-          .split(',')
-          .map((a) => a.trim())
-          .filter(Boolean),
+      admit: (peer) => callingAes.admit(peer),
+      onRefusal: (refusal) => dicomAudit.record(refusal),
       onStore: (object) => ingest.ingest(object),
       openSink: (header) => ingest.openSink(header),
     });

@@ -146,6 +146,13 @@ for (const dialect of DIALECTS) {
         let server: Awaited<ReturnType<typeof startProcess>> | undefined;
         try {
           server = await startProcess(env);
+          // The sender must be known to our SCP (issue 15: unknown calling AEs are rejected).
+          const admin = (await login(server.url, 'admin', ADMIN_PASSWORD)).token;
+          const allowed = await call(server.url, 'PUT', '/api/v1/system/configs/dicom.scp_allowed_aets', {
+            token: admin,
+            body: { config_value: 'MODALITY' },
+          });
+          assert.equal(allowed.status, 200, allowed.text);
           const sent = await new Promise<string>((resolve, reject) => {
             execFile(
               'storescu',

@@ -59,8 +59,13 @@ for (const dialect of DIALECTS) {
   describe(`DICOM networking on ${dialect}`, () => {
     const ctx = withServer(dialect, QUEUE_ENV);
     let scp: Storescp;
+    /** Calling AE titles our SCP admits besides the PACS nodes (issue 15: unknown ones are rejected). */
+    const setAllowed = (value: string) =>
+      call(ctx.t.url, 'PUT', '/api/v1/system/configs/dicom.scp_allowed_aets', { token: ctx.admin, body: { config_value: value } });
+    const SENDERS = 'MODALITY, ECHOSCU';
     before(async () => {
       scp = await startStorescp();
+      assert.equal((await setAllowed(SENDERS)).status, 200);
     });
     after(() => scp.stop());
     const dr = (method: string, path: string, body?: unknown, token?: string) =>
@@ -403,17 +408,16 @@ for (const dialect of DIALECTS) {
       assert.match(wrongCalled.output, /Called AE Title Not Recognized/i);
     });
 
-    test('our SCP refuses calling AEs not on the list when one is configured, and objects it cannot read', async () => {
-      const setAllowed = (value: string) =>
-        call(ctx.t.url, 'PUT', '/api/v1/system/configs/dicom.scp_allowed_aets', { token: ctx.admin, body: { config_value: value } });
-      assert.equal((await setAllowed('MODALITY, PACS1')).status, 200);
+    test('our SCP refuses calling AEs that are neither nodes nor on the list, and objects it cannot read', async () => {
+      const rogue = await dcmtk('echoscu', ['-aet', 'ROGUE', '-aec', 'ROENTGEN', '127.0.0.1', String(ctx.t.server.dicomPort)]);
+      assert.notEqual(rogue.code, 0);
+      assert.match(rogue.output, /Calling AE Title Not Recognized/i);
+      assert.notEqual((await dcmtk('echoscu', ['-aet', 'PACS1', '-aec', 'ROENTGEN', '127.0.0.1', String(ctx.t.server.dicomPort)])).code, 0);
+      assert.equal((await setAllowed(`${SENDERS}, PACS1`)).status, 200);
       try {
-        const rogue = await dcmtk('echoscu', ['-aet', 'ROGUE', '-aec', 'ROENTGEN', '127.0.0.1', String(ctx.t.server.dicomPort)]);
-        assert.notEqual(rogue.code, 0);
-        assert.match(rogue.output, /Calling AE Title Not Recognized/i);
         assert.equal((await dcmtk('echoscu', ['-aet', 'PACS1', '-aec', 'ROENTGEN', '127.0.0.1', String(ctx.t.server.dicomPort)])).code, 0);
       } finally {
-        await setAllowed('');
+        await setAllowed(SENDERS);
       }
       // A DX without a Study Instance UID: refused with 0xC000 and nothing indexed.
       const uid = generateUid();

@@ -9,7 +9,7 @@ import { IngestJournal, type JournalEntry } from '../src/storage/journal/ingest-
 import { RECORD_MAX } from '../src/storage/journal/segment-log.js';
 import { generateUid } from '../src/util/uid.js';
 import { dxFor } from './dicom-helpers.js';
-import { DIALECTS, until, withServer } from './helpers.js';
+import { DIALECTS, call, until, withServer } from './helpers.js';
 
 /**
  * The ingest journal acknowledges an object only once it is on the disk: a segment record is
@@ -163,6 +163,12 @@ for (const dialect of DIALECTS) {
     const ctx = withServer(dialect);
 
     test("every C-STORE response comes after the object's journal write was made durable", async () => {
+      // The sender must be known to our SCP (issue 15: unknown calling AEs are rejected).
+      const allowed = await call(ctx.t.url, 'PUT', '/api/v1/system/configs/dicom.scp_allowed_aets', {
+        token: ctx.admin,
+        body: { config_value: 'MODALITY' },
+      });
+      assert.equal(allowed.status, 200, allowed.text);
       const journalDir = path.join(ctx.t.dataDir, 'ingest-journal');
       const watch = watchFs((file) => file.startsWith(journalDir));
       const objects = [

@@ -25,7 +25,7 @@ async function refusingPeer(answer: (sopInstanceUid: string) => { status: number
   const received: { uid: string; at: number }[] = [];
   const scp = new DimseServer({
     aet: 'REFUSER',
-    allowedCallingAets: async () => [],
+    admit: async () => ({ accepted: true, mayStore: true }),
     onStore: async (object) => {
       received.push({ uid: object.sopInstanceUid, at: Date.now() });
       return answer(object.sopInstanceUid);

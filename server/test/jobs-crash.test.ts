@@ -54,6 +54,12 @@ for (const dialect of DIALECTS) {
         const jobs = db.kysely;
         let token = (await login(server.url, 'admin', ADMIN_PASSWORD)).token;
         const dr = (verb: string, p: string, body?: unknown) => call(server!.url, verb, `/dr/api/v1/auth/${p}`, { token, body });
+        // The sender must be known to our SCP (issue 15: unknown calling AEs are rejected).
+        const allowed = await call(server.url, 'PUT', '/api/v1/system/configs/dicom.scp_allowed_aets', {
+          token,
+          body: { config_value: 'MODALITY' },
+        });
+        assert.equal(allowed.status, 200, allowed.text);
         await new Promise<void>((resolve, reject) => {
           execFile(
             'storescu',

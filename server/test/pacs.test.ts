@@ -20,7 +20,15 @@ for (const dialect of DIALECTS) {
       params: { verbose: true, debug: false },
       ...over,
     });
-    const list = async () => (await dr('GET', 'manage/pacs')).body.data.scp as { id: number; name: string; is_default: boolean }[];
+    const list = async () =>
+      (await dr('GET', 'manage/pacs')).body.data.scp as {
+        id: number;
+        name: string;
+        is_default: boolean;
+        may_store: boolean;
+        may_query: boolean;
+        may_retrieve: boolean;
+      }[];
 
     test('create, list (both routes), update, one default at a time, delete', async () => {
       const a = await dr('POST', 'manage/pacs', node({ is_default: true }));
@@ -39,11 +47,16 @@ for (const dialect of DIALECTS) {
         'id',
         'is_default',
         'is_enabled',
+        'may_query',
+        'may_retrieve',
+        'may_store',
         'name',
         'params',
         'port',
         'type',
       ]);
+      // Ours beside the spec's fields (issue 15): a new node may store, not query or retrieve.
+      assert.deepEqual([nb.may_store, nb.may_query, nb.may_retrieve], [true, false, false]);
 
       const changed = await dr('PUT', `manage/pacs/${na.id}`, node({ name: na.name, port: 4242, is_default: true }));
       assert.equal(changed.status, 200, changed.text);

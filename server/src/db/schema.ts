@@ -308,6 +308,10 @@ export interface PacsNodesTable {
   params: string;
   created_at: string;
   updated_at: string;
+  /** 0/1: may store objects here (C-STORE to our SCP); query and retrieve are for the Q/R SCP to come. */
+  may_store: Generated<number>;
+  may_query: Generated<number>;
+  may_retrieve: Generated<number>;
 }
 
 export interface StudyCountsTable {

@@ -23,6 +23,13 @@ export const STATUS = {
   SOP_CLASS_NOT_SUPPORTED: 0x0122,
   CANNOT_UNDERSTAND: 0xc000,
   PROCESSING_FAILURE: 0x0110,
+  /** PS3.7 C.5: the caller may not invoke the operation (a node without may_store sending). */
+  NOT_AUTHORIZED: 0x0124,
+  /**
+   * Ours, in the C-STORE "cannot understand" range (PS3.4 B.2.3, Cxxx): the SOP Instance UID is
+   * already stored with other content, and a stored object is never replaced.
+   */
+  DUPLICATE_INSTANCE_REFUSED: 0xc001,
 } as const;
 
 export interface Command {
@@ -151,6 +158,8 @@ export function statusText(status: number): string {
     [STATUS.SOP_CLASS_NOT_SUPPORTED]: 'Refused: SOP Class not supported',
     [STATUS.CANNOT_UNDERSTAND]: 'Error: Cannot understand',
     [STATUS.PROCESSING_FAILURE]: 'Failure: Processing failure',
+    [STATUS.NOT_AUTHORIZED]: 'Refused: Not authorized',
+    [STATUS.DUPLICATE_INSTANCE_REFUSED]: 'Error: SOP Instance already stored with other content',
   };
   return named[status] ?? `Failure 0x${status.toString(16).padStart(4, '0')}`;
 }

@@ -195,7 +195,7 @@ test('files on disk are streamed in PDU-sized slots (readv) and arrive byte for 
   const received = new Map<string, Buffer>();
   const scp = new DimseServer({
     aet: 'ROENTGEN',
-    allowedCallingAets: async () => [],
+    admit: async () => ({ accepted: true, mayStore: true }),
     maxPduLength: 4096,
     onStore: async (o) => {
       received.set(o.sopInstanceUid, Buffer.concat(o.dataset));

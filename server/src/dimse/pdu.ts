@@ -315,5 +315,6 @@ export function rejectReason(rj: AssociateReject): string {
     2: { 1: 'no reason given', 2: 'protocol version not supported' },
     3: { 1: 'temporary congestion', 2: 'local limit exceeded' },
   };
-  return `${permanence}: ${reasons[rj.source]?.[rj.reason] ?? `reason ${rj.reason}`}`;
+  // An unlisted number is not repeated: it may be a byte of something that is no DICOM peer.
+  return `${permanence}: ${reasons[rj.source]?.[rj.reason] ?? 'a reason not in PS3.8'}`;
 }

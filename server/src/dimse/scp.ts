@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { TRANSFER_SYNTAX as TS } from '../dicom/reader.js';
 import { COMMAND, NO_DATASET, STATUS, type Command } from './command.js';
@@ -39,8 +40,27 @@ export const RECEIVABLE_SYNTAXES: string[] = [
 /** Storage SOP classes live under 1.2.840.10008.5.1.4.1.1 (PS3.4 Annex B); we take them all. */
 export const isStorageSopClass = (uid: string) => uid.startsWith('1.2.840.10008.5.1.4.1.1.');
 
+/** Who is on the other end of an association. */
+export interface ScpPeer {
+  /** Names the association in logs and audit rows. */
+  associationId: string;
+  callingAet: string;
+  calledAet: string;
+  /** The peer's IP address (an IPv4-mapped IPv6 address as plain IPv4). */
+  address: string;
+}
+
+/** Whether a calling AE may associate, and whether it may store. */
+export type Admission = { accepted: true; mayStore: boolean } | { accepted: false };
+
+/** What the SCP refused on its own, for the caller's audit trail. */
+export type ScpRefusal =
+  | { kind: 'association-rejected'; peer: ScpPeer; reason: string }
+  | { kind: 'store-not-authorized'; peer: ScpPeer; sopClassUid: string; sopInstanceUid: string; status: number };
+
 export interface ReceivedObject {
   callingAet: string;
+  peer: ScpPeer;
   sopClassUid: string;
   sopInstanceUid: string;
   transferSyntax: string;
@@ -59,15 +79,26 @@ export interface StoreHeader {
 
 export interface ScpOptions {
   aet: string;
-  /** Calling AE titles allowed in; empty: anyone. */
-  allowedCallingAets: () => Promise<string[]>;
+  /**
+   * Whether the calling AE (at its address) may associate and store. A failure to decide
+   * rejects the association (transient): the SCP never lets a caller in because a check failed.
+   */
+  admit: (peer: ScpPeer) => Promise<Admission>;
   onStore: (object: ReceivedObject) => Promise<{ status: number; comment?: string }>;
+  /** Told what the SCP refused by itself (audit); its failures are ignored. */
+  onRefusal?: (refusal: ScpRefusal) => Promise<void>;
   /** A sink the dataset of a C-STORE is written to while it arrives (then passed to onStore). */
   openSink?: (header: StoreHeader) => DatasetSink | undefined;
   log?: LogLine;
   /** An association silent this long is aborted. */
   idleTimeoutMs?: number;
   maxPduLength?: number;
+}
+
+/** The peer's address as the audit trail and the node check want it. */
+export function peerAddress(socket: net.Socket): string {
+  const address = socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
 /**
@@ -109,8 +140,14 @@ export class DimseServer {
       if (type === PDU.ASSOCIATE_RQ && !associated) {
         associated = true;
         const request = decodeAssociateRequest(body);
-        void this.answer(link, request).then((contexts) => {
-          if (contexts.length > 0) void this.serve(link, request, contexts);
+        const peer: ScpPeer = {
+          associationId: randomUUID(),
+          callingAet: request.callingAet,
+          calledAet: request.calledAet,
+          address: peerAddress(socket),
+        };
+        void this.answer(link, request, peer).then(({ contexts, mayStore }) => {
+          if (contexts.length > 0) void this.serve(link, request, contexts, peer, mayStore);
         });
       } else if (type === PDU.RELEASE_RQ) {
         link.write([encodeReleaseResponse()]);
@@ -121,16 +158,25 @@ export class DimseServer {
     };
   }
 
-  /** Accepts or rejects the association; the accepted contexts, or none when rejected. */
-  private async answer(link: Link, rq: AssociateRequest): Promise<AcceptedContext[]> {
-    const reject = (source: number, reason: number) => {
-      link.write([encodeAssociateReject({ result: 1, source, reason })]);
+  /** Accepts or rejects the association; the accepted contexts (none when rejected), and whether the peer may store. */
+  private async answer(link: Link, rq: AssociateRequest, peer: ScpPeer): Promise<{ contexts: AcceptedContext[]; mayStore: boolean }> {
+    // PS3.8 9.3.4: result 1 permanent / 2 transient; source 1 service-user, 3 service-provider (presentation).
+    const reject = (result: number, source: number, reason: number) => {
+      link.write([encodeAssociateReject({ result, source, reason })]);
       link.socket.end();
-      return [] as AcceptedContext[];
+      return { contexts: [] as AcceptedContext[], mayStore: false };
     };
-    if (rq.calledAet !== this.options.aet) return reject(1, 7);
-    const allowed = await this.options.allowedCallingAets().catch(() => [] as string[]);
-    if (allowed.length > 0 && !allowed.includes(rq.callingAet)) return reject(1, 3);
+    if (rq.calledAet !== this.options.aet) return reject(1, 1, 7);
+    let admission: Admission;
+    try {
+      admission = await this.options.admit(peer);
+    } catch {
+      return reject(2, 3, 1); // temporary congestion: the check could not be made, try later
+    }
+    if (!admission.accepted) {
+      await this.refused({ kind: 'association-rejected', peer, reason: 'calling AE title not recognized' });
+      return reject(1, 1, 3);
+    }
     const contexts = rq.contexts.map((c): AcceptedContext => {
       if (c.abstractSyntax !== VERIFICATION && !isStorageSopClass(c.abstractSyntax))
         return { id: c.id, result: CONTEXT_RESULT.ABSTRACT_SYNTAX_NOT_SUPPORTED, transferSyntax: c.transferSyntaxes[0] ?? '' };
@@ -149,14 +195,18 @@ export class DimseServer {
         implementationVersion: IMPLEMENTATION_VERSION,
       }),
     ]);
-    return contexts;
+    return { contexts, mayStore: admission.mayStore };
   }
 
-  private async serve(link: Link, rq: AssociateRequest, accepted: AcceptedContext[]): Promise<void> {
+  private async refused(refusal: ScpRefusal): Promise<void> {
+    await this.options.onRefusal?.(refusal).catch(() => undefined);
+  }
+
+  private async serve(link: Link, rq: AssociateRequest, accepted: AcceptedContext[], peer: ScpPeer, mayStore: boolean): Promise<void> {
     const abstractOf = new Map(rq.contexts.map((c) => [c.id, c.abstractSyntax]));
     const syntaxOf = new Map(accepted.filter((c) => c.result === CONTEXT_RESULT.ACCEPTED).map((c) => [c.id, c.transferSyntax]));
     const openSink = this.options.openSink;
-    if (openSink) {
+    if (openSink && mayStore) {
       link.openSink = (contextId, command) => {
         const transferSyntax = syntaxOf.get(contextId);
         if (command.commandField !== COMMAND.C_STORE_RQ || !transferSyntax || !command.affectedSopInstanceUid) return undefined;
@@ -190,18 +240,25 @@ export class DimseServer {
         const sopClassUid = command.affectedSopClassUid ?? abstractOf.get(contextId) ?? '';
         const sopInstanceUid = command.affectedSopInstanceUid ?? '';
         let outcome: { status: number; comment?: string };
-        try {
-          outcome = await this.options.onStore({
-            callingAet: rq.callingAet,
-            sopClassUid,
-            sopInstanceUid,
-            transferSyntax,
-            dataset: message.dataset,
-            ...(message.sink ? { sink: message.sink } : {}),
-          });
-        } catch (error) {
-          await Promise.resolve(message.sink?.discard()).catch(() => undefined);
-          outcome = { status: STATUS.OUT_OF_RESOURCES, comment: (error as Error).message };
+        if (mayStore) {
+          try {
+            outcome = await this.options.onStore({
+              callingAet: rq.callingAet,
+              peer,
+              sopClassUid,
+              sopInstanceUid,
+              transferSyntax,
+              dataset: message.dataset,
+              ...(message.sink ? { sink: message.sink } : {}),
+            });
+          } catch (error) {
+            await Promise.resolve(message.sink?.discard()).catch(() => undefined);
+            outcome = { status: STATUS.OUT_OF_RESOURCES, comment: (error as Error).message };
+          }
+        } else {
+          // No sink was opened for it (openSink is not set for such an association).
+          outcome = { status: STATUS.NOT_AUTHORIZED, comment: 'this AE may not store here' };
+          await this.refused({ kind: 'store-not-authorized', peer, sopClassUid, sopInstanceUid, status: outcome.status });
         }
         await reply({
           commandField: COMMAND.C_STORE_RSP,

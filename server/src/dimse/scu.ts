@@ -12,6 +12,7 @@ import {
   IMPLEMENTATION_CLASS_UID,
   IMPLEMENTATION_VERSION,
   PDU,
+  PduError,
   rejectReason,
   type AcceptedContext,
   type ProposedContext,
@@ -95,9 +96,15 @@ export class Association {
           ),
         );
       }, options.connectTimeoutMs ?? 10_000);
+      // What a peer sent is never repeated in these messages: a port that is not DICOM would
+      // otherwise show its banner's bytes (as a PDU type or length) to whoever asked.
       link.onClose = (error) => {
         clearTimeout(timer);
-        reject(new DimseError('aborted', `the peer closed the connection during association (${error?.message ?? 'closed'})`));
+        reject(
+          error instanceof PduError || error instanceof RangeError
+            ? new DimseError('protocol', 'not a DICOM peer (its answer to the association request is not a DICOM PDU)')
+            : new DimseError('aborted', 'the peer closed the connection during association'),
+        );
       };
       link.onControl = (type, body) => {
         clearTimeout(timer);
@@ -115,7 +122,7 @@ export class Association {
           const association = new Association(link, ac.contexts, proposed, max, options.dimseTimeoutMs ?? 60_000);
           association.watch();
           resolve(association);
-        } else if (type === PDU.ASSOCIATE_RJ) {
+        } else if (type === PDU.ASSOCIATE_RJ && body.length === 4) {
           const rj = decodeAssociateReject(body);
           log('E', `Association Rejected (${rejectReason(rj)})`);
           link.abort();
@@ -123,10 +130,9 @@ export class Association {
         } else {
           link.abort();
           reject(
-            new DimseError(
-              type === PDU.ABORT ? 'aborted' : 'protocol',
-              type === PDU.ABORT ? 'the peer aborted the association' : `unexpected PDU type ${type} during association`,
-            ),
+            type === PDU.ABORT
+              ? new DimseError('aborted', 'the peer aborted the association')
+              : new DimseError('protocol', 'not a DICOM peer (its answer to the association request is not a DICOM PDU)'),
           );
         }
       };

@@ -400,6 +400,15 @@ export const ERRORS = {
   ),
   WORKLIST_ITEM_NOT_FOUND: entry(404, '0x0A000A', 'NotFoundError', 'The RIS has no such worklist item', 'RIS 中没有该工作列表项'),
   WORKLIST_ITEM_IMPORTED: entry(409, '0x0A000B', 'ConflictError', 'This worklist item is already registered', '该工作列表项已登记'),
+  ECHO_NODE_NOT_CONFIGURED: entry(
+    403,
+    '0x0A000C',
+    'PermissionError',
+    'Echo goes only to a configured DICOM node',
+    '只能对已配置的 DICOM 节点执行 Echo',
+    'Echo a configured PACS node or the RIS, or ask for pacs:write to echo any address',
+    '请选择已配置的 PACS 节点或 RIS，或申请 pacs:write 权限以测试任意地址',
+  ),
   // 0x0Fxxxx: server side
   RATE_LIMITED: entry(429, '0x0F0001', 'RateLimitError', 'Too many requests', '请求过于频繁', 'Wait a moment and retry', '请稍后重试'),
   TIMEOUT: entry(504, '0x0F0002', 'TimeoutError', 'The request took too long', '请求超时', 'Retry later', '请稍后重试'),

@@ -88,6 +88,11 @@ export class FakeArchiveRepository implements ArchiveRepository {
     return this.insert(this.tables.images, values, 'insertImage');
   }
 
+  async storedDicom(name: string) {
+    const file = this.tables.storedFiles.find((f) => f.name === name && f.kind === 'dicom');
+    return file && { blob_key: file.blob_key, sha256: file.sha256, study_pk: file.study_pk, image_pk: file.image_pk ?? null };
+  }
+
   async registerFiles(files: Insertable<StoredFilesTable>[]) {
     if (this.failOn === 'registerFiles') throw new Error('registerFiles failed');
     const names = new Set(files.map((f) => f.name));

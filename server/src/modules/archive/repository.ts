@@ -11,6 +11,14 @@ export interface ImageFileColumns {
   storage_status?: string;
 }
 
+/** A DICOM file the index holds: where its bytes are and what they hash to. */
+export interface StoredDicom {
+  blob_key: string;
+  sha256: string;
+  study_pk: number;
+  image_pk: number | null;
+}
+
 /**
  * What the archive reads and writes in the index. Writes take the transaction they belong to;
  * tests give the archive an in-memory implementation.
@@ -27,6 +35,8 @@ export interface ArchiveRepository {
   insertStudy(values: Insertable<StudiesTable>, trx: Executor): Promise<number>;
   insertSeries(values: Insertable<SeriesTable>, trx: Executor): Promise<number>;
   insertImage(values: Insertable<ImagesTable>, trx: Executor): Promise<number>;
+  /** The registered DICOM file of this name (`<SOP Instance UID>.dcm`), if any. */
+  storedDicom(name: string): Promise<StoredDicom | undefined>;
   /** Replaces any earlier registration of the same names (a re-stored instance keeps its names). */
   registerFiles(files: Insertable<StoredFilesTable>[], trx: Executor): Promise<void>;
   setImageFiles(imagePk: number, values: ImageFileColumns, trx: Executor): Promise<void>;
@@ -82,6 +92,10 @@ export class SqlArchiveRepository implements ArchiveRepository {
 
   insertImage(values: Insertable<ImagesTable>, trx: Executor) {
     return this.studies.insertImage(values, trx);
+  }
+
+  storedDicom(name: string) {
+    return this.files.byName(name, 'dicom');
   }
 
   registerFiles(files: Insertable<StoredFilesTable>[], trx: Executor) {

@@ -189,14 +189,32 @@ describe('received objects (scp, upload, stow)', () => {
     );
   });
 
-  test('the same instance again is found, its file registration rewritten, not duplicated', async () => {
+  test('the same instance again: the same bytes are done with nothing written, other bytes refused and the first copy kept', async () => {
     const { archive, repo } = newTestArchive();
     const uid = generateUid();
-    const first = await archive.storeInstance(ownObject(dxFor(uid)), { origin: 'scp' });
-    const again = await archive.storeInstance(ownObject(dxFor(uid)), { origin: 'upload' });
-    assert.deepEqual([first.created, again.created, again.imagePk], [true, false, first.imagePk]);
+    const bytes = dxFor(uid);
+    const first = await archive.storeInstance(ownObject(bytes), { origin: 'scp' });
+    const transactions = repo.transactions;
+    const again = await archive.storeInstance(ownObject(Buffer.from(bytes)), { origin: 'upload' });
+    assert.deepEqual([first.created, again.created, again.imagePk, again.duplicate], [true, false, first.imagePk, 'same']);
+    const other = await archive.storeInstance(
+      ownObject(dxFor(uid, { patient: { id: 'EVIL', name: 'Mallory^Evil', birthDate: '', sex: 'O', age: '' } })),
+      {
+        origin: 'scp',
+      },
+    );
+    assert.equal(other.duplicate, 'refused');
+    assert.equal(repo.transactions, transactions + 2, 'one (empty) transaction each, no rows written');
     assert.equal(repo.tables.images.length, 1);
     assert.equal(repo.tables.storedFiles.filter((f) => f.name === `${uid}.dcm`).length, 1);
+    assert.ok((await archive.blobs.read(`dicom/${uid}.dcm`)).equals(bytes), 'the first copy is what is stored');
+  });
+
+  test('a received object may not take the UID of an image planned here', async () => {
+    const { archive, repo } = newTestArchive();
+    const { sopInstanceUid: uid } = await planned(repo);
+    assert.deepEqual(await archive.storedUnder(uid), { planned: true });
+    assert.equal((await archive.storeInstance(ownObject(dxFor(uid)), { origin: 'scp' })).duplicate, 'refused');
   });
 
   test('a species makes the study veterinary and names the patient type; an existing patient keeps its type', async () => {

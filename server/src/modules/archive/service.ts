@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Executor } from '../../db/index.js';
 import type { StoredFileRole } from '../../db/schema.js';
 import type { Frame } from '../../dicom/pixels.js';
@@ -15,7 +16,7 @@ import {
   receivedSeries,
   receivedStudy,
 } from './received.js';
-import type { ArchiveRepository } from './repository.js';
+import type { ArchiveRepository, StoredDicom } from './repository.js';
 import { captureName, dicomName, imageRow, storedFileRow, unindexableReason, type FileEntry } from './rows.js';
 import { renderThumbnail, thumbnailEntry, type ThumbnailTarget } from './thumbnail.js';
 
@@ -68,6 +69,16 @@ export interface StoredInstance {
   blobKey: string;
   /** Made with the instance (exposures); received objects get theirs later (makeThumbnail). */
   thumbnail?: string;
+  /** A received instance whose SOP Instance UID was taken: stored with these bytes already, or refused (storeReceived). */
+  duplicate?: 'same' | 'refused';
+}
+
+/** The SHA-256 of an instance's bytes (a journal file's was computed as it was read). */
+function contentSha256(content: InstanceContent): string {
+  if ('file' in content) return content.digest.sha256;
+  const hash = createHash('sha256');
+  for (const part of Buffer.isBuffer(content.bytes) ? [content.bytes] : content.bytes) hash.update(part);
+  return hash.digest('hex');
 }
 
 /** A file to store: its registry entry and its bytes (a promise when still being made). */
@@ -159,22 +170,66 @@ export class Archive {
   }
 
   /**
+   * What the index holds under a SOP Instance UID: its stored DICOM object, an image planned on
+   * this console that has none yet (its UID is not for outsiders to fill), or nothing.
+   */
+  async storedUnder(sopInstanceUid: string): Promise<{ stored: StoredDicom } | { planned: true } | undefined> {
+    const stored = await this.repo.storedDicom(dicomName(sopInstanceUid));
+    if (stored) return { stored };
+    return (await this.repo.image(sopInstanceUid)) ? { planned: true } : undefined;
+  }
+
+  /**
    * Received objects: their blobs first, then one transaction for the rows of them all (one
-   * commit shared). Storing the same instance again is idempotent: its image is found and its
-   * file row rewritten. Blobs are not removed when the transaction fails: the caller keeps the
-   * objects and stores them again.
+   * commit shared). A stored object is never replaced (docs/architecture.md, decisions:
+   * "Duplicate SOP Instance UIDs"): an instance already stored with the same bytes is done
+   * (`duplicate: 'same'`, nothing written: a retry, or the journal indexed again after a crash),
+   * one stored with other bytes, or whose UID is an image planned here, is refused (`duplicate:
+   * 'refused'`, nothing written). Blobs are not removed when the transaction fails: the caller
+   * keeps the objects and stores them again.
    */
   async storeReceived(objects: readonly InstanceObject[], origin: ReceivedOrigin): Promise<StoredInstance[]> {
     for (const { parsed } of objects) {
       const reason = unindexableReason(parsed.meta);
       if (reason) throw new DicomReadError(`${origin}: ${parsed.meta.sopInstanceUid}: ${reason}`);
     }
-    const blobs: BlobInfo[] = [];
-    for (const { parsed, content } of objects) blobs.push(await this.put(`dicom/${dicomName(parsed.meta.sopInstanceUid)}`, content));
+    // What is already there, and what this batch holds twice (the first copy is the one kept).
+    const outcomes: ({ blob: BlobInfo } | { duplicate: StoredInstance })[] = [];
+    const inBatch = new Map<string, string>();
+    for (const { parsed, content } of objects) {
+      const sopInstanceUid = parsed.meta.sopInstanceUid;
+      const dcm = dicomName(sopInstanceUid);
+      const earlier = await this.storedUnder(sopInstanceUid);
+      const known = earlier && 'stored' in earlier ? earlier.stored.sha256 : inBatch.get(dcm);
+      if (earlier || known !== undefined) {
+        const same = known !== undefined && known === contentSha256(content);
+        const kept = earlier && 'stored' in earlier ? earlier.stored : undefined;
+        outcomes.push({
+          duplicate: {
+            sopInstanceUid,
+            studyPk: kept?.study_pk ?? 0,
+            imagePk: kept?.image_pk ?? null,
+            created: false,
+            dcm,
+            blobKey: kept?.blob_key ?? `dicom/${dcm}`,
+            duplicate: same ? 'same' : 'refused',
+          },
+        });
+        continue;
+      }
+      const blob = await this.put(`dicom/${dcm}`, content);
+      inBatch.set(dcm, blob.sha256 ?? contentSha256(content));
+      outcomes.push({ blob });
+    }
     return this.repo.transaction(async (trx) => {
       const stored: StoredInstance[] = [];
       for (const [index, { parsed }] of objects.entries()) {
-        const blob = blobs[index];
+        const outcome = outcomes[index];
+        if ('duplicate' in outcome) {
+          stored.push(outcome.duplicate);
+          continue;
+        }
+        const { blob } = outcome;
         const sopInstanceUid = parsed.meta.sopInstanceUid;
         const dcm = dicomName(sopInstanceUid);
         const keys = await this.indexReceived(parsed, dcm, trx);

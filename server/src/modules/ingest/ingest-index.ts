@@ -22,6 +22,12 @@ export interface IndexDeps {
 
 export interface IndexOutcome {
   indexed: IndexedObject[];
+  /**
+   * Objects whose SOP Instance UID the index holds already (the SCP's check before acknowledging
+   * missed them: a crash, two copies in the journal at start-up): done when the bytes are the
+   * same, refused (kept in the journal's failed/ folder, audited) when not. Nothing was written for them.
+   */
+  duplicates: { entry: JournalEntry; sopInstanceUid: string; refused: boolean }[];
   /** Journal entries that do not hold a readable object (a file cut short by a crash before its acknowledgement). */
   unreadable: { entry: JournalEntry; reason: string }[];
 }
@@ -30,8 +36,8 @@ export interface IndexOutcome {
  * A batch of journalled objects into the archive: blobs first (a file is linked from the
  * journal, a record copied out of its segment), then one transaction for the batch's rows (one
  * commit shared by all). The entries are the caller's to settle once this returns; a crash
- * before that leaves them, and indexing them again is idempotent (the image is found, its file
- * row rewritten).
+ * before that leaves them, and indexing them again is idempotent (the object is found stored
+ * with the same bytes, nothing is written).
  */
 export async function indexObjects(deps: IndexDeps, entries: readonly JournalEntry[]): Promise<IndexOutcome> {
   const readable: { entry: JournalEntry; object: InstanceObject }[] = [];
@@ -47,15 +53,22 @@ export async function indexObjects(deps: IndexDeps, entries: readonly JournalEnt
     readable.map((r) => r.object),
     'scp',
   );
-  const indexed = stored.map((s, i): IndexedObject => ({
-    studyPk: s.studyPk,
-    imagePk: s.imagePk!,
-    created: s.created,
-    entry: readable[i].entry,
-    sopInstanceUid: s.sopInstanceUid,
-    blobKey: s.blobKey,
-  }));
-  return { indexed, unreadable };
+  const indexed: IndexedObject[] = [];
+  const duplicates: IndexOutcome['duplicates'] = [];
+  for (const [i, s] of stored.entries()) {
+    const { entry } = readable[i];
+    if (s.duplicate) duplicates.push({ entry, sopInstanceUid: s.sopInstanceUid, refused: s.duplicate === 'refused' });
+    else
+      indexed.push({
+        studyPk: s.studyPk,
+        imagePk: s.imagePk!,
+        created: s.created,
+        entry,
+        sopInstanceUid: s.sopInstanceUid,
+        blobKey: s.blobKey,
+      });
+  }
+  return { indexed, duplicates, unreadable };
 }
 
 /**

@@ -7,6 +7,8 @@ import { IndexWorker, type IndexWorkerData } from './index-client.js';
 import type { IndexOutcome } from './ingest-index.js';
 import { entryKey, IngestJournal, type JournalEntry, type JournalWriter } from '../../storage/journal/ingest-journal.js';
 import type { ThumbnailQueue } from './thumbnail-job.js';
+import type { DicomAuditEvent } from './dicom-audit.js';
+import type { DuplicateGuard } from './duplicates.js';
 
 /** Objects indexed per transaction: the commit is shared. */
 const BATCH = 32;
@@ -68,6 +70,8 @@ export class IngestService {
     private readonly thumbnails: ThumbnailQueue,
     settings: IndexWorkerData,
     journalDir: string,
+    /** Refuses what would take a stored SOP Instance UID, and audits the refusals. */
+    private readonly duplicates: { guard: DuplicateGuard; audit: (event: DicomAuditEvent) => Promise<void> },
     private readonly log: IngestLog = () => undefined,
   ) {
     this.journal = new IngestJournal(journalDir, true, (message) => log('warn', message));
@@ -125,9 +129,38 @@ export class IngestService {
       await sink?.discard();
       return { status: STATUS.CANNOT_UNDERSTAND, comment: "SOP Instance, Study or Series UID missing or not the command's" };
     }
+    // Decided before the acknowledgement, so the status we answer is the truth: a stored object
+    // is never replaced, the same bytes again are a success, other bytes under its UID a refusal.
+    return this.duplicates.guard.exclusive(o.sopInstanceUid, async () => {
+      const verdict = await this.duplicates.guard.verdict(o.sopInstanceUid, o.transferSyntax, dataset);
+      if (verdict.kind !== 'new') {
+        await sink?.discard();
+        if (verdict.kind === 'same') return { status: STATUS.SUCCESS };
+        const status = STATUS.DUPLICATE_INSTANCE_REFUSED;
+        await this.duplicates.audit({
+          kind: 'duplicate-refused',
+          peer: o.peer,
+          sopClassUid: o.sopClassUid,
+          sopInstanceUid: o.sopInstanceUid,
+          status,
+          reason: verdict.reason,
+        });
+        return { status, comment: verdict.reason.slice(0, 64) };
+      }
+      return this.journalled(o, dataset, sink);
+    });
+  }
+
+  /** Makes a new object durable in the journal and queues it for the indexer. */
+  private async journalled(
+    o: ReceivedObject,
+    dataset: Buffer,
+    sink: JournalWriter | undefined,
+  ): Promise<{ status: number; comment?: string }> {
     try {
       // Written while it arrived (the SCP's sink), or here.
       const entry = await (sink ? sink.finish() : this.journal.write([metaHeader({ ...o, sourceAet: o.callingAet }), dataset]));
+      this.duplicates.guard.journal(o.sopInstanceUid, entry);
       this.queue.push({ entry, at: Date.now() });
     } catch (error) {
       return { status: STATUS.OUT_OF_RESOURCES, comment: `not stored: ${(error as Error).message}`.slice(0, 64) };
@@ -187,6 +220,8 @@ export class IngestService {
         this.retryLater((error as Error).message);
       }
       if (settled.length === 0) return;
+      // Their rows have committed: the index answers for their UIDs before the journal lets go of them.
+      this.duplicates.guard.settled(settled);
       this.journal.settle(settled);
       const done = new Set(settled.map(entryKey));
       this.queue.splice(0, this.queue.length, ...this.queue.filter((q) => !done.has(entryKey(q.entry))));
@@ -237,7 +272,14 @@ export class IngestService {
     );
     // Only a crash mid-write makes one (every object is read before it is acknowledged).
     for (const { entry, reason } of outcome.unreadable) await this.setAside(entry, reason);
-    return [...outcome.indexed.map((i) => i.entry), ...outcome.unreadable.map((u) => u.entry)];
+    // Only objects the SCP's check did not see make these (journalled before a restart).
+    for (const { entry, sopInstanceUid, refused } of outcome.duplicates) {
+      if (!refused) continue;
+      const reason = 'the SOP Instance UID is stored with other content';
+      await this.duplicates.audit({ kind: 'duplicate-refused', sopClassUid: '', sopInstanceUid, reason });
+      await this.setAside(entry, `${reason}; the stored object is kept`);
+    }
+    return [...outcome.indexed, ...outcome.unreadable, ...outcome.duplicates].map((d) => d.entry);
   }
 
   private async setAside(entry: JournalEntry, reason: string): Promise<void> {

@@ -24,6 +24,23 @@ export class PacsRepository {
     return db.selectFrom('pacs_nodes').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /** Enabled nodes whose AE title is `aet` (a calling AE title is matched against them). */
+  enabledByAet(aet: string): Promise<PacsNodeRow[]> {
+    return this.db.selectFrom('pacs_nodes').selectAll().where('aet', '=', aet).where('is_enabled', '=', 1).execute();
+  }
+
+  /** Whether a node with this address, port and AE title is configured (echo without pacs:write goes only there). */
+  async configured(address: string, port: number, aet: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('pacs_nodes')
+      .select('id')
+      .where('address', '=', address)
+      .where('port', '=', port)
+      .where('aet', '=', aet)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   byName(name: string): Promise<PacsNodeRow | undefined> {
     return this.db.selectFrom('pacs_nodes').selectAll().where('name', '=', name).executeTakeFirst();
   }

@@ -22,6 +22,11 @@ export const PacsNodeBody = Type.Object({
   params: Type.Optional(
     Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()])),
   ),
+  // Ours, beside the spec's fields: what the node may do to us (docs/architecture.md, decisions).
+  // Left out: a new node may store and not query or retrieve; a changed node keeps what it had.
+  may_store: Type.Optional(Type.Boolean()),
+  may_query: Type.Optional(Type.Boolean()),
+  may_retrieve: Type.Optional(Type.Boolean()),
 });
 export type PacsNodeInput = Static<typeof PacsNodeBody>;
 

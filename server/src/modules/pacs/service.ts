@@ -15,7 +15,18 @@ function nodeBody(row: PacsNodeRow) {
     is_enabled: row.is_enabled === 1,
     is_default: row.is_default === 1,
     params: JSON.parse(row.params) as Record<string, unknown>,
+    may_store: row.may_store === 1,
+    may_query: row.may_query === 1,
+    may_retrieve: row.may_retrieve === 1,
   };
+}
+
+/** A permission column to set when the request names it (absent: the column default, or what the node had). */
+function permission(
+  column: 'may_store' | 'may_query' | 'may_retrieve',
+  value: boolean | undefined,
+): Partial<Record<typeof column, number>> {
+  return value === undefined ? {} : { [column]: value ? 1 : 0 };
 }
 
 export class PacsService {
@@ -37,6 +48,9 @@ export class PacsService {
       is_default: input.is_default ? 1 : 0,
       params: JSON.stringify(input.params ?? {}),
       updated_at: nowIso(),
+      ...permission('may_store', input.may_store),
+      ...permission('may_query', input.may_query),
+      ...permission('may_retrieve', input.may_retrieve),
     };
   }
 

@@ -115,9 +115,26 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       key: 'dicom.scp_allowed_aets',
       type: 'string',
       category: 'pacs',
-      description: 'Calling AE titles our DICOM service accepts (comma-separated; empty: any)',
+      description:
+        'Calling AE titles our DICOM service accepts besides the enabled PACS nodes (comma-separated, AET or AET@IPv4; they may store)',
       isPublic: false,
       defaultValue: '',
+    },
+    {
+      key: 'dicom.scp_accept_any_aet',
+      type: 'boolean',
+      category: 'pacs',
+      description: 'Accept any calling AE title (unsafe: anyone who reaches the DICOM port may store; health warns while on)',
+      isPublic: false,
+      defaultValue: 'false',
+    },
+    {
+      key: 'dicom.scp_check_node_address',
+      type: 'boolean',
+      category: 'pacs',
+      description: "A calling AE title that is a PACS node's is accepted only from that node's address",
+      isPublic: false,
+      defaultValue: 'true',
     },
     {
       key: 'ris.address',

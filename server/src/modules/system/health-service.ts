@@ -103,9 +103,30 @@ export class HealthService {
     }
   }
 
+  /** Our DICOM service: degraded while any calling AE may associate and store (`dicom.scp_accept_any_aet`). */
+  private async dicom() {
+    try {
+      if (!(await this.configs.getBoolean('dicom.scp_accept_any_aet')))
+        return { status: 'healthy' as Status, accept_any_calling_ae: false };
+      return {
+        status: 'degraded' as Status,
+        accept_any_calling_ae: true,
+        warning: 'dicom.scp_accept_any_aet is on: anyone who reaches the DICOM port may store objects',
+      };
+    } catch (error) {
+      return { status: 'unhealthy' as Status, error: (error as Error).message };
+    }
+  }
+
   async check() {
-    const [database, storage, mqtt, jobQueue] = await Promise.all([this.database(), this.storage(), this.bus.probe(), this.jobQueue()]);
-    const statuses: Status[] = [database.status, storage.status, mqtt.status, jobQueue.status];
+    const [database, storage, mqtt, jobQueue, dicom] = await Promise.all([
+      this.database(),
+      this.storage(),
+      this.bus.probe(),
+      this.jobQueue(),
+      this.dicom(),
+    ]);
+    const statuses: Status[] = [database.status, storage.status, mqtt.status, jobQueue.status, dicom.status];
     const status: Status =
       database.status === 'unhealthy' || storage.status === 'unhealthy'
         ? 'unhealthy'
@@ -117,7 +138,7 @@ export class HealthService {
       timestamp: nowIso(),
       version: this.version,
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
-      services: { database, storage, mqtt, job_queue: jobQueue },
+      services: { database, storage, mqtt, job_queue: jobQueue, dicom },
     };
   }
 }

@@ -1,14 +1,14 @@
 import { requireUser } from '../../http/auth-hooks.js';
 import { drTyped, ok } from '../../http/envelope.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
-import { echo } from './echo.js';
+import type { EchoService } from './echo.js';
 import { EchoBody, WorklistImportBody, WorklistQueryBody } from './schemas.js';
 import type { WorklistService } from './worklist.js';
 
 const tags = ['dr-dicom-net'];
 
 /** RIS sync (MWL) and C-ECHO. */
-export function worklistRoutes(app: App, worklist: WorklistService, timeoutMs: number): void {
+export function worklistRoutes(app: App, worklist: WorklistService, echo: EchoService): void {
   app.post(
     '/auth/worklist/query',
     {
@@ -35,9 +35,17 @@ export function worklistRoutes(app: App, worklist: WorklistService, timeoutMs: n
   app.post(
     '/auth/scp/echo',
     {
-      schema: { tags, security: BEARER, summary: 'C-ECHO a DICOM node (verbose/debug add echoscu-style lines)', body: EchoBody },
+      schema: {
+        tags,
+        security: BEARER,
+        summary: 'C-ECHO a DICOM node (verbose/debug add echoscu-style lines); any address needs pacs:write, else a configured node',
+        body: EchoBody,
+      },
       config: drRoute('pacs:read'),
     },
-    async (req, reply) => ok(req, reply, drTyped('dr.task.EchoReply', await echo(req.body, timeoutMs))),
+    async (req, reply) => {
+      const anyNode = requireUser(req).permissions.has('pacs:write');
+      return ok(req, reply, drTyped('dr.task.EchoReply', await echo.echo(req.body, { anyNode })));
+    },
   );
 }
