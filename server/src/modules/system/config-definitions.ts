@@ -14,6 +14,30 @@ export interface ConfigDefinition {
   min?: number;
   max?: number;
   integer?: boolean;
+  /** Changing it needs `system:security` (see isSensitiveConfig; some keys are sensitive by prefix). */
+  sensitive?: boolean;
+  /** Its value is shown only to holders of `system:security` (server paths, secrets). */
+  secret?: boolean;
+}
+
+/**
+ * Keys that decide who sees patient data or where it goes, or how the server defends itself:
+ * public file kinds, the export folder, the DICOM calling-AE allow-list and its accept-any switch,
+ * security and auth settings. Matched by prefix as well, so a key added later under these names is
+ * covered without anyone remembering to mark it.
+ */
+const SENSITIVE_PREFIXES = ['files.public_', 'export.', 'security.', 'auth.', 'dicom.scp_allowed', 'dicom.scp_accept', 'dicom.accept_any'];
+const SECRET_NAME = /(secret|password|token|private_key)/;
+
+/** The permission that guards sensitive configuration keys (admin only). */
+export const SECURITY_PERMISSION = 'system:security';
+
+export function isSensitiveConfig(key: string, definition?: ConfigDefinition): boolean {
+  return definition?.sensitive === true || SENSITIVE_PREFIXES.some((prefix) => key.startsWith(prefix));
+}
+
+export function isSecretConfig(key: string, definition?: ConfigDefinition): boolean {
+  return definition?.secret === true || (isSensitiveConfig(key, definition) && SECRET_NAME.test(key));
 }
 
 /** The configuration keys the system reads, seeded on first start with these defaults. */
@@ -68,6 +92,7 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       min: 1,
       max: 1_000_000,
       integer: true,
+      sensitive: true,
     },
     {
       key: 'security.max_failed_logins',
@@ -79,6 +104,7 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       min: 1,
       max: 100,
       integer: true,
+      sensitive: true,
     },
     {
       key: 'security.lockout_minutes',
@@ -90,6 +116,7 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       min: 1,
       max: 1440,
       integer: true,
+      sensitive: true,
     },
     {
       key: 'privacy.mask_personal_data',
@@ -118,6 +145,7 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       description: 'Calling AE titles our DICOM service accepts (comma-separated; empty: any)',
       isPublic: false,
       defaultValue: '',
+      sensitive: true,
     },
     {
       key: 'ris.address',
@@ -162,6 +190,7 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       description: 'Serve thumbnails on /pub/thumbnail without a token',
       isPublic: false,
       defaultValue: 'true',
+      sensitive: true,
     },
     {
       key: 'files.public_dicom',
@@ -170,6 +199,7 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       description: 'Serve DICOM files on /pub/dcm without a token',
       isPublic: false,
       defaultValue: 'false',
+      sensitive: true,
     },
     {
       key: 'files.public_captures',
@@ -178,14 +208,18 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       description: 'Serve captures on /pub/capture without a token',
       isPublic: false,
       defaultValue: 'false',
+      sensitive: true,
     },
     {
       key: 'export.directory',
       type: 'string',
       category: 'files',
-      description: 'Where "save as" writes DICOM copies (empty: <data dir>/exports)',
+      description: 'Where "save as" writes DICOM copies; must lie inside ROENTGEN_EXPORT_ROOTS (empty: the first root)',
       isPublic: false,
       defaultValue: '',
+      sensitive: true,
+      // A server path: shown to administrators only.
+      secret: true,
     },
     {
       key: 'quota.total',
