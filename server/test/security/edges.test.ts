@@ -149,10 +149,17 @@ for (const dialect of DIALECTS) {
       assert.ok(isDiagnosisError(long.body, long.status), long.text);
       assertSecurityHeaders((h) => long.headers[h]);
 
+      const longParam = await call(ctx.t.url, 'GET', `/api/v1/users/${'9'.repeat(3000)}`, { token: ctx.admin });
+      assert.ok([400, 404, 414].includes(longParam.status), longParam.text);
+      const tooLarge = await call(ctx.t.url, 'POST', '/api/v1/auth/login', {
+        rawBody: JSON.stringify({ username: 'x'.repeat(2 * 1024 * 1024) }),
+      });
+      assert.equal(tooLarge.status, 413, tooLarge.text);
       for (const res of [
+        longParam,
+        tooLarge,
         await call(ctx.t.url, 'GET', '/api/v1/no/such/route'),
         await call(ctx.t.url, 'POST', '/api/v1/auth/login', { rawBody: '{"username":' }),
-        await call(ctx.t.url, 'POST', '/api/v1/auth/login', { rawBody: JSON.stringify({ username: 'x'.repeat(2 * 1024 * 1024) }) }),
         await call(ctx.t.url, 'GET', '/api/v1/auth/me'),
       ]) {
         assert.ok(isDiagnosisError(res.body, res.status), res.text);
