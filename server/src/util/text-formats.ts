@@ -48,8 +48,10 @@ export const EARLIEST_DATE = '1900-01-01';
 export function isPastDateTime(value: string, now = Date.now()): boolean {
   const match = RFC3339.exec(value);
   if (!match) return false;
-  const [, year, month, day] = match.map(Number);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
   if (month < 1 || month > 12 || day < 1 || day > 31) return false;
   const at = Date.parse(value);
-  return Number.isFinite(at) && value.slice(0, 10) >= EARLIEST_DATE && at <= now && year >= 1900;
+  // The date as written (local to its offset) bounds the past; the instant bounds the future.
+  return Number.isFinite(at) && value.slice(0, 10) >= EARLIEST_DATE && at <= now;
 }
