@@ -251,6 +251,16 @@ for (const dialect of DIALECTS) {
       assert.equal(fs.statSync(folder).mode & 0o007, 0);
       assert.equal(fs.readdirSync(folder).filter((n) => n.endsWith('.part')).length, 0);
 
+      // A write that fails names the failure's kind, not the server path (the reply used to carry it).
+      fs.rmSync(file);
+      fs.mkdirSync(path.join(file, 'blocker'), { recursive: true });
+      const failed = await dr('POST', 'auth/image/save_as', { instance_uid: uid });
+      assert.equal(failed.status, 500, failed.text);
+      assert.ok(isDrError(failed.body, '0x070007'), failed.text);
+      assert.doesNotMatch(failed.text, /\/exports|\.dcm|roentgen-test/, 'no server path in the reply');
+      assert.equal(fs.readdirSync(folder).filter((n) => n.endsWith('.part')).length, 0, 'the temporary file is removed');
+      fs.rmSync(file, { recursive: true });
+
       // Someone with shell access replaces the export folder with a link out of the root.
       const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-outside-'));
       try {
