@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkJsonText } from '../../src/http/input-hygiene.js';
+import { isSecretConfig, isSensitiveConfig } from '../../src/modules/system/config-definitions.js';
 import { AppError } from '../../src/util/errors.js';
 import { isDicomString, isFreeText, isPastDateTime, isPersonName } from '../../src/util/text-formats.js';
 
@@ -57,4 +58,22 @@ test('text formats: names and ids refuse controls, backslash and (names) markup;
     'yesterday',
   ])
     assert.equal(isPastDateTime(bad, now), false, bad);
+});
+
+test('sensitive configs: marked keys and every key under the guarded prefixes; secrets by name', () => {
+  for (const key of [
+    'files.public_dicom',
+    'files.public_thumbnails',
+    'export.directory',
+    'dicom.scp_allowed_aets',
+    'dicom.scp_accept_any',
+    'security.rate_limit_per_minute',
+    'auth.public_users',
+    'guest.allowed_addresses',
+  ])
+    assert.ok(isSensitiveConfig(key), key);
+  for (const key of ['system.name', 'system.language', 'ris.address', 'pacs.auto_send', 'upload.max_file_size'])
+    assert.equal(isSensitiveConfig(key), false, key);
+  assert.ok(isSecretConfig('auth.oidc_client_secret'));
+  assert.equal(isSecretConfig('system.secret_name'), false, 'only sensitive keys are blanked by name');
 });

@@ -23,10 +23,21 @@ export interface ConfigDefinition {
 /**
  * Keys that decide who sees patient data or where it goes, or how the server defends itself:
  * public file kinds, the export folder, the DICOM calling-AE allow-list and its accept-any switch,
- * security and auth settings. Matched by prefix as well, so a key added later under these names is
+ * security, auth, guest-session and audit settings. Matched by prefix as well, so a key added later under these names is
  * covered without anyone remembering to mark it.
  */
-const SENSITIVE_PREFIXES = ['files.public_', 'export.', 'security.', 'auth.', 'dicom.scp_allowed', 'dicom.scp_accept', 'dicom.accept_any'];
+const SENSITIVE_PREFIXES = [
+  'files.public_',
+  'export.',
+  'security.',
+  'auth.',
+  'guest.',
+  'audit.',
+  'dicom.scp_allowed',
+  'dicom.scp_accept',
+  'dicom.accept',
+  'dicom.allow',
+];
 const SECRET_NAME = /(secret|password|token|private_key)/;
 
 /** The permission that guards sensitive configuration keys (admin only). */
