@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -16,7 +15,10 @@ import { openDatabase, type Db } from './db/index.js';
 import { migrateToLatest } from './db/migrate.js';
 import { installAuthHooks } from './http/auth-hooks.js';
 import { readClientHeaders, type RoentgenRoute } from './http/context.js';
-import { installErrorHandling, sendError } from './http/error-handler.js';
+import { clientErrorResponder, frameworkErrorResponder, installConnectionMemory } from './http/edge-errors.js';
+import { installErrorHandling, installNotFoundHandler, sendError } from './http/error-handler.js';
+import { installJsonBodyParser, installUrlHygiene } from './http/input-hygiene.js';
+import { installSecurityHeaders } from './http/security-headers.js';
 import { AppError } from './util/errors.js';
 import { registerDrRoutes, type App } from './http/routing.js';
 import { installValidation } from './http/validation.js';
@@ -49,6 +51,7 @@ import { DetectorSimulator } from './modules/devices/detector-simulator.js';
 import { SqlArchiveRepository } from './modules/archive/repository.js';
 import { Archive } from './modules/archive/service.js';
 import { DerivedImagesService } from './modules/images/derived-service.js';
+import { ExportFolder } from './modules/images/export-folder.js';
 import { RenderCache } from './modules/images/render-cache.js';
 import { FilesRepository } from './modules/images/repository.js';
 import { drImageRoutes, instanceRoutes } from './modules/images/routes.js';
@@ -101,8 +104,10 @@ export interface Server {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-function fastifyOptions(config: Config): FastifyServerOptions {
+function fastifyOptions(config: Config): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
   return {
+    // TLS_CERT/TLS_KEY: HTTPS directly (MQTT over WSS rides on the same server's /mqtt upgrade).
+    ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
@@ -117,6 +122,9 @@ function fastifyOptions(config: Config): FastifyServerOptions {
       return value && REQUEST_ID.test(value) ? value : `req_${randomUUID().replace(/-/g, '')}`;
     },
     ajv: { customOptions: { allErrors: true } },
+    // Errors Fastify and Node's parser would answer on their own get the envelope and security headers too.
+    frameworkErrors: frameworkErrorResponder(config.defaultProduct),
+    clientErrorHandler: clientErrorResponder,
   };
 }
 
@@ -146,27 +154,20 @@ function installRequestBasics(app: App, config: Config): void {
 }
 
 async function installPlugins(app: App, config: Config, configs: ConfigService, version: string): Promise<void> {
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], styleSrc: ["'self'", "'unsafe-inline'"] },
-    },
-    frameguard: { action: 'deny' },
-    hsts: { maxAge: 31_536_000, includeSubDomains: true, preload: false },
-    xXssProtection: false,
-    crossOriginEmbedderPolicy: false,
-  });
+  // One header table for every response, the ones written outside Fastify included (http/security-headers.ts).
+  installSecurityHeaders(app);
+  installConnectionMemory(app);
+  // JSON bodies: valid UTF-8, no duplicate keys, no lone surrogates; URLs: no control characters.
+  installJsonBodyParser(app);
+  installUrlHygiene(app);
   // The session cookie of the file routes (http/session-cookie.ts); the auth hook parses it itself.
   await app.register(cookie, { hook: false });
   // Multipart forms (post-processed pictures); each route sets its own file limits when it reads parts.
-  await app.register(multipart, { limits: { fileSize: 64 * 1024 * 1024, files: 1, fields: 16 } });
-  // The spec's header list asks for the legacy XSS filter on; helmet only offers "0".
-  app.addHook('onRequest', async (_request, reply) => {
-    reply.header('X-XSS-Protection', '1; mode=block');
-  });
+  await app.register(multipart, { limits: { fileSize: 64 * 1024 * 1024, files: 1, fields: 16, parts: 17 } });
   await app.register(rateLimit, {
     global: true,
-    hook: 'preHandler',
+    // onRequest: refused requests (400, 401, 403) spend the caller's budget like accepted ones.
+    hook: 'onRequest',
     max: async () => configs.getNumber('security.rate_limit_per_minute').catch(() => config.rateLimitPerMinute),
     timeWindow: 60_000,
     // Guests share one account but each guest token is a session of its own, with its own bucket.
@@ -177,6 +178,8 @@ async function installPlugins(app: App, config: Config, configs: ConfigService, 
     },
     errorResponseBuilder: () => new AppError('RATE_LIMITED'),
   });
+  // Probing for routes spends the budget too.
+  installNotFoundHandler(app, config.defaultProduct, app.rateLimit());
   await app.register(swagger, {
     openapi: {
       info: { title: 'Roentgen API', version, description: 'DR console (/dr/api/v1, /api/v1) and diagnosis (/api/v1) faces' },
@@ -238,7 +241,9 @@ export async function createServer(config: Config): Promise<Server> {
       stationName: os.hostname().slice(0, 16),
       softwareVersion: build.version.slice(0, 64),
     };
-    const derivedImages = new DerivedImagesService(imageFiles, studies, configs, equipment, config.uidRoot, config.dataDir);
+    const exportFolder = new ExportFolder(config.exportRoots, config.dataDir);
+    configs.setValidator('export.directory', (value) => exportFolder.check(value));
+    const derivedImages = new DerivedImagesService(imageFiles, studies, configs, equipment, config.uidRoot, exportFolder);
     const recycleBin = new RecycleBinService(studiesRepository, blobs, config.dataDir);
     // Simulators are the default drivers until a deployment configures hardware ones.
     const generator = new GeneratorSimulator();
@@ -278,7 +283,8 @@ export async function createServer(config: Config): Promise<Server> {
     stats.register('patients', async (since) => (await studiesRepository.statistics(since)).patients);
     stats.register('studies', async (since) => (await studiesRepository.statistics(since)).studies);
 
-    const app = Fastify(fastifyOptions(config)).withTypeProvider<TypeBoxTypeProvider>();
+    // With TLS the raw server is an https.Server; requests and replies are the same Node types, so one App type serves both.
+    const app = (Fastify(fastifyOptions(config)) as unknown as App).withTypeProvider<TypeBoxTypeProvider>();
     const routes: Server['routes'] = [];
     app.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) {

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 
 /** Every setting of one server process, read once from the environment (README lists the variables). */
@@ -37,6 +38,10 @@ export interface Config {
   logLevel: string;
   /** Product assumed when a request carries no `Product` header. */
   defaultProduct: 'DROS' | 'VETDROS';
+  /** Certificate and key (PEM, read from TLS_CERT / TLS_KEY) to serve HTTPS and MQTT over WSS directly. */
+  tls: { cert: Buffer; key: Buffer } | undefined;
+  /** Folders "save as" may write into (ROENTGEN_EXPORT_ROOTS, path-delimiter separated; default <data dir>/exports). */
+  exportRoots: string[];
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -47,6 +52,22 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min:
     throw new Error(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
   }
   return value;
+}
+
+/** TLS_CERT and TLS_KEY go together; both are paths to PEM files read once at start. */
+function tlsFromEnv(env: NodeJS.ProcessEnv): Config['tls'] {
+  const certPath = optional(env, 'TLS_CERT');
+  const keyPath = optional(env, 'TLS_KEY');
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (certPath === undefined || keyPath === undefined) throw new Error('TLS_CERT and TLS_KEY must be set together (paths to PEM files)');
+  const read = (name: string, file: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (error) {
+      throw new Error(`${name}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    }
+  };
+  return { cert: read('TLS_CERT', certPath), key: read('TLS_KEY', keyPath) };
 }
 
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -65,10 +86,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const product = optional(env, 'ROENTGEN_PRODUCT') ?? 'DROS';
   if (product !== 'DROS' && product !== 'VETDROS') throw new Error('ROENTGEN_PRODUCT must be DROS or VETDROS');
+  const dataDir = path.resolve(optional(env, 'ROENTGEN_DATA_DIR') ?? './data');
+  const exportRoots = (optional(env, 'ROENTGEN_EXPORT_ROOTS') ?? path.join(dataDir, 'exports'))
+    .split(path.delimiter)
+    .filter(Boolean)
+    .map((root) => path.resolve(root));
   return {
     host: optional(env, 'HOST') ?? '127.0.0.1',
     port: intFromEnv(env, 'PORT', 8000, 0, 65535),
-    dataDir: path.resolve(optional(env, 'ROENTGEN_DATA_DIR') ?? './data'),
+    dataDir,
     databaseUrl,
     databaseSchema: schema,
     mqttUrl: optional(env, 'MQTT_URL'),
@@ -95,5 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: intFromEnv(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
     defaultProduct: product,
+    tls: tlsFromEnv(env),
+    exportRoots,
   };
 }

@@ -351,7 +351,8 @@ for (const dialect of DIALECTS) {
     });
 
     test('save_as copies the DICOM file to the export folder and marks the image exported', async () => {
-      const exportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-export-'));
+      // Inside the default export root (<data dir>/exports); elsewhere is refused (server/test/security/edges.test.ts).
+      const exportDir = path.join(ctx.t.dataDir, 'exports', 'stick');
       try {
         assert.equal(
           (await call(ctx.t.url, 'PUT', '/api/v1/system/configs/export.directory', { token: ctx.admin, body: { config_value: exportDir } }))

@@ -1,8 +1,16 @@
-import type { FastifyContextConfig, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyContextConfig,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  preHandlerAsyncHookHandler,
+} from 'fastify';
 import { faceOf, faceOfUrl, readClientHeaders, type Language, type Product } from './context.js';
 import { errorBody } from './envelope.js';
 import { ERRORS } from './errors.js';
 import { classifyDomainError, type Classified } from './domain-errors.js';
+import { applySecurityHeaders } from './security-headers.js';
 import type { ErrorName, FieldError } from '../util/errors.js';
 
 interface AjvIssue {
@@ -23,7 +31,24 @@ function fieldName(issue: AjvIssue): string {
   return base || '(body)';
 }
 
+/** What our own formats (util/text-formats.ts) require, in words a client can act on. */
+const FORMAT_RULES: Record<string, { en_US: string; zh_CN: string }> = {
+  'single-line': { en_US: 'must be one line without control characters', zh_CN: '须为单行且不含控制字符' },
+  'dicom-string': { en_US: 'must be one line without control characters or backslash', zh_CN: '须为单行且不含控制字符或反斜杠' },
+  'person-name': {
+    en_US: 'must be one line without control characters, backslash, < or >',
+    zh_CN: '须为单行且不含控制字符、反斜杠、< 或 >',
+  },
+  'free-text': { en_US: 'must not contain control characters other than line breaks and tabs', zh_CN: '除换行和制表符外不得包含控制字符' },
+  'past-date-time': {
+    en_US: 'must be an RFC 3339 time from 1900-01-01 up to now',
+    zh_CN: '须为 1900-01-01 至今之间的 RFC 3339 时间',
+  },
+};
+
 function issueMessage(issue: AjvIssue, language: Language): string {
+  const rule = issue.keyword === 'format' && typeof issue.params.format === 'string' ? FORMAT_RULES[issue.params.format] : undefined;
+  if (rule) return rule[language];
   if (language === 'en_US') return issue.message ?? issue.keyword;
   const p = issue.params;
   switch (issue.keyword) {
@@ -78,7 +103,7 @@ function fieldErrors(issues: AjvIssue[], language: Language): FieldError[] {
 const FASTIFY_CODES: Record<string, ErrorName> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_BODY',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_BODY',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_BODY',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
@@ -119,6 +144,8 @@ export function sendError(
   const entry = ERRORS[name];
   // Fastify types every request's route config as present; a request that matched no route may have none.
   const face = (request.routeOptions.config as FastifyContextConfig | undefined) ? faceOf(request) : faceOfUrl(request.url);
+  // An error raised before the security-header hook ran (an earlier onRequest hook) still carries them.
+  applySecurityHeaders(request, reply);
   return reply.code(entry.status).send(errorBody(face, languageOf(request) ?? 'zh_CN', request.id, entry, details, detail));
 }
 
@@ -132,7 +159,14 @@ export function installErrorHandling(app: FastifyInstance, defaultProduct: Produ
     for (const [key, value] of Object.entries(headers)) reply.header(key, value);
     return sendError(request, reply, name, details, detail);
   });
-  app.setNotFoundHandler((request, reply) => {
+}
+
+/**
+ * Unknown routes in the envelope. `preHandler` is the rate limiter's hook: a scanner probing
+ * for routes spends its budget like any other caller (set once the limiter is registered).
+ */
+export function installNotFoundHandler(app: FastifyInstance, defaultProduct: Product, preHandler?: preHandlerAsyncHookHandler): void {
+  app.setNotFoundHandler(preHandler ? { preHandler } : {}, (request, reply) => {
     if (!languageOf(request)) readClientHeaders(request, defaultProduct);
     return sendError(request, reply, 'ROUTE_NOT_FOUND', [], `${request.method} ${request.url.split('?')[0]}`);
   });

@@ -1,6 +1,3 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { identityOf, writeDerivedDx, writeSecondaryCapture, type NewInstance, type Raster } from '../../dicom/derived-writer.js';
 import { readPart10, type Dataset } from '../../dicom/part10.js';
 import type { AuthUser } from '../auth/auth-user.js';
@@ -13,6 +10,7 @@ import { parseDetails } from '../studies/dto.js';
 import type { StudiesService } from '../studies/service.js';
 import type { ConfigService } from '../system/config-service.js';
 import { studyIdentity } from './identity.js';
+import type { ExportFolder } from './export-folder.js';
 import { decodePng } from './png.js';
 import type { ImageFilesService } from './service.js';
 
@@ -49,7 +47,7 @@ export class DerivedImagesService {
     private readonly configs: ConfigService,
     private readonly equipment: Equipment,
     private readonly uidRoot: string | undefined,
-    private readonly dataDir: string,
+    private readonly exportFolder: ExportFolder,
   ) {}
 
   private fresh(seriesNumber: number, seriesDescription: string): NewInstance {
@@ -157,7 +155,7 @@ export class DerivedImagesService {
 
   /**
    * "Save as": a copy of the image's DICOM file in the export folder (a USB stick or share the
-   * deployment mounts), under <patient id>_<study id>/. Written to a temporary name and renamed.
+   * deployment mounts), under <patient id>_<study id>/, inside the export roots (see ExportFolder).
    */
   async saveAs(uid: string, user: AuthUser): Promise<void> {
     const image = await this.files.studiesRepo.image(uid);
@@ -167,18 +165,12 @@ export class DerivedImagesService {
     this.studies.assertAccess(user, study, false);
     const file = await this.files.repo.dicomBySopUid(uid);
     if (!file) throw new AppError('IMAGE_NOT_STORED', [], uid);
-    const root = (await this.configs.getString('export.directory')) || path.join(this.dataDir, 'exports');
-    const folder = path.join(root, `${component(study.patient_id)}_${component(study.study_id)}`);
-    const target = path.join(folder, component(file.name));
-    const temp = path.join(folder, `.${randomUUID()}.part`);
-    try {
-      await fs.mkdir(folder, { recursive: true });
-      await fs.writeFile(temp, await this.files.blobs.read(file.blob_key), { flag: 'wx' });
-      await fs.rename(temp, target);
-    } catch (error) {
-      await fs.rm(temp, { force: true }).catch(() => undefined);
-      throw new AppError('EXPORT_FAILED', [], (error as Error).message);
-    }
+    await this.exportFolder.write(
+      await this.configs.getString('export.directory'),
+      `${component(study.patient_id)}_${component(study.study_id)}`,
+      component(file.name),
+      await this.files.blobs.read(file.blob_key),
+    );
     await this.files.repo.setExported(image.id);
   }
 

@@ -4,7 +4,7 @@ import type { StoredFileKind } from '../../db/schema.js';
 import { PREVIEW_SIZES, type PreviewSize } from '../../dicom/render.js';
 import { requireUser } from '../../http/auth-hooks.js';
 import { DR_EMPTY, drTyped, ok } from '../../http/envelope.js';
-import { validationError } from '../../util/errors.js';
+import { AppError, validationError } from '../../util/errors.js';
 import { BEARER, diagnosisRoute, drRoute, type App } from '../../http/routing.js';
 import { InstanceRef, instanceUidOf } from '../studies/schemas.js';
 import type { DerivedImagesService } from './derived-service.js';
@@ -134,13 +134,18 @@ async function readPostProcForm(req: FastifyRequest) {
   if (!req.isMultipart()) throw validationError('body', 'must be multipart/form-data');
   const fields: Record<string, string> = {};
   let png: Buffer | undefined;
-  for await (const part of req.parts({ limits: { fileSize: MAX_PICTURE_BYTES, files: 1, fields: 16 } })) {
-    if (part.type === 'file') {
-      if (part.fieldname !== 'data') throw validationError(part.fieldname, 'unexpected file; send the PNG as "data"');
-      png = await part.toBuffer();
-    } else {
-      fields[part.fieldname] = String(part.value);
+  try {
+    // Parts are held in memory (no temporary files), so a refused or broken form leaves nothing behind.
+    for await (const part of req.parts({ limits: { fileSize: MAX_PICTURE_BYTES, files: 1, fields: 16, parts: 17 } })) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'data') throw validationError(part.fieldname, 'unexpected file; send the PNG as "data"');
+        png = await part.toBuffer();
+      } else {
+        fields[part.fieldname] = String(part.value);
+      }
     }
+  } catch (error) {
+    throw multipartRefusal(error);
   }
   const missing = ['instance_uid', 'study_id'].filter((f) => !fields[f]);
   if (missing.length > 0) throw validationError(missing[0], 'required');
@@ -148,6 +153,18 @@ async function readPostProcForm(req: FastifyRequest) {
   const width = intField(fields, 'window_width', 'window_wdith');
   if (width < 1) throw validationError('window_width', 'must be at least 1');
   return { instanceUid: fields.instance_uid, studyId: fields.study_id, png, window: { center: intField(fields, 'window_center'), width } };
+}
+
+/**
+ * Our refusals and the multipart plugin's limits (4xx with a status) pass through; anything else
+ * the form parser throws (a truncated body, a premature close, a broken part header) is the
+ * client's malformed request, not a server error.
+ */
+function multipartRefusal(error: unknown): unknown {
+  if (error instanceof AppError) return error;
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return error;
+  return new AppError('BAD_REQUEST', [{ field: 'body', message: 'the multipart form is malformed or incomplete' }]);
 }
 
 const PreviewQuery = Type.Object({

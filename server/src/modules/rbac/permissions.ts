@@ -32,6 +32,8 @@ export const PERMISSIONS = {
   'ai:write': 'Submit AI analysis tasks',
   'system:read': 'View system configuration, statistics and health',
   'system:write': 'Change system configuration and the console language',
+  'system:security':
+    'Change security-sensitive configuration: public file kinds, export folder, DICOM AE allow-list, security.* and auth.* (admin only)',
   'audit:read': 'Read the audit log',
   'notification:read': 'Read own notifications',
   'notification:write': 'Send notifications',

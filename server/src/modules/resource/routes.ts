@@ -157,7 +157,7 @@ export function resourceRoutes(app: App, d: ResourceDeps): void {
     async (request, reply) => {
       const user = requireUser(request);
       const prefix = request.query.uri ?? '';
-      const rows = await d.configs.list({ isPublic: user.permissions.has('system:read') ? undefined : true });
+      const rows = await d.configs.list({ isPublic: user.permissions.has('system:read') ? undefined : true }, user);
       const config = rows
         .filter((r) => r.config_key.startsWith(prefix))
         .map((r) => ({ uri: r.config_key, value: r.config_value, type: r.config_type, description: r.description }));
@@ -179,7 +179,7 @@ export function resourceRoutes(app: App, d: ResourceDeps): void {
     async (request, reply) => {
       const user = requireUser(request);
       request.auditInfo = { resourceType: 'config', resourceId: 'system.language', detail: { lang: request.body.lang } };
-      await d.configs.update('system.language', request.body.lang, user.id);
+      await d.configs.update('system.language', request.body.lang, user);
       return ok(request, reply, {});
     },
   );

@@ -340,10 +340,16 @@ export class StudiesRepository {
   }
 }
 
-/** An FTS5 trigram query for the terms long enough to use it (three characters or more). */
+/**
+ * An FTS5 trigram query for the terms long enough to use it (three characters or more). Each
+ * term is one quoted FTS5 string (quotes doubled), so FTS5 operators in it are plain text. A term
+ * with a control character is left to the LIKE filter alone: FTS5 ends a string at NUL and then
+ * fails the whole query ("unterminated string"). The routes refuse such terms; this is the backstop.
+ */
 function ftsQuery(terms: [string[], string | undefined][]): string | undefined {
   const parts = terms
-    .filter(([, term]) => term !== undefined && Array.from(term).length >= 3)
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
+    .filter(([, term]) => term !== undefined && Array.from(term).length >= 3 && !/[\u0000-\u001F\u007F]/.test(term))
     .map(([columns, term]) => `{${columns.join(' ')}} : "${(term ?? '').replace(/"/g, '""')}"`);
   return parts.length > 0 ? parts.join(' AND ') : undefined;
 }

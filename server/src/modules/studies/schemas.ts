@@ -1,9 +1,10 @@
 import { validationError } from '../../util/errors.js';
-import { literalUnion } from '../../util/schema.js';
+import { DicomString, FreeText, literalUnion, PastDateTime, PersonName, SingleLine } from '../../util/schema.js';
 import { Type, type Static } from 'typebox';
 import { PATIENT_SIZES } from '../protocols/library/techniques.js';
 
-const Lo = (max = 64) => Type.String({ maxLength: max });
+const Lo = (max = 64) => DicomString({ maxLength: max });
+const Pn = (max = 64) => PersonName({ maxLength: max });
 /** Booleans arrive as JSON booleans or, from older clients, as "true"/"false" strings (the spec types them as string). */
 const Flag = Type.Union([Type.Boolean(), Type.Literal('true'), Type.Literal('false')]);
 const Int = (max: number) => Type.Integer({ minimum: 0, maximum: max });
@@ -15,26 +16,26 @@ export const ViewRef = Type.Object({
 export type ViewRefType = Static<typeof ViewRef>;
 
 const PatientFields = {
-  accession_number: Type.String({ minLength: 1, maxLength: 16 }),
-  patient_id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\\\]+$' }),
-  patient_name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\\\]+$' }),
-  patient_english_name: Type.Optional(Lo()),
-  patient_former_name: Type.Optional(Lo()),
+  accession_number: DicomString({ minLength: 1, maxLength: 16 }),
+  patient_id: DicomString({ minLength: 1, maxLength: 64 }),
+  patient_name: PersonName({ minLength: 1, maxLength: 64 }),
+  patient_english_name: Type.Optional(Pn()),
+  patient_former_name: Type.Optional(Pn()),
   patient_size: literalUnion(PATIENT_SIZES),
   /** DICOM Age String: 1–3 digits and D/W/M/Y (`5Y`, `000Y`). */
   patient_age: Type.String({ pattern: '^\\d{1,3}[DWMY]$' }),
-  patient_dob: Type.String({ format: 'date-time' }),
-  owner_name: Type.Optional(Lo()),
+  patient_dob: PastDateTime(),
+  owner_name: Type.Optional(Pn()),
   chip_number: Type.Optional(Lo()),
   variety: Type.Optional(Lo()),
   is_anaesthesia: Type.Optional(Flag),
   is_sedation: Type.Optional(Flag),
-  ref_physician: Type.Optional(Lo()),
+  ref_physician: Type.Optional(Pn()),
   operator_id: Type.Optional(Lo()),
   weight: Type.Optional(Int(2000)),
   thickness: Type.Optional(Int(100)),
   length: Type.Optional(Int(300)),
-  comment: Type.Optional(Type.String({ maxLength: 1024 })),
+  comment: Type.Optional(FreeText({ maxLength: 1024 })),
 };
 
 const Sex = literalUnion(['M', 'F', 'O', 'U', '']);
@@ -46,7 +47,7 @@ export const CreateStudyBody = Type.Object({
   patient_sex: Type.Optional(Sex),
   sex_neutered: Type.Optional(Neutered),
   pregnancy_status: Type.Optional(Pregnancy),
-  patient_type: Type.String({ minLength: 1, maxLength: 32 }),
+  patient_type: DicomString({ minLength: 1, maxLength: 32 }),
   modality: Type.Literal('DX'),
   study_type: Type.Union([Type.Literal('Normal'), Type.Literal('Emergency')]),
   views: Type.Array(ViewRef, { minItems: 1, maxItems: 100 }),
@@ -65,10 +66,11 @@ export const StudyIdParams = Type.Object({ id: Type.String({ pattern: '^\\d{15,1
 export const StudyIdList = Type.Array(Type.String({ pattern: '^\\d{15,17}$' }), { minItems: 1, maxItems: 1000 });
 
 const Rfc3339 = Type.String({ maxLength: 40 });
+const Term = SingleLine({ maxLength: 64 });
 export const StudyListQuery = Type.Object({
-  id: Type.Optional(Lo()),
-  name: Type.Optional(Lo()),
-  acc_no: Type.Optional(Lo()),
+  id: Type.Optional(Term),
+  name: Type.Optional(Term),
+  acc_no: Type.Optional(Term),
   start_time: Type.Optional(Rfc3339),
   end_time: Type.Optional(Rfc3339),
   status: Type.Optional(Type.String({ maxLength: 64 })),

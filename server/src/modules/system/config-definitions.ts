@@ -14,6 +14,42 @@ export interface ConfigDefinition {
   min?: number;
   max?: number;
   integer?: boolean;
+  /** Changing it needs `system:security` (see isSensitiveConfig; some keys are sensitive by prefix). */
+  sensitive?: boolean;
+  /** Its value is shown only to holders of `system:security` (server paths, secrets). */
+  secret?: boolean;
+}
+
+/**
+ * Keys that decide who sees patient data or where it goes, or how the server defends itself:
+ * public file kinds, the export folder, the DICOM calling-AE allow-list and its accept-any switch,
+ * security, auth, guest-session and audit settings. Matched by prefix as well, so a key added later under these names is
+ * covered without anyone remembering to mark it.
+ */
+const SENSITIVE_PREFIXES = [
+  'files.public_',
+  'export.',
+  'security.',
+  'auth.',
+  'guest.',
+  'audit.',
+  'dicom.scp_allowed',
+  'dicom.scp_accept',
+  'dicom.scp_check_node',
+  'dicom.accept',
+  'dicom.allow',
+];
+const SECRET_NAME = /(secret|password|token|private_key)/;
+
+/** The permission that guards sensitive configuration keys (admin only). */
+export const SECURITY_PERMISSION = 'system:security';
+
+export function isSensitiveConfig(key: string, definition?: ConfigDefinition): boolean {
+  return definition?.sensitive === true || SENSITIVE_PREFIXES.some((prefix) => key.startsWith(prefix));
+}
+
+export function isSecretConfig(key: string, definition?: ConfigDefinition): boolean {
+  return definition?.secret === true || (isSensitiveConfig(key, definition) && SECRET_NAME.test(key));
 }
 
 /** The configuration keys the system reads, seeded on first start with these defaults. */
@@ -68,6 +104,7 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       min: 1,
       max: 1_000_000,
       integer: true,
+      sensitive: true,
     },
     {
       key: 'security.max_failed_logins',
@@ -79,6 +116,7 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       min: 1,
       max: 100,
       integer: true,
+      sensitive: true,
     },
     {
       key: 'security.lockout_minutes',
@@ -90,6 +128,7 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       min: 1,
       max: 1440,
       integer: true,
+      sensitive: true,
     },
     {
       key: 'privacy.mask_personal_data',
@@ -119,6 +158,7 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
         'Calling AE titles our DICOM service accepts besides the enabled PACS nodes (comma-separated, AET or AET@IPv4; they may store)',
       isPublic: false,
       defaultValue: '',
+      sensitive: true,
     },
     {
       key: 'dicom.scp_accept_any_aet',
@@ -187,6 +227,7 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       description: 'Hand out guest (emergency workflow) tokens in pub/software_info',
       isPublic: false,
       defaultValue: 'true',
+      sensitive: true,
     },
     {
       key: 'auth.guest_allowed_addresses',
@@ -203,6 +244,7 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       description: 'Serve DICOM files on /pub/dcm without a token',
       isPublic: false,
       defaultValue: 'false',
+      sensitive: true,
     },
     {
       key: 'files.public_captures',
@@ -211,14 +253,18 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       description: 'Serve captures on /pub/capture without a token',
       isPublic: false,
       defaultValue: 'false',
+      sensitive: true,
     },
     {
       key: 'export.directory',
       type: 'string',
       category: 'files',
-      description: 'Where "save as" writes DICOM copies (empty: <data dir>/exports)',
+      description: 'Where "save as" writes DICOM copies; must lie inside ROENTGEN_EXPORT_ROOTS (empty: the first root)',
       isPublic: false,
       defaultValue: '',
+      sensitive: true,
+      // A server path: shown to administrators only.
+      secret: true,
     },
     {
       key: 'quota.total',

@@ -1,10 +1,26 @@
 import type { Config } from '../../config.js';
 import { AppError } from '../../util/errors.js';
 import { nowIso } from '../../util/time.js';
-import { checkConfigValue, configDefinitions, type ConfigDefinition } from './config-definitions.js';
+import {
+  checkConfigValue,
+  configDefinitions,
+  isSecretConfig,
+  isSensitiveConfig,
+  SECURITY_PERMISSION,
+  type ConfigDefinition,
+} from './config-definitions.js';
 import type { ConfigFilter, ConfigRepository, ConfigRow } from './config-repository.js';
 
 export type { ConfigRow } from './config-repository.js';
+
+/** Who reads or changes configuration: sensitive keys need `system:security`. */
+export interface ConfigActor {
+  id: number | null;
+  permissions: ReadonlySet<string>;
+}
+
+/** A check a key's value must pass beyond its type (e.g. the export directory inside the export roots). */
+export type ConfigValidator = (value: string) => Promise<void>;
 
 /** How long a process trusts its cached copy; other processes' updates show up within this. */
 const CACHE_MS = 2000;
@@ -12,6 +28,7 @@ const CACHE_MS = 2000;
 export class ConfigService {
   private readonly definitions: Map<string, ConfigDefinition>;
   private cache: { at: number; values: Map<string, string> } | undefined;
+  private readonly validators = new Map<string, ConfigValidator>();
 
   constructor(
     private readonly repo: ConfigRepository,
@@ -36,24 +53,37 @@ export class ConfigService {
     await this.repo.insertMissing(rows);
   }
 
-  list(filter: ConfigFilter): Promise<ConfigRow[]> {
-    return this.repo.list(filter);
+  /** Registers a check `key`'s values must pass before they are stored. */
+  setValidator(key: string, validator: ConfigValidator): void {
+    this.validators.set(key, validator);
+  }
+
+  /** The rows; secret values (server paths, secrets) are blanked for readers without `system:security`. */
+  async list(filter: ConfigFilter, reader?: ConfigActor): Promise<ConfigRow[]> {
+    const rows = await this.repo.list(filter);
+    if (reader?.permissions.has(SECURITY_PERMISSION)) return rows;
+    return rows.map((row) => (isSecretConfig(row.config_key, this.definitions.get(row.config_key)) ? { ...row, config_value: '' } : row));
   }
 
   /** Type-checks and stores a new value; `raw` is what the client sent as `config_value`. */
-  async update(key: string, raw: unknown, userId: number | null): Promise<ConfigRow> {
+  async update(key: string, raw: unknown, actor: ConfigActor): Promise<ConfigRow> {
+    const definition = this.definitions.get(key);
+    // Before the lookup: whether a sensitive key exists is no secret, but its checks are not for this caller.
+    if (isSensitiveConfig(key, definition) && !actor.permissions.has(SECURITY_PERMISSION)) {
+      throw new AppError('FORBIDDEN', [], SECURITY_PERMISSION);
+    }
     const row = await this.repo.byKey(key);
     if (!row) throw new AppError('CONFIG_NOT_FOUND', [], key);
     const value = normalise(row.config_type, raw);
-    const problem =
-      value === undefined ? `must be a ${row.config_type}` : checkConfigValue(row.config_type, value, this.definitions.get(key));
+    const problem = value === undefined ? `must be a ${row.config_type}` : checkConfigValue(row.config_type, value, definition);
     if (value === undefined || problem) {
       throw new AppError('CONFIG_TYPE_MISMATCH', [{ field: 'config_value', message: problem ?? 'invalid' }], key);
     }
+    await this.validators.get(key)?.(value);
     const updatedAt = nowIso();
-    await this.repo.setValue(key, value, updatedAt, userId);
+    await this.repo.setValue(key, value, updatedAt, actor.id);
     this.cache = undefined;
-    return { ...row, config_value: value, updated_at: updatedAt, updated_by: userId };
+    return { ...row, config_value: value, updated_at: updatedAt, updated_by: actor.id };
   }
 
   private async values(): Promise<Map<string, string>> {

@@ -59,11 +59,10 @@ export function systemRoutes(app: App, s: SystemServices): void {
       config: diagnosisRoute('system:read'),
     },
     async (request, reply) => {
-      const rows = await s.configs.list({
-        category: request.query.category,
-        isPublic: request.query.is_public,
-        search: request.query.search,
-      });
+      const rows = await s.configs.list(
+        { category: request.query.category, isPublic: request.query.is_public, search: request.query.search },
+        requireUser(request),
+      );
       return ok(request, reply, rows.map(configView));
     },
   );
@@ -91,7 +90,7 @@ export function systemRoutes(app: App, s: SystemServices): void {
     async (request, reply) => {
       const user = requireUser(request);
       request.auditInfo = { resourceType: 'config', resourceId: request.params.config_key, detail: { value: request.body.config_value } };
-      return ok(request, reply, configView(await s.configs.update(request.params.config_key, request.body.config_value, user.id)));
+      return ok(request, reply, configView(await s.configs.update(request.params.config_key, request.body.config_value, user)));
     },
   );
 

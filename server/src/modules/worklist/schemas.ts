@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { literalUnion } from '../../util/schema.js';
+import { literalUnion, TEXT_FORMATS } from '../../util/schema.js';
 import { PATIENT_SIZES } from '../protocols/library/techniques.js';
 import { AeTitle, DicomUid as Uid, Ipv4, Port } from '../pacs/schemas.js';
 import { ViewRef } from '../studies/schemas.js';
@@ -15,7 +15,8 @@ export const EchoBody = Type.Object({
 export type EchoInput = Static<typeof EchoBody>;
 
 const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' });
-const Key = (max: number) => Type.String({ maxLength: max, pattern: '^[^*?\\\\]*$' });
+/** A matching key: a DICOM string without the C-FIND wildcards. */
+const Key = (max: number) => Type.String({ maxLength: max, pattern: '^[^*?\\\\]*$', format: TEXT_FORMATS.dicomString });
 
 export const WorklistQueryBody = Type.Object(
   {
