@@ -35,11 +35,12 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
   for (const route of FILE_ROUTES) {
     const params = Type.Object({ [route.param]: Type.String({ minLength: 1, maxLength: 256 }) });
     const nameOf = (req: FastifyRequest) => (req.params as Record<string, string>)[route.param];
+    const readAudit = { read: route.kind === 'dicom' ? 'study.download' : 'study.view', subject: 'file', param: route.param } as const;
     app.get(
       `/pub/${route.path}/:${route.param}`,
       {
         schema: { tags: ['dr-file'], summary: `Get ${route.what}; without a token only if the deployment made the kind public`, params },
-        config: drRoute('public'),
+        config: drRoute('public', { audit: readAudit }),
       },
       async (req, reply) => {
         const file = await files.open(nameOf(req), route.kind, req.authUser, true);
@@ -50,7 +51,7 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
       `/auth/f/${route.path}/:${route.param}`,
       {
         schema: { tags: ['dr-file'], security: BEARER, summary: `Get ${route.what}`, params },
-        config: drRoute([...READ], { guest: true }),
+        config: drRoute([...READ], { guest: true, audit: readAudit }),
       },
       async (req, reply) =>
         sendFile(req, reply, await files.open(nameOf(req), route.kind, requireUser(req), false), false, route.kind === 'dicom'),
@@ -165,7 +166,7 @@ export function instanceRoutes(app: App, files: ImageFilesService): void {
         params: Type.Object({ instance_id: Type.String({ minLength: 1, maxLength: 64 }) }),
         querystring: PreviewQuery,
       },
-      config: diagnosisRoute('study:read'),
+      config: diagnosisRoute('study:read', { audit: { read: 'study.view', subject: 'instance' } }),
     },
     async (req, reply) => {
       const q = req.query;
@@ -202,7 +203,7 @@ export function instanceRoutes(app: App, files: ImageFilesService): void {
         summary: 'The DICOM file (application/dicom)',
         params: Type.Object({ instance_id: Type.String({ minLength: 1, maxLength: 64 }) }),
       },
-      config: diagnosisRoute('study:read'),
+      config: diagnosisRoute('study:read', { audit: { read: 'study.download', subject: 'instance' } }),
     },
     async (req, reply) => sendFile(req, reply, await files.download(req.params.instance_id, requireUser(req)), false, true),
   );

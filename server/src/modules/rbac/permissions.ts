@@ -33,6 +33,7 @@ export const PERMISSIONS = {
   'system:read': 'View system configuration, statistics and health',
   'system:write': 'Change system configuration and the console language',
   'audit:read': 'Read the audit log',
+  'audit:export': 'Export the audit trail for a SIEM (administrators only)',
   'notification:read': 'Read own notifications',
   'notification:write': 'Send notifications',
 } as const;
