@@ -3,10 +3,11 @@ export interface DetailLimits {
   maxDepth: number;
   maxKeys: number;
   maxString: number;
-  maxBytes: number;
+  /** Length of the serialized detail, in UTF-16 code units. */
+  maxChars: number;
 }
 
-export const DETAIL_LIMITS: DetailLimits = { maxDepth: 6, maxKeys: 50, maxString: 512, maxBytes: 8192 };
+export const DETAIL_LIMITS: DetailLimits = { maxDepth: 6, maxKeys: 50, maxString: 512, maxChars: 8192 };
 
 const TRUNCATED = '…';
 
@@ -65,8 +66,15 @@ export function boundedDetail(value: Record<string, unknown> | undefined, limits
     const cut = { any: false };
     const copy = bounded(value, 0, limits, new Set(), cut) as Record<string, unknown>;
     const text = JSON.stringify(cut.any ? { ...copy, truncated: true } : copy);
-    if (text.length <= limits.maxBytes) return text;
-    return JSON.stringify({ truncated: true, preview: text.slice(0, limits.maxBytes - 64) });
+    if (text.length <= limits.maxChars) return text;
+    // Escaping can lengthen the preview: shorten it until the whole row detail fits.
+    let preview = text.slice(0, limits.maxChars - 64);
+    let out = JSON.stringify({ truncated: true, preview });
+    while (out.length > limits.maxChars) {
+      preview = preview.slice(0, Math.max(0, preview.length - (out.length - limits.maxChars) - 1));
+      out = JSON.stringify({ truncated: true, preview });
+    }
+    return out;
   } catch {
     return JSON.stringify({ truncated: true, unserializable: true });
   }
