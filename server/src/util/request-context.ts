@@ -26,3 +26,11 @@ export function runInRequest<T>(context: RequestContext, fn: () => T): T {
 export function currentRequest(): RequestContext | undefined {
   return storage.getStore();
 }
+
+/**
+ * Runs `fn` as nobody's request: background loops started or woken by a request (the job
+ * runner) must not carry that request's context into every later run.
+ */
+export function outsideRequest<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
