@@ -246,6 +246,14 @@ for (const dialect of DIALECTS) {
 
     test('audit rows are append-only and the chain verify command finds a tampered row', async () => {
       const db = ctx.t.server.db;
+      // Concurrent writes and reads append to one chain without forking it.
+      const writes = await Promise.all([
+        ...Array.from({ length: 10 }, (_, i) =>
+          call(ctx.t.url, 'PUT', '/api/v1/system/configs/system.name', { token: ctx.admin, body: { config_value: `Site ${i}` } }),
+        ),
+        ...Array.from({ length: 5 }, () => call(ctx.t.url, 'GET', '/dr/api/v1/auth/study?page=1&size=1', { token: ctx.admin })),
+      ]);
+      assert.ok(writes.every((r) => r.status === 200));
       const intact = verifyChain(ctx.t.env);
       assert.equal(intact.status, 0, intact.out);
       assert.match(intact.out, /intact/);
