@@ -58,6 +58,9 @@ import { drImageRoutes, instanceRoutes } from './modules/images/routes.js';
 import { ImageFilesService } from './modules/images/service.js';
 import { installAuditHook } from './modules/audit/hook.js';
 import { AuditRepository } from './modules/audit/repository.js';
+import { ReadAuditor } from './modules/audit/reads.js';
+import { auditRoutes } from './modules/audit/routes.js';
+import { SqlReadSubjects } from './modules/audit/subjects.js';
 import { SessionsRepository } from './modules/auth/repository.js';
 import { drAuthRoutes, diagnosisAuthRoutes } from './modules/auth/routes.js';
 import { randomHex, SecretsRepository } from './modules/auth/secrets.js';
@@ -295,12 +298,13 @@ export async function createServer(config: Config): Promise<Server> {
     installErrorHandling(app, config.defaultProduct);
     installRequestBasics(app, config);
     installAuthHooks(app, auth);
-    installAuditHook(app, audit);
+    installAuditHook(app, db, audit, new ReadAuditor(audit, new SqlReadSubjects(db)));
     await installPlugins(app, config, configs, build.version);
 
     diagnosisAuthRoutes(app, auth, users);
     userRoutes(app, users, usersRepository);
     systemRoutes(app, { configs, stats, health, audit });
+    auditRoutes(app, audit);
     instanceRoutes(app, imageFiles);
     plannedDiagnosisRoutes(app);
     const busForClose = bus;

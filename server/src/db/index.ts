@@ -15,6 +15,9 @@ import {
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { ilikeFor } from './sql.js';
+import { recordingDialect, type WriteRecorder } from './write-guard.js';
+
+export type { RunInTransaction, WriteChange, WriteRecorder } from './write-guard.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -26,6 +29,11 @@ export interface Db {
   schema: string | undefined;
   /** Case-insensitive LIKE with a pattern from `likePattern`. */
   ilike(column: Expression<string | null>, pattern: string): RawBuilder<SqlBool>;
+  /**
+   * Installs the recorder every committed write is reported to (the audit log): from then on a
+   * write it wants recorded commits only together with its record.
+   */
+  recordWrites(recorder: WriteRecorder): void;
   /** Human description for health/software_info, e.g. "SQLite 3.53.2". */
   describe(): Promise<string>;
   close(): Promise<void>;
@@ -93,9 +101,13 @@ export async function openDatabase(config: DatabaseSettings): Promise<Db> {
       max: 10,
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     });
-    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    let recorder: WriteRecorder | undefined;
+    const kysely = new Kysely<Database>({ dialect: recordingDialect(new PostgresDialect({ pool }), () => recorder) });
     return {
       kysely,
+      recordWrites: (r) => {
+        recorder = r;
+      },
       dialect: 'postgres',
       schema,
       ilike: (column, pattern) => ilikeFor('postgres', column, pattern),
@@ -113,9 +125,15 @@ export async function openDatabase(config: DatabaseSettings): Promise<Db> {
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  let recorder: WriteRecorder | undefined;
+  const kysely = new Kysely<Database>({
+    dialect: recordingDialect(new SqliteDialect({ database: withStatementCache(database) }), () => recorder),
+  });
   return {
     kysely,
+    recordWrites: (r) => {
+      recorder = r;
+    },
     dialect: 'sqlite',
     schema: undefined,
     ilike: (column, pattern) => ilikeFor('sqlite', column, pattern),

@@ -7,6 +7,7 @@ import { pacsNodes } from './migrations/004_pacs_nodes.js';
 import { storeTasks } from './migrations/005_store_tasks.js';
 import { storeTaskOwner } from './migrations/006_store_task_owner.js';
 import { jobRunner } from './migrations/007_job_runner.js';
+import { auditChain } from './migrations/008_audit_chain.js';
 import { pacsNodePermissions } from './migrations/009_pacs_node_permissions.js';
 import { sessions } from './migrations/011_sessions.js';
 
@@ -20,6 +21,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '005_store_tasks': storeTasks(dialect),
     '006_store_task_owner': storeTaskOwner(),
     '007_job_runner': jobRunner(),
+    '008_audit_chain': auditChain(dialect),
     '009_pacs_node_permissions': pacsNodePermissions(),
     '011_sessions': sessions(),
   };

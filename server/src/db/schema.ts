@@ -79,6 +79,9 @@ export interface AuditLogsTable {
   ip: string;
   request_id: string;
   detail: string | null;
+  /** The hash chain (migration 008): the previous row's hash and sha256 over it and this row. */
+  prev_hash: string | null;
+  hash: string | null;
 }
 
 export interface SystemConfigsTable {

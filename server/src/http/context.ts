@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { AuditDeclaration } from '../modules/audit/declaration.js';
 import type { AuthUser } from '../modules/auth/auth-user.js';
 import type { Language, Product } from '../util/client.js';
 
@@ -16,8 +17,8 @@ export interface RoentgenRoute {
   guest?: boolean;
   /** GET file routes a browser loads by URL: the same-origin session cookie counts as the token. */
   cookie?: boolean;
-  /** Audit action name for writes; defaults to METHOD + route URL. */
-  audit?: string;
+  /** Audit action name for writes (defaults to METHOD + route URL), or the read declaration of a patient-data read. */
+  audit?: AuditDeclaration;
 }
 
 declare module 'fastify' {
@@ -29,7 +30,8 @@ declare module 'fastify' {
     /** Why the presented token was not accepted, reported only if the route needs auth. */
     authFailure: 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_REVOKED' | 'ACCOUNT_DISABLED' | undefined;
     /** Set by handlers that want the audit entry to name a resource or carry detail. */
-    auditInfo: { resourceType?: string; resourceId?: string; username?: string; detail?: Record<string, unknown> } | undefined;
+    auditInfo:
+      { resourceType?: string; resourceId?: string; userId?: number; username?: string; detail?: Record<string, unknown> } | undefined;
   }
   interface FastifyContextConfig {
     roentgen?: RoentgenRoute;

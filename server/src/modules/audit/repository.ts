@@ -1,9 +1,11 @@
-import type { Insertable, Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { AuditLogsTable } from '../../db/schema.js';
-import type { Db } from '../../db/index.js';
+import type { Db, RunInTransaction } from '../../db/index.js';
 import { likePattern } from '../../db/sql.js';
+import { GENESIS, rowHash, type AuditRecord } from '../../db/audit-chain.js';
 
 export type AuditRow = Selectable<AuditLogsTable>;
+export type { AuditRecord };
 
 export interface AuditFilter {
   userId?: number;
@@ -22,11 +24,71 @@ export interface AuditFilter {
   offset: number;
 }
 
+/** The outcome of walking the chain: every row checked, or the first row that does not hold. */
+export type ChainVerdict = { ok: true; rows: number } | { ok: false; rows: number; brokenId: number; reason: string };
+
+const VERIFY_BATCH = 1000;
+
 export class AuditRepository {
   constructor(private readonly sql: Db) {}
 
-  async insert(row: Insertable<AuditLogsTable>): Promise<void> {
-    await this.sql.kysely.insertInto('audit_logs').values(row).execute();
+  /**
+   * Appends one row to the chain. With `run` it goes into the caller's open transaction (the
+   * change it records commits with it or not at all); otherwise in a transaction of its own.
+   * On PostgreSQL appends are serialized by a transaction-scoped advisory lock, so two
+   * transactions never link to the same previous row; SQLite has one writer.
+   */
+  async append(row: AuditRecord, run?: RunInTransaction): Promise<void> {
+    if (run) return this.appendWith(run, row);
+    await this.sql.kysely.transaction().execute((trx) => this.appendWith((q) => trx.executeQuery(q), row));
+  }
+
+  private async appendWith(run: RunInTransaction, row: AuditRecord): Promise<void> {
+    const kysely = this.sql.kysely;
+    if (this.sql.dialect === 'postgres') {
+      await run(sql`select pg_advisory_xact_lock(hashtext('roentgen.audit_logs.' || current_schema()))`.compile(kysely));
+    }
+    const last = await run(kysely.selectFrom('audit_logs').select('hash').orderBy('id', 'desc').limit(1).compile());
+    const prevHash = (last.rows[0] as { hash: string | null } | undefined)?.hash ?? GENESIS;
+    await run(
+      kysely
+        .insertInto('audit_logs')
+        .values({ ...row, prev_hash: prevHash, hash: rowHash(prevHash, row) })
+        .compile(),
+    );
+  }
+
+  /** Walks the chain in id order and names the first row whose link or hash does not hold. */
+  async verify(): Promise<ChainVerdict> {
+    let prevHash = GENESIS;
+    let rows = 0;
+    for (let after = 0; ;) {
+      const batch = await this.sql.kysely
+        .selectFrom('audit_logs')
+        .selectAll()
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(VERIFY_BATCH)
+        .execute();
+      if (batch.length === 0) return { ok: true, rows };
+      for (const row of batch) {
+        if ((row.prev_hash ?? GENESIS) !== prevHash)
+          return { ok: false, rows, brokenId: row.id, reason: 'its link to the previous row does not match' };
+        const expected = rowHash(prevHash, row);
+        if (row.hash !== expected) return { ok: false, rows, brokenId: row.id, reason: 'its content does not match its hash' };
+        prevHash = expected;
+        rows += 1;
+      }
+      after = batch[batch.length - 1]?.id ?? after;
+    }
+  }
+
+  /** Rows in chain order from `from` to `to` (inclusive), at most `limit`. */
+  async range(from: string | undefined, to: string | undefined, limit: number): Promise<AuditRow[]> {
+    let query = this.sql.kysely.selectFrom('audit_logs').selectAll();
+    if (from) query = query.where('created_at', '>=', from);
+    if (to) query = query.where('created_at', '<=', to);
+    return query.orderBy('id').limit(limit).execute();
   }
 
   async list(filter: AuditFilter): Promise<{ rows: AuditRow[]; total: number }> {

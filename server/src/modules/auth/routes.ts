@@ -53,7 +53,12 @@ export function diagnosisAuthRoutes(app: App, auth: AuthService, users: UsersSer
       // Captcha fields are accepted for client compatibility; no captcha is issued or checked.
       const session = await auth.login(request.body.username, request.body.password);
       request.authUser = undefined;
-      request.auditInfo = { username: session.user.username, resourceType: 'session', resourceId: String(session.user.id) };
+      request.auditInfo = {
+        userId: session.user.id,
+        username: session.user.username,
+        resourceType: 'session',
+        resourceId: String(session.user.id),
+      };
       await opened(auth, request, reply, session);
       return ok(request, reply, sessionBody(session));
     },
@@ -125,7 +130,12 @@ export function drAuthRoutes(app: App, auth: AuthService): void {
     async (request, reply) => {
       request.auditInfo = { username: request.body.username, resourceType: 'session' };
       const session = await auth.login(request.body.username, request.body.password);
-      request.auditInfo = { username: session.user.username, resourceType: 'session', resourceId: String(session.user.id) };
+      request.auditInfo = {
+        userId: session.user.id,
+        username: session.user.username,
+        resourceType: 'session',
+        resourceId: String(session.user.id),
+      };
       await opened(auth, request, reply, session);
       return ok(request, reply, {
         token: session.accessToken,

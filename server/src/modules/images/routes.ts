@@ -35,6 +35,7 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
   for (const route of FILE_ROUTES) {
     const params = Type.Object({ [route.param]: Type.String({ minLength: 1, maxLength: 256 }) });
     const nameOf = (req: FastifyRequest) => (req.params as Record<string, string>)[route.param];
+    const readAudit = { read: route.kind === 'dicom' ? 'study.download' : 'study.view', subject: 'file', param: route.param } as const;
     app.get(
       `/pub/${route.path}/:${route.param}`,
       {
@@ -43,7 +44,7 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
           summary: `Get ${route.what} with a token or the session cookie; without either only if an admin made the kind public`,
           params,
         },
-        config: drRoute('public', { cookie: true }),
+        config: drRoute('public', { cookie: true, audit: readAudit }),
       },
       async (req, reply) => {
         const file = await files.open(nameOf(req), route.kind, req.authUser, true);
@@ -54,7 +55,7 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
       `/auth/f/${route.path}/:${route.param}`,
       {
         schema: { tags: ['dr-file'], security: BEARER, summary: `Get ${route.what}`, params },
-        config: drRoute([...READ], { guest: true, cookie: true }),
+        config: drRoute([...READ], { guest: true, cookie: true, audit: readAudit }),
       },
       async (req, reply) =>
         sendFile(req, reply, await files.open(nameOf(req), route.kind, requireUser(req), false), false, route.kind === 'dicom'),
@@ -186,7 +187,7 @@ export function instanceRoutes(app: App, files: ImageFilesService): void {
         params: Type.Object({ instance_id: Type.String({ minLength: 1, maxLength: 64 }) }),
         querystring: PreviewQuery,
       },
-      config: diagnosisRoute('study:read'),
+      config: diagnosisRoute('study:read', { audit: { read: 'study.view', subject: 'instance' } }),
     },
     async (req, reply) => {
       const q = req.query;
@@ -223,7 +224,7 @@ export function instanceRoutes(app: App, files: ImageFilesService): void {
         summary: 'The DICOM file (application/dicom)',
         params: Type.Object({ instance_id: Type.String({ minLength: 1, maxLength: 64 }) }),
       },
-      config: diagnosisRoute('study:read'),
+      config: diagnosisRoute('study:read', { audit: { read: 'study.download', subject: 'instance' } }),
     },
     async (req, reply) => sendFile(req, reply, await files.download(req.params.instance_id, requireUser(req)), false, true),
   );

@@ -79,7 +79,7 @@ export class DicomAudit {
   async record(event: DicomAuditEvent): Promise<void> {
     if (event.kind === 'association-rejected' && this.recentlyRejected(event.peer)) return;
     try {
-      await this.audit.insert(dicomAuditRow(event));
+      await this.audit.append(dicomAuditRow(event));
     } catch (error) {
       this.log(`audit log write failed for ${event.kind}: ${(error as Error).message}`);
     }

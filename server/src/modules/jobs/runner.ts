@@ -4,6 +4,7 @@ import type { Executor } from '../../db/index.js';
 import type { AttemptEnd, JobKind, RunningJob } from './kinds.js';
 import { retryDelay } from './kinds.js';
 import type { JobRow, JobsRepository } from './repository.js';
+import { outsideRequest } from '../../util/request-context.js';
 
 /*
  * The job runner: durable background work over the `jobs` table, one polling loop for every kind.
@@ -161,11 +162,16 @@ export class JobRunner {
   private schedule(ms: number): void {
     if (!this.looping) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.ticking = this.tick().finally(() => {
-        this.ticking = undefined;
-      });
-    }, ms);
+    // Outside any request: a request that queued a job woke the loop, it does not own it (nor the audit rows of its writes).
+    this.timer = setTimeout(
+      () =>
+        outsideRequest(() => {
+          this.ticking = this.tick().finally(() => {
+            this.ticking = undefined;
+          });
+        }),
+      ms,
+    );
     this.timer.unref();
   }
 

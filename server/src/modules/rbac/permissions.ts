@@ -35,6 +35,7 @@ export const PERMISSIONS = {
   'system:security':
     'Change security-sensitive configuration: public file kinds, export folder, DICOM AE allow-list, security.* and auth.* (admin only)',
   'audit:read': 'Read the audit log',
+  'audit:export': 'Export the audit trail for a SIEM (administrators only)',
   'notification:read': 'Read own notifications',
   'notification:write': 'Send notifications',
 } as const;

@@ -19,7 +19,7 @@ export function recycleBinRoutes(app: App, bin: RecycleBinService, studies: Stud
     '/auth/recycle_bin/study',
     {
       schema: { tags, security: BEARER, summary: 'Studies in the recycle bin', querystring: StudyListQuery },
-      config: drRoute('recycle:read'),
+      config: drRoute('recycle:read', { audit: { read: 'study.list', subject: 'list' } }),
     },
     async (req, reply) => ok(req, reply, drTyped('dr.study.StudyList', await studies.list(req.query, true))),
   );
@@ -28,7 +28,7 @@ export function recycleBinRoutes(app: App, bin: RecycleBinService, studies: Stud
     '/auth/recycle_bin/study/:id',
     {
       schema: { tags, security: BEARER, summary: 'A study in the recycle bin', params: StudyIdParams },
-      config: drRoute('recycle:read'),
+      config: drRoute('recycle:read', { audit: { read: 'study.view', subject: 'study' } }),
     },
     async (req, reply) => ok(req, reply, await studies.detail(req.params.id, requireUser(req), true)),
   );

@@ -74,7 +74,7 @@ export function studyRoutes(app: App, studies: StudiesService): void {
         summary: 'Worklist (fuzzy id/name/acc_no, time range, statuses, paging)',
         querystring: StudyListQuery,
       },
-      config: drRoute('study:read'),
+      config: drRoute('study:read', { audit: { read: 'study.list', subject: 'list' } }),
     },
     async (req, reply) => ok(req, reply, drTyped('dr.study.StudyList', await studies.list(req.query, false))),
   );
@@ -83,7 +83,7 @@ export function studyRoutes(app: App, studies: StudiesService): void {
     '/auth/study/:id',
     {
       schema: { tags, security: BEARER, summary: 'A study with its series and images', params: StudyIdParams },
-      config: drRoute(['study:read', 'study:emergency'], { guest: true }),
+      config: drRoute(['study:read', 'study:emergency'], { guest: true, audit: { read: 'study.view', subject: 'study' } }),
     },
     async (req, reply) => ok(req, reply, await studies.detail(req.params.id, requireUser(req))),
   );
@@ -92,7 +92,7 @@ export function studyRoutes(app: App, studies: StudiesService): void {
     '/auth/study/:id/stat',
     {
       schema: { tags, security: BEARER, summary: 'Image counts of a study', params: StudyIdParams },
-      config: drRoute(['study:read', 'study:emergency'], { guest: true }),
+      config: drRoute(['study:read', 'study:emergency'], { guest: true, audit: { read: 'study.view', subject: 'study' } }),
     },
     async (req, reply) => ok(req, reply, drTyped('dr.study.Stat', await studies.stat(req.params.id, requireUser(req)))),
   );

@@ -1,0 +1,42 @@
+import { createHash } from 'node:crypto';
+import type { Insertable } from 'kysely';
+import type { AuditLogsTable } from './schema.js';
+
+/** The audit row as written, before the chain fields. */
+export type AuditRecord = Omit<Insertable<AuditLogsTable>, 'id' | 'prev_hash' | 'hash'>;
+
+/** The fields the hash covers, in a fixed order (the canonical form of a row). */
+const HASHED_FIELDS = [
+  'created_at',
+  'user_id',
+  'username',
+  'action',
+  'resource_type',
+  'resource_id',
+  'method',
+  'path',
+  'status_code',
+  'outcome',
+  'source',
+  'ip',
+  'request_id',
+  'detail',
+] as const;
+
+/** The hash before the first row of the chain. */
+export const GENESIS = '';
+
+/**
+ * sha256 over the previous row's hash and this row's fields as a JSON array in a fixed order:
+ * changing, removing or reordering a row breaks every later link. The id is left out so a row
+ * can be hashed before the database numbers it.
+ */
+export function rowHash(prevHash: string, row: AuditRecord): string {
+  const fields = HASHED_FIELDS.map((name) => {
+    const value = row[name];
+    return value === undefined ? null : value;
+  });
+  return createHash('sha256')
+    .update(JSON.stringify([prevHash, ...fields]))
+    .digest('hex');
+}

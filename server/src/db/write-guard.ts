@@ -1,0 +1,193 @@
+import type { CompiledQuery, DatabaseConnection, Dialect, Driver, QueryResult, TransactionSettings } from 'kysely';
+
+/** One statement that changed data: what it did to which table. */
+export interface WriteChange {
+  op: 'insert' | 'update' | 'delete' | 'merge' | 'write';
+  table: string;
+  rows?: number;
+}
+
+/** Runs a compiled statement on the connection of the transaction being committed. */
+export type RunInTransaction = (query: CompiledQuery) => Promise<QueryResult<unknown>>;
+
+/**
+ * Told about every committed write. `wants()` decides whether the writes running now must be
+ * recorded (a request is being served); `beforeCommit` then runs inside that transaction, after
+ * its statements and before COMMIT, so what it inserts commits with the change or not at all.
+ */
+export interface WriteRecorder {
+  wants(): boolean;
+  beforeCommit(run: RunInTransaction, changes: WriteChange[]): Promise<void>;
+}
+
+/** Tables whose writes are bookkeeping of the recorder itself, never recorded. */
+const UNRECORDED_TABLES = new Set(['audit_logs', 'audit_chain_head']);
+
+const RAW_WRITE = /^\s*(insert|update|delete|replace|merge)\b(?:\s+(?:or\s+\w+\s+)?(?:into|from)?\s*"?([A-Za-z_][\w.]*)"?)?/i;
+
+function tableName(node: unknown): string {
+  // Kysely's operation nodes: TableNode { table: SchemableIdentifierNode { identifier: { name } } }, possibly under an AliasNode.
+  const n = node as { kind?: string; node?: unknown; table?: { identifier?: { name?: string } } } | undefined;
+  if (!n) return 'unknown';
+  if (n.kind === 'AliasNode') return tableName(n.node);
+  return n.table?.identifier?.name ?? 'unknown';
+}
+
+/** What a statement writes, or undefined when it only reads (or is transaction control). */
+export function writeOf(query: CompiledQuery): WriteChange | undefined {
+  const node = query.query as { kind: string; into?: unknown; table?: unknown; from?: { froms?: unknown[] }; sql?: unknown };
+  switch (node.kind) {
+    case 'InsertQueryNode':
+      return { op: 'insert', table: tableName(node.into) };
+    case 'UpdateQueryNode':
+      return { op: 'update', table: tableName(node.table) };
+    case 'DeleteQueryNode':
+      return { op: 'delete', table: tableName(node.from?.froms?.[0]) };
+    case 'MergeQueryNode':
+      return { op: 'merge', table: tableName(node.into) };
+    case 'RawNode': {
+      const match = RAW_WRITE.exec(query.sql);
+      if (!match) return undefined;
+      // The table group is optional: a raw statement whose target the pattern cannot read is still a write.
+      const [, verb, table] = match as unknown as [string, string, string | undefined];
+      return { op: verb.toLowerCase() as WriteChange['op'], table: table ?? 'unknown' };
+    }
+    default:
+      return undefined;
+  }
+}
+
+interface ConnectionState {
+  inTransaction: boolean;
+  changes: WriteChange[];
+}
+
+function countOf(result: QueryResult<unknown>): number | undefined {
+  const n = result.numAffectedRows;
+  return n === undefined ? undefined : Number(n);
+}
+
+/**
+ * Wraps a driver so every write made while `recorder.wants()` is recorded in its own transaction:
+ * a transaction that wrote runs `beforeCommit` before COMMIT; a lone write statement is put in a
+ * transaction of its own with the record. Nothing that changes data can commit unrecorded.
+ */
+class RecordingDriver implements Driver {
+  private readonly states = new WeakMap<DatabaseConnection, ConnectionState>();
+
+  constructor(
+    private readonly inner: Driver,
+    private readonly recorder: () => WriteRecorder | undefined,
+  ) {}
+
+  init(): Promise<void> {
+    return this.inner.init();
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const connection = await this.inner.acquireConnection();
+    if (!this.states.has(connection)) this.states.set(connection, { inTransaction: false, changes: [] });
+    return this.wrap(connection);
+  }
+
+  private wrap(connection: DatabaseConnection): DatabaseConnection {
+    const wrapped: DatabaseConnection & { inner: DatabaseConnection } = {
+      inner: connection,
+      executeQuery: <R>(query: CompiledQuery) => this.execute<R>(connection, query),
+      streamQuery: <R>(query: CompiledQuery, chunkSize?: number) => connection.streamQuery<R>(query, chunkSize),
+    };
+    return wrapped;
+  }
+
+  private unwrap(connection: DatabaseConnection): DatabaseConnection {
+    return (connection as { inner?: DatabaseConnection }).inner ?? connection;
+  }
+
+  private state(connection: DatabaseConnection): ConnectionState {
+    let state = this.states.get(connection);
+    if (!state) {
+      state = { inTransaction: false, changes: [] };
+      this.states.set(connection, state);
+    }
+    return state;
+  }
+
+  private async execute<R>(connection: DatabaseConnection, query: CompiledQuery): Promise<QueryResult<R>> {
+    const change = writeOf(query);
+    if (!change || UNRECORDED_TABLES.has(change.table)) return connection.executeQuery<R>(query);
+    const state = this.state(connection);
+    if (state.inTransaction) {
+      const result = await connection.executeQuery<R>(query);
+      state.changes.push({ ...change, rows: countOf(result) });
+      return result;
+    }
+    const recorder = this.recorder();
+    if (!recorder?.wants()) return connection.executeQuery<R>(query);
+    // A lone write during a request: it and its record commit together.
+    await this.inner.beginTransaction(connection, {});
+    try {
+      const result = await connection.executeQuery<R>(query);
+      await recorder.beforeCommit((q) => connection.executeQuery(q), [{ ...change, rows: countOf(result) }]);
+      await this.inner.commitTransaction(connection);
+      return result;
+    } catch (error) {
+      await this.inner.rollbackTransaction(connection).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async beginTransaction(wrapped: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    const connection = this.unwrap(wrapped);
+    await this.inner.beginTransaction(connection, settings);
+    const state = this.state(connection);
+    state.inTransaction = true;
+    state.changes = [];
+  }
+
+  async commitTransaction(wrapped: DatabaseConnection): Promise<void> {
+    const connection = this.unwrap(wrapped);
+    const state = this.state(connection);
+    const changes = state.changes;
+    const recorder = this.recorder();
+    if (changes.length > 0 && recorder?.wants()) await recorder.beforeCommit((q) => connection.executeQuery(q), changes);
+    state.inTransaction = false;
+    state.changes = [];
+    await this.inner.commitTransaction(connection);
+  }
+
+  async rollbackTransaction(wrapped: DatabaseConnection): Promise<void> {
+    const connection = this.unwrap(wrapped);
+    const state = this.state(connection);
+    state.inTransaction = false;
+    state.changes = [];
+    await this.inner.rollbackTransaction(connection);
+  }
+
+  releaseConnection(wrapped: DatabaseConnection): Promise<void> {
+    return this.inner.releaseConnection(this.unwrap(wrapped));
+  }
+
+  destroy(): Promise<void> {
+    return this.inner.destroy();
+  }
+}
+
+/** The dialect with its driver wrapped by `RecordingDriver`; savepoints pass through. */
+export function recordingDialect(dialect: Dialect, recorder: () => WriteRecorder | undefined): Dialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createDriver: () => {
+      const inner = dialect.createDriver();
+      const driver = new RecordingDriver(inner, recorder);
+      const unwrap = (c: DatabaseConnection) => (c as { inner?: DatabaseConnection }).inner ?? c;
+      const withSavepoints = driver as Driver;
+      if (inner.savepoint) withSavepoints.savepoint = (c, name, compile) => inner.savepoint!(unwrap(c), name, compile);
+      if (inner.rollbackToSavepoint)
+        withSavepoints.rollbackToSavepoint = (c, name, compile) => inner.rollbackToSavepoint!(unwrap(c), name, compile);
+      if (inner.releaseSavepoint) withSavepoints.releaseSavepoint = (c, name, compile) => inner.releaseSavepoint!(unwrap(c), name, compile);
+      return withSavepoints;
+    },
+  };
+}

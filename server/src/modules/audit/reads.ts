@@ -1,0 +1,113 @@
+import type { FastifyRequest } from 'fastify';
+import type { ReadDeclaration, ReadSubject } from './declaration.js';
+import type { RequestContext } from '../../util/request-context.js';
+import { nowIso } from '../../util/time.js';
+import type { AuditRepository } from './repository.js';
+import { boundedDetail } from './serialize.js';
+
+/** The study (and patient) a read showed, as the audit row names it. */
+export interface ReadSubjectRow {
+  study_id: string;
+  study_instance_uid: string;
+  patient_id: string;
+  sop_instance_uid?: string | null;
+}
+
+/** Finds the study behind a read's parameter (a study id, an SOP Instance UID, a stored file name). */
+export interface ReadSubjectLookup {
+  studyByStudyId(studyId: string): Promise<ReadSubjectRow | undefined>;
+  studyByInstance(sopInstanceUid: string): Promise<ReadSubjectRow | undefined>;
+  studyByFileName(name: string): Promise<ReadSubjectRow | undefined>;
+}
+
+const DEFAULT_PARAM: Record<Exclude<ReadSubject, 'list'>, string> = { study: 'id', instance: 'instance_id', file: 'filename' };
+/** Refused reads are recorded too (who tried); not-found and bad requests are not patient data. */
+const RECORDED_FAILURES = new Set([401, 403]);
+const MAX_TRACKED = 20_000;
+
+/**
+ * Audits reads of patient data, aggregated: a viewer opening a study fetches its detail, a
+ * thumbnail per image and previews, and that is one row per (who, study, action, outcome) and
+ * time window, not one per file. The first read of a window writes the row; later ones in the
+ * window are covered by it. Which routes are patient-data reads is declared in their route
+ * config (`audit: { read, subject }`), not guessed from paths.
+ */
+export class ReadAuditor {
+  private readonly windows = new Map<string, number>();
+
+  constructor(
+    private readonly audit: AuditRepository,
+    private readonly lookup: ReadSubjectLookup,
+    private readonly windowMs = 5 * 60_000,
+  ) {}
+
+  private async subjectOf(
+    request: FastifyRequest,
+    subject: ReadSubject,
+    param: string | undefined,
+  ): Promise<{ key: string; row?: ReadSubjectRow }> {
+    if (subject === 'list') return { key: '*' };
+    const params = (request.params ?? {}) as Record<string, unknown>;
+    const raw = params[param ?? DEFAULT_PARAM[subject]];
+    const value = typeof raw === 'string' ? raw : '';
+    const row =
+      value === ''
+        ? undefined
+        : subject === 'study'
+          ? await this.lookup.studyByStudyId(value)
+          : subject === 'instance'
+            ? await this.lookup.studyByInstance(value)
+            : await this.lookup.studyByFileName(value);
+    return { key: row?.study_id ?? `${subject}:${value}`, row };
+  }
+
+  /** Whether this (who, what) already has a row in the current window; marks it when not. */
+  private seenInWindow(key: string): boolean {
+    const now = Date.now();
+    const until = this.windows.get(key);
+    if (until !== undefined && until > now) return true;
+    if (this.windows.size >= MAX_TRACKED) {
+      for (const [k, end] of this.windows) if (end <= now) this.windows.delete(k);
+      if (this.windows.size >= MAX_TRACKED) this.windows.clear();
+    }
+    this.windows.set(key, now + this.windowMs);
+    return false;
+  }
+
+  async record(request: FastifyRequest, status: number, context: RequestContext, declared: ReadDeclaration): Promise<void> {
+    if (status >= 400 && !RECORDED_FAILURES.has(status)) return;
+    const outcome = status < 400 ? 'success' : 'failure';
+    const user = request.authUser;
+    const who = user ? `user:${user.id}` : `ip:${context.ip}`;
+    const { key, row } = await this.subjectOf(request, declared.subject, declared.param);
+    // Checked and marked after the lookup, with no await in between: concurrent reads of one study write one row.
+    if (this.seenInWindow(`${who}|${declared.read}|${outcome}|${key}`)) return;
+    const query = declared.subject === 'list' ? (request.query as Record<string, unknown> | undefined) : undefined;
+    await this.audit.append({
+      created_at: nowIso(),
+      user_id: user?.id ?? null,
+      username: user?.username ?? null,
+      action: declared.read,
+      resource_type: row ? 'study' : declared.subject,
+      resource_id: row ? row.study_id : key === '*' ? null : key.slice(0, 256),
+      method: context.method,
+      path: context.path,
+      status_code: status,
+      outcome,
+      source: request.source,
+      ip: context.ip,
+      request_id: context.requestId,
+      detail: boundedDetail({
+        aggregated_minutes: this.windowMs / 60_000,
+        ...(row
+          ? {
+              patient_id: row.patient_id,
+              study_instance_uid: row.study_instance_uid,
+              ...(row.sop_instance_uid ? { sop_instance_uid: row.sop_instance_uid } : {}),
+            }
+          : {}),
+        ...(query ? { query } : {}),
+      }),
+    });
+  }
+}
