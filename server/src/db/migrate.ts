@@ -7,6 +7,7 @@ import { pacsNodes } from './migrations/004_pacs_nodes.js';
 import { storeTasks } from './migrations/005_store_tasks.js';
 import { storeTaskOwner } from './migrations/006_store_task_owner.js';
 import { jobRunner } from './migrations/007_job_runner.js';
+import { leastPrivilege } from './migrations/010_least_privilege.js';
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next. */
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
@@ -18,6 +19,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '005_store_tasks': storeTasks(dialect),
     '006_store_task_owner': storeTaskOwner(),
     '007_job_runner': jobRunner(),
+    '010_least_privilege': leastPrivilege(),
   };
 }
 

@@ -14,6 +14,11 @@ const LoginBody = Type.Object({
   captcha_key: Type.Optional(Type.String({ maxLength: 128 })),
 });
 
+/** The address login back-off is keyed on; Fastify leaves `ip` undefined once the socket has gone. */
+function clientAddress(request: { ip: string | undefined }): string {
+  return request.ip ?? 'unknown';
+}
+
 function sessionBody(session: IssuedSession) {
   const u = session.user;
   return {
@@ -43,7 +48,7 @@ export function diagnosisAuthRoutes(app: App, auth: AuthService, users: UsersSer
     async (request, reply) => {
       request.auditInfo = { username: request.body.username, resourceType: 'session' };
       // Captcha fields are accepted for client compatibility; no captcha is issued or checked.
-      const session = await auth.login(request.body.username, request.body.password);
+      const session = await auth.login(request.body.username, request.body.password, clientAddress(request));
       request.authUser = undefined;
       request.auditInfo = { username: session.user.username, resourceType: 'session', resourceId: String(session.user.id) };
       return ok(request, reply, sessionBody(session));
@@ -113,7 +118,7 @@ export function drAuthRoutes(app: App, auth: AuthService): void {
     },
     async (request, reply) => {
       request.auditInfo = { username: request.body.username, resourceType: 'session' };
-      const session = await auth.login(request.body.username, request.body.password);
+      const session = await auth.login(request.body.username, request.body.password, clientAddress(request));
       request.auditInfo = { username: session.user.username, resourceType: 'session', resourceId: String(session.user.id) };
       return ok(request, reply, {
         token: session.accessToken,

@@ -1,11 +1,12 @@
 import type { AuthUser } from './auth-user.js';
 import { AppError } from '../../util/errors.js';
 import { nowIso } from '../../util/time.js';
-import type { ConfigService } from '../system/config-service.js';
 import type { UserRow, UsersRepository } from '../users/repository.js';
 import { assertStrongPassword, decoyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 import type { RevokedTokensRepository } from './repository.js';
 import type { TokenClaims, TokenService } from './tokens.js';
+import type { LoginThrottle } from './login-backoff.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const GUEST_USERNAME = 'guest';
 
@@ -25,42 +26,39 @@ export class AuthService {
     private readonly users: UsersRepository,
     private readonly revoked: RevokedTokensRepository,
     private readonly tokens: TokenService,
-    private readonly configs: ConfigService,
+    private readonly throttle: LoginThrottle,
   ) {}
 
   /**
-   * Checks a username and password. Failed attempts count against the account; after
-   * `security.max_failed_logins` in a row it is locked for `security.lockout_minutes`.
+   * Checks a username and password from `source` (the client address). Unknown accounts, wrong
+   * passwords and attempts the back-off refuses all get the same INVALID_CREDENTIALS after
+   * one password-hash check, so neither the answer nor its timing tells them apart.
    */
-  async login(username: string, password: string): Promise<IssuedSession> {
+  async login(username: string, password: string, source: string): Promise<IssuedSession> {
     const user = await this.users.findLiveByUsername(username);
-    if (!user || user.username === GUEST_USERNAME) {
-      await verifyPassword(await decoyPasswordHash(), password);
-      throw new AppError('INVALID_CREDENTIALS');
+    if (!user || user.username === GUEST_USERNAME) return this.refuse(password);
+    const verdict = await this.throttle.verdict(user, source);
+    if (verdict.kind === 'refuse') {
+      // Hammering during the back-off lengthens it, and costs the same writes a wrong password does.
+      await this.throttle.recordFailure(user.id, source);
+      return this.refuse(password);
     }
-    const now = Date.now();
-    if (user.locked_until && Date.parse(user.locked_until) > now) {
-      const retryAfter = Math.ceil((Date.parse(user.locked_until) - now) / 1000);
-      throw new AppError('ACCOUNT_LOCKED', [], undefined, { 'Retry-After': String(retryAfter) });
-    }
+    if (verdict.kind === 'delay') await sleep(verdict.ms);
     if (!(await verifyPassword(user.password_hash, password))) {
-      await this.recordFailure(user);
+      await this.throttle.recordFailure(user.id, source);
       throw new AppError('INVALID_CREDENTIALS');
     }
     if (!user.is_active) throw new AppError('ACCOUNT_DISABLED');
-    await this.users.update(user.id, { failed_login_count: 0, locked_until: null, last_login_at: nowIso() });
-    return this.issueSession({ ...user, failed_login_count: 0, locked_until: null });
+    await this.throttle.recordSuccess(user, source);
+    await this.users.update(user.id, { last_login_at: nowIso() });
+    const fresh = await this.users.findLiveById(user.id);
+    return this.issueSession(fresh ?? user);
   }
 
-  private async recordFailure(user: UserRow): Promise<void> {
-    const limit = await this.configs.getNumber('security.max_failed_logins');
-    const failures = user.failed_login_count + 1;
-    if (failures >= limit) {
-      const minutes = await this.configs.getNumber('security.lockout_minutes');
-      await this.users.update(user.id, { failed_login_count: 0, locked_until: new Date(Date.now() + minutes * 60_000).toISOString() });
-    } else {
-      await this.users.update(user.id, { failed_login_count: failures });
-    }
+  /** The wrong-password answer, after the same hash work a real check costs. */
+  private async refuse(password: string): Promise<never> {
+    await verifyPassword(await decoyPasswordHash(), password);
+    throw new AppError('INVALID_CREDENTIALS');
   }
 
   async issueSession(user: UserRow): Promise<IssuedSession> {

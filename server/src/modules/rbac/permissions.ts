@@ -35,10 +35,20 @@ export const PERMISSIONS = {
   'audit:read': 'Read the audit log',
   'notification:read': 'Read own notifications',
   'notification:write': 'Send notifications',
+  // Admin-only (ADMIN_ONLY_PERMISSIONS): only the built-in admin role is granted these.
+  'user:admin': 'Manage users who hold privileged roles or permissions, and manage roles',
+  'system:security': 'Change security-sensitive configuration (public files, export directory, AE allow-lists, security.*)',
+  'audit:export': 'Export the audit trail',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;
 export const ALL_PERMISSIONS = Object.keys(PERMISSIONS) as Permission[];
+
+/**
+ * Permissions that make their holder an administrator. Only the `admin` role carries them, and
+ * since nobody may grant what they do not hold (users service), no other role can acquire them.
+ */
+export const ADMIN_ONLY_PERMISSIONS: readonly Permission[] = ['user:admin', 'system:security', 'audit:export'];
 
 export interface RoleSeed {
   name: string;
