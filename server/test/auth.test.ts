@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { ADMIN_PASSWORD, DIALECTS, SEED_PASSWORD, USER_PASSWORD, call, createUser, isDiagnosisError, isDrError, login, withServer } from './helpers.js';
+import {
+  ADMIN_PASSWORD,
+  DIALECTS,
+  SEED_PASSWORD,
+  USER_PASSWORD,
+  call,
+  createUser,
+  isDiagnosisError,
+  isDrError,
+  login,
+  withServer,
+} from './helpers.js';
 
 for (const dialect of DIALECTS) {
   describe(`auth on ${dialect}`, () => {

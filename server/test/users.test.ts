@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { ADMIN_PASSWORD, DIALECTS, SEED_PASSWORD, USER_PASSWORD, call, createUser, isDiagnosisError, login, withServer } from './helpers.js';
+import {
+  ADMIN_PASSWORD,
+  DIALECTS,
+  SEED_PASSWORD,
+  USER_PASSWORD,
+  call,
+  createUser,
+  isDiagnosisError,
+  login,
+  withServer,
+} from './helpers.js';
 
 for (const dialect of DIALECTS) {
   describe(`users on ${dialect}`, () => {

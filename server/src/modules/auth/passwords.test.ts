@@ -12,7 +12,16 @@ test('argon2id hashes verify only the right password', async () => {
 });
 
 test('weak passwords are refused with the field named', () => {
-  for (const weak of ['short1', 'allletters', '12345678', 'x'.repeat(127) + '1'.repeat(2), 'password1', 'admin1234', 'Password123', 'Radiology2025']) {
+  for (const weak of [
+    'short1',
+    'allletters',
+    '12345678',
+    'x'.repeat(127) + '1'.repeat(2),
+    'password1',
+    'admin1234',
+    'Password123',
+    'Radiology2025',
+  ]) {
     assert.throws(
       () => assertStrongPassword(weak, 'new_password'),
       (e: unknown) => e instanceof AppError && e.errorName === 'WEAK_PASSWORD' && e.details[0]?.field === 'new_password',

@@ -158,11 +158,15 @@ export class UsersService {
     await this.sql.kysely.transaction().execute(async (trx) => {
       const row = await this.manageable(id, viewer, trx);
       const currentRoles = (await this.users.rolesOf([id], trx)).get(id) ?? [];
-      if (names !== undefined && roleIds !== undefined) {
-        const unchanged = new Set(names).size === currentRoles.length && currentRoles.every((r) => names.includes(r));
-        if (viewer.id === id && !unchanged)
+      // A profile form may send the roles back unchanged; only a change is checked and applied.
+      const newRoleIds =
+        names !== undefined && !(new Set(names).size === currentRoles.length && currentRoles.every((r) => names.includes(r)))
+          ? roleIds
+          : undefined;
+      if (newRoleIds) {
+        if (viewer.id === id)
           throw new AppError('CANNOT_CHANGE_OWN_ROLES', [{ field: 'role_ids', message: 'another administrator must change them' }]);
-        assertWithinPrivileges(viewer, await this.users.permissionsOfRoles(roleIds, trx), 'role_ids');
+        assertWithinPrivileges(viewer, await this.users.permissionsOfRoles(newRoleIds, trx), 'role_ids');
       }
       if (input.username !== undefined && input.username !== row.username) {
         if (row.is_builtin) throw new AppError('BUILTIN_USER', [{ field: 'username', message: 'built-in accounts keep their name' }]);
@@ -174,7 +178,7 @@ export class UsersService {
       const disabling = input.is_active === false && row.is_active === 1;
       if (disabling && viewer.id === id)
         throw new AppError('CANNOT_DELETE_SELF', [{ field: 'is_active', message: 'cannot disable yourself' }]);
-      const losesAdmin = currentRoles.includes('admin') && (disabling || (names !== undefined && !names.includes('admin')));
+      const losesAdmin = currentRoles.includes('admin') && (disabling || (newRoleIds !== undefined && names?.includes('admin') === false));
       if (losesAdmin && (await this.users.countActiveWithRole('admin', id, trx)) === 0) throw new AppError('LAST_ADMIN');
       await this.users.update(
         id,
@@ -193,9 +197,9 @@ export class UsersService {
         },
         trx,
       );
-      if (roleIds) await this.users.setRoles(id, roleIds, trx);
+      if (newRoleIds) await this.users.setRoles(id, newRoleIds, trx);
       // A disabled account or changed roles must not keep working through old tokens.
-      if (disabling || roleIds) await this.users.bumpTokenVersion(id, trx);
+      if (disabling || newRoleIds) await this.users.bumpTokenVersion(id, trx);
     });
     return this.get(id, viewer);
   }
@@ -222,7 +226,13 @@ export class UsersService {
       const row = await this.manageable(id, viewer, trx);
       await this.users.update(
         id,
-        { password_hash: passwordHash, token_version: row.token_version + 1, failed_login_count: 0, locked_until: null, updated_at: nowIso() },
+        {
+          password_hash: passwordHash,
+          token_version: row.token_version + 1,
+          failed_login_count: 0,
+          locked_until: null,
+          updated_at: nowIso(),
+        },
         trx,
       );
       await this.users.clearLoginBackoff(id, trx);
