@@ -129,7 +129,7 @@ export class AuthService {
     if (!(await verifyPassword(user.password_hash, oldPassword))) {
       throw new AppError('OLD_PASSWORD_WRONG', [{ field: 'old_password', message: 'wrong password' }]);
     }
-    assertStrongPassword(newPassword, 'new_password');
+    assertStrongPassword(newPassword, 'new_password', [user.username, user.full_name]);
     await this.users.update(user.id, {
       password_hash: await hashPassword(newPassword),
       token_version: user.token_version + 1,
