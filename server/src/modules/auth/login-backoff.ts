@@ -39,10 +39,26 @@ const later = (iso: string | null, now: number) => iso !== null && Date.parse(is
  * against a decoy so it takes as long), so the answer tells nothing about the account.
  */
 export class LoginThrottle {
+  /** The attempt running or queued last per `<account>|<address>` (this process). */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly repo: LoginBackoffRepository,
     private readonly configs: ConfigService,
   ) {}
+
+  /** Runs `attempt` after the earlier attempts on the same account from the same address. */
+  oneAtATime<T>(accountId: number, source: string, attempt: () => Promise<T>): Promise<T> {
+    const key = `${accountId}|${source}`;
+    const previous = this.inFlight.get(key) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(attempt);
+    const settled = run.catch(() => undefined);
+    this.inFlight.set(key, settled);
+    void settled.then(() => {
+      if (this.inFlight.get(key) === settled) this.inFlight.delete(key);
+    });
+    return run;
+  }
 
   async verdict(account: { id: number; locked_until: string | null }, source: string): Promise<AttemptVerdict> {
     const now = Date.now();

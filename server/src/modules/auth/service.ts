@@ -35,24 +35,29 @@ export class AuthService {
    * one password-hash check, so neither the answer nor its timing tells them apart.
    */
   async login(username: string, password: string, source: string): Promise<IssuedSession> {
-    const user = await this.users.findLiveByUsername(username);
-    if (!user || user.username === GUEST_USERNAME) return this.refuse(password);
-    const verdict = await this.throttle.verdict(user, source);
-    if (verdict.kind === 'refuse') {
-      // Hammering during the back-off lengthens it, and costs the same writes a wrong password does.
-      await this.throttle.recordFailure(user.id, source);
-      return this.refuse(password);
-    }
-    if (verdict.kind === 'delay') await sleep(verdict.ms);
-    if (!(await verifyPassword(user.password_hash, password))) {
-      await this.throttle.recordFailure(user.id, source);
-      throw new AppError('INVALID_CREDENTIALS');
-    }
-    if (!user.is_active) throw new AppError('ACCOUNT_DISABLED');
-    await this.throttle.recordSuccess(user, source);
-    await this.users.update(user.id, { last_login_at: nowIso() });
-    const fresh = await this.users.findLiveById(user.id);
-    return this.issueSession(fresh ?? user);
+    const found = await this.users.findLiveByUsername(username);
+    if (!found || found.username === GUEST_USERNAME) return this.refuse(password);
+    // One attempt per (account, address) at a time, so a burst of parallel guesses cannot all
+    // be checked before the first failure is counted.
+    return this.throttle.oneAtATime(found.id, source, async () => {
+      const user = (await this.users.findLiveById(found.id)) ?? found;
+      const verdict = await this.throttle.verdict(user, source);
+      if (verdict.kind === 'refuse') {
+        // Hammering during the back-off lengthens it, and costs the same writes a wrong password does.
+        await this.throttle.recordFailure(user.id, source);
+        return this.refuse(password);
+      }
+      if (verdict.kind === 'delay') await sleep(verdict.ms);
+      if (!(await verifyPassword(user.password_hash, password))) {
+        await this.throttle.recordFailure(user.id, source);
+        throw new AppError('INVALID_CREDENTIALS');
+      }
+      if (!user.is_active) throw new AppError('ACCOUNT_DISABLED');
+      await this.throttle.recordSuccess(user, source);
+      await this.users.update(user.id, { last_login_at: nowIso() });
+      const fresh = await this.users.findLiveById(user.id);
+      return this.issueSession(fresh ?? user);
+    });
   }
 
   /** The wrong-password answer, after the same hash work a real check costs. */
