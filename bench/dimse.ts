@@ -140,7 +140,7 @@ function storescu(aec: string, port: number, paths: string[]): Promise<number> {
 async function scpComparison(median: (v: number[]) => number): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-dimse-scp-'));
   const server = await createServer(
-    loadConfig({ ROENTGEN_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench12345', DICOM_PORT: '0' }),
+    loadConfig({ ROENTGEN_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ROENTGEN_ADMIN_PASSWORD: 'Bench-Console-Pass-42', DICOM_PORT: '0' }),
   );
   // storescu calls as STORESCU: our SCP admits only known calling AEs (issue 15).
   await server.db.kysely

@@ -30,7 +30,7 @@ const server = await createServer(
     ROENTGEN_DATA_DIR: dir,
     DICOM_PORT: '0',
     LOG_LEVEL: 'silent',
-    ROENTGEN_ADMIN_PASSWORD: 'Bench12345',
+    ROENTGEN_ADMIN_PASSWORD: 'Bench-Console-Pass-42',
     RATE_LIMIT_PER_MINUTE: '1000000',
     DETECTOR_ROWS: String(SIZE),
     DETECTOR_COLUMNS: String(SIZE),
@@ -48,7 +48,7 @@ try {
     if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(json)}`);
     return json.data;
   };
-  const token = (await post('/api/v1/auth/login', { username: 'admin', password: 'Bench12345' })).access_token as string;
+  const token = (await post('/api/v1/auth/login', { username: 'admin', password: 'Bench-Console-Pass-42' })).access_token as string;
   const client = await mqtt.connectAsync(`${base.replace(/^http/, 'ws')}/mqtt`, { username: 'bench', password: token, reconnectPeriod: 0 });
   await client.subscribeAsync('MODULE/TASK/IMGPROC/PROGRESS');
   let waiting: { sop: string; resolve: (status: string) => void } | undefined;

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       ROENTGEN_DATA_DIR: path.join(dir, 'data'),
       DICOM_PORT: '0',
       LOG_LEVEL: 'silent',
-      ROENTGEN_ADMIN_PASSWORD: 'Bench12345',
+      ROENTGEN_ADMIN_PASSWORD: 'Bench-Console-Pass-42',
       RENDER_CACHE_MB: '0',
       RATE_LIMIT_PER_MINUTE: '1000000',
     };
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     const login = await fetch(`${base}/api/v1/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: 'Bench12345' }),
+      body: JSON.stringify({ username: 'admin', password: 'Bench-Console-Pass-42' }),
     });
     const token = ((await login.json()) as { data: { access_token: string } }).data.access_token;
     const auth = { authorization: `Bearer ${token}` };

@@ -176,7 +176,7 @@ async function run(dialect: 'sqlite' | 'postgres'): Promise<void> {
     ROENTGEN_DATA_DIR: dataDir,
     DICOM_PORT: '0',
     LOG_LEVEL: 'silent',
-    ROENTGEN_ADMIN_PASSWORD: 'Bench12345',
+    ROENTGEN_ADMIN_PASSWORD: 'Bench-Console-Pass-42',
     RATE_LIMIT_PER_MINUTE: '1000000',
     ...(dialect === 'postgres' ? { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema } : {}),
   };
@@ -186,7 +186,7 @@ async function run(dialect: 'sqlite' | 'postgres'): Promise<void> {
     const login = await fetch(`${url}/api/v1/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: 'Bench12345' }),
+      body: JSON.stringify({ username: 'admin', password: 'Bench-Console-Pass-42' }),
     });
     const token = ((await login.json()) as { data: { access_token: string } }).data.access_token;
     let seeded = 0;

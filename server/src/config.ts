@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { passwordWeakness } from './modules/auth/passwords.js';
 
 /** Every setting of one server process, read once from the environment (README lists the variables). */
 export interface Config {
@@ -75,6 +76,23 @@ function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
+/**
+ * An initial password from the environment is held to the same strength rule as one a person
+ * chooses in the console: a weak one would otherwise stay in place on every fresh install.
+ */
+function initialPassword(env: NodeJS.ProcessEnv, name: string, accounts: readonly string[]): string | undefined {
+  const password = optional(env, name);
+  if (password === undefined) return undefined;
+  const weakness = passwordWeakness(password, accounts);
+  if (weakness !== undefined) {
+    throw new Error(
+      `${name} is too weak for the ${accounts.join('/')} account (${weakness}). ` +
+        'Choose a longer, unguessable password, or leave it unset to have a strong one generated and printed once.',
+    );
+  }
+  return password;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = optional(env, 'DATABASE_URL');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -101,8 +119,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     detector: { rows: intFromEnv(env, 'DETECTOR_ROWS', 3072, 64, 8192), columns: intFromEnv(env, 'DETECTOR_COLUMNS', 3072, 64, 8192) },
     mqttTcpPort: optional(env, 'MQTT_TCP_PORT') === undefined ? undefined : intFromEnv(env, 'MQTT_TCP_PORT', 1883, 1, 65535),
     mqttRecheckMs: intFromEnv(env, 'MQTT_RECHECK_MS', 2000, 100, 600_000),
-    adminPassword: optional(env, 'ROENTGEN_ADMIN_PASSWORD'),
-    seedUserPassword: optional(env, 'ROENTGEN_SEED_USER_PASSWORD'),
+    adminPassword: initialPassword(env, 'ROENTGEN_ADMIN_PASSWORD', ['admin']),
+    seedUserPassword: initialPassword(env, 'ROENTGEN_SEED_USER_PASSWORD', ['mgr', 'tech', 'service']),
     dicomAet: optional(env, 'DICOM_AET') ?? 'ROENTGEN',
     dicomPort: intFromEnv(env, 'DICOM_PORT', 11112, 0, 65535),
     dicomTimeoutMs: intFromEnv(env, 'DICOM_TIMEOUT_MS', 10_000, 100, 600_000),

@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { ADMIN_PASSWORD, DIALECTS, SEED_PASSWORD, call, createUser, isDiagnosisError, isDrError, login, withServer } from './helpers.js';
+import {
+  ADMIN_PASSWORD,
+  DIALECTS,
+  SEED_PASSWORD,
+  USER_PASSWORD,
+  call,
+  createUser,
+  isDiagnosisError,
+  isDrError,
+  login,
+  withServer,
+} from './helpers.js';
 
 for (const dialect of DIALECTS) {
   describe(`auth on ${dialect}`, () => {
@@ -59,34 +70,28 @@ for (const dialect of DIALECTS) {
       assert.ok(isDrError(guest.body, '0x020005'));
     });
 
-    test('repeated failures lock the account for a while, even for the right password', async () => {
+    test('repeated failures back the address off, answered like a wrong password; a reset clears it', async () => {
       const user = await createUser(ctx.t.url, ctx.admin, ['doctor']);
-      await call(ctx.t.url, 'PUT', '/api/v1/system/configs/security.max_failed_logins', { token: ctx.admin, body: { config_value: 3 } });
-      try {
-        for (let i = 0; i < 3; i += 1) {
-          const res = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'bad-guess-1' } });
-          assert.equal(res.status, 401);
-        }
-        const locked = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Password123' } });
-        assert.equal(locked.status, 429);
-        assert.ok(isDiagnosisError(locked.body, 429, 'AccountLockedError'));
-        assert.ok(Number(locked.headers.get('retry-after')) > 0);
-        const shown = await call(ctx.t.url, 'GET', `/api/v1/users/${user.id}`, { token: ctx.admin });
-        assert.equal(shown.body.data.is_locked, true);
-        // An administrator's reset clears the lock.
-        await call(ctx.t.url, 'POST', `/api/v1/users/${user.id}/reset-password`, {
-          token: ctx.admin,
-          body: { new_password: 'Another123' },
-        });
-        const ok = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Another123' } });
-        assert.equal(ok.status, 200);
-      } finally {
-        await call(ctx.t.url, 'PUT', '/api/v1/system/configs/security.max_failed_logins', { token: ctx.admin, body: { config_value: 5 } });
-      }
+      const attempt = (password: string) => call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password } });
+      const wrong = [];
+      // Back-off starts after 3 failures at 1 s and doubles: after 8 the address waits 32 s.
+      for (let i = 0; i < 8; i += 1) wrong.push(await attempt('bad-guess-1'));
+      for (const res of wrong) assert.equal(res.status, 401);
+      const backedOff = await attempt(USER_PASSWORD);
+      assert.equal(backedOff.status, 401, 'during the back-off even the right password is answered as wrong');
+      assert.ok(isDiagnosisError(backedOff.body, 401, 'AuthenticationError'));
+      assert.equal(backedOff.body.message, wrong[0].body.message);
+      assert.equal(backedOff.headers.get('retry-after'), null, 'nothing tells a backed-off account apart');
+      // An administrator's reset clears the back-off.
+      await call(ctx.t.url, 'POST', `/api/v1/users/${user.id}/reset-password`, {
+        token: ctx.admin,
+        body: { new_password: 'Another-Strong-Pass-7' },
+      });
+      assert.equal((await attempt('Another-Strong-Pass-7')).status, 200);
       const audit = await call(ctx.t.url, 'GET', `/api/v1/system/audit-logs?action=auth.login&username=${user.username}&outcome=failure`, {
         token: ctx.admin,
       });
-      assert.equal(audit.body.data.pagination.total, 4, 'three wrong passwords and one locked attempt are audited');
+      assert.equal(audit.body.data.pagination.total, 9, 'every wrong password and the backed-off attempt are audited');
     });
 
     test('refresh rotates: the new pair works, the old refresh token is revoked (and replaying it ends the session)', async () => {
@@ -146,7 +151,7 @@ for (const dialect of DIALECTS) {
 
     test('changing your own password checks old/confirm/strength and voids old tokens', async () => {
       const user = await createUser(ctx.t.url, ctx.admin, ['tech']);
-      const second = await login(ctx.t.url, user.username, 'Password123');
+      const second = await login(ctx.t.url, user.username, USER_PASSWORD);
       const body = (old: string, next: string, confirm: string) => ({
         old_password: old,
         new_password: next,
@@ -154,34 +159,34 @@ for (const dialect of DIALECTS) {
       });
       const mismatch = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', {
         token: user.token,
-        body: body('Password123', 'NewPass123', 'NewPass124'),
+        body: body(USER_PASSWORD, 'New-Strong-Pass-17', 'New-Strong-Pass-18'),
       });
       assert.equal(mismatch.status, 422);
       assert.ok(isDrError(mismatch.body, '0x020009'));
       const wrongOld = await call(ctx.t.url, 'POST', '/dr/api/v1/auth/settings/password', {
         token: user.token,
-        body: body('Nope12345', 'NewPass123', 'NewPass123'),
+        body: body('Nope12345', 'New-Strong-Pass-17', 'New-Strong-Pass-17'),
       });
       assert.equal(wrongOld.status, 422);
       assert.ok(isDrError(wrongOld.body, '0x02000A'));
       const weak = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', {
         token: user.token,
-        body: body('Password123', 'short', 'short'),
+        body: body(USER_PASSWORD, 'short', 'short'),
       });
       assert.equal(weak.status, 422);
       const changed = await call(ctx.t.url, 'POST', '/api/v1/auth/settings/password', {
         token: user.token,
-        body: body('Password123', 'NewPass123', 'NewPass123'),
+        body: body(USER_PASSWORD, 'New-Strong-Pass-17', 'New-Strong-Pass-17'),
       });
       assert.equal(changed.status, 200);
       assert.deepEqual(changed.body.data, {});
       assert.equal((await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: second.token })).status, 401, 'other sessions end');
       assert.equal(
-        (await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Password123' } })).status,
+        (await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: USER_PASSWORD } })).status,
         401,
       );
       assert.equal(
-        (await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'NewPass123' } })).status,
+        (await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'New-Strong-Pass-17' } })).status,
         200,
       );
     });
@@ -211,7 +216,7 @@ for (const dialect of DIALECTS) {
       const off = await call(ctx.t.url, 'PUT', `/api/v1/users/${user.id}`, { token: ctx.admin, body: { is_active: false } });
       assert.equal(off.status, 200);
       assert.equal((await call(ctx.t.url, 'GET', '/api/v1/auth/me', { token: user.token })).status, 401);
-      const relogin = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: 'Password123' } });
+      const relogin = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: user.username, password: USER_PASSWORD } });
       assert.equal(relogin.status, 403);
       assert.equal(relogin.body.error.type, 'AccountDisabledError');
     });

@@ -15,8 +15,11 @@ export { sampleStudy } from '../test-support/sample-study.js';
 export type Dialect = 'sqlite' | 'postgres';
 
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const ADMIN_PASSWORD = 'Admin12345';
-export const SEED_PASSWORD = 'Seeded12345';
+// Strong enough for the password policy (zxcvbn score 3+, 10+ characters, not the username).
+export const ADMIN_PASSWORD = 'Admin-Test-Pass-42';
+export const SEED_PASSWORD = 'Seeded-Test-Pass-42';
+/** The password createUser gives new accounts unless told otherwise. */
+export const USER_PASSWORD = 'Test-User-Pass-42';
 
 /**
  * Every integration suite runs on both databases. PostgreSQL is required (CI starts it); set
@@ -128,7 +131,7 @@ export async function createUser(
   base: string,
   adminToken: string,
   roles: string[],
-  password = 'Password123',
+  password = USER_PASSWORD,
 ): Promise<{ id: number; username: string; token: string }> {
   const username = `u_${randomUUID().slice(0, 8)}`;
   const res = await call(base, 'POST', '/api/v1/users', {

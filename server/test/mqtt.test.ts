@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import mqtt from 'mqtt';
-import { call, freePort, withServer } from './helpers.js';
+import { ADMIN_PASSWORD, call, freePort, withServer } from './helpers.js';
 
 const tcpPort = await freePort();
 
@@ -59,7 +59,7 @@ describe('embedded MQTT broker: WebSocket at /mqtt and TCP, token-checked', () =
   test('no token, a garbage token or a revoked token is refused at connect', async () => {
     await assert.rejects(connect(wsUrl()), /Bad username or password|Not authorized/i);
     await assert.rejects(connect(wsUrl(), 'not-a-token'), /Bad username or password|Not authorized/i);
-    const login = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: 'Admin12345' } });
+    const login = await call(ctx.t.url, 'POST', '/api/v1/auth/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
     const token = login.body.data.access_token as string;
     assert.equal((await call(ctx.t.url, 'POST', '/api/v1/auth/logout', { token, body: {} })).status, 200);
     await assert.rejects(connect(`mqtt://127.0.0.1:${tcpPort}`, token), /Bad username or password|Not authorized/i);

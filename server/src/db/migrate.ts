@@ -9,6 +9,7 @@ import { storeTaskOwner } from './migrations/006_store_task_owner.js';
 import { jobRunner } from './migrations/007_job_runner.js';
 import { auditChain } from './migrations/008_audit_chain.js';
 import { pacsNodePermissions } from './migrations/009_pacs_node_permissions.js';
+import { leastPrivilege } from './migrations/010_least_privilege.js';
 import { sessions } from './migrations/011_sessions.js';
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next. */
@@ -23,6 +24,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '007_job_runner': jobRunner(),
     '008_audit_chain': auditChain(dialect),
     '009_pacs_node_permissions': pacsNodePermissions(),
+    '010_least_privilege': leastPrivilege(),
     '011_sessions': sessions(),
   };
 }

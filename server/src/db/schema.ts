@@ -63,6 +63,15 @@ export interface AuthSessionsTable {
   refresh_jti: string;
 }
 
+/** Failed logins per (account, source address); see the auth service's back-off. */
+export interface LoginBackoffTable {
+  user_id: number;
+  source: string;
+  failures: number;
+  last_failure_at: string;
+  blocked_until: string | null;
+}
+
 export interface AuditLogsTable {
   id: Generated<number>;
   created_at: string;
@@ -345,6 +354,7 @@ export interface Database {
   role_permissions: RolePermissionsTable;
   user_roles: UserRolesTable;
   auth_sessions: AuthSessionsTable;
+  login_backoff: LoginBackoffTable;
   audit_logs: AuditLogsTable;
   system_configs: SystemConfigsTable;
   jobs: JobsTable;

@@ -12,13 +12,30 @@ test('argon2id hashes verify only the right password', async () => {
 });
 
 test('weak passwords are refused with the field named', () => {
-  for (const weak of ['short1', 'allletters', '12345678', 'x'.repeat(127) + '1'.repeat(2)]) {
+  for (const weak of [
+    'short1',
+    'allletters',
+    '12345678',
+    'x'.repeat(127) + '1'.repeat(2),
+    'password1',
+    'admin1234',
+    'Password123',
+    'Radiology2025',
+  ]) {
     assert.throws(
       () => assertStrongPassword(weak, 'new_password'),
       (e: unknown) => e instanceof AppError && e.errorName === 'WEAK_PASSWORD' && e.details[0]?.field === 'new_password',
     );
   }
-  assert.doesNotThrow(() => assertStrongPassword('Radiology2025'));
+  assert.doesNotThrow(() => assertStrongPassword('Xr4y-Console-2025'));
+});
+
+test('the username counts as known to the attacker', () => {
+  assert.doesNotThrow(() => assertStrongPassword('marguerite-1987'));
+  assert.throws(
+    () => assertStrongPassword('marguerite-1987', 'password', ['marguerite']),
+    (e: unknown) => e instanceof AppError && e.errorName === 'WEAK_PASSWORD',
+  );
 });
 
 test('generated passwords satisfy the policy and differ', () => {

@@ -16,6 +16,11 @@ const LoginBody = Type.Object({
   captcha_key: Type.Optional(Type.String({ maxLength: 128 })),
 });
 
+/** The address login back-off is keyed on; Fastify leaves `ip` undefined once the socket has gone. */
+function clientAddress(request: { ip: string | undefined }): string {
+  return request.ip ?? 'unknown';
+}
+
 function sessionBody(session: IssuedSession) {
   const u = session.user;
   return {
@@ -51,7 +56,7 @@ export function diagnosisAuthRoutes(app: App, auth: AuthService, users: UsersSer
     async (request, reply) => {
       request.auditInfo = { username: request.body.username, resourceType: 'session' };
       // Captcha fields are accepted for client compatibility; no captcha is issued or checked.
-      const session = await auth.login(request.body.username, request.body.password);
+      const session = await auth.login(request.body.username, request.body.password, clientAddress(request));
       request.authUser = undefined;
       request.auditInfo = {
         userId: session.user.id,
@@ -129,7 +134,7 @@ export function drAuthRoutes(app: App, auth: AuthService): void {
     },
     async (request, reply) => {
       request.auditInfo = { username: request.body.username, resourceType: 'session' };
-      const session = await auth.login(request.body.username, request.body.password);
+      const session = await auth.login(request.body.username, request.body.password, clientAddress(request));
       request.auditInfo = {
         userId: session.user.id,
         username: session.user.username,

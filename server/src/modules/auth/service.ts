@@ -8,6 +8,8 @@ import { assertStrongPassword, decoyPasswordHash, hashPassword, verifyPassword }
 import { addressAllowed } from './addresses.js';
 import type { SessionRow, SessionsRepository } from './repository.js';
 import type { TokenClaims, TokenService } from './tokens.js';
+import type { LoginThrottle } from './login-backoff.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const GUEST_USERNAME = 'guest';
 
@@ -31,6 +33,7 @@ export class AuthService {
     private readonly users: UsersRepository,
     private readonly sessions: SessionsRepository,
     private readonly tokens: TokenService,
+    private readonly throttle: LoginThrottle,
     private readonly configs: ConfigService,
   ) {}
 
@@ -47,38 +50,40 @@ export class AuthService {
   }
 
   /**
-   * Checks a username and password. Failed attempts count against the account; after
-   * `security.max_failed_logins` in a row it is locked for `security.lockout_minutes`.
+   * Checks a username and password from `source` (the client address). Unknown accounts, wrong
+   * passwords and attempts the back-off refuses all get the same INVALID_CREDENTIALS after
+   * one password-hash check, so neither the answer nor its timing tells them apart.
    */
-  async login(username: string, password: string): Promise<IssuedSession> {
-    const user = await this.users.findLiveByUsername(username);
-    if (!user || user.username === GUEST_USERNAME) {
-      await verifyPassword(await decoyPasswordHash(), password);
-      throw new AppError('INVALID_CREDENTIALS');
-    }
-    const now = Date.now();
-    if (user.locked_until && Date.parse(user.locked_until) > now) {
-      const retryAfter = Math.ceil((Date.parse(user.locked_until) - now) / 1000);
-      throw new AppError('ACCOUNT_LOCKED', [], undefined, { 'Retry-After': String(retryAfter) });
-    }
-    if (!(await verifyPassword(user.password_hash, password))) {
-      await this.recordFailure(user);
-      throw new AppError('INVALID_CREDENTIALS');
-    }
-    if (!user.is_active) throw new AppError('ACCOUNT_DISABLED');
-    await this.users.update(user.id, { failed_login_count: 0, locked_until: null, last_login_at: nowIso() });
-    return this.issueSession({ ...user, failed_login_count: 0, locked_until: null });
+  async login(username: string, password: string, source: string): Promise<IssuedSession> {
+    const found = await this.users.findLiveByUsername(username);
+    if (!found || found.username === GUEST_USERNAME) return this.refuse(password);
+    // One attempt per (account, address) at a time, so a burst of parallel guesses cannot all
+    // be checked before the first failure is counted.
+    return this.throttle.oneAtATime(found.id, source, async () => {
+      const user = (await this.users.findLiveById(found.id)) ?? found;
+      const verdict = await this.throttle.verdict(user, source);
+      if (verdict.kind === 'refuse') {
+        // Hammering during the back-off lengthens it, and costs the same writes a wrong password does.
+        await this.throttle.recordFailure(user.id, source);
+        return this.refuse(password);
+      }
+      if (verdict.kind === 'delay') await sleep(verdict.ms);
+      if (!(await verifyPassword(user.password_hash, password))) {
+        await this.throttle.recordFailure(user.id, source);
+        throw new AppError('INVALID_CREDENTIALS');
+      }
+      if (!user.is_active) throw new AppError('ACCOUNT_DISABLED');
+      await this.throttle.recordSuccess(user, source);
+      await this.users.update(user.id, { last_login_at: nowIso() });
+      const fresh = await this.users.findLiveById(user.id);
+      return this.issueSession(fresh ?? user, source);
+    });
   }
 
-  private async recordFailure(user: UserRow): Promise<void> {
-    const limit = await this.configs.getNumber('security.max_failed_logins');
-    const failures = user.failed_login_count + 1;
-    if (failures >= limit) {
-      const minutes = await this.configs.getNumber('security.lockout_minutes');
-      await this.users.update(user.id, { failed_login_count: 0, locked_until: new Date(Date.now() + minutes * 60_000).toISOString() });
-    } else {
-      await this.users.update(user.id, { failed_login_count: failures });
-    }
+  /** The wrong-password answer, after the same hash work a real check costs. */
+  private async refuse(password: string): Promise<never> {
+    await verifyPassword(await decoyPasswordHash(), password);
+    throw new AppError('INVALID_CREDENTIALS');
   }
 
   /** A new session for the user (one login): its access and refresh tokens carry the session's id. */
@@ -234,7 +239,7 @@ export class AuthService {
     if (!(await verifyPassword(user.password_hash, oldPassword))) {
       throw new AppError('OLD_PASSWORD_WRONG', [{ field: 'old_password', message: 'wrong password' }]);
     }
-    assertStrongPassword(newPassword, 'new_password');
+    assertStrongPassword(newPassword, 'new_password', [user.username, user.full_name]);
     await this.users.update(user.id, {
       password_hash: await hashPassword(newPassword),
       token_version: user.token_version + 1,

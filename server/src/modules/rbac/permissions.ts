@@ -32,16 +32,24 @@ export const PERMISSIONS = {
   'ai:write': 'Submit AI analysis tasks',
   'system:read': 'View system configuration, statistics and health',
   'system:write': 'Change system configuration and the console language',
-  'system:security':
-    'Change security-sensitive configuration: public file kinds, export folder, DICOM AE allow-list, security.* and auth.* (admin only)',
   'audit:read': 'Read the audit log',
-  'audit:export': 'Export the audit trail for a SIEM (administrators only)',
   'notification:read': 'Read own notifications',
   'notification:write': 'Send notifications',
+  // Admin-only (ADMIN_ONLY_PERMISSIONS): only the built-in admin role is granted these.
+  'user:admin': 'Manage users who hold privileged roles or permissions, and manage roles',
+  'system:security':
+    'Change security-sensitive configuration: public file kinds, export folder, DICOM AE allow-lists, security.*, auth.* and audit.*',
+  'audit:export': 'Export the audit trail for a SIEM (IHE ATNA records)',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;
 export const ALL_PERMISSIONS = Object.keys(PERMISSIONS) as Permission[];
+
+/**
+ * Permissions that make their holder an administrator. Only the `admin` role carries them, and
+ * since nobody may grant what they do not hold (users service), no other role can acquire them.
+ */
+export const ADMIN_ONLY_PERMISSIONS: readonly Permission[] = ['user:admin', 'system:security', 'audit:export'];
 
 export interface RoleSeed {
   name: string;

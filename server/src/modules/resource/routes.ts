@@ -96,7 +96,9 @@ export function resourceRoutes(app: App, d: ResourceDeps): void {
       schema: { tags: ['dr-resource'], summary: 'Accounts offered on the console login screen' },
       config: drRoute('public'),
     },
-    async (request, reply) => ok(request, reply, await d.users.consoleUsernames(CONSOLE_ROLES)),
+    // Switched off, the list is empty (not 403) so the console falls back to typing the name.
+    async (request, reply) =>
+      ok(request, reply, (await d.configs.getBoolean('auth.public_user_list')) ? await d.users.consoleUsernames(CONSOLE_ROLES) : []),
   );
 
   app.get(

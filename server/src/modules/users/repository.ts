@@ -86,6 +86,18 @@ export class UsersRepository {
     return rows.map((r) => r.permission).sort();
   }
 
+  /** Every permission the given roles grant together. */
+  async permissionsOfRoles(roleIds: number[], db: Executor = this.db): Promise<string[]> {
+    if (roleIds.length === 0) return [];
+    const rows = await db.selectFrom('role_permissions').select('permission').distinct().where('role_id', 'in', roleIds).execute();
+    return rows.map((r) => r.permission);
+  }
+
+  /** Forgets an account's failed logins from every address (after an administrator's password reset). */
+  async clearLoginBackoff(userId: number, db: Executor = this.db): Promise<void> {
+    await db.deleteFrom('login_backoff').where('user_id', '=', userId).execute();
+  }
+
   /** Role names and granted permissions of one user (what a session carries). */
   async accessOf(userId: number): Promise<{ roles: string[]; permissions: string[] }> {
     const [roles, permissions] = await Promise.all([this.rolesOf([userId]), this.permissionsOf(userId)]);

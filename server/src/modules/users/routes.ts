@@ -153,7 +153,7 @@ export function userRoutes(app: App, users: UsersService, repository: UsersRepos
     },
     async (request, reply) => {
       request.auditInfo = { resourceType: 'user', resourceId: String(request.params.user_id) };
-      return ok(request, reply, await users.resetPassword(request.params.user_id, request.body.new_password));
+      return ok(request, reply, await users.resetPassword(request.params.user_id, request.body.new_password, requireUser(request)));
     },
   );
 

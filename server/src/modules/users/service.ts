@@ -1,4 +1,4 @@
-import type { Db } from '../../db/index.js';
+import type { Db, Executor } from '../../db/index.js';
 import type { AuthUser } from '../auth/auth-user.js';
 import { AppError } from '../../util/errors.js';
 import type { Page } from '../../util/page.js';
@@ -43,6 +43,19 @@ export interface UserInput {
 function roleNames(input: UserInput): string[] | undefined {
   const raw = input.role_ids ?? input.roles;
   return raw?.map((r) => r.replace(/^role_/, ''));
+}
+
+/**
+ * Least privilege: nobody grants what they do not hold, and nobody manages an account that
+ * holds more than they do. `granted` are the permissions at stake (the roles being given,
+ * or the target account's); the admin-only ones (user:admin, …) are covered, since only the
+ * admin role holds them.
+ */
+function assertWithinPrivileges(viewer: AuthUser, granted: readonly string[], field?: string): void {
+  const beyond = granted.filter((p) => !viewer.permissions.has(p)).sort();
+  if (beyond.length > 0) {
+    throw new AppError('PRIVILEGE_EXCEEDED', field ? [{ field, message: `you do not hold: ${beyond.join(', ')}` }] : [], beyond.join(', '));
+  }
 }
 
 export class UsersService {
@@ -101,8 +114,9 @@ export class UsersService {
   }
 
   async create(input: Required<Pick<UserInput, 'username' | 'password' | 'full_name'>> & UserInput, viewer: AuthUser): Promise<UserView> {
-    assertStrongPassword(input.password);
+    assertStrongPassword(input.password, 'password', [input.username, input.full_name]);
     const roleIds = await this.resolveRoles(roleNames(input) ?? []);
+    assertWithinPrivileges(viewer, await this.users.permissionsOfRoles(roleIds), 'role_ids');
     const passwordHash = await hashPassword(input.password);
     const id = await this.sql.kysely.transaction().execute(async (trx) => {
       if (await this.users.usernameTaken(input.username, undefined, trx))
@@ -142,8 +156,18 @@ export class UsersService {
     const names = roleNames(input);
     const roleIds = names ? await this.resolveRoles(names) : undefined;
     await this.sql.kysely.transaction().execute(async (trx) => {
-      const row = await this.users.findLiveById(id, trx);
-      if (!row || row.username === 'guest') throw new AppError('USER_NOT_FOUND', [], String(id));
+      const row = await this.manageable(id, viewer, trx);
+      const currentRoles = (await this.users.rolesOf([id], trx)).get(id) ?? [];
+      // A profile form may send the roles back unchanged; only a change is checked and applied.
+      const newRoleIds =
+        names !== undefined && !(new Set(names).size === currentRoles.length && currentRoles.every((r) => names.includes(r)))
+          ? roleIds
+          : undefined;
+      if (newRoleIds) {
+        if (viewer.id === id)
+          throw new AppError('CANNOT_CHANGE_OWN_ROLES', [{ field: 'role_ids', message: 'another administrator must change them' }]);
+        assertWithinPrivileges(viewer, await this.users.permissionsOfRoles(newRoleIds, trx), 'role_ids');
+      }
       if (input.username !== undefined && input.username !== row.username) {
         if (row.is_builtin) throw new AppError('BUILTIN_USER', [{ field: 'username', message: 'built-in accounts keep their name' }]);
         if (await this.users.usernameTaken(input.username, id, trx))
@@ -154,8 +178,7 @@ export class UsersService {
       const disabling = input.is_active === false && row.is_active === 1;
       if (disabling && viewer.id === id)
         throw new AppError('CANNOT_DELETE_SELF', [{ field: 'is_active', message: 'cannot disable yourself' }]);
-      const currentRoles = (await this.users.rolesOf([id], trx)).get(id) ?? [];
-      const losesAdmin = currentRoles.includes('admin') && (disabling || (names !== undefined && !names.includes('admin')));
+      const losesAdmin = currentRoles.includes('admin') && (disabling || (newRoleIds !== undefined && names?.includes('admin') === false));
       if (losesAdmin && (await this.users.countActiveWithRole('admin', id, trx)) === 0) throw new AppError('LAST_ADMIN');
       await this.users.update(
         id,
@@ -174,17 +197,16 @@ export class UsersService {
         },
         trx,
       );
-      if (roleIds) await this.users.setRoles(id, roleIds, trx);
+      if (newRoleIds) await this.users.setRoles(id, newRoleIds, trx);
       // A disabled account or changed roles must not keep working through old tokens.
-      if (disabling || roleIds) await this.users.bumpTokenVersion(id, trx);
+      if (disabling || newRoleIds) await this.users.bumpTokenVersion(id, trx);
     });
     return this.get(id, viewer);
   }
 
   async delete(id: number, viewer: AuthUser): Promise<void> {
     await this.sql.kysely.transaction().execute(async (trx) => {
-      const row = await this.users.findLiveById(id, trx);
-      if (!row || row.username === 'guest') throw new AppError('USER_NOT_FOUND', [], String(id));
+      const row = await this.manageable(id, viewer, trx);
       if (viewer.id === id) throw new AppError('CANNOT_DELETE_SELF');
       if (row.is_builtin) throw new AppError('BUILTIN_USER');
       const roles = (await this.users.rolesOf([id], trx)).get(id) ?? [];
@@ -194,18 +216,35 @@ export class UsersService {
   }
 
   /** Sets the given password, or generates one and returns it (shown once, never stored in clear). */
-  async resetPassword(id: number, newPassword: string | undefined): Promise<{ password?: string }> {
-    const row = await this.users.findLiveById(id);
-    if (!row || row.username === 'guest') throw new AppError('USER_NOT_FOUND', [], String(id));
-    if (newPassword !== undefined) assertStrongPassword(newPassword, 'new_password');
+  async resetPassword(id: number, newPassword: string | undefined, viewer: AuthUser): Promise<{ password?: string }> {
+    const target = await this.manageable(id, viewer);
+    if (newPassword !== undefined) assertStrongPassword(newPassword, 'new_password', [target.username, target.full_name]);
     const password = newPassword ?? generatePassword();
-    await this.users.update(id, {
-      password_hash: await hashPassword(password),
-      token_version: row.token_version + 1,
-      failed_login_count: 0,
-      locked_until: null,
-      updated_at: nowIso(),
+    const passwordHash = await hashPassword(password);
+    await this.sql.kysely.transaction().execute(async (trx) => {
+      // Checked again in the transaction: roles may have changed while the hash was computed.
+      const row = await this.manageable(id, viewer, trx);
+      await this.users.update(
+        id,
+        {
+          password_hash: passwordHash,
+          token_version: row.token_version + 1,
+          failed_login_count: 0,
+          locked_until: null,
+          updated_at: nowIso(),
+        },
+        trx,
+      );
+      await this.users.clearLoginBackoff(id, trx);
     });
     return newPassword === undefined ? { password } : {};
+  }
+
+  /** The live account `id` if `viewer` may manage it (holds every permission it holds). */
+  private async manageable(id: number, viewer: AuthUser, db?: Executor): Promise<UserRow> {
+    const row = await this.users.findLiveById(id, db);
+    if (!row || row.username === 'guest') throw new AppError('USER_NOT_FOUND', [], String(id));
+    assertWithinPrivileges(viewer, await this.users.permissionsOf(id, db));
+    return row;
   }
 }
