@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { storeDx } from '../dicom-helpers.js';
-import { DIALECTS, call, createUser, sampleStudy, withServer, type ServerContext } from '../helpers.js';
+import { DIALECTS, USER_PASSWORD, call, createUser, sampleStudy, withServer, type ServerContext } from '../helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -46,7 +46,7 @@ for (const dialect of DIALECTS) {
     async function createThenHangUp(hangUp: (username: string) => Promise<void>) {
       const username = `hang_${randomUUID().slice(0, 8)}`;
       const requestId = `audit-hangup-${randomUUID()}`;
-      const body = JSON.stringify({ username, password: 'Password123!x', full_name: 'Hang Up', role_ids: ['admin'] });
+      const body = JSON.stringify({ username, password: USER_PASSWORD, full_name: 'Hang Up', role_ids: ['admin'] });
       const { hostname, port } = new URL(ctx.t.url);
       const socket = net.connect(Number(port), hostname);
       await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
@@ -128,7 +128,7 @@ for (const dialect of DIALECTS) {
         const username = `nolog_${randomUUID().slice(0, 8)}`;
         const res = await call(ctx.t.url, 'POST', '/api/v1/users', {
           token: ctx.admin,
-          body: { username, password: 'Password123!x', full_name: 'No Log', role_ids: ['doctor'] },
+          body: { username, password: USER_PASSWORD, full_name: 'No Log', role_ids: ['doctor'] },
           headers: { 'X-Request-ID': requestId },
         });
         assert.equal(res.status, 500, res.text);
@@ -191,7 +191,7 @@ for (const dialect of DIALECTS) {
       const user = await createUser(ctx.t.url, ctx.admin, ['doctor']);
       const okId = `audit-login-${randomUUID()}`;
       const good = await call(ctx.t.url, 'POST', '/api/v1/auth/login', {
-        body: { username: user.username, password: 'Password123' },
+        body: { username: user.username, password: USER_PASSWORD },
         headers: { 'X-Request-ID': okId },
       });
       assert.equal(good.status, 200);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import mqtt from 'mqtt';
-import { DIALECTS, SEED_PASSWORD, call, createUser, login, sampleStudy, withServer, type ServerContext } from '../helpers.js';
+import { ADMIN_PASSWORD, DIALECTS, SEED_PASSWORD, call, createUser, login, sampleStudy, withServer, type ServerContext } from '../helpers.js';
 
 // Issue 15, findings 3 (anonymous thumbnails through MQTT), 5 (all guests one identity) and
 // 8 (sessions outlive logout): each test reproduces the attack through HTTP and MQTT.
@@ -138,7 +138,7 @@ for (const dialect of DIALECTS) {
         }
         assert.equal(await getStatus(ctx.t.url, `/dr/api/v1/pub/thumbnail/${name}`, { token: ctx.admin }), 200);
       }
-      const staffCookie = await loginWithCookie(ctx.t.url, 'admin', 'Admin12345');
+      const staffCookie = await loginWithCookie(ctx.t.url, 'admin', ADMIN_PASSWORD);
       for (const attribute of [/HttpOnly/i, /SameSite=Strict/i, /Path=\//]) assert.match(staffCookie.setCookie, attribute);
       assert.doesNotMatch(staffCookie.setCookie, /Secure/i, 'Secure only over TLS');
       assert.match(a.cookie, /^roentgen_guest=./);
