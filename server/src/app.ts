@@ -48,6 +48,7 @@ import { RenderCache } from './modules/images/render-cache.js';
 import { FilesRepository } from './modules/images/repository.js';
 import { drImageRoutes, instanceRoutes } from './modules/images/routes.js';
 import { ImageFilesService } from './modules/images/service.js';
+import { UploadLimiter } from './modules/images/upload-limiter.js';
 import { installAuditHook } from './modules/audit/hook.js';
 import { AuditRepository } from './modules/audit/repository.js';
 import { RevokedTokensRepository } from './modules/auth/repository.js';
@@ -223,7 +224,15 @@ export async function createServer(config: Config): Promise<Server> {
       stationName: os.hostname().slice(0, 16),
       softwareVersion: build.version.slice(0, 64),
     };
-    const derivedImages = new DerivedImagesService(imageFiles, studies, configs, equipment, config.uidRoot, config.dataDir);
+    const derivedImages = new DerivedImagesService(
+      imageFiles,
+      studies,
+      configs,
+      equipment,
+      config.uidRoot,
+      config.dataDir,
+      new UploadLimiter(configs),
+    );
     const recycleBin = new RecycleBinService(studiesRepository, blobs, config.dataDir);
     // Simulators are the default drivers until a deployment configures hardware ones.
     const generator = new GeneratorSimulator();
