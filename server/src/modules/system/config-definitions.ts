@@ -167,6 +167,16 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       defaultValue: 'true',
     },
     {
+      key: 'storage.orphan_grace_hours',
+      type: 'number',
+      category: 'storage',
+      description: 'Blobs with no database row (a crash between writing a file and registering it) older than this are removed at start',
+      isPublic: false,
+      defaultValue: '24',
+      min: 0,
+      max: 8760,
+    },
+    {
       key: 'storage.min_free_bytes',
       type: 'number',
       category: 'storage',
