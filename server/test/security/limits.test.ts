@@ -133,6 +133,14 @@ for (const dialect of DIALECTS) {
       assert.equal(big.status, 413, big.text);
       assert.ok(isDrError(big.body, '0x0E0002'), big.text);
       await setConfig('upload.max_object_bytes', 96 * 1024 * 1024);
+
+      // upload.max_file_size now bounds the picture as sent, too.
+      await setConfig('upload.max_file_size', 1024);
+      const sent = await upload(other, await emergencyStudy(other));
+      assert.equal(sent.status, 413, sent.text);
+      assert.ok(isDrError(sent.body, '0x010003'), sent.text);
+      assert.match(sent.text, /upload\.max_file_size/);
+      await setConfig('upload.max_file_size', 100 * 1024 * 1024);
     });
   });
 }

@@ -79,6 +79,8 @@ export class SecretsRepository {
           .execute();
       }
       if (sqlite) await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(this.db.kysely);
+      // PostgreSQL keeps the old row versions until the table is rewritten (a handful of rows).
+      else await sql`VACUUM FULL server_secrets`.execute(this.db.kysely).catch(() => undefined);
     } finally {
       if (sqlite) await sql`PRAGMA secure_delete = OFF`.execute(this.db.kysely);
     }

@@ -87,6 +87,7 @@ export class DerivedImagesService {
     const study = await this.studies.requireStudy(studyId, user, true);
     if (instanceUid) await this.imageOfStudy(instanceUid, study.id);
     const png = base64Png(data);
+    await this.limiter.assertFileSize(png.length);
     const raster = await decodePng(png, await this.limiter.pictureLimits());
     const instance = this.fresh(PORTRAIT_SERIES, 'Patient photograph');
     const dicom = writeSecondaryCapture({
@@ -144,6 +145,7 @@ export class DerivedImagesService {
     const image = await this.imageOfStudy(input.instanceUid, study.id);
     const original = await this.files.repo.dicomBySopUid(image.sop_instance_uid);
     if (!original || !image.image_file) throw new AppError('IMAGE_NOT_STORED', [], image.sop_instance_uid);
+    await this.limiter.assertFileSize(input.png.length);
     const raster = await decodePng(input.png, await this.limiter.pictureLimits());
     const originalBytes = await this.files.blobs.read(original.blob_key);
     const instance = this.fresh(POST_PROC_SERIES, `${image.view_description} (post-processed)`.slice(0, 64));

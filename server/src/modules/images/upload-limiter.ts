@@ -36,6 +36,12 @@ export class UploadLimiter {
     };
   }
 
+  /** The picture as sent is at most `upload.max_file_size` (what it decodes to is pictureLimits' business). */
+  async assertFileSize(bytes: number, field = 'data'): Promise<void> {
+    const max = await this.configs.getNumber('upload.max_file_size');
+    if (bytes > max) throw new AppError('PAYLOAD_TOO_LARGE', [{ field, message: `${bytes} bytes; at most ${max} (upload.max_file_size)` }]);
+  }
+
   /** Runs `work` in one of the user's upload slots; none free is UPLOAD_BUSY. */
   async withSlot<T>(user: AuthUser, work: () => Promise<T>): Promise<T> {
     const holder = UploadLimiter.holderOf(user);
