@@ -43,6 +43,42 @@ export function clientSharp(bytes: Buffer, limits: PictureLimits): Sharp {
   return sharp(bytes, { limitInputPixels: limits.maxPixels, sequentialRead: true });
 }
 
+/** A picture's decoded shape as its header states it (a PNG's IHDR, a DICOM object's Rows, Columns, Samples per Pixel, Bits Allocated, Number of Frames). */
+export interface DecodedShape {
+  width: number;
+  height: number;
+  channels: number;
+  bytesPerSample: number;
+  frames?: number;
+}
+
+/**
+ * Refuses a shape over the limits with PICTURE_TOO_LARGE (413) and returns its decoded size in
+ * bytes. For any format whose header the caller has read (DICOM upload and STOW-RS check Rows ×
+ * Columns × frames here before decompressing Pixel Data).
+ */
+export function assertDecodedSize(shape: DecodedShape, limits: PictureLimits, field = 'data'): number {
+  const frames = shape.frames ?? 1;
+  const pixels = shape.width * shape.height;
+  const decodedBytes = pixels * shape.channels * shape.bytesPerSample * frames;
+  const size = `${shape.width} × ${shape.height}`;
+  if (pixels > limits.maxPixels) {
+    throw new AppError('PICTURE_TOO_LARGE', [
+      { field, message: `${size} pixels (${megapixels(pixels)}) exceed the limit of ${megapixels(limits.maxPixels)} (upload.max_pixels)` },
+    ]);
+  }
+  if (decodedBytes > limits.maxDecodedBytes) {
+    const shapeText = `${size} × ${shape.channels} × ${shape.bytesPerSample} bytes${frames > 1 ? ` × ${frames} frames` : ''}`;
+    throw new AppError('PICTURE_TOO_LARGE', [
+      {
+        field,
+        message: `${shapeText} decode to ${mebibytes(decodedBytes)}, over the limit of ${mebibytes(limits.maxDecodedBytes)} (upload.max_decoded_bytes)`,
+      },
+    ]);
+  }
+  return decodedBytes;
+}
+
 /**
  * Reads the header only (no pixel is decoded) and refuses a picture whose dimensions or decoded
  * size exceed the limits with PICTURE_TOO_LARGE (413). Bytes that are no picture, or of another
@@ -67,22 +103,11 @@ export async function inspectPicture(
     throw new AppError(invalid, [{ field, message: `found ${meta.format ?? 'unknown'} data` }]);
   }
   const bytesPerSample = BYTES_PER_SAMPLE[meta.depth ?? 'uchar'] ?? 8;
-  const pixels = meta.width * meta.height;
-  const decodedBytes = pixels * meta.channels * bytesPerSample;
-  const size = `${meta.width} × ${meta.height}`;
-  if (pixels > limits.maxPixels) {
-    throw new AppError('PICTURE_TOO_LARGE', [
-      { field, message: `${size} pixels (${megapixels(pixels)}) exceed the limit of ${megapixels(limits.maxPixels)} (upload.max_pixels)` },
-    ]);
-  }
-  if (decodedBytes > limits.maxDecodedBytes) {
-    throw new AppError('PICTURE_TOO_LARGE', [
-      {
-        field,
-        message: `${size} × ${meta.channels} × ${bytesPerSample} bytes decode to ${mebibytes(decodedBytes)}, over the limit of ${mebibytes(limits.maxDecodedBytes)} (upload.max_decoded_bytes)`,
-      },
-    ]);
-  }
+  const decodedBytes = assertDecodedSize(
+    { width: meta.width, height: meta.height, channels: meta.channels, bytesPerSample },
+    limits,
+    field,
+  );
   return {
     format: meta.format,
     width: meta.width,
