@@ -209,6 +209,80 @@ for (const dialect of DIALECTS) {
   });
 
   describe(`finding 15: crash leftovers on ${dialect}`, () => {
+    test('kill -9 during portrait uploads: the restart sweeps every .part and accounts for every blob', { timeout: 240_000 }, async (t) => {
+      const env = isolatedEnv(dialect);
+      const blobs = path.join(env.ROENTGEN_DATA_DIR, 'blobs');
+      let server: Awaited<ReturnType<typeof startProcess>> | undefined = await startProcess(env);
+      try {
+        const url = server.url;
+        // 2000 × 2000 RGB: a 12 MB Secondary Capture each, written through a temporary file.
+        const photo = (
+          await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#5a7a9a' } })
+            .png()
+            .toBuffer()
+        ).toString('base64');
+        const consoles = await Promise.all(
+          [0, 1, 2].map(async () => {
+            const guest: string = (await call(url, 'GET', '/dr/api/v1/pub/software_info')).body.data.guest;
+            const study = await call(url, 'POST', '/dr/api/v1/auth/study', {
+              token: guest,
+              body: sampleStudy({ study_type: 'Emergency' }),
+            });
+            return { guest, studyId: study.body.data.study_id as string };
+          }),
+        );
+        let stop = false;
+        const uploads = consoles.flatMap((c) =>
+          [0, 1].map(async () => {
+            while (!stop) {
+              await call(url, 'POST', '/dr/api/v1/auth/study/portrait', {
+                token: c.guest,
+                body: { study_id: c.studyId, data: photo },
+              }).catch(() => (stop = true));
+            }
+          }),
+        );
+        await new Promise((r) => setTimeout(r, 2500));
+        await server.kill();
+        server = undefined;
+        stop = true;
+        await Promise.all(uploads);
+        const tmp = path.join(blobs, '.tmp');
+        const leftParts = fs.existsSync(tmp) ? fs.readdirSync(tmp) : [];
+        const leftBytes = leftParts.reduce((n, f) => n + fs.statSync(path.join(tmp, f)).size, 0);
+        t.diagnostic(`the kill left ${leftParts.length} temporary files (${leftBytes} bytes)`);
+
+        server = await startProcess(env);
+        assert.deepEqual(fs.existsSync(tmp) ? fs.readdirSync(tmp) : [], [], 'no temporary file survives a restart');
+        const admin = (await login(server.url, 'admin', ADMIN_PASSWORD)).token;
+        const orphans = (await call(server.url, 'GET', '/api/v1/system/health', { token: admin })).body.data.services.storage.orphan_blobs;
+        assert.deepEqual(orphans.temporary_swept, { files: leftParts.length, bytes: leftBytes });
+        // Every blob on disk is registered or listed as an orphan (young ones are kept for the grace period).
+        const db = await openDatabase({
+          dataDir: env.ROENTGEN_DATA_DIR,
+          databaseUrl: env.DATABASE_URL,
+          databaseSchema: env.DATABASE_SCHEMA,
+        });
+        try {
+          const rows = new Set((await db.kysely.selectFrom('stored_files').select('blob_key').execute()).map((r) => r.blob_key));
+          const onDisk = (fs.readdirSync(blobs, { recursive: true }) as string[])
+            .filter((f) => !f.startsWith('.tmp') && fs.statSync(path.join(blobs, f)).isFile())
+            .map((f) => `${f.split(path.sep)[0]}/${path.basename(f)}`);
+          const unregistered = onDisk.filter((k) => !rows.has(k));
+          assert.equal(orphans.count, unregistered.length, `orphans on disk: ${unregistered.join()}`);
+          for (const key of rows) assert.ok(onDisk.includes(key), `${key} is registered and on disk`);
+        } finally {
+          await db.close();
+        }
+        assert.equal(await server.stop(), 0);
+        server = undefined;
+      } finally {
+        await server?.kill();
+        await dropSchema(env.DATABASE_SCHEMA);
+        fs.rmSync(env.ROENTGEN_DATA_DIR, { recursive: true, force: true });
+      }
+    });
+
     test('temporary files of any age are swept at start; orphan blobs are listed in health and removed after the grace period', async () => {
       const env = isolatedEnv(dialect);
       let running: { server: Server; url: string } | undefined = await boot(env);
