@@ -12,6 +12,7 @@ import { openBus, type Bus } from './bus/index.js';
 import { attachBrokerTransports, guardBroker } from './bus/transports.js';
 import type { Config } from './config.js';
 import { openDatabase, type Db } from './db/index.js';
+import { lockDataDir, preparePrivateDir } from './storage/data-dir.js';
 import { migrateToLatest } from './db/migrate.js';
 import { installAuthHooks } from './http/auth-hooks.js';
 import { readClientHeaders, type RoentgenRoute } from './http/context.js';
@@ -56,6 +57,8 @@ import { RenderCache } from './modules/images/render-cache.js';
 import { FilesRepository } from './modules/images/repository.js';
 import { drImageRoutes, instanceRoutes } from './modules/images/routes.js';
 import { ImageFilesService } from './modules/images/service.js';
+import { UploadLimiter } from './modules/images/upload-limiter.js';
+import { OrphanBlobs } from './modules/images/orphans.js';
 import { installAuditHook } from './modules/audit/hook.js';
 import { AuditRepository } from './modules/audit/repository.js';
 import { ReadAuditor } from './modules/audit/reads.js';
@@ -64,6 +67,7 @@ import { SqlReadSubjects } from './modules/audit/subjects.js';
 import { SessionsRepository } from './modules/auth/repository.js';
 import { drAuthRoutes, diagnosisAuthRoutes } from './modules/auth/routes.js';
 import { randomHex, SecretsRepository } from './modules/auth/secrets.js';
+import { loadSecretKey } from './modules/auth/secret-key.js';
 import { AuthService } from './modules/auth/service.js';
 import { TokenService } from './modules/auth/tokens.js';
 import { RbacSeedRepository } from './modules/rbac/repository.js';
@@ -195,14 +199,21 @@ async function installPlugins(app: App, config: Config, configs: ConfigService, 
 }
 
 export async function createServer(config: Config): Promise<Server> {
-  const db = await openDatabase(config);
+  // One process per data directory: the lock is taken before anything in it is touched.
+  preparePrivateDir(config.dataDir);
+  const lock = lockDataDir(config.dataDir);
+  const db = await openDatabase(config).catch((error: unknown) => {
+    lock.release();
+    throw error;
+  });
   let bus: Bus | undefined;
   try {
     await migrateToLatest(db);
     const configs = new ConfigService(new ConfigRepository(db), config);
     await configs.seed();
     const seeded = await seedRbac(new RbacSeedRepository(db), { admin: config.adminPassword, others: config.seedUserPassword });
-    const secrets = new SecretsRepository(db);
+    const secrets = new SecretsRepository(db, loadSecretKey(config));
+    await secrets.sealClearValues();
     const jwtSecret = config.jwtSecret ?? (await secrets.getOrCreate('jwt_secret', () => randomHex(32)));
     const serialHex = await secrets.getOrCreate('installation_id', () => randomHex(16));
     const serial = serialHex.match(/.{8}/g)?.join('-') ?? serialHex;
@@ -229,7 +240,12 @@ export async function createServer(config: Config): Promise<Server> {
     const protocols = new ProtocolService(protocolRepository);
     const studiesRepository = new StudiesRepository(db);
     const blobs = new FileBlobStore(path.join(config.dataDir, 'blobs'));
-    await blobs.sweepTemporary();
+    // The data-directory lock proves no other process is writing: every temporary file is a dead write's,
+    // and a blob with no row (reconciled before the ingest adopts anything) one whose registration never committed.
+    const orphans = new OrphanBlobs(blobs, new FilesRepository(db), configs);
+    orphans.sweptTemporary(await blobs.sweepTemporary());
+    await orphans.reconcile();
+    health.addStorageFigure('orphan_blobs', () => orphans.last());
     const studies = new StudiesService(studiesRepository, protocolRepository, config.uidRoot, blobs);
     const filesRepository = new FilesRepository(db);
     const archive = new Archive(new SqlArchiveRepository(studiesRepository, filesRepository), blobs, config.defaultProduct);
@@ -250,7 +266,7 @@ export async function createServer(config: Config): Promise<Server> {
     };
     const exportFolder = new ExportFolder(config.exportRoots, config.dataDir);
     configs.setValidator('export.directory', (value) => exportFolder.check(value));
-    const derivedImages = new DerivedImagesService(imageFiles, studies, configs, equipment, config.uidRoot, exportFolder);
+    const derivedImages = new DerivedImagesService(imageFiles, studies, configs, equipment, config.uidRoot, exportFolder, new UploadLimiter(configs));
     const recycleBin = new RecycleBinService(studiesRepository, blobs, config.dataDir);
     // Simulators are the default drivers until a deployment configures hardware ones.
     const generator = new GeneratorSimulator();
@@ -404,11 +420,13 @@ export async function createServer(config: Config): Promise<Server> {
         await app.close();
         await busForClose.close();
         await db.close();
+        lock.release();
       },
     };
   } catch (error) {
     await bus?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
+    lock.release();
     throw error;
   }
 }

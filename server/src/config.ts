@@ -29,6 +29,10 @@ export interface Config {
   storeQueue: { leaseMs: number; retryBaseMs: number; retryMaxMs: number; maxAttempts: number; pollMs: number };
   uidRoot: string | undefined;
   jwtSecret: string | undefined;
+  /** The key sealing server secrets at rest (ROENTGEN_SECRET_KEY: 32 bytes, hex or base64). */
+  secretKey: string | undefined;
+  /** Where that key is kept when not in the environment (ROENTGEN_SECRET_KEY_FILE; default <dataDir>/secret.key). */
+  secretKeyFile: string | undefined;
   /** Requests per minute per user (or per address before login). */
   rateLimitPerMinute: number;
   /** Largest JSON/form body accepted, in bytes. */
@@ -133,6 +137,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     uidRoot: optional(env, 'ROENTGEN_UID_ROOT'),
     jwtSecret: optional(env, 'JWT_SECRET'),
+    secretKey: optional(env, 'ROENTGEN_SECRET_KEY'),
+    secretKeyFile:
+      optional(env, 'ROENTGEN_SECRET_KEY_FILE') === undefined ? undefined : path.resolve(optional(env, 'ROENTGEN_SECRET_KEY_FILE')!),
     rateLimitPerMinute: intFromEnv(env, 'RATE_LIMIT_PER_MINUTE', 100, 1, 1_000_000),
     bodyLimitBytes: intFromEnv(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     renderCacheBytes: intFromEnv(env, 'RENDER_CACHE_MB', 128, 0, 65_536) * 1024 * 1024,

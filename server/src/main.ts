@@ -1,5 +1,6 @@
 import { createServer } from './app.js';
 import { loadConfig } from './config.js';
+import { DataDirLockedError } from './storage/data-dir.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -25,6 +26,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof DataDirLockedError) {
+    process.stderr.write(`Roentgen failed to start: ${error.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`Roentgen failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { createDecipheriv } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import {
@@ -122,11 +125,18 @@ for (const dialect of DIALECTS) {
     });
 
     test('expired, forged and malformed tokens are refused', async () => {
-      const secret = await ctx.t.server.db.kysely
+      const sealed = await ctx.t.server.db.kysely
         .selectFrom('server_secrets')
         .select('value')
         .where('name', '=', 'jwt_secret')
         .executeTakeFirstOrThrow();
+      // Sealed at rest (AES-256-GCM under <dataDir>/secret.key, the secret's name as associated data).
+      const [iv, tag, body] = sealed.value.replace(/^enc:v1:/, '').split('.') as [string, string, string];
+      const key = Buffer.from(fs.readFileSync(path.join(ctx.t.dataDir, 'secret.key'), 'utf8').trim(), 'base64');
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'))
+        .setAAD(Buffer.from('jwt_secret'))
+        .setAuthTag(Buffer.from(tag, 'base64url'));
+      const secret = { value: Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8') };
       const past = Math.floor(Date.now() / 1000) - 7200;
       const expired = await new SignJWT({ id: 1, name: 'admin', typ: 'access', ver: 0 })
         .setProtectedHeader({ alg: 'HS256' })

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { PG_URL, dropSchema, isolatedEnv, startProcess } from './helpers.js';
@@ -9,9 +13,11 @@ describe('process start-up', () => {
     'two processes starting at once on one PostgreSQL schema migrate and seed exactly once',
     { skip: process.env.ROENTGEN_TEST_SQLITE_ONLY === '1' },
     async () => {
-      const env = isolatedEnv('postgres', { PORT: '0' });
+      // One data directory each (a data directory is one process's), one secret key for both (it seals the shared secrets).
+      const env = isolatedEnv('postgres', { PORT: '0', ROENTGEN_SECRET_KEY: randomBytes(32).toString('base64') });
+      const otherDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-test-'));
       try {
-        const [a, b] = await Promise.all([startProcess(env), startProcess(env)]);
+        const [a, b] = await Promise.all([startProcess(env), startProcess({ ...env, ROENTGEN_DATA_DIR: otherDataDir })]);
         const client = new pg.Client({ connectionString: PG_URL });
         await client.connect();
         try {
@@ -39,6 +45,7 @@ describe('process start-up', () => {
         assert.equal(await b.stop(), 0);
       } finally {
         await dropSchema(env.DATABASE_SCHEMA);
+        for (const dir of [env.ROENTGEN_DATA_DIR, otherDataDir]) fs.rmSync(dir, { recursive: true, force: true });
       }
     },
   );

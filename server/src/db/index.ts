@@ -83,6 +83,18 @@ function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase {
   };
 }
 
+/**
+ * Creates an empty file with mode 0600 unless it exists. Never opens an existing file: closing any
+ * descriptor of a file drops every POSIX lock this process holds on it, SQLite's included.
+ */
+export function createPrivateFile(file: string): void {
+  try {
+    fs.closeSync(fs.openSync(file, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
+
 /** Opens the configured database; another thread (the ingest indexer) opens its own connection with the same settings. */
 export interface DatabaseSettings {
   /** postgres:// URL; SQLite under dataDir when unset. */
@@ -118,8 +130,14 @@ export async function openDatabase(config: DatabaseSettings): Promise<Db> {
       close: () => kysely.destroy(),
     };
   }
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(config.dataDir, 'roentgen.sqlite');
+  // Patient data and password hashes: this user's only. SQLite gives its -wal and -shm files the
+  // database file's mode, so the file is made (or tightened) before SQLite opens it.
+  createPrivateFile(file);
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    if (fs.existsSync(f) && (fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, 0o600);
+  }
   const database = new BetterSqlite3(file);
   database.pragma('journal_mode = WAL');
   database.pragma('synchronous = NORMAL');

@@ -87,15 +87,18 @@ test('keys are validated: no traversal, no absolute paths, no separators in name
   assert.ok(filesUnder(root).every((f) => f.startsWith(root + path.sep)));
 });
 
-test('blobs are sharded below their namespace; stale temporary files are swept', async () => {
+test('blobs are sharded below their namespace, private to the server; temporary files are swept; list finds every blob', async () => {
   await store.put('thumbnail/1.2.3.webp', Buffer.from('w'));
   const [file] = filesUnder(path.join(root, 'thumbnail'));
   assert.match(path.relative(root, file), /^thumbnail\/[0-9a-f]{2}\/1\.2\.3\.webp$/);
-  const stale = path.join(root, '.tmp', 'dead.part');
-  fs.writeFileSync(stale, 'x');
-  const old = new Date(Date.now() - 2 * 3_600_000);
-  fs.utimesSync(stale, old, old);
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
+  // Any age: the caller holds the data-directory lock, so no live write owns them.
+  fs.writeFileSync(path.join(root, '.tmp', 'dead.part'), 'xy');
   fs.writeFileSync(path.join(root, '.tmp', 'fresh.part'), 'x');
-  assert.equal(await store.sweepTemporary(), 1);
-  assert.deepEqual(fs.readdirSync(path.join(root, '.tmp')), ['fresh.part']);
+  assert.deepEqual(await store.sweepTemporary(), { files: 2, bytes: 3 });
+  assert.deepEqual(fs.readdirSync(path.join(root, '.tmp')), []);
+  const listed: string[] = [];
+  for await (const blob of store.list()) listed.push(blob.key);
+  assert.ok(listed.includes('thumbnail/1.2.3.webp'), listed.join());
 });

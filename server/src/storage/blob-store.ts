@@ -46,6 +46,8 @@ export function assertBlobKey(key: string): void {
 }
 
 const TEMP_DIR = '.tmp';
+/** Blobs are patient data: readable by this server's user only (directories are made 0700). */
+const BLOB_FILE_MODE = 0o600;
 /** Blobs up to this size are written with synchronous calls (see putSmall). */
 const SMALL_BLOB = 1024 * 1024;
 
@@ -128,7 +130,7 @@ export class FileBlobStore implements BlobStore {
   /** mkdir -p once per directory per process: two mkdir round trips per put were ~10 % of a small put. */
   private async ensureDir(dir: string): Promise<void> {
     if (this.madeDirs.has(dir)) return;
-    await fs.mkdir(dir, { recursive: true });
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     this.madeDirs.add(dir);
   }
 
@@ -140,7 +142,7 @@ export class FileBlobStore implements BlobStore {
   private putSmall(temp: string, target: string, parts: readonly Uint8Array[]): { size: number; sha256: string } {
     const digest = digestOf(parts);
     try {
-      const fd = fsSync.openSync(temp, 'wx', 0o640);
+      const fd = fsSync.openSync(temp, 'wx', BLOB_FILE_MODE);
       try {
         for (const part of parts) {
           for (let at = 0; at < part.length;) at += fsSync.writeSync(fd, part, at, part.length - at);
@@ -197,20 +199,44 @@ export class FileBlobStore implements BlobStore {
     await fs.rm(this.pathOf(key), { force: true });
   }
 
-  /** Removes temporary files left by writes that died (a crash between write and rename). */
-  async sweepTemporary(olderThanMs = 3_600_000): Promise<number> {
+  /**
+   * Removes every temporary file: writes that died between write and rename. Only safe while no
+   * other process writes to this store, which the data-directory lock (storage/data-dir.ts) proves
+   * at start; so it is called once, then, and not on a timer.
+   */
+  async sweepTemporary(): Promise<{ files: number; bytes: number }> {
     const dir = path.join(this.root, TEMP_DIR);
     const names = await fs.readdir(dir).catch(() => [] as string[]);
-    let removed = 0;
+    let files = 0;
+    let bytes = 0;
     for (const name of names) {
       const file = path.join(dir, name);
-      const s = await fs.stat(file).catch(() => undefined);
-      if (s && Date.now() - s.mtimeMs > olderThanMs) {
-        await fs.rm(file, { force: true });
-        removed += 1;
+      const s = await fs.lstat(file).catch(() => undefined);
+      if (!s?.isFile()) continue;
+      await fs.rm(file, { force: true });
+      files += 1;
+      bytes += s.size;
+    }
+    return { files, bytes };
+  }
+
+  /** Every blob in the store with its size and last change, for reconciling with the database's rows. */
+  async *list(): AsyncGenerator<{ key: string; size: number; mtimeMs: number }> {
+    const namespaces = await fs.readdir(this.root, { withFileTypes: true }).catch(() => []);
+    for (const namespace of namespaces) {
+      if (!namespace.isDirectory() || namespace.name === TEMP_DIR) continue;
+      const nsDir = path.join(this.root, namespace.name);
+      for (const shard of await fs.readdir(nsDir, { withFileTypes: true }).catch(() => [])) {
+        if (!shard.isDirectory()) continue;
+        const shardDir = path.join(nsDir, shard.name);
+        for (const name of await fs.readdir(shardDir).catch(() => [] as string[])) {
+          const key = `${namespace.name}/${name}`;
+          if (!KEY.test(key)) continue;
+          const s = await fs.lstat(path.join(shardDir, name)).catch(() => undefined);
+          if (s?.isFile()) yield { key, size: s.size, mtimeMs: s.mtimeMs };
+        }
       }
     }
-    return removed;
   }
 }
 
@@ -225,7 +251,7 @@ async function writeStream(temp: string, source: Readable): Promise<{ size: numb
       done(null, chunk);
     },
   });
-  await pipeline(source, counter, createWriteStream(temp, { flags: 'wx', mode: 0o640 }));
+  await pipeline(source, counter, createWriteStream(temp, { flags: 'wx', mode: BLOB_FILE_MODE }));
   // fsync flushes the file whichever descriptor asks (a FileHandle stream never closes under pipeline on Node 20).
   const handle = await fs.open(temp, 'r+');
   try {
@@ -242,7 +268,7 @@ async function writeStream(temp: string, source: Readable): Promise<{ size: numb
  */
 async function writeParts(temp: string, parts: readonly Uint8Array[]): Promise<{ size: number; sha256: string }> {
   const digest = digestOf(parts);
-  const handle = await fs.open(temp, 'wx', 0o640);
+  const handle = await fs.open(temp, 'wx', BLOB_FILE_MODE);
   try {
     // writev may write less than asked (large totals); it is repeated from where it stopped.
     const views = parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength)));

@@ -13,6 +13,7 @@ import { studyIdentity } from './identity.js';
 import type { ExportFolder } from './export-folder.js';
 import { decodePng } from './png.js';
 import type { ImageFilesService } from './service.js';
+import type { UploadLimiter } from './upload-limiter.js';
 
 export interface Equipment {
   manufacturer: string;
@@ -48,7 +49,22 @@ export class DerivedImagesService {
     private readonly equipment: Equipment,
     private readonly uidRoot: string | undefined,
     private readonly exportFolder: ExportFolder,
+    private readonly limiter: UploadLimiter,
   ) {}
+
+  /**
+   * Stores an object made from a client's picture within the user's hourly quota (the object and
+   * the kept picture count); the reservation is given back when storing fails.
+   */
+  private async storeWithinQuota<T>(user: AuthUser, bytes: number, store: () => Promise<T>): Promise<T> {
+    const release = await this.limiter.reserve(user, bytes);
+    try {
+      return await store();
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
 
   private fresh(seriesNumber: number, seriesDescription: string): NewInstance {
     return {
@@ -62,10 +78,15 @@ export class DerivedImagesService {
 
   /** The emergency patient's photograph (PNG, base64) as a Secondary Capture in the study. */
   async portrait(studyId: string, data: string, instanceUid: string | undefined, user: AuthUser) {
+    return this.limiter.withSlot(user, () => this.storePortrait(studyId, data, instanceUid, user));
+  }
+
+  private async storePortrait(studyId: string, data: string, instanceUid: string | undefined, user: AuthUser) {
     const study = await this.studies.requireStudy(studyId, user, true);
     if (instanceUid) await this.imageOfStudy(instanceUid, study.id);
     const png = base64Png(data);
-    const raster = await decodePng(png);
+    await this.limiter.assertFileSize(png.length);
+    const raster = await decodePng(png, await this.limiter.pictureLimits());
     const instance = this.fresh(PORTRAIT_SERIES, 'Patient photograph');
     const dicom = writeSecondaryCapture({
       ...instance,
@@ -77,18 +98,20 @@ export class DerivedImagesService {
     });
     const earlier = parseDetails(study).portrait_file;
     const dcm = dicomName(instance.sopInstanceUid);
-    await this.files.archive.storeInstance(ownObject(dicom), {
-      origin: 'derived',
-      role: 'portrait',
-      studyPk: study.id,
-      capture: png,
-      inTransaction: async (trx) => {
-        // Re-read inside the transaction so a concurrent edit of the study is not overwritten.
-        const current = await this.files.studiesRepo.studyByPk(study.id, trx);
-        const details = { ...parseDetails(current), portrait_status: 'Saved', portrait_file: dcm };
-        await this.files.studiesRepo.updateStudy(study.id, { details: JSON.stringify(details), updated_at: nowIso() }, trx);
-      },
-    });
+    await this.storeWithinQuota(user, dicom.length + png.length, () =>
+      this.files.archive.storeInstance(ownObject(dicom), {
+        origin: 'derived',
+        role: 'portrait',
+        studyPk: study.id,
+        capture: png,
+        inTransaction: async (trx) => {
+          // Re-read inside the transaction so a concurrent edit of the study is not overwritten.
+          const current = await this.files.studiesRepo.studyByPk(study.id, trx);
+          const details = { ...parseDetails(current), portrait_status: 'Saved', portrait_file: dcm };
+          await this.files.studiesRepo.updateStudy(study.id, { details: JSON.stringify(details), updated_at: nowIso() }, trx);
+        },
+      }),
+    );
     if (earlier && earlier !== dcm) await this.dropFiles(earlier.replace(/\.dcm$/, ''));
     return { path: dcm };
   }
@@ -109,11 +132,19 @@ export class DerivedImagesService {
     input: { instanceUid: string; studyId: string; png: Buffer; window: { center: number; width: number } },
     user: AuthUser,
   ) {
+    return this.limiter.withSlot(user, () => this.storePostProcessed(input, user));
+  }
+
+  private async storePostProcessed(
+    input: { instanceUid: string; studyId: string; png: Buffer; window: { center: number; width: number } },
+    user: AuthUser,
+  ) {
     const study = await this.studies.requireStudy(input.studyId, user, true);
     const image = await this.imageOfStudy(input.instanceUid, study.id);
     const original = await this.files.repo.dicomBySopUid(image.sop_instance_uid);
     if (!original || !image.image_file) throw new AppError('IMAGE_NOT_STORED', [], image.sop_instance_uid);
-    const raster = await decodePng(input.png);
+    await this.limiter.assertFileSize(input.png.length);
+    const raster = await decodePng(input.png, await this.limiter.pictureLimits());
     const originalBytes = await this.files.blobs.read(original.blob_key);
     const instance = this.fresh(POST_PROC_SERIES, `${image.view_description} (post-processed)`.slice(0, 64));
     const { center, width } = input.window;
@@ -128,14 +159,16 @@ export class DerivedImagesService {
             derivationDescription: description,
           })
         : this.derivedCapture(instance, readPart10(originalBytes), raster, description);
-    const { dcm } = await this.files.archive.storeInstance(ownObject(dicom), {
-      origin: 'derived',
-      role: 'post_proc',
-      studyPk: study.id,
-      imagePk: image.id,
-      capture: input.png,
-      inTransaction: (trx) => this.files.repo.setSecondary(image.id, instance.sopInstanceUid, trx),
-    });
+    const { dcm } = await this.storeWithinQuota(user, dicom.length + input.png.length, () =>
+      this.files.archive.storeInstance(ownObject(dicom), {
+        origin: 'derived',
+        role: 'post_proc',
+        studyPk: study.id,
+        imagePk: image.id,
+        capture: input.png,
+        inTransaction: (trx) => this.files.repo.setSecondary(image.id, instance.sopInstanceUid, trx),
+      }),
+    );
     return { path: dcm };
   }
 

@@ -1,29 +1,18 @@
-import sharp, { type Metadata } from 'sharp';
 import type { Raster } from '../../dicom/derived-writer.js';
+import { clientSharp, DEFAULT_PICTURE_LIMITS, inspectPicture, type PictureLimits } from '../../imaging/picture-limits.js';
 import { AppError } from '../../util/errors.js';
-
-/** Enough for a 7000 × 7000 detector; a PNG claiming more is refused before it is decoded. */
-const MAX_PIXELS = 50_000_000;
 
 /**
  * A PNG as a raster: greyscale stays greyscale (8 or 16 bits), colour becomes 8-bit RGB, alpha
- * is dropped. Anything sharp cannot read as a PNG is INVALID_PNG.
+ * is dropped. Anything sharp cannot read as a PNG is INVALID_PNG; a PNG whose header promises
+ * more than `limits` is PICTURE_TOO_LARGE before any pixel is decoded.
  */
-export async function decodePng(bytes: Buffer): Promise<Raster> {
-  // What libvips reports of client bytes: sharp's typings promise fields a damaged file may lack.
-  let meta: Partial<Metadata>;
+export async function decodePng(bytes: Buffer, limits: PictureLimits = DEFAULT_PICTURE_LIMITS): Promise<Raster> {
+  const header = await inspectPicture(bytes, limits, { format: 'png' });
+  const grey = header.channels - (header.hasAlpha ? 1 : 0) === 1;
+  const deep = grey && header.depth === 'ushort';
   try {
-    meta = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
-  } catch (error) {
-    throw new AppError('INVALID_PNG', [{ field: 'data', message: (error as Error).message }]);
-  }
-  if (meta.format !== 'png' || !meta.width || !meta.height || !meta.channels) {
-    throw new AppError('INVALID_PNG', [{ field: 'data', message: `found ${meta.format ?? 'unknown'} data` }]);
-  }
-  const grey = meta.channels - (meta.hasAlpha ? 1 : 0) === 1;
-  const deep = grey && meta.depth === 'ushort';
-  try {
-    const image = sharp(bytes, { limitInputPixels: MAX_PIXELS })
+    const image = clientSharp(bytes, limits)
       .removeAlpha()
       .toColourspace(grey ? (deep ? 'grey16' : 'b-w') : 'srgb');
     const { data, info } = await image.raw({ depth: deep ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });

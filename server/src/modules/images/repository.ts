@@ -60,6 +60,15 @@ export class FilesRepository {
       .execute();
   }
 
+  /** Which of these blob keys a registration names (looked up by file name, which is unique and indexed). */
+  async registeredBlobKeys(keys: readonly string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const names = keys.map((k) => k.slice(k.indexOf('/') + 1));
+    const rows = await this.kysely.selectFrom('stored_files').select('blob_key').where('name', 'in', names).execute();
+    const wanted = new Set(keys);
+    return new Set(rows.map((r) => r.blob_key).filter((k) => wanted.has(k)));
+  }
+
   async deleteById(id: number): Promise<void> {
     await this.kysely.deleteFrom('stored_files').where('id', '=', id).execute();
   }

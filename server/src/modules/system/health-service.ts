@@ -33,8 +33,12 @@ export function humanBytes(bytes: number): string {
   return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)}${units[unit]}`;
 }
 
+/** A figure another module reports under `services.storage` (orphan blobs). */
+export type StorageFigure = () => object;
+
 export class HealthService {
   private readonly startedAt = Date.now();
+  private readonly storageFigures = new Map<string, StorageFigure>();
 
   constructor(
     private readonly sql: Db,
@@ -55,6 +59,11 @@ export class HealthService {
     }
   }
 
+  /** Adds `name` to the storage section (the images module's orphan blobs), without this module knowing that module. */
+  addStorageFigure(name: string, figure: StorageFigure): void {
+    this.storageFigures.set(name, figure);
+  }
+
   private async storage() {
     try {
       const disk = await diskFigures(this.dataDir);
@@ -66,6 +75,7 @@ export class HealthService {
         available_space: humanBytes(disk.available_bytes),
         available_bytes: disk.available_bytes,
         total_bytes: disk.total_bytes,
+        ...Object.fromEntries([...this.storageFigures].map(([name, figure]) => [name, figure()])),
       };
     } catch (error) {
       return { status: 'unhealthy' as Status, error: (error as Error).message };
