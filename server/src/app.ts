@@ -266,7 +266,15 @@ export async function createServer(config: Config): Promise<Server> {
     };
     const exportFolder = new ExportFolder(config.exportRoots, config.dataDir);
     configs.setValidator('export.directory', (value) => exportFolder.check(value));
-    const derivedImages = new DerivedImagesService(imageFiles, studies, configs, equipment, config.uidRoot, exportFolder, new UploadLimiter(configs));
+    const derivedImages = new DerivedImagesService(
+      imageFiles,
+      studies,
+      configs,
+      equipment,
+      config.uidRoot,
+      exportFolder,
+      new UploadLimiter(configs),
+    );
     const recycleBin = new RecycleBinService(studiesRepository, blobs, config.dataDir);
     // Simulators are the default drivers until a deployment configures hardware ones.
     const generator = new GeneratorSimulator();

@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import mqtt from 'mqtt';
-import { ADMIN_PASSWORD, DIALECTS, SEED_PASSWORD, call, createUser, login, sampleStudy, withServer, type ServerContext } from '../helpers.js';
+import {
+  ADMIN_PASSWORD,
+  DIALECTS,
+  SEED_PASSWORD,
+  call,
+  createUser,
+  login,
+  sampleStudy,
+  withServer,
+  type ServerContext,
+} from '../helpers.js';
 
 // Issue 15, findings 3 (anonymous thumbnails through MQTT), 5 (all guests one identity) and
 // 8 (sessions outlive logout): each test reproduces the attack through HTTP and MQTT.
