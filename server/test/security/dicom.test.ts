@@ -13,7 +13,7 @@ import { generateUid } from '../../src/util/uid.js';
 import { dxFor } from '../dicom-helpers.js';
 import { createServer } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { DIALECTS, call, createUser, dropSchema, freePort, isDrError, isolatedEnv, withServer } from '../helpers.js';
+import { DIALECTS, call, createUser, dropSchema, freePort, isDrError, isolatedEnv, until, withServer } from '../helpers.js';
 
 // Issue 15, findings 2 (anyone who reaches the DICOM port can replace a stored image) and 10
 // (scp/echo as a port scanner), through the public interfaces: DICOM with our SCU, and HTTP.
@@ -339,11 +339,19 @@ for (const dialect of DIALECTS) {
             .set({ config_value: 'MODALITY' })
             .where('config_key', '=', 'dicom.scp_allowed_aets')
             .execute();
-          const [outcome] = await storeFiles(
-            { host: '127.0.0.1', port: first.dicomPort, callingAet: 'MODALITY', calledAet: 'ROENTGEN' },
-            [original],
-            () => undefined,
-          );
+          // The config service trusts its cached copy for up to 2 s, so the allow-list may take that long to reach the SCP.
+          const outcome = await until('MODALITY admitted', async () => {
+            try {
+              const [stored] = await storeFiles(
+                { host: '127.0.0.1', port: first.dicomPort, callingAet: 'MODALITY', calledAet: 'ROENTGEN' },
+                [original],
+                () => undefined,
+              );
+              return stored;
+            } catch {
+              return undefined;
+            }
+          });
           assert.equal(outcome.status, STATUS.SUCCESS, outcome.comment);
           await first.services.ingest.drain();
         } finally {

@@ -24,7 +24,7 @@ const mode = (file: string) => fs.statSync(file).mode & 0o777;
 async function forge(real: string, secret: string): Promise<string> {
   const claims = decodeJwt(real);
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ id: claims.id, name: claims.name, typ: claims.typ, ver: claims.ver })
+  return new SignJWT({ id: claims.id, name: claims.name, typ: claims.typ, ver: claims.ver, sid: claims.sid })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setJti(randomUUID())
     .setIssuedAt(now)
