@@ -35,10 +35,6 @@ export class SessionsRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  async setSource(id: string, sourceIp: string): Promise<void> {
-    await this.sql.kysely.updateTable('auth_sessions').set({ source_ip: sourceIp }).where('id', '=', id).execute();
-  }
-
   async revoke(id: string, reason: string): Promise<void> {
     await this.sql.kysely
       .updateTable('auth_sessions')

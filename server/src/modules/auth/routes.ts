@@ -40,8 +40,14 @@ function sessionBody(session: IssuedSession) {
 }
 
 /** After a login: where the session came from, and the file routes' session cookie. */
-async function opened(auth: AuthService, request: FastifyRequest, reply: FastifyReply, session: IssuedSession): Promise<void> {
-  await auth.noteSource(session.sessionId, request.ip || '');
+/** After a login on either face: the audit row names the account, and the browser gets the session cookie. */
+function opened(request: FastifyRequest, reply: FastifyReply, session: IssuedSession): void {
+  request.auditInfo = {
+    userId: session.user.id,
+    username: session.user.username,
+    resourceType: 'session',
+    resourceId: String(session.user.id),
+  };
   setSessionCookie(request, reply, session.accessToken, session.accessClaims.exp, false);
 }
 
@@ -58,13 +64,7 @@ export function diagnosisAuthRoutes(app: App, auth: AuthService, users: UsersSer
       // Captcha fields are accepted for client compatibility; no captcha is issued or checked.
       const session = await auth.login(request.body.username, request.body.password, clientAddress(request));
       request.authUser = undefined;
-      request.auditInfo = {
-        userId: session.user.id,
-        username: session.user.username,
-        resourceType: 'session',
-        resourceId: String(session.user.id),
-      };
-      await opened(auth, request, reply, session);
+      opened(request, reply, session);
       return ok(request, reply, sessionBody(session));
     },
   );
@@ -135,13 +135,7 @@ export function drAuthRoutes(app: App, auth: AuthService): void {
     async (request, reply) => {
       request.auditInfo = { username: request.body.username, resourceType: 'session' };
       const session = await auth.login(request.body.username, request.body.password, clientAddress(request));
-      request.auditInfo = {
-        userId: session.user.id,
-        username: session.user.username,
-        resourceType: 'session',
-        resourceId: String(session.user.id),
-      };
-      await opened(auth, request, reply, session);
+      opened(request, reply, session);
       return ok(request, reply, {
         token: session.accessToken,
         expire: session.accessClaims.exp,

@@ -89,34 +89,38 @@ export class AuthService {
   /** A new session for the user (one login): its access and refresh tokens carry the session's id. */
   async issueSession(user: UserRow, sourceIp = ''): Promise<IssuedSession> {
     const sessionId = randomUUID();
-    const [access, refresh, { roles, permissions }] = await Promise.all([
-      this.tokens.issue(user, 'access', sessionId),
-      this.tokens.issue(user, 'refresh', sessionId),
-      this.users.accessOf(user.id),
-    ]);
+    const { issued, refreshClaims } = await this.tokenPair(user, sessionId);
     await this.sessions.create({
       id: sessionId,
       user_id: user.id,
       kind: 'user',
       created_at: nowIso(),
-      expires_at: new Date(refresh.claims.exp * 1000).toISOString(),
+      expires_at: new Date(refreshClaims.exp * 1000).toISOString(),
       source_ip: sourceIp.slice(0, 64),
-      refresh_jti: refresh.claims.jti,
+      refresh_jti: refreshClaims.jti,
     });
-    return {
-      user,
-      roles,
-      permissions,
-      accessToken: access.token,
-      accessClaims: access.claims,
-      refreshToken: refresh.token,
-      sessionId,
-    };
+    return issued;
   }
 
-  /** Records where a session was opened from (the login route knows the address; the login check does not need it). */
-  async noteSource(sessionId: string, sourceIp: string): Promise<void> {
-    await this.sessions.setSource(sessionId, sourceIp.slice(0, 64));
+  /** A fresh access and refresh token of one session, with the user's current roles and permissions. */
+  private async tokenPair(user: UserRow, sessionId: string): Promise<{ issued: IssuedSession; refreshClaims: TokenClaims }> {
+    const [access, refresh, { roles, permissions }] = await Promise.all([
+      this.tokens.issue(user, 'access', sessionId),
+      this.tokens.issue(user, 'refresh', sessionId),
+      this.users.accessOf(user.id),
+    ]);
+    return {
+      issued: {
+        user,
+        roles,
+        permissions,
+        accessToken: access.token,
+        accessClaims: access.claims,
+        refreshToken: refresh.token,
+        sessionId,
+      },
+      refreshClaims: refresh.claims,
+    };
   }
 
   private live(session: SessionRow | undefined): session is SessionRow {
@@ -140,26 +144,14 @@ export class AuthService {
     const user = await this.users.findLiveById(claims.id);
     if (!user || user.token_version !== claims.ver) throw new AppError('TOKEN_REVOKED');
     if (!user.is_active) throw new AppError('ACCOUNT_DISABLED');
-    const [access, refresh, { roles, permissions }] = await Promise.all([
-      this.tokens.issue(user, 'access', session.id),
-      this.tokens.issue(user, 'refresh', session.id),
-      this.users.accessOf(user.id),
-    ]);
-    const expiresAt = new Date(refresh.claims.exp * 1000).toISOString();
-    if (!(await this.sessions.rotateRefresh(session.id, claims.jti, refresh.claims.jti, expiresAt))) {
+    const { issued, refreshClaims } = await this.tokenPair(user, session.id);
+    const expiresAt = new Date(refreshClaims.exp * 1000).toISOString();
+    if (!(await this.sessions.rotateRefresh(session.id, claims.jti, refreshClaims.jti, expiresAt))) {
       // Two exchanges of one token raced: the loser is a replay.
       await this.endSessions([session.id], 'refresh_replayed');
       throw new AppError('TOKEN_REVOKED');
     }
-    return {
-      user,
-      roles,
-      permissions,
-      accessToken: access.token,
-      accessClaims: access.claims,
-      refreshToken: refresh.token,
-      sessionId: session.id,
-    };
+    return issued;
   }
 
   /**
