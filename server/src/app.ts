@@ -279,7 +279,6 @@ export async function createServer(config: Config): Promise<Server> {
     // Simulators are the default drivers until a deployment configures hardware ones.
     const generator = new GeneratorSimulator();
     const detector = new DetectorSimulator(config.detector.rows, config.detector.columns);
-    const devices = new DeviceService([generator, detector]);
     const pipeline = new PipelineRunner();
     const pacsRepository = new PacsRepository(db);
     // One runner for every kind of background job; STORE_POLL_MS has set how often it looks.
@@ -310,7 +309,13 @@ export async function createServer(config: Config): Promise<Server> {
       onAccepted: async (image) => {
         if (await configs.getBoolean('pacs.auto_send')) await store.autoSend(image);
       },
+      sessionLive: async (id) => {
+        const session = await sessions.get(id);
+        return session !== undefined && session.revoked_at === null && Date.parse(session.expires_at) > Date.now();
+      },
     });
+    // Device actions ask the exposure workflow whether the caller's session may change them now.
+    const devices = new DeviceService([generator, detector], acquisition);
     stats.register('patients', async (since) => (await studiesRepository.statistics(since)).patients);
     stats.register('studies', async (since) => (await studiesRepository.statistics(since)).studies);
 

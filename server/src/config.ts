@@ -35,6 +35,8 @@ export interface Config {
   secretKeyFile: string | undefined;
   /** Requests per minute per user (or per address before login). */
   rateLimitPerMinute: number;
+  /** Initial value of auth.guest_tokens_per_minute: guest tokens per client address per minute (GUEST_TOKENS_PER_MINUTE). */
+  guestTokensPerMinute: number;
   /** Largest JSON/form body accepted, in bytes. */
   bodyLimitBytes: number;
   /** Memory for rendered previews kept per process (RENDER_CACHE_MB). */
@@ -141,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secretKeyFile:
       optional(env, 'ROENTGEN_SECRET_KEY_FILE') === undefined ? undefined : path.resolve(optional(env, 'ROENTGEN_SECRET_KEY_FILE')!),
     rateLimitPerMinute: intFromEnv(env, 'RATE_LIMIT_PER_MINUTE', 100, 1, 1_000_000),
+    guestTokensPerMinute: intFromEnv(env, 'GUEST_TOKENS_PER_MINUTE', 5, 1, 1_000_000),
     bodyLimitBytes: intFromEnv(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     renderCacheBytes: intFromEnv(env, 'RENDER_CACHE_MB', 128, 0, 65_536) * 1024 * 1024,
     requestTimeoutMs: intFromEnv(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),

@@ -47,6 +47,7 @@ export function isolatedEnv(dialect: Dialect, extra: Record<string, string> = {}
     ROENTGEN_ADMIN_PASSWORD: ADMIN_PASSWORD,
     ROENTGEN_SEED_USER_PASSWORD: SEED_PASSWORD,
     RATE_LIMIT_PER_MINUTE: '100000',
+    GUEST_TOKENS_PER_MINUTE: '100000',
     DETECTOR_ROWS: '512',
     DETECTOR_COLUMNS: '512',
     ...(dialect === 'postgres' ? { DATABASE_URL: PG_URL, DATABASE_SCHEMA: `t_${randomUUID().replace(/-/g, '').slice(0, 20)}` } : {}),

@@ -405,6 +405,15 @@ export const ERRORS = {
     '请复制该体位后重新曝光',
   ),
   IMAGE_NOT_EXPOSED: entry(409, '0x090004', 'ConflictError', 'The image has not been exposed yet', '该体位尚未曝光'),
+  TASK_OTHER_SESSION: entry(
+    409,
+    '0x090005',
+    'ConflictError',
+    'The inspection in progress belongs to another console session',
+    '当前检查属于另一个控制台会话',
+    'Use the console that started it, or wait until it leaves the exposure page',
+    '请在开始该检查的控制台上操作，或等待其离开曝光页面',
+  ),
   // 0x0Axxxx: DICOM networking
   PACS_NOT_FOUND: entry(404, '0x0A0001', 'NotFoundError', 'PACS node not found', 'PACS 节点不存在'),
   PACS_NAME_TAKEN: entry(
@@ -510,6 +519,24 @@ export const ERRORS = {
     '该用户本小时的存储配额已用完',
     'Retry later (see upload.user_bytes_per_hour)',
     '请稍后重试（见配置项 upload.user_bytes_per_hour）',
+  ),
+  UPLOAD_CAPACITY_BUSY: entry(
+    429,
+    '0x0E0005',
+    'RateLimitError',
+    'Too many uploads are in progress on this server, from guest consoles or from this address',
+    '服务器、访客控制台或该地址正在进行的上传过多',
+    'Wait for the running uploads to finish and retry (see upload.max_concurrent_total and upload.guest_max_concurrent*)',
+    '请等待正在进行的上传完成后重试（见配置项 upload.max_concurrent_total 和 upload.guest_max_concurrent*）',
+  ),
+  UPLOAD_SHARED_QUOTA_EXCEEDED: entry(
+    429,
+    '0x0E0006',
+    'RateLimitError',
+    'The storage budget guest consoles share (all together, or from this address) for the current hour is used up',
+    '访客控制台本小时共享的存储配额（全部或该地址）已用完',
+    'Retry later or log in with a user account (see upload.guest_bytes_per_hour_total and upload.guest_bytes_per_hour_per_address)',
+    '请稍后重试或使用用户账户登录（见配置项 upload.guest_bytes_per_hour_total 和 upload.guest_bytes_per_hour_per_address）',
   ),
   // 0x0Fxxxx: server side
   RATE_LIMITED: entry(429, '0x0F0001', 'RateLimitError', 'Too many requests', '请求过于频繁', 'Wait a moment and retry', '请稍后重试'),

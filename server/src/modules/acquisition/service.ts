@@ -8,6 +8,7 @@ import type { PipelineResult, Stage } from '../../imaging/pipeline/index.js';
 import type { PipelineRunner } from '../../imaging/pipeline/runner.js';
 import { nowIso } from '../../util/time.js';
 import { generateUid } from '../../util/uid.js';
+import type { DeviceControlGuard } from '../devices/service.js';
 import type { DetectorDriver, GeneratorDriver, Technique } from '../devices/drivers.js';
 import type { Equipment } from '../images/derived-service.js';
 import { dicomPatientOf } from '../images/identity.js';
@@ -35,8 +36,16 @@ type InspectionStatus = 'TASK_Idle' | 'TASK_Ready' | 'TASK_Exposing' | 'TASK_Pro
 
 interface Inspection {
   uid: string;
-  /** The session that started it: its events go to that session's MQTT clients (and to readers of every study). */
+  /**
+   * The session that started it and owns it: only it may trigger, judge or leave it, or change the
+   * devices' parameters while it holds the room; its events go to that session's MQTT clients (and
+   * to readers of every study).
+   */
   sessionId: string;
+  /** The account of that session: a new login of the same (non-guest) account may take the inspection over. */
+  owner: { userId: number; isGuest: boolean };
+  /** Its image has been exposed and stored: nothing of this patient is left to protect, so it no longer holds the room. */
+  exposed: boolean;
   imagePk: number;
   /** Instance Number: the image's place in the study. */
   imageNumber: number;
@@ -57,8 +66,17 @@ interface Inspection {
  * The exposure workflow of one X-ray room: start an inspection (the view's programme goes to the
  * generator), trigger (generator exposes, detector reads out), then the image-processing
  * pipeline runs after the response, publishing its stages on MQTT, and stores the DX objects.
+ *
+ * The room has one generator and one detector, so an inspection belongs to the session that
+ * started it: while it holds the room (ready and not yet exposed, exposing, processing) another
+ * session's start is TASK_BUSY and its device actions TASK_OTHER_SESSION; trigger, judge and leave of
+ * the inspection are its session's alone (TASK_OTHER_SESSION), so an exposure cannot land in another
+ * console's study nor run with another console's technique. An inspection stops holding the room
+ * when it is left, when its image has been exposed, when its session has ended (logout, expiry) or
+ * when a new login of the same staff account starts another (a reloaded console).
+ * The status route stays readable by every console: it shows the shared devices, no patient data.
  */
-export class AcquisitionService {
+export class AcquisitionService implements DeviceControlGuard {
   private inspection: Inspection | undefined;
   private status: InspectionStatus = 'TASK_Idle';
   /** The running pipeline, so tests and shutdown can wait for it. */
@@ -78,6 +96,8 @@ export class AcquisitionService {
       pipeline: Pick<PipelineRunner, 'run'>;
       /** Called after an image is accepted (auto-send to the default PACS node). */
       onAccepted?: (image: ImageRow) => Promise<void>;
+      /** Whether a session is still live (not logged out, revoked or expired); none: every session is. */
+      sessionLive?: (sessionId: string) => Promise<boolean>;
     },
   ) {}
 
@@ -126,9 +146,64 @@ export class AcquisitionService {
     return { image, study };
   }
 
+  private busy(): boolean {
+    return this.status === 'TASK_Exposing' || this.status === 'TASK_Processing';
+  }
+
+  /** Another session's inspection `user` must not displace, synchronously decidable (see holdsRoomAgainst). */
+  private blocks(held: Inspection | undefined, user: AuthUser): held is Inspection {
+    if (!held || held.sessionId === user.sessionId) return false;
+    if (this.busy()) return true;
+    return !held.exposed;
+  }
+
+  /**
+   * The inspection of another session that holds the room against `user`: ready and not exposed
+   * yet, or exposing or processing, with its session still live.
+   */
+  private async holdsRoomAgainst(user: AuthUser): Promise<Inspection | undefined> {
+    const held = this.inspection;
+    if (!this.blocks(held, user)) return undefined;
+    if (this.busy()) return held;
+    return (await this.ownerLive(held)) ? held : undefined;
+  }
+
+  private async ownerLive(inspection: Inspection): Promise<boolean> {
+    return this.deps.sessionLive ? this.deps.sessionLive(inspection.sessionId) : true;
+  }
+
+  /** A new login of the inspection's (staff) account: the same person on a reloaded console. */
+  private sameAccount(inspection: Inspection, user: AuthUser): boolean {
+    return !user.isGuest && !inspection.owner.isGuest && inspection.owner.userId === user.id;
+  }
+
+  /**
+   * Refuses `user` acting on the current inspection (trigger, judge, leave) unless its session
+   * started it; an inspection whose session has ended is anyone's to finish.
+   */
+  private async requireOwnInspection(inspection: Inspection, user: AuthUser): Promise<void> {
+    if (inspection.sessionId === user.sessionId) return;
+    if (!(await this.ownerLive(inspection))) return;
+    throw new AppError('TASK_OTHER_SESSION', [], `inspection of ${inspection.uid}`);
+  }
+
+  /** DeviceControlGuard: device actions while another session's inspection holds the room are refused. */
+  async assertMayControlDevices(user: AuthUser): Promise<void> {
+    const held = await this.holdsRoomAgainst(user);
+    if (held) {
+      throw new AppError('TASK_OTHER_SESSION', [
+        { field: 'deviceUri', message: "the devices are loaded with another console session's inspection" },
+      ]);
+    }
+  }
+
   /** Opens the devices and loads the view's exposure programme for the patient size and work station. */
   async start(uid: string, user: AuthUser): Promise<void> {
-    if (this.status === 'TASK_Exposing' || this.status === 'TASK_Processing') throw new AppError('TASK_BUSY');
+    if (this.busy()) throw new AppError('TASK_BUSY');
+    const seen = this.inspection;
+    const displaced = await this.holdsRoomAgainst(user);
+    if (displaced && !this.sameAccount(displaced, user))
+      throw new AppError('TASK_BUSY', [], "another console session's inspection is ready");
     const { image, study } = await this.imageAndStudy(uid, user);
     if (image.expose_status === 'Exposed') throw new AppError('IMAGE_ALREADY_EXPOSED', [], uid);
     const { generator, detector, protocols, studiesRepo } = this.deps;
@@ -143,11 +218,18 @@ export class AcquisitionService {
     const config = parseViewExposureConfig({ view: view.config_object, exposure: exposure?.config_object, device: device?.config_object });
     await generator.connect();
     await detector.connect();
-    generator.setTechnique(config.programme);
     const series = (await studiesRepo.seriesOf([study.id])).find((s) => s.id === image.series_pk);
+    // Checked again with no await up to the assignment: another start or a trigger may have run meanwhile.
+    if (this.busy()) throw new AppError('TASK_BUSY');
+    if (this.inspection !== seen && this.blocks(this.inspection, user) && !this.sameAccount(this.inspection, user)) {
+      throw new AppError('TASK_BUSY', [], "another console session's inspection is ready");
+    }
+    generator.setTechnique(config.programme);
     this.inspection = {
       uid,
       sessionId: user.sessionId,
+      owner: { userId: user.id, isGuest: user.isGuest },
+      exposed: false,
       imagePk: image.id,
       imageNumber: image.sort,
       studyPk: study.id,
@@ -185,8 +267,12 @@ export class AcquisitionService {
   async trigger(user: AuthUser): Promise<void> {
     const inspection = this.inspection;
     if (!inspection) throw new AppError('TASK_NOT_STARTED');
+    // Only the starting session may expose: another console would put its patient's dose into this study.
+    if (inspection.sessionId !== user.sessionId) throw new AppError('TASK_OTHER_SESSION', [], `inspection of ${inspection.uid}`);
     if (this.status !== 'TASK_Ready') throw new AppError('TASK_BUSY', [], this.status);
     const { study } = await this.imageAndStudy(inspection.uid, user);
+    // Looked at again after the await: a start, leave or trigger may have run meanwhile.
+    if (this.inspection !== inspection || this.busy()) throw new AppError('TASK_BUSY', [], 'the inspection changed meanwhile');
     const { generator, detector } = this.deps;
     if (!detector.isOpen || !generator.ready())
       throw new AppError(
@@ -258,6 +344,7 @@ export class AcquisitionService {
           processing_sop: stored.processingUid,
         }),
       });
+      inspection.exposed = true;
       await this.progress(inspection, 'TASK_Success', { dcm: stored.dcm, thumbnail: stored.thumbnail });
       // The For Processing twin is kept, but the radiographer need not wait for it.
       await stored.keepProcessing();
@@ -326,6 +413,7 @@ export class AcquisitionService {
 
   async judge(uid: string, accept: boolean, user: AuthUser): Promise<void> {
     const { image } = await this.imageAndStudy(uid, user);
+    if (this.inspection?.uid === uid) await this.requireOwnInspection(this.inspection, user);
     if (image.expose_status !== 'Exposed') throw new AppError('IMAGE_NOT_EXPOSED', [], uid);
     await this.deps.studiesRepo.updateImage(image.id, { judged_status: accept ? 'Accept' : 'Reject' });
     // Sending is the queue's business: a PACS problem must not fail the radiographer's judgement.
@@ -335,13 +423,16 @@ export class AcquisitionService {
   /** Leaves the exposure page: the study is suspended (InProgress) or finished (Completed). */
   async leave(studyId: string, status: 'InProgress' | 'Completed', user: AuthUser): Promise<void> {
     const study = await this.deps.studies.requireStudy(studyId, user, true);
-    if (this.status === 'TASK_Exposing' || this.status === 'TASK_Processing') await this.pending;
+    const checked = this.inspection?.studyPk === study.id ? this.inspection : undefined;
+    if (checked) await this.requireOwnInspection(checked, user);
+    if (this.busy()) await this.pending;
     await this.deps.studiesRepo.updateStudy(study.id, {
       study_status: status,
       updated_at: nowIso(),
       ...(status === 'Completed' ? { study_end_datetime: nowIso() } : {}),
     });
-    if (this.inspection?.studyPk === study.id) {
+    const current = this.inspection;
+    if (current?.studyPk === study.id && (current === checked || current.sessionId === user.sessionId)) {
       this.inspection = undefined;
       this.status = 'TASK_Idle';
     }

@@ -10,6 +10,7 @@ import type { SessionRow, SessionsRepository } from './repository.js';
 import type { TokenClaims, TokenService } from './tokens.js';
 import type { LoginThrottle } from './login-backoff.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { GuestIssuance } from './guest-issuance.js';
 
 export const GUEST_USERNAME = 'guest';
 
@@ -38,6 +39,8 @@ export class AuthService {
   ) {}
 
   private readonly endedListeners: SessionsEndedListener[] = [];
+  /** Guest tokens handed out per client address in the last minute (each is a session with its own shares). */
+  private readonly guestIssuance = new GuestIssuance();
 
   onSessionsEnded(listener: SessionsEndedListener): void {
     this.endedListeners.push(listener);
@@ -198,14 +201,17 @@ export class AuthService {
    * The token `software_info` hands out for the emergency workflow: each one is a session of its
    * own (own id, own rate-limit bucket, only the studies it registered). Empty when the site
    * switched guests off (`auth.guest_enabled`) or the caller is not a configured console address
-   * (`auth.guest_allowed_addresses`, IPs and CIDRs; empty allows any).
+   * (`auth.guest_allowed_addresses`, IPs and CIDRs; empty allows any), and, with `refused` saying
+   * so, when the address already got `auth.guest_tokens_per_minute` tokens in the last minute.
    */
-  async guestToken(sourceIp: string): Promise<{ token: string; expiresAt: number }> {
+  async guestToken(sourceIp: string): Promise<{ token: string; expiresAt: number; refused?: string }> {
     const none = { token: '', expiresAt: 0 };
     if (!(await this.configs.getBoolean('auth.guest_enabled'))) return none;
     if (!addressAllowed(sourceIp, await this.configs.getString('auth.guest_allowed_addresses'))) return none;
     const guest = await this.users.findLiveByUsername(GUEST_USERNAME);
     if (!guest || !guest.is_active) return none;
+    const perMinute = await this.configs.getNumber('auth.guest_tokens_per_minute');
+    if (!this.guestIssuance.tryTake(sourceIp, perMinute)) return { ...none, refused: `over ${perMinute} guest tokens a minute` };
     const sessionId = randomUUID();
     const { token, claims } = await this.tokens.issue(guest, 'access', sessionId);
     await this.sessions.create({

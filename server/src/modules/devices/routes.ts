@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { requireUser } from '../../http/auth-hooks.js';
 import { DR_EMPTY, ok } from '../../http/envelope.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import type { DeviceService } from './service.js';
@@ -44,11 +45,17 @@ export function deviceRoutes(app: App, devices: DeviceService): void {
   app.post(
     '/auth/device/action',
     {
-      schema: { tags, security: BEARER, summary: 'Run a device action (IncParam_KV, SetParam_MAS, …), range-checked', body: Request },
+      schema: {
+        tags,
+        security: BEARER,
+        summary:
+          "Run a device action (IncParam_KV, SetParam_MAS, …), range-checked; refused while another session's inspection holds the room",
+        body: Request,
+      },
       config: drRoute('device:control', { guest: true, audit: 'device.action' }),
     },
     async (req, reply) => {
-      await devices.action(req.body.deviceUri, req.body.reqName, req.body.reqParam);
+      await devices.action(req.body.deviceUri, req.body.reqName, req.body.reqParam, requireUser(req));
       req.auditInfo = {
         resourceType: 'device',
         resourceId: req.body.deviceUri,

@@ -1,10 +1,24 @@
 import { AppError } from '../../util/errors.js';
+import type { AuthUser } from '../auth/auth-user.js';
 import { DeviceError, type DeviceDriver, type DeviceParams } from './driver.js';
+
+/**
+ * Who may act on the devices now. The exposure workflow implements it: while one console
+ * session's inspection has the generator and detector loaded, another session's parameter change
+ * would go into that patient's exposure. Declared here so devices need not know acquisition.
+ */
+export interface DeviceControlGuard {
+  /** Throws (an AppError) when `user` may not run device actions now. */
+  assertMayControlDevices(user: AuthUser): Promise<void>;
+}
 
 export class DeviceService {
   private readonly drivers = new Map<string, DeviceDriver>();
 
-  constructor(drivers: DeviceDriver[]) {
+  constructor(
+    drivers: DeviceDriver[],
+    private readonly guard?: DeviceControlGuard,
+  ) {
     for (const driver of drivers) this.drivers.set(driver.uri, driver);
   }
 
@@ -25,8 +39,10 @@ export class DeviceService {
     return driver.params();
   }
 
-  async action(uri: string, name: string, param: string): Promise<void> {
+  /** Runs a device action (a parameter change, …) for `user`, if the guard lets that session act now. */
+  async action(uri: string, name: string, param: string, user: AuthUser): Promise<void> {
     const driver = this.driver(uri);
+    await this.guard?.assertMayControlDevices(user);
     if (!driver.isOpen) await driver.connect();
     try {
       await driver.action(name, param);

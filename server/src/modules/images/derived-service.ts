@@ -13,7 +13,7 @@ import { studyIdentity } from './identity.js';
 import type { ExportFolder } from './export-folder.js';
 import { decodePng } from './png.js';
 import type { ImageFilesService } from './service.js';
-import type { UploadLimiter } from './upload-limiter.js';
+import type { Uploader, UploadLimiter } from './upload-limiter.js';
 
 export interface Equipment {
   manufacturer: string;
@@ -56,8 +56,8 @@ export class DerivedImagesService {
    * Stores an object made from a client's picture within the user's hourly quota (the object and
    * the kept picture count); the reservation is given back when storing fails.
    */
-  private async storeWithinQuota<T>(user: AuthUser, bytes: number, store: () => Promise<T>): Promise<T> {
-    const release = await this.limiter.reserve(user, bytes);
+  private async storeWithinQuota<T>(uploader: Uploader, bytes: number, store: () => Promise<T>): Promise<T> {
+    const release = await this.limiter.reserve(uploader, bytes);
     try {
       return await store();
     } catch (error) {
@@ -76,12 +76,14 @@ export class DerivedImagesService {
     };
   }
 
-  /** The emergency patient's photograph (PNG, base64) as a Secondary Capture in the study. */
-  async portrait(studyId: string, data: string, instanceUid: string | undefined, user: AuthUser) {
-    return this.limiter.withSlot(user, () => this.storePortrait(studyId, data, instanceUid, user));
+  /** The emergency patient's photograph (PNG, base64) as a Secondary Capture in the study; `address` is the client's. */
+  async portrait(studyId: string, data: string, instanceUid: string | undefined, user: AuthUser, address: string) {
+    const uploader = { user, address };
+    return this.limiter.withSlot(uploader, () => this.storePortrait(studyId, data, instanceUid, uploader));
   }
 
-  private async storePortrait(studyId: string, data: string, instanceUid: string | undefined, user: AuthUser) {
+  private async storePortrait(studyId: string, data: string, instanceUid: string | undefined, uploader: Uploader) {
+    const { user } = uploader;
     const study = await this.studies.requireStudy(studyId, user, true);
     if (instanceUid) await this.imageOfStudy(instanceUid, study.id);
     const png = base64Png(data);
@@ -98,7 +100,7 @@ export class DerivedImagesService {
     });
     const earlier = parseDetails(study).portrait_file;
     const dcm = dicomName(instance.sopInstanceUid);
-    await this.storeWithinQuota(user, dicom.length + png.length, () =>
+    await this.storeWithinQuota(uploader, dicom.length + png.length, () =>
       this.files.archive.storeInstance(ownObject(dicom), {
         origin: 'derived',
         role: 'portrait',
@@ -126,19 +128,22 @@ export class DerivedImagesService {
   /**
    * A post-processed picture of an image: 16-bit grey becomes a derived DX For Presentation with
    * the given window; an 8-bit or colour rendering a derived Secondary Capture. The image's
-   * `secondary_sop_uid` names the newest one.
+   * `secondary_sop_uid` names the newest one. `address` is the client's.
    */
   async postProcess(
     input: { instanceUid: string; studyId: string; png: Buffer; window: { center: number; width: number } },
     user: AuthUser,
+    address: string,
   ) {
-    return this.limiter.withSlot(user, () => this.storePostProcessed(input, user));
+    const uploader = { user, address };
+    return this.limiter.withSlot(uploader, () => this.storePostProcessed(input, uploader));
   }
 
   private async storePostProcessed(
     input: { instanceUid: string; studyId: string; png: Buffer; window: { center: number; width: number } },
-    user: AuthUser,
+    uploader: Uploader,
   ) {
+    const { user } = uploader;
     const study = await this.studies.requireStudy(input.studyId, user, true);
     const image = await this.imageOfStudy(input.instanceUid, study.id);
     const original = await this.files.repo.dicomBySopUid(image.sop_instance_uid);
@@ -159,7 +164,7 @@ export class DerivedImagesService {
             derivationDescription: description,
           })
         : this.derivedCapture(instance, readPart10(originalBytes), raster, description);
-    const { dcm } = await this.storeWithinQuota(user, dicom.length + input.png.length, () =>
+    const { dcm } = await this.storeWithinQuota(uploader, dicom.length + input.png.length, () =>
       this.files.archive.storeInstance(ownObject(dicom), {
         origin: 'derived',
         role: 'post_proc',

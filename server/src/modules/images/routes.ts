@@ -84,7 +84,7 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
         reply,
         drTyped(
           'dr.task.DcmPath',
-          await derived.portrait(req.body.study_id, req.body.data, req.body.instance_uid || undefined, requireUser(req)),
+          await derived.portrait(req.body.study_id, req.body.data, req.body.instance_uid || undefined, requireUser(req), req.ip),
         ),
       ),
   );
@@ -101,7 +101,7 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
     },
     async (req, reply) => {
       const form = await readPostProcForm(req);
-      return ok(req, reply, drTyped('dr.task.DcmPath', await derived.postProcess(form, requireUser(req))));
+      return ok(req, reply, drTyped('dr.task.DcmPath', await derived.postProcess(form, requireUser(req), req.ip)));
     },
   );
 

@@ -43,7 +43,8 @@ export function resourceRoutes(app: App, d: ResourceDeps): void {
         d.configs.getString('system.product'),
         d.auth.guestToken(request.ip || ''),
       ]);
-      // The field stays (empty) when guests are switched off or this console may not have one.
+      // The field stays (empty) when guests are switched off, this console may not have one or it asked too often.
+      if (guest.refused) request.log.warn({ address: request.ip, reason: guest.refused }, 'guest token refused');
       if (guest.token) setSessionCookie(request, reply, guest.token, guest.expiresAt, true);
       return ok(request, reply, {
         FPD: d.drivers.fpd,
