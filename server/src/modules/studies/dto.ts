@@ -43,6 +43,8 @@ export function imageBody(row: ImageRow, series: SeriesRow, study: StudyRow) {
     study_id: study.study_id,
     view_id: row.view_id,
     view_description: row.view_description,
+    patient_type: parseDetails(study).patient_type,
+    body_part_id: series.body_part,
     image_file_path: row.image_file_path,
     image_file: row.image_file,
     thumbnail_file: row.thumbnail_file,
@@ -57,15 +59,18 @@ export function imageBody(row: ImageRow, series: SeriesRow, study: StudyRow) {
     sort: row.sort,
     product: row.product,
     is_pre_install: true,
+    create_time: row.created_at,
   };
 }
 
 export function seriesBody(series: SeriesRow, study: StudyRow, images: ImageRow[]) {
+  const ownImages = images.filter((i) => i.series_pk === series.id);
   return {
     series_instance_uid: series.series_instance_uid,
     study_instance_uid: study.study_instance_uid,
     study_id: study.study_id,
     procedure_id: series.procedure_id,
+    patient_type: parseDetails(study).patient_type,
     body_part: series.body_part,
     performed_datetime: series.performed_datetime,
     performed_protocol_code_meaning: series.protocol_code_meaning,
@@ -73,7 +78,9 @@ export function seriesBody(series: SeriesRow, study: StudyRow, images: ImageRow[
     sort: series.sort,
     product: series.product,
     is_pre_install: true,
-    images: images.filter((i) => i.series_pk === series.id).map((i) => imageBody(i, series, study)),
+    // Series rows keep no time of their own: a series is made with its first image.
+    create_time: ownImages.reduce((first, i) => (i.created_at < first ? i.created_at : first), study.create_time),
+    images: ownImages.map((i) => imageBody(i, series, study)),
   };
 }
 
