@@ -51,10 +51,6 @@ export const KNOWN_GAPS: Record<string, string> = {
   'dr-console:361 POST /dr/api/v1/auth/study':
     'awaiting specids lane: the registration sample pairs View_DX_T_A_SK_AP_00 with P0-0002 (spec: Skull AP + LAT)',
   'dr-console:198 GET /dr/api/v1/auth/protocol/view/{id}': 'awaiting specids lane: the sample reply names View_DX_T_A_SK_Axial_04',
-  'dr-console:330 GET /dr/api/v1/auth/recycle_bin/study/{id}':
-    'image fields needing data no row keeps (anatomic_region of the view, image_type, comment, expose_time, raw_exists, ticket): needs columns (a migration) or a protocol lookup in the study reply',
-  'dr-console:418 GET /dr/api/v1/auth/study/{id}':
-    'image fields needing data no row keeps (anatomic_region of the view, image_type, comment, expose_time, raw_exists, ticket): needs columns (a migration) or a protocol lookup in the study reply',
   'dr-console:460 POST /dr/api/v1/auth/image/copy':
     'the sample image carries image_status ("QUEUING"), a field the document never defines; not guessed',
   'dr-console:434 DELETE /dr/api/v1/auth/study':
