@@ -57,7 +57,7 @@ function jsonAt(text, start) {
   return undefined;
 }
 
-/** Path variables as written: `{id}`, `:id`, and the placeholder segments `xxx`. */
+/** Path variables as written: `{id}` and `:id` (the placeholder `pub/Image/xxx/xxx/xxx` is left to the replay). */
 function pathVariables(p) {
   const names = [];
   for (const m of p.matchAll(/\{([^}]+)\}|:([A-Za-z_]+)/g)) names.push(m[1] ?? m[2]);
@@ -102,18 +102,15 @@ function drQuery(text) {
     const t = list[i];
     if (t.startsWith('可选项')) inOptions = true;
     else if (inOptions && CJK.test(t)) inOptions = false;
-    const alternative = list[i - 1] === '或';
-    if (inOptions || alternative || !current || !NAME.test(t) || CJK.test(t)) {
-      if (!current && NAME.test(t) && !inOptions) {
-        current = { name: t, description: '' };
-        params.push(current);
-        if (list[i + 1] !== undefined && !CJK.test(list[i + 1]) && list[i + 1] !== '或') current.default = list[(i += 1)];
-      } else if (current) current.description = `${current.description} ${t}`.trim();
+    // "a 或 b" lists alternatives of a value; a lowercase word after 或 is one of them.
+    if (!NAME.test(t) || inOptions || list[i - 1] === '或') {
+      if (current) current.description = `${current.description} ${t}`.trim();
       continue;
     }
     current = { name: t, description: '' };
     params.push(current);
-    if (list[i + 1] !== undefined && !CJK.test(list[i + 1]) && list[i + 1] !== '或') current.default = list[(i += 1)];
+    const next = list[i + 1];
+    if (next !== undefined && !CJK.test(next) && next !== '或') current.default = list[(i += 1)];
   }
   return params;
 }
