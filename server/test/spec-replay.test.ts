@@ -9,7 +9,7 @@ import { ADMIN_PASSWORD, DIALECTS, USER_PASSWORD, call, createUser, login, withS
  * Replays every request sample of the two API documents (extracted into the fixture by
  * `scripts/extract-spec-samples.mjs`) against a fresh server, with the sample's own method, path,
  * query and body. Ids the sample names that must exist are swapped for ids made in the setup;
- * values the document leaves blank are filled (listed in FILLED below). Each sample must succeed,
+ * values the document leaves blank are filled (each case of `replayOf` says what it changed). Each sample must succeed,
  * answer 501 (a feature not built yet) or be a known gap listed with its reason; a reply must carry
  * every field name of the sample reply.
  */
