@@ -2,6 +2,7 @@ import { sql, type Selectable } from 'kysely';
 import type { AuditLogsTable } from '../../db/schema.js';
 import type { Db, RunInTransaction } from '../../db/index.js';
 import { likePattern } from '../../db/sql.js';
+import { actionMatch } from './action-names.js';
 import { GENESIS, rowHash, type AuditRecord } from '../../db/audit-chain.js';
 
 export type AuditRow = Selectable<AuditLogsTable>;
@@ -95,7 +96,16 @@ export class AuditRepository {
     let query = this.sql.kysely.selectFrom('audit_logs');
     if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
     if (filter.username) query = query.where('username', '=', filter.username);
-    if (filter.action) query = query.where('action', '=', filter.action);
+    if (filter.action) {
+      const match = actionMatch(filter.action);
+      query = query.where((eb) =>
+        eb.or([
+          ...(match.exact.length ? [eb('action', 'in', match.exact)] : []),
+          ...match.suffixes.map((suffix) => eb('action', 'like', `%.${suffix}`)),
+          ...match.methods.map((method) => eb('action', 'like', `${method} /%`)),
+        ]),
+      );
+    }
     if (filter.resourceType) query = query.where('resource_type', '=', filter.resourceType);
     if (filter.resourceId) query = query.where('resource_id', '=', filter.resourceId);
     if (filter.outcome) query = query.where('outcome', '=', filter.outcome);

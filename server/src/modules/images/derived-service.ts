@@ -40,6 +40,9 @@ const component = (s: string) =>
     .replace(/^\.+/, '_')
     .slice(0, 64) || '_';
 
+/** The study a portrait belongs to: named by its id (with an optional image of it), or by a value that is a study id or an image's SOP Instance UID. */
+export type PortraitTarget = { studyId: string; imageUid?: string } | { studyOrImage: string };
+
 /** Objects made on the console from pictures: the emergency portrait, post-processed copies, exports. */
 export class DerivedImagesService {
   constructor(
@@ -77,9 +80,19 @@ export class DerivedImagesService {
   }
 
   /** The emergency patient's photograph (PNG, base64) as a Secondary Capture in the study; `address` is the client's. */
-  async portrait(studyId: string, data: string, instanceUid: string | undefined, user: AuthUser, address: string) {
+  async portrait(target: PortraitTarget, data: string, user: AuthUser, address: string) {
     const uploader = { user, address };
-    return this.limiter.withSlot(uploader, () => this.storePortrait(studyId, data, instanceUid, uploader));
+    if ('studyId' in target)
+      return this.limiter.withSlot(uploader, () => this.storePortrait(target.studyId, data, target.imageUid, uploader));
+    const studyId = await this.studyIdNamedBy(target.studyOrImage);
+    return this.limiter.withSlot(uploader, () => this.storePortrait(studyId, data, undefined, uploader));
+  }
+
+  /** A study id as given, or the study of the image whose SOP Instance UID was given (unknown: left to requireStudy's 404). */
+  private async studyIdNamedBy(value: string): Promise<string> {
+    if (await this.files.studiesRepo.study(value, false)) return value;
+    const image = await this.files.studiesRepo.image(value);
+    return image ? (await this.files.studiesRepo.studyByPk(image.study_pk)).study_id : value;
   }
 
   private async storePortrait(studyId: string, data: string, instanceUid: string | undefined, uploader: Uploader) {

@@ -7,7 +7,7 @@ import { DR_EMPTY, drTyped, ok } from '../../http/envelope.js';
 import { AppError, validationError } from '../../util/errors.js';
 import { BEARER, diagnosisRoute, drRoute, type App } from '../../http/routing.js';
 import { InstanceRef, instanceUidOf } from '../studies/schemas.js';
-import type { DerivedImagesService } from './derived-service.js';
+import type { DerivedImagesService, PortraitTarget } from './derived-service.js';
 import type { ImageFilesService, OpenedFile } from './service.js';
 
 const FILE_ROUTES: { path: string; param: string; kind: StoredFileKind; what: string }[] = [
@@ -17,6 +17,16 @@ const FILE_ROUTES: { path: string; param: string; kind: StoredFileKind; what: st
 ];
 const READ = ['study:read', 'study:emergency'] as const;
 const MAX_PICTURE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Which study a portrait is for. The spec sends the study in `instance_uid`; `study_id` is our
+ * earlier name for it, kept as an alias. With both, `instance_uid` names an image of the study.
+ */
+function portraitTarget(body: { study_id?: string; instance_uid?: string }): PortraitTarget {
+  if (body.study_id) return { studyId: body.study_id, imageUid: body.instance_uid || undefined };
+  if (body.instance_uid) return { studyOrImage: body.instance_uid };
+  throw validationError('instance_uid', 'required: the study id (or study_id)');
+}
 
 /** Sends a stored file with validators; a matching If-None-Match gets 304 without the body. */
 function sendFile(req: FastifyRequest, reply: FastifyReply, file: OpenedFile, isPublic: boolean, attachment: boolean) {
@@ -68,9 +78,11 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
       schema: {
         tags: ['dr-study'],
         security: BEARER,
-        summary: 'Store the emergency patient photograph (PNG, base64) as a DICOM Secondary Capture',
+        summary:
+          'Store the emergency patient photograph (PNG, base64) as a DICOM Secondary Capture. The study is named by ' +
+          '`instance_uid` (the spec: a study id, or an image of the study) or `study_id`; with both, `instance_uid` names an image of it.',
         body: Type.Object({
-          study_id: Type.String({ minLength: 1, maxLength: 64 }),
+          study_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
           data: Type.String({ minLength: 1 }),
           instance_uid: Type.Optional(Type.String({ maxLength: 64 })),
         }),
@@ -79,14 +91,7 @@ export function drImageRoutes(app: App, files: ImageFilesService, derived: Deriv
       config: drRoute(['study:write', 'study:emergency'], { guest: true, audit: 'study.portrait' }),
     },
     async (req, reply) =>
-      ok(
-        req,
-        reply,
-        drTyped(
-          'dr.task.DcmPath',
-          await derived.portrait(req.body.study_id, req.body.data, req.body.instance_uid || undefined, requireUser(req), req.ip),
-        ),
-      ),
+      ok(req, reply, drTyped('dr.task.DcmPath', await derived.portrait(portraitTarget(req.body), req.body.data, requireUser(req), req.ip))),
   );
 
   app.post(

@@ -14,7 +14,8 @@ function nodeBody(row: PacsNodeRow) {
     aec: row.aec,
     is_enabled: row.is_enabled === 1,
     is_default: row.is_default === 1,
-    params: JSON.parse(row.params) as Record<string, unknown>,
+    // The echo options a node carries (the spec's sample shows both), then whatever was stored.
+    params: { verbose: false, debug: false, ...(JSON.parse(row.params) as Record<string, unknown>) },
     may_store: row.may_store === 1,
     may_query: row.may_query === 1,
     may_retrieve: row.may_retrieve === 1,

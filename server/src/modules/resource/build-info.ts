@@ -59,6 +59,23 @@ export function readBuildInfo(): { version: string; server: Record<string, Compo
         version,
       },
       bus: { build, desc: 'MQTT bus', submodule: [dependencyVersion('aedes'), dependencyVersion('mqtt')], version },
+      // The spec's components, each answered by the module of ours that does its job.
+      dcmtk: {
+        build,
+        desc: 'DICOM networking (own DIMSE layer) and objects',
+        submodule: [dependencyVersion('dicom-parser'), dependencyVersion('dcmjs')],
+        version,
+      },
+      imgProc: {
+        build,
+        desc: 'Image processing pipeline (EI/DI, enhancement, collimation)',
+        submodule: [dependencyVersion('sharp')],
+        version,
+      },
+      protocol: { build, desc: 'Protocol library (patient type, body part, procedure, view, APR)', submodule: [], version },
+      resource: { build, desc: 'Console resources (translations, options, quota)', submodule: [], version },
+      study: { build, desc: 'Studies, worklist and archive', submodule: [dependencyVersion('kysely')], version },
+      task: { build, desc: 'Exposure workflow and send queue', submodule: [], version },
     },
   };
 }

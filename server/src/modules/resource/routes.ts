@@ -164,7 +164,9 @@ export function resourceRoutes(app: App, d: ResourceDeps): void {
       const config = rows
         .filter((r) => r.config_key.startsWith(prefix))
         .map((r) => ({ uri: r.config_key, value: r.config_value, type: r.config_type, description: r.description }));
-      return ok(request, reply, drTyped('dr.resource.ConfigReply', { config }));
+      // `option` is the spec sample's shape for this route (text/value pairs), beside our `config`.
+      const option = config.map((c) => ({ text: c.uri, value: c.value }));
+      return ok(request, reply, drTyped('dr.resource.ConfigReply', { config, option }));
     },
   );
 

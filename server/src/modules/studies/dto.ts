@@ -34,7 +34,16 @@ export function parseDetails(row: StudyRow): StudyDetails {
   return JSON.parse(row.details) as StudyDetails;
 }
 
-export function imageBody(row: ImageRow, series: SeriesRow, study: StudyRow) {
+/** What an image's view says about it, looked up from the protocol library (anatomic region by view id). */
+export type ViewRegions = ReadonlyMap<string, string>;
+
+function parseContext(text: string | null): Record<string, unknown> | null {
+  return text ? (JSON.parse(text) as Record<string, unknown>) : null;
+}
+
+export function imageBody(row: ImageRow, series: SeriesRow, study: StudyRow, regions: ViewRegions = new Map()) {
+  const acquisition = parseContext(row.acquisition_context);
+  const processing = parseContext(row.img_proc_context);
   return {
     sop_instance_uid: row.sop_instance_uid,
     series_instance_uid: series.series_instance_uid,
@@ -43,29 +52,42 @@ export function imageBody(row: ImageRow, series: SeriesRow, study: StudyRow) {
     study_id: study.study_id,
     view_id: row.view_id,
     view_description: row.view_description,
+    patient_type: parseDetails(study).patient_type,
+    body_part_id: series.body_part,
+    anatomic_region: regions.get(row.view_id) ?? '',
+    // A view registered on the console is there to be exposed; anything else was imported.
+    image_type: row.view_id ? 'expose' : 'import',
     image_file_path: row.image_file_path,
     image_file: row.image_file,
     thumbnail_file: row.thumbnail_file,
     acquisition_mode: row.acquisition_mode,
-    acquisition_context: row.acquisition_context ? (JSON.parse(row.acquisition_context) as unknown) : null,
-    img_proc_context: row.img_proc_context ? (JSON.parse(row.img_proc_context) as unknown) : null,
+    acquisition_context: acquisition,
+    img_proc_context: processing,
+    comment: '',
+    expose_time: typeof acquisition?.expose_time === 'string' ? acquisition.expose_time : null,
     expose_status: row.expose_status,
     judged_status: row.judged_status,
     send_status: row.send_status,
     export_status: row.export_status,
     storage_status: row.storage_status,
+    // The For Processing twin of an exposure is kept beside the image.
+    raw_exists: typeof processing?.processing_sop === 'string',
+    ticket: '',
     sort: row.sort,
     product: row.product,
     is_pre_install: true,
+    create_time: row.created_at,
   };
 }
 
-export function seriesBody(series: SeriesRow, study: StudyRow, images: ImageRow[]) {
+export function seriesBody(series: SeriesRow, study: StudyRow, images: ImageRow[], regions: ViewRegions = new Map()) {
+  const ownImages = images.filter((i) => i.series_pk === series.id);
   return {
     series_instance_uid: series.series_instance_uid,
     study_instance_uid: study.study_instance_uid,
     study_id: study.study_id,
     procedure_id: series.procedure_id,
+    patient_type: parseDetails(study).patient_type,
     body_part: series.body_part,
     performed_datetime: series.performed_datetime,
     performed_protocol_code_meaning: series.protocol_code_meaning,
@@ -73,11 +95,13 @@ export function seriesBody(series: SeriesRow, study: StudyRow, images: ImageRow[
     sort: series.sort,
     product: series.product,
     is_pre_install: true,
-    images: images.filter((i) => i.series_pk === series.id).map((i) => imageBody(i, series, study)),
+    // Series rows keep no time of their own: a series is made with its first image.
+    create_time: ownImages.reduce((first, i) => (i.created_at < first ? i.created_at : first), study.create_time),
+    images: ownImages.map((i) => imageBody(i, series, study, regions)),
   };
 }
 
-export function studyBody(row: StudyRow, series: SeriesRow[], images: ImageRow[]) {
+export function studyBody(row: StudyRow, series: SeriesRow[], images: ImageRow[], regions: ViewRegions = new Map()) {
   const d = parseDetails(row);
   return {
     '@type': 'type.googleapis.com/dr.study.Study',
@@ -136,6 +160,6 @@ export function studyBody(row: StudyRow, series: SeriesRow[], images: ImageRow[]
     sort: 0,
     product: row.product,
     create_time: row.create_time,
-    series: series.filter((s) => s.study_pk === row.id).map((s) => seriesBody(s, row, images)),
+    series: series.filter((s) => s.study_pk === row.id).map((s) => seriesBody(s, row, images, regions)),
   };
 }

@@ -7,8 +7,8 @@ import type { BlobStore } from '../../storage/blob-store.js';
 import type { Executor } from '../../db/index.js';
 import { imageRow } from '../archive/rows.js';
 import type { ProtocolRepository, ViewRow } from '../protocols/repository.js';
-import { parseDetails, seriesBody, studyBody, type StudyDetails } from './dto.js';
-import type { StudiesRepository, StudyRow } from './repository.js';
+import { parseDetails, seriesBody, studyBody, type StudyDetails, type ViewRegions } from './dto.js';
+import type { ImageRow, StudiesRepository, StudyRow } from './repository.js';
 import type { CreateStudy, StudyListQueryType, UpdateStudy, ViewRefType } from './schemas.js';
 
 const STATUSES = ['Arrived', 'InProgress', 'Completed'];
@@ -294,7 +294,14 @@ export class StudiesService {
   async detail(studyId: string, user: AuthUser, inBin = false) {
     const study = await this.requireStudy(studyId, user, false, inBin);
     const [series, images] = await Promise.all([this.repo.seriesOf([study.id]), this.repo.imagesOf([study.id])]);
-    return studyBody(study, series, images);
+    return studyBody(study, series, images, await this.viewRegions(study.product, images));
+  }
+
+  /** The anatomic region of each view the images name (the study reply shows it per image). */
+  private async viewRegions(product: string, images: ImageRow[]): Promise<ViewRegions> {
+    const ids = [...new Set(images.map((i) => i.view_id).filter(Boolean))];
+    const views = await Promise.all(ids.map((id) => this.protocols.view(product, id)));
+    return new Map(views.flatMap((v) => (v ? [[v.view_id, v.anatomic_region] as const] : [])));
   }
 
   async stat(studyId: string, user: AuthUser) {
@@ -362,8 +369,9 @@ export class StudiesService {
   private async seriesReply(study: StudyRow, seriesPks: number[], onlyImagePk?: number) {
     const [series, images] = await Promise.all([this.repo.seriesOf([study.id]), this.repo.imagesOf([study.id])]);
     const shown = images.filter((i) => onlyImagePk === undefined || i.id === onlyImagePk);
+    const regions = await this.viewRegions(study.product, shown);
     return {
-      series: series.filter((s) => seriesPks.includes(s.id)).map((s) => seriesBody(s, study, shown)),
+      series: series.filter((s) => seriesPks.includes(s.id)).map((s) => seriesBody(s, study, shown, regions)),
     };
   }
 

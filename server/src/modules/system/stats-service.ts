@@ -36,7 +36,24 @@ export class StatsService {
 
   async stats(period: Period) {
     const since = periodStart(period);
-    const entries = await Promise.all([...this.contributors].map(async ([name, fn]) => [name, await fn(since)] as const));
+    const entries = await Promise.all(
+      [...this.contributors].map(async ([name, fn]) => [name, withSpecFigures(await fn(since), period)] as const),
+    );
     return { period, date: since.slice(0, 10), since, stats: Object.fromEntries(entries) };
   }
+}
+
+/**
+ * The spec's names for a section's figures beside ours: `new_today` (for period=today) and
+ * `growth_rate` (new in the period over what there was before it).
+ */
+function withSpecFigures(section: Record<string, unknown>, period: Period): Record<string, unknown> {
+  const { total, new_in_period: fresh } = section;
+  if (typeof total !== 'number' || typeof fresh !== 'number') return section;
+  const before = total - fresh;
+  return {
+    ...section,
+    ...(period === 'today' ? { new_today: fresh } : {}),
+    growth_rate: before > 0 ? Number((fresh / before).toFixed(4)) : 0,
+  };
 }
