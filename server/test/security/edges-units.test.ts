@@ -76,8 +76,7 @@ test('sensitive configs: marked keys and every key under the guarded prefixes; s
     'dicom.max_object_bytes',
   ])
     assert.ok(isSensitiveConfig(key), key);
-  for (const key of ['system.name', 'system.language', 'ris.address', 'pacs.auto_send'])
-    assert.equal(isSensitiveConfig(key), false, key);
+  for (const key of ['system.name', 'system.language', 'ris.address', 'pacs.auto_send']) assert.equal(isSensitiveConfig(key), false, key);
   assert.ok(isSecretConfig('auth.oidc_client_secret'));
   assert.equal(isSecretConfig('system.secret_name'), false, 'only sensitive keys are blanked by name');
 });
