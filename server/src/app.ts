@@ -148,13 +148,14 @@ function installRequestBasics(app: App, config: Config): void {
   app.addHook('onRequest', async (request, reply) => {
     readClientHeaders(request, config.defaultProduct);
     reply.header('X-Request-ID', request.id);
-    // A handler still running after the limit gets a 504 in the envelope instead of a hung client.
-    timers.set(
-      request,
-      setTimeout(() => {
-        if (!reply.sent) sendError(request, reply, 'TIMEOUT');
-      }, config.requestTimeoutMs),
-    );
+    // A handler still running after the limit gets a 504 in the envelope instead of a hung client;
+    // never once headers are out (a stream being sent) or the client is gone.
+    const timer = setTimeout(() => {
+      if (!reply.sent && !reply.raw.headersSent && !reply.raw.destroyed) sendError(request, reply, 'TIMEOUT');
+    }, config.requestTimeoutMs);
+    timers.set(request, timer);
+    // 'close' comes for every response, also when the client hung up mid-stream (onResponse does not).
+    reply.raw.once('close', () => clearTimeout(timer));
   });
   app.addHook('onResponse', (request) => {
     clearTimeout(timers.get(request));
@@ -226,6 +227,12 @@ export async function createServer(config: Config): Promise<Server> {
     const loginThrottle = new LoginThrottle(new LoginBackoffRepository(db), configs);
     await loginThrottle.purge();
     const auth = new AuthService(usersRepository, sessions, new TokenService(jwtSecret), loginThrottle, configs);
+    // Guest tokens minted under the old guest switches must not outlive them (docs/architecture.md, guest sessions).
+    for (const key of ['auth.guest_enabled', 'auth.guest_allowed_addresses']) {
+      configs.onChange(key, async (_key, value, previous) => {
+        if (value !== previous) await auth.endGuestSessions('guest_settings_changed');
+      });
+    }
     const users = new UsersService(db, usersRepository);
     const stats = new StatsService(new StatsRepository(db), audit, config.dataDir);
     const jobs = new JobsRepository(db);
@@ -386,6 +393,8 @@ export async function createServer(config: Config): Promise<Server> {
       aet: config.dicomAet,
       admit: (peer) => callingAes.admit(peer),
       onRefusal: (refusal) => dicomAudit.record(refusal),
+      onAssociationEnd: (summary) => dicomAudit.recordStores(summary),
+      maxObjectBytes: () => configs.getNumber('dicom.max_object_bytes'),
       onStore: (object) => ingest.ingest(object),
       openSink: (header) => ingest.openSink(header),
     });

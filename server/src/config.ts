@@ -99,6 +99,27 @@ function initialPassword(env: NodeJS.ProcessEnv, name: string, accounts: readonl
   return password;
 }
 
+/**
+ * A JWT signing key from the environment must not be guessable: HS256 with a short or patterned
+ * key lets anyone with one token brute-force it offline and forge tokens for any account.
+ */
+export function jwtSecretProblem(secret: string): string | undefined {
+  if (secret.length < 32) return `must be at least 32 characters (got ${secret.length}); e.g. openssl rand -hex 32`;
+  if (new Set(secret).size < 10) return 'uses too few different characters';
+  // The same short piece repeated ("abcabcabc…") is as weak as the piece.
+  for (let unit = 1; unit <= 16; unit += 1) {
+    if (secret.length % unit === 0 && secret.slice(0, unit).repeat(secret.length / unit) === secret) return 'is a repeated pattern';
+  }
+  return undefined;
+}
+
+function jwtSecretFrom(env: NodeJS.ProcessEnv): string | undefined {
+  const secret = optional(env, 'JWT_SECRET');
+  const problem = secret === undefined ? undefined : jwtSecretProblem(secret);
+  if (problem) throw new Error(`JWT_SECRET ${problem} (leave it unset to have one generated and kept sealed in the database)`);
+  return secret;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = optional(env, 'DATABASE_URL');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -138,7 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pollMs: intFromEnv(env, 'STORE_POLL_MS', 2_000, 10, 600_000),
     },
     uidRoot: optional(env, 'ROENTGEN_UID_ROOT'),
-    jwtSecret: optional(env, 'JWT_SECRET'),
+    jwtSecret: jwtSecretFrom(env),
     secretKey: optional(env, 'ROENTGEN_SECRET_KEY'),
     secretKeyFile:
       optional(env, 'ROENTGEN_SECRET_KEY_FILE') === undefined ? undefined : path.resolve(optional(env, 'ROENTGEN_SECRET_KEY_FILE')!),

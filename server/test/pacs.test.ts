@@ -55,8 +55,8 @@ for (const dialect of DIALECTS) {
         'port',
         'type',
       ]);
-      // Ours beside the spec's fields (issue 15): a new node may store, not query or retrieve.
-      assert.deepEqual([nb.may_store, nb.may_query, nb.may_retrieve], [true, false, false]);
+      // Ours beside the spec's fields (issue 15): a new node may not store, query or retrieve until granted.
+      assert.deepEqual([nb.may_store, nb.may_query, nb.may_retrieve], [false, false, false]);
 
       const changed = await dr('PUT', `manage/pacs/${na.id}`, node({ name: na.name, port: 4242, is_default: true }));
       assert.equal(changed.status, 200, changed.text);

@@ -29,13 +29,16 @@ export const GENESIS = '';
 /**
  * sha256 over the previous row's hash and this row's fields as a JSON array in a fixed order:
  * changing, removing or reordering a row breaks every later link. The id is left out so a row
- * can be hashed before the database numbers it.
+ * can be hashed before the database numbers it. `session_id` (migration 014) is appended when set;
+ * clearing it on a row breaks that row's hash like any other change.
  */
 export function rowHash(prevHash: string, row: AuditRecord): string {
-  const fields = HASHED_FIELDS.map((name) => {
+  const fields: unknown[] = HASHED_FIELDS.map((name) => {
     const value = row[name];
     return value === undefined ? null : value;
   });
+  // Added by migration 014: covered only when set, so rows written before it hash as they did.
+  if (row.session_id !== undefined && row.session_id !== null) fields.push(['session_id', row.session_id]);
   return createHash('sha256')
     .update(JSON.stringify([prevHash, ...fields]))
     .digest('hex');

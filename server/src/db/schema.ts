@@ -88,6 +88,8 @@ export interface AuditLogsTable {
   ip: string;
   request_id: string;
   detail: string | null;
+  /** The session the request acted in (migration 014; NULL for DICOM, system and older rows). */
+  session_id: string | null;
   /** The hash chain (migration 008): the previous row's hash and sha256 over it and this row. */
   prev_hash: string | null;
   hash: string | null;

@@ -10,6 +10,8 @@ export interface Message {
   dataset?: Buffer[];
   /** Where the dataset was also written as it arrived (see Link.openSink). */
   sink?: DatasetSink;
+  /** The dataset grew past Link.maxDatasetBytes: its bytes were dropped as they came (no dataset, no sink). */
+  oversize?: boolean;
 }
 
 /**
@@ -74,6 +76,13 @@ export class Link {
   private sink: DatasetSink | undefined;
   /** Bytes of the dataset being read already given to the sink. */
   private sunk = 0;
+  /**
+   * Largest dataset kept: past it the rest of the dataset is read and dropped (the sink
+   * discarded), and the message arrives marked `oversize`, so a sender cannot make us hold an
+   * object of any size in memory.
+   */
+  maxDatasetBytes = Number.POSITIVE_INFINITY;
+  private oversize = false;
   /** Non-data PDUs (associate, release, abort) go here; P-DATA becomes messages. */
   onControl: (type: number, body: Buffer) => void = () => undefined;
   onClose: (error?: Error) => void = () => undefined;
@@ -146,6 +155,17 @@ export class Link {
   }
 
   private appendDataset(n: number): void {
+    if (this.oversize || this.datasetLength + n > this.maxDatasetBytes) {
+      if (!this.oversize) {
+        this.oversize = true;
+        void Promise.resolve(this.sink?.discard()).catch(() => undefined);
+        this.sink = undefined;
+        this.datasetLength = 0;
+        this.sunk = 0;
+      }
+      this.skip(n);
+      return;
+    }
     if (this.datasetLength === 0 && this.datasetHeld) {
       this.datasetBuffer = Buffer.alloc(0);
       this.datasetHeld = false;
@@ -197,6 +217,12 @@ export class Link {
     }
     if (!this.pendingCommand) throw new PduError('a dataset fragment arrived before its command');
     if (!last) return;
+    if (this.oversize) {
+      this.oversize = false;
+      this.deliver({ ...this.pendingCommand, oversize: true });
+      this.pendingCommand = undefined;
+      return;
+    }
     this.feedSink();
     const dataset = this.datasetBuffer.subarray(0, this.datasetLength);
     this.datasetHeld = true;
@@ -210,6 +236,22 @@ export class Link {
   private peek(n: number): Buffer {
     if (this.chunks[0].length >= n) return this.chunks[0];
     return Buffer.concat(this.chunks).subarray(0, n);
+  }
+
+  /** Drops n bytes off the front without copying them. */
+  private skip(n: number): void {
+    let left = n;
+    while (left > 0) {
+      const c = this.chunks[0];
+      if (c.length <= left) {
+        left -= c.length;
+        this.chunks.shift();
+      } else {
+        this.chunks[0] = c.subarray(left);
+        left = 0;
+      }
+    }
+    this.buffered -= n;
   }
 
   /** n bytes off the front; a copy only when they span chunks. */

@@ -56,7 +56,29 @@ export type Admission = { accepted: true; mayStore: boolean } | { accepted: fals
 /** What the SCP refused on its own, for the caller's audit trail. */
 export type ScpRefusal =
   | { kind: 'association-rejected'; peer: ScpPeer; reason: string }
-  | { kind: 'store-not-authorized'; peer: ScpPeer; sopClassUid: string; sopInstanceUid: string; status: number };
+  | { kind: 'store-not-authorized'; peer: ScpPeer; sopClassUid: string; sopInstanceUid: string; status: number }
+  | { kind: 'store-too-large'; peer: ScpPeer; sopClassUid: string; sopInstanceUid: string; status: number; limit: number };
+
+/** Study Instance UIDs an association summary names at most (the count is kept beyond). */
+export const SUMMARY_STUDIES = 50;
+
+/** What one association stored, told when it ends (for its audit row). */
+export interface StoreSummary {
+  peer: ScpPeer;
+  /** Objects acknowledged with success or a warning. */
+  objects: number;
+  bytes: number;
+  /** The studies they belong to, the first SUMMARY_STUDIES of them. */
+  studyInstanceUids: string[];
+  studies: number;
+}
+
+/** What onStore answers: the DIMSE status, and the study the object belongs to when it was understood. */
+export interface StoreOutcome {
+  status: number;
+  comment?: string;
+  studyInstanceUid?: string;
+}
 
 export interface ReceivedObject {
   callingAet: string;
@@ -84,9 +106,13 @@ export interface ScpOptions {
    * rejects the association (transient): the SCP never lets a caller in because a check failed.
    */
   admit: (peer: ScpPeer) => Promise<Admission>;
-  onStore: (object: ReceivedObject) => Promise<{ status: number; comment?: string }>;
+  onStore: (object: ReceivedObject) => Promise<StoreOutcome>;
   /** Told what the SCP refused by itself (audit); its failures are ignored. */
   onRefusal?: (refusal: ScpRefusal) => Promise<void>;
+  /** Told, once an association that stored objects ends (released, aborted, idle), what it stored; failures ignored. */
+  onAssociationEnd?: (summary: StoreSummary) => Promise<void>;
+  /** The largest object (dataset bytes) taken, read when an association is accepted; larger ones get A700 unbuffered. */
+  maxObjectBytes?: () => Promise<number>;
   /** A sink the dataset of a C-STORE is written to while it arrives (then passed to onStore). */
   openSink?: (header: StoreHeader) => DatasetSink | undefined;
   log?: LogLine;
@@ -177,6 +203,13 @@ export class DimseServer {
       await this.refused({ kind: 'association-rejected', peer, reason: 'calling AE title not recognized' });
       return reject(1, 1, 3);
     }
+    if (this.options.maxObjectBytes) {
+      try {
+        link.maxDatasetBytes = await this.options.maxObjectBytes();
+      } catch {
+        return reject(2, 3, 1);
+      }
+    }
     const contexts = rq.contexts.map((c): AcceptedContext => {
       if (c.abstractSyntax !== VERIFICATION && !isStorageSopClass(c.abstractSyntax))
         return { id: c.id, result: CONTEXT_RESULT.ABSTRACT_SYNTAX_NOT_SUPPORTED, transferSyntax: c.transferSyntaxes[0] ?? '' };
@@ -218,6 +251,34 @@ export class DimseServer {
         });
       };
     }
+    const summary: StoreSummary = { peer, objects: 0, bytes: 0, studyInstanceUids: [], studies: 0 };
+    const studies = new Set<string>();
+    try {
+      await this.serveMessages(link, rq, peer, mayStore, abstractOf, syntaxOf, (bytes, outcome) => {
+        summary.objects += 1;
+        summary.bytes += bytes;
+        const study = outcome.studyInstanceUid;
+        if (study && !studies.has(study)) {
+          studies.add(study);
+          if (summary.studyInstanceUids.length < SUMMARY_STUDIES) summary.studyInstanceUids.push(study);
+        }
+      });
+    } finally {
+      summary.studies = studies.size;
+      if (summary.objects > 0) await this.options.onAssociationEnd?.(summary).catch(() => undefined);
+    }
+  }
+
+  /** Answers the association's messages until it is released, aborted or idle; `stored` is told each object kept. */
+  private async serveMessages(
+    link: Link,
+    rq: AssociateRequest,
+    peer: ScpPeer,
+    mayStore: boolean,
+    abstractOf: Map<number, string>,
+    syntaxOf: Map<number, string>,
+    stored: (bytes: number, outcome: StoreOutcome) => void,
+  ): Promise<void> {
     for (;;) {
       let message;
       try {
@@ -236,10 +297,24 @@ export class DimseServer {
           dataSetType: NO_DATASET,
           status: STATUS.SUCCESS,
         });
+      } else if (command.commandField === COMMAND.C_STORE_RQ && message.oversize) {
+        const status = STATUS.OUT_OF_RESOURCES;
+        const sopInstanceUid = command.affectedSopInstanceUid ?? '';
+        const sopClassUid = command.affectedSopClassUid ?? abstractOf.get(contextId) ?? '';
+        await this.refused({ kind: 'store-too-large', peer, sopClassUid, sopInstanceUid, status, limit: link.maxDatasetBytes });
+        await reply({
+          commandField: COMMAND.C_STORE_RSP,
+          affectedSopClassUid: sopClassUid,
+          affectedSopInstanceUid: sopInstanceUid,
+          messageIdBeingRespondedTo: command.messageId,
+          dataSetType: NO_DATASET,
+          status,
+          errorComment: `object larger than ${link.maxDatasetBytes} bytes`,
+        });
       } else if (command.commandField === COMMAND.C_STORE_RQ && transferSyntax && message.dataset) {
         const sopClassUid = command.affectedSopClassUid ?? abstractOf.get(contextId) ?? '';
         const sopInstanceUid = command.affectedSopInstanceUid ?? '';
-        let outcome: { status: number; comment?: string };
+        let outcome: StoreOutcome;
         if (mayStore) {
           try {
             outcome = await this.options.onStore({
@@ -259,6 +334,12 @@ export class DimseServer {
           // No sink was opened for it (openSink is not set for such an association).
           outcome = { status: STATUS.NOT_AUTHORIZED, comment: 'this AE may not store here' };
           await this.refused({ kind: 'store-not-authorized', peer, sopClassUid, sopInstanceUid, status: outcome.status });
+        }
+        if (outcome.status === STATUS.SUCCESS || (outcome.status & 0xf000) === 0xb000) {
+          stored(
+            message.dataset.reduce((n, b) => n + b.length, 0),
+            outcome,
+          );
         }
         await reply({
           commandField: COMMAND.C_STORE_RSP,

@@ -213,6 +213,15 @@ export const ERRORS = {
     'Ask another administrator',
     '请联系其他管理员',
   ),
+  CANNOT_RESET_OWN_PASSWORD: entry(
+    403,
+    '0x03000A',
+    'PermissionError',
+    'You cannot reset your own password',
+    '不能重置自己的密码',
+    'Change it with your current password (settings, change password)',
+    '请在设置中使用当前密码修改密码',
+  ),
   // 0x04xxxx: system configuration and resources
   CONFIG_NOT_FOUND: entry(404, '0x040001', 'NotFoundError', 'Configuration key not found', '配置项不存在'),
   CONFIG_TYPE_MISMATCH: entry(

@@ -100,9 +100,15 @@ for (const dialect of DIALECTS) {
     });
 
     test('a configured node stores; its AE title from another address is rejected; the allow-list admits AET and AET@address', async () => {
-      const node = await addNode({});
+      const plainNode = await addNode({});
+      const defaults = (await dr('GET', 'manage/pacs')).body.data.scp.find((n: { id: number }) => n.id === plainNode.id);
+      assert.deepEqual(
+        [defaults.may_store, defaults.may_query, defaults.may_retrieve],
+        [false, false, false],
+        'the defaults of a new node',
+      );
+      const node = await addNode({ may_store: true });
       const listed = (await dr('GET', 'manage/pacs')).body.data.scp.find((n: { id: number }) => n.id === node.id);
-      assert.deepEqual([listed.may_store, listed.may_query, listed.may_retrieve], [true, false, false], 'the defaults of a new node');
       const nodeAet = listed.aet as string;
       const uid = generateUid();
       const [outcome] = await send(nodeAet, [objectFor(uid, 'Known^Node')]);
@@ -110,7 +116,7 @@ for (const dialect of DIALECTS) {
       await ctx.t.server.services.ingest.drain();
       assert.ok(await indexedImage(uid));
 
-      const elsewhere = await addNode({ address: '10.11.12.13' });
+      const elsewhere = await addNode({ address: '10.11.12.13', may_store: true });
       const elsewhereAet = (await dr('GET', 'manage/pacs')).body.data.scp.find((n: { id: number }) => n.id === elsewhere.id).aet;
       await assert.rejects(send(elsewhereAet, [objectFor(generateUid(), 'Wrong^Address')]), (e: unknown) => e instanceof DimseError);
 
@@ -182,7 +188,7 @@ for (const dialect of DIALECTS) {
     });
 
     test('finding 2: the same SOP Instance UID with another patient is refused, the file and the rows stay the original, audited', async () => {
-      const node = await addNode({});
+      const node = await addNode({ may_store: true });
       const nodeAet = (await dr('GET', 'manage/pacs')).body.data.scp.find((n: { id: number }) => n.id === node.id).aet as string;
       const uid = generateUid();
       const original = objectFor(uid, 'Original^Patient');
@@ -234,7 +240,7 @@ for (const dialect of DIALECTS) {
     });
 
     test('the same SOP Instance UID with identical bytes is a success (a retry), from the same node or another', async () => {
-      const [a, b] = [await addNode({}), await addNode({})];
+      const [a, b] = [await addNode({ may_store: true }), await addNode({ may_store: true })];
       const scp = (await dr('GET', 'manage/pacs')).body.data.scp as { id: number; aet: string }[];
       const [aetA, aetB] = [a, b].map((n) => scp.find((x) => x.id === n.id)!.aet);
       const uid = generateUid();
@@ -250,7 +256,7 @@ for (const dialect of DIALECTS) {
     });
 
     test('two associations sending one SOP Instance UID at once: one copy is taken, the other refused', async () => {
-      const node = await addNode({});
+      const node = await addNode({ may_store: true });
       const nodeAet = (await dr('GET', 'manage/pacs')).body.data.scp.find((n: { id: number }) => n.id === node.id).aet as string;
       const uid = generateUid();
       const names = ['First^Sender', 'Second^Sender'];

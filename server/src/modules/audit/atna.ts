@@ -129,6 +129,7 @@ export function toAtnaRecord(row: AuditRow, sourceId: string): Record<string, un
     RoentgenChain: {
       id: row.id,
       request_id: row.request_id,
+      session_id: row.session_id,
       client: row.source,
       status: row.status_code,
       prev_hash: row.prev_hash,

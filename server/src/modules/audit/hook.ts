@@ -82,6 +82,7 @@ function writeRecord(request: FastifyRequest, status: number, context: RequestCo
     source: request.source,
     ip: context.ip,
     request_id: context.requestId,
+    session_id: request.authUser?.sessionId ?? null,
     detail: boundedDetail(detail),
   };
 }
@@ -138,13 +139,25 @@ export function installAuditHook(app: FastifyInstance, db: Db, audit: AuditRepos
     return payload;
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  // Declared reads are recorded when the response ends, however it ends: Fastify's onResponse
+  // does not run when the client hangs up mid-download, so the raw response's 'close' (which
+  // comes after a complete response too) records it, once.
+  const recordedReads = new WeakSet<FastifyRequest>();
+  const recordRead = async (request: FastifyRequest, reply: FastifyReply, complete: boolean): Promise<void> => {
     const declared = declarationOf(request);
-    if (typeof declared !== 'object') return;
+    if (typeof declared !== 'object' || recordedReads.has(request)) return;
+    recordedReads.add(request);
     try {
-      await reads.record(request, reply.statusCode, contextOf(request), declared);
+      await reads.record(request, reply.statusCode, contextOf(request), declared, complete);
     } catch (error) {
       request.log.error({ err: error }, 'audit log write failed (read)');
     }
+  };
+  app.addHook('preHandler', (request, reply, done) => {
+    if (typeof declarationOf(request) === 'object') {
+      reply.raw.once('close', () => void recordRead(request, reply, reply.raw.writableFinished));
+    }
+    done();
   });
+  app.addHook('onResponse', (request, reply) => recordRead(request, reply, true));
 }

@@ -74,11 +74,18 @@ export class ReadAuditor {
     return false;
   }
 
-  async record(request: FastifyRequest, status: number, context: RequestContext, declared: ReadDeclaration): Promise<void> {
+  /** `complete` false: the client hung up before the whole response was sent (it may still have read part of it). */
+  async record(
+    request: FastifyRequest,
+    status: number,
+    context: RequestContext,
+    declared: ReadDeclaration,
+    complete = true,
+  ): Promise<void> {
     if (status >= 400 && !RECORDED_FAILURES.has(status)) return;
     const outcome = status < 400 ? 'success' : 'failure';
     const user = request.authUser;
-    const who = user ? `user:${user.id}` : `ip:${context.ip}`;
+    const who = user ? (user.isGuest ? `session:${user.sessionId}` : `user:${user.id}`) : `ip:${context.ip}`;
     const { key, row } = await this.subjectOf(request, declared.subject, declared.param);
     // Checked and marked after the lookup, with no await in between: concurrent reads of one study write one row.
     if (this.seenInWindow(`${who}|${declared.read}|${outcome}|${key}`)) return;
@@ -97,6 +104,7 @@ export class ReadAuditor {
       source: request.source,
       ip: context.ip,
       request_id: context.requestId,
+      session_id: user?.sessionId ?? null,
       detail: boundedDetail({
         aggregated_minutes: this.windowMs / 60_000,
         ...(row
@@ -107,6 +115,7 @@ export class ReadAuditor {
             }
           : {}),
         ...(query ? { query } : {}),
+        ...(complete ? {} : { complete: false }),
       }),
     });
   }

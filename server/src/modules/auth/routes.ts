@@ -165,7 +165,13 @@ export function drAuthRoutes(app: App, auth: AuthService): void {
     async (request, reply) => {
       const user = requireUser(request);
       request.auditInfo = { resourceType: 'user', resourceId: String(user.id) };
-      await auth.changeOwnPassword(user.id, request.body.old_password, request.body.new_password, request.body.confirm_new_password);
+      await auth.changeOwnPassword(
+        user.id,
+        request.body.old_password,
+        request.body.new_password,
+        request.body.confirm_new_password,
+        clientAddress(request),
+      );
       // Every session of the account ends (the token version already voids their tokens); open MQTT connections close now.
       await auth.endSessionsOf(user.id, 'password_changed');
       clearSessionCookies(request, reply);

@@ -226,22 +226,51 @@ export class AuthService {
     return { token, expiresAt: claims.exp };
   }
 
-  /** Changing one's own password voids every token issued before, on every device. */
-  async changeOwnPassword(userId: number, oldPassword: string, newPassword: string, confirm: string): Promise<void> {
-    const user = await this.users.findLiveById(userId);
-    if (!user) throw new AppError('USER_NOT_FOUND');
-    if (user.username === GUEST_USERNAME) throw new AppError('GUEST_SCOPE');
+  /**
+   * Changing one's own password voids every token issued before, on every device. The old
+   * password is checked through the login back-off (same account, same address): a stolen token
+   * must not become an unthrottled password oracle. A refused or wrong attempt is answered alike.
+   */
+  async changeOwnPassword(userId: number, oldPassword: string, newPassword: string, confirm: string, source: string): Promise<void> {
+    const found = await this.users.findLiveById(userId);
+    if (!found) throw new AppError('USER_NOT_FOUND');
+    if (found.username === GUEST_USERNAME) throw new AppError('GUEST_SCOPE');
     if (newPassword !== confirm) {
       throw new AppError('PASSWORD_CONFIRM_MISMATCH', [{ field: 'confirm_new_password', message: 'does not match new_password' }]);
     }
-    if (!(await verifyPassword(user.password_hash, oldPassword))) {
-      throw new AppError('OLD_PASSWORD_WRONG', [{ field: 'old_password', message: 'wrong password' }]);
-    }
-    assertStrongPassword(newPassword, 'new_password', [user.username, user.full_name]);
-    await this.users.update(user.id, {
-      password_hash: await hashPassword(newPassword),
-      token_version: user.token_version + 1,
-      updated_at: nowIso(),
+    const wrong = () => new AppError('OLD_PASSWORD_WRONG', [{ field: 'old_password', message: 'wrong password' }]);
+    await this.throttle.oneAtATime(found.id, source, async () => {
+      const user = (await this.users.findLiveById(found.id)) ?? found;
+      const verdict = await this.throttle.verdict(user, source);
+      if (verdict.kind === 'refuse') {
+        await this.throttle.recordFailure(user.id, source);
+        await verifyPassword(await decoyPasswordHash(), oldPassword);
+        throw wrong();
+      }
+      if (verdict.kind === 'delay') await sleep(verdict.ms);
+      if (!(await verifyPassword(user.password_hash, oldPassword))) {
+        await this.throttle.recordFailure(user.id, source);
+        throw wrong();
+      }
+      assertStrongPassword(newPassword, 'new_password', [user.username, user.full_name]);
+      await this.throttle.recordSuccess(user, source);
+      await this.users.update(user.id, {
+        password_hash: await hashPassword(newPassword),
+        token_version: user.token_version + 1,
+        updated_at: nowIso(),
+      });
     });
+  }
+
+  /**
+   * Ends every live guest session (the guest switches changed: tokens minted under the old
+   * settings must not outlive them). Returns how many ended.
+   */
+  async endGuestSessions(reason: string): Promise<number> {
+    const guest = await this.users.findLiveByUsername(GUEST_USERNAME);
+    if (!guest) return 0;
+    const ids = await this.sessions.revokeAllOf(guest.id, reason);
+    if (ids.length > 0) for (const listener of this.endedListeners) listener(ids);
+    return ids.length;
   }
 }

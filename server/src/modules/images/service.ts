@@ -85,15 +85,16 @@ export class ImageFilesService {
    * public (`files.public_*`, all off by default: private files by default).
    */
   async open(name: string, kind: StoredFileKind, user: AuthUser | undefined, viaPublic: boolean): Promise<OpenedFile> {
+    const isPublic = viaPublic && (await this.configs.getBoolean(PUBLIC_CONFIG[kind]));
+    // Before the lookup: an anonymous caller gets the same answer for a file that exists and one that does not.
+    if (!isPublic && !user) throw new AppError('FILE_NOT_PUBLIC');
     if (!FILE_NAME.test(name)) throw new AppError('FILE_NOT_FOUND', [], name);
     const row = await this.repo.byName(name, kind);
     if (!row) throw new AppError('FILE_NOT_FOUND', [], name);
-    const isPublic = viaPublic && (await this.configs.getBoolean(PUBLIC_CONFIG[kind]));
     if (isPublic) {
       // Public files of a study in the recycle bin are no longer public.
       if ((await this.studiesRepo.studyByPk(row.study_pk)).deleted_at !== null) throw new AppError('FILE_NOT_FOUND', [], name);
-    } else {
-      if (!user) throw new AppError('FILE_NOT_PUBLIC');
+    } else if (user) {
       await this.readableStudy(row.study_pk, user);
     }
     const stream = await this.blobs.stream(row.blob_key).catch(() => {

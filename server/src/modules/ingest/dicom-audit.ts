@@ -1,6 +1,6 @@
 import type { Insertable } from 'kysely';
 import type { AuditLogsTable } from '../../db/schema.js';
-import type { ScpPeer, ScpRefusal } from '../../dimse/scp.js';
+import type { ScpPeer, ScpRefusal, StoreSummary } from '../../dimse/scp.js';
 import { nowIso } from '../../util/time.js';
 import type { AuditRepository } from '../audit/repository.js';
 
@@ -48,9 +48,19 @@ export function dicomAuditRow(event: DicomAuditEvent): Insertable<AuditLogsTable
       detail: JSON.stringify({ ...who, reason: event.reason }),
     };
   const status = event.status;
+  const actions = {
+    'store-not-authorized': 'dicom.store.not_authorized',
+    'store-too-large': 'dicom.store.too_large',
+    'duplicate-refused': 'dicom.store.duplicate_refused',
+  } as const;
+  const reasons = {
+    'store-not-authorized': 'the calling AE may not store here',
+    'store-too-large': `object larger than dicom.max_object_bytes${event.kind === 'store-too-large' ? ` (${event.limit})` : ''}`,
+    'duplicate-refused': event.kind === 'duplicate-refused' ? event.reason : '',
+  } as const;
   return {
     ...common,
-    action: event.kind === 'store-not-authorized' ? 'dicom.store.not_authorized' : 'dicom.store.duplicate_refused',
+    action: actions[event.kind],
     resource_type: 'instance',
     resource_id: event.sopInstanceUid,
     method: 'C-STORE',
@@ -59,7 +69,36 @@ export function dicomAuditRow(event: DicomAuditEvent): Insertable<AuditLogsTable
       ...who,
       sop_class_uid: event.sopClassUid,
       status: status === undefined ? null : hex(status),
-      reason: event.kind === 'store-not-authorized' ? 'the calling AE may not store here' : event.reason,
+      reason: reasons[event.kind],
+    }),
+  };
+}
+
+/** The audit row of an association that stored objects: who sent, from where, how many, how much, which studies. */
+export function dicomStoreRow(summary: StoreSummary): Insertable<AuditLogsTable> {
+  const peer = summary.peer;
+  return {
+    created_at: nowIso(),
+    user_id: null,
+    username: null,
+    action: 'dicom.store',
+    resource_type: 'dicom_association',
+    resource_id: peer.callingAet,
+    method: 'C-STORE',
+    path: `dicom://${peer.calledAet}`,
+    status_code: 0,
+    outcome: 'success',
+    source: 'dicom',
+    ip: peer.address,
+    request_id: peer.associationId,
+    detail: JSON.stringify({
+      calling_aet: peer.callingAet,
+      called_aet: peer.calledAet,
+      peer_address: peer.address,
+      objects: summary.objects,
+      bytes: summary.bytes,
+      studies: summary.studies,
+      study_instance_uids: summary.studyInstanceUids,
     }),
   };
 }
@@ -82,6 +121,15 @@ export class DicomAudit {
       await this.audit.append(dicomAuditRow(event));
     } catch (error) {
       this.log(`audit log write failed for ${event.kind}: ${(error as Error).message}`);
+    }
+  }
+
+  /** One row per association that stored objects, written when it ends. */
+  async recordStores(summary: StoreSummary): Promise<void> {
+    try {
+      await this.audit.append(dicomStoreRow(summary));
+    } catch (error) {
+      this.log(`audit log write failed for dicom.store: ${(error as Error).message}`);
     }
   }
 

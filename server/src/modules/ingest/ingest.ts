@@ -1,5 +1,5 @@
 import { STATUS } from '../../dimse/command.js';
-import type { ReceivedObject, StoreHeader } from '../../dimse/scp.js';
+import type { ReceivedObject, StoreHeader, StoreOutcome } from '../../dimse/scp.js';
 import { metaHeader } from '../../dicom/part10.js';
 import { readDicom, TRANSFER_SYNTAX, type ParsedDicom } from '../../dicom/reader.js';
 import { unindexableReason } from '../archive/rows.js';
@@ -107,7 +107,7 @@ export class IngestService {
     }
   }
 
-  async ingest(o: ReceivedObject): Promise<{ status: number; comment?: string }> {
+  async ingest(o: ReceivedObject): Promise<StoreOutcome> {
     this.lastReceived = Date.now();
     // The dataset is read where it arrived (the link's buffer, valid until we answer): copying
     // 18 MB into a new buffer first cost ~15 ms of page faults here.
@@ -131,7 +131,9 @@ export class IngestService {
     }
     // Decided before the acknowledgement, so the status we answer is the truth: a stored object
     // is never replaced, the same bytes again are a success, other bytes under its UID a refusal.
-    return this.duplicates.guard.exclusive(o.sopInstanceUid, async () => {
+    // The study is named for the association's audit row.
+    const studyInstanceUid = parsed.meta.studyInstanceUid;
+    const outcome = await this.duplicates.guard.exclusive(o.sopInstanceUid, async () => {
       const verdict = await this.duplicates.guard.verdict(o.sopInstanceUid, o.transferSyntax, dataset);
       if (verdict.kind !== 'new') {
         await sink?.discard();
@@ -149,6 +151,7 @@ export class IngestService {
       }
       return this.journalled(o, dataset, sink);
     });
+    return studyInstanceUid ? { ...outcome, studyInstanceUid } : outcome;
   }
 
   /** Makes a new object durable in the journal and queues it for the indexer. */

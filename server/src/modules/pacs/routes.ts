@@ -1,3 +1,4 @@
+import { requireUser } from '../../http/auth-hooks.js';
 import { drTyped, ok } from '../../http/envelope.js';
 import { BEARER, drRoute, type App } from '../../http/routing.js';
 import { PacsIdParams, PacsNodeBody } from './schemas.js';
@@ -23,13 +24,14 @@ export function pacsRoutes(app: App, pacs: PacsService): void {
       schema: {
         tags,
         security: BEARER,
-        summary: 'Add a PACS node (name 3–16, IPv4 ≠ 0.0.0.0, port 1–65535, AE titles 1–16)',
+        summary:
+          'Add a PACS node (name 3–16, IPv4 ≠ 0.0.0.0, port 1–65535, AE titles 1–16); it may store only if may_store is granted (system:security)',
         body: PacsNodeBody,
       },
       config: drRoute('pacs:write', { audit: 'pacs.create' }),
     },
     async (req, reply) => {
-      const id = await pacs.save(req.body);
+      const id = await pacs.save(req.body, requireUser(req));
       req.auditInfo = { resourceType: 'pacs', resourceId: String(id) };
       return ok(req, reply, { id });
     },
@@ -42,7 +44,7 @@ export function pacsRoutes(app: App, pacs: PacsService): void {
       config: drRoute('pacs:write', { audit: 'pacs.update' }),
     },
     async (req, reply) => {
-      await pacs.save(req.body, req.params.id);
+      await pacs.save(req.body, requireUser(req), req.params.id);
       return ok(req, reply, {});
     },
   );

@@ -23,7 +23,8 @@ export const PacsNodeBody = Type.Object({
     Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()])),
   ),
   // Ours, beside the spec's fields: what the node may do to us (docs/architecture.md, decisions).
-  // Left out: a new node may store and not query or retrieve; a changed node keeps what it had.
+  // Left out: a new node may not store, query or retrieve; a changed node keeps what it had.
+  // Granting may_store (or changing a storing node's AE title or address) needs system:security.
   may_store: Type.Optional(Type.Boolean()),
   may_query: Type.Optional(Type.Boolean()),
   may_retrieve: Type.Optional(Type.Boolean()),

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import type { Config } from '../../config.js';
 
 export type ConfigType = 'string' | 'number' | 'boolean' | 'json';
@@ -18,12 +19,15 @@ export interface ConfigDefinition {
   sensitive?: boolean;
   /** Its value is shown only to holders of `system:security` (server paths, secrets). */
   secret?: boolean;
+  /** A string that must be a host name or an IP address (empty allowed: not configured). */
+  host?: boolean;
 }
 
 /**
  * Keys that decide who sees patient data or where it goes, or how the server defends itself:
  * public file kinds, the export folder, the DICOM calling-AE allow-list and its accept-any switch,
- * security, auth, guest-session and audit settings. Matched by prefix as well, so a key added later under these names is
+ * security, auth, guest-session and audit settings, and the limits that protect the server (upload, storage,
+ * DICOM object size) — a `service` or `mgr` account must not be able to switch a defence off. Matched by prefix as well, so a key added later under these names is
  * covered without anyone remembering to mark it.
  */
 const SENSITIVE_PREFIXES = [
@@ -38,6 +42,10 @@ const SENSITIVE_PREFIXES = [
   'dicom.scp_check_node',
   'dicom.accept',
   'dicom.allow',
+  // The limits that keep the server up (upload sizes and budgets, free-space floor, incoming DICOM object size).
+  'upload.',
+  'storage.',
+  'dicom.max_',
 ];
 const SECRET_NAME = /(secret|password|token|private_key)/;
 
@@ -321,6 +329,18 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
     },
     // Spec reading 9 (docs/architecture.md): /pub file routes serve without a token only what the deployment marks public.
     {
+      key: 'dicom.max_object_bytes',
+      type: 'number',
+      category: 'pacs',
+      description: 'Largest object our DICOM service takes (bytes); a larger one is refused (A700) while it arrives, not buffered whole',
+      isPublic: false,
+      // A DX is ~18 MB; multi-frame objects reach a few hundred MB.
+      defaultValue: String(512 * 1024 ** 2),
+      min: 1024 * 1024,
+      max: 4 * 1024 ** 3,
+      integer: true,
+    },
+    {
       key: 'dicom.scp_allowed_aets',
       type: 'string',
       category: 'pacs',
@@ -350,9 +370,10 @@ export function configDefinitions(config: Config): ConfigDefinition[] {
       key: 'ris.address',
       type: 'string',
       category: 'pacs',
-      description: 'RIS worklist (MWL C-FIND) node: IPv4 address; empty: no RIS',
+      description: 'RIS worklist (MWL C-FIND) node: host name or IP address; empty: no RIS',
       isPublic: false,
       defaultValue: '',
+      host: true,
     },
     {
       key: 'ris.port',
@@ -510,7 +531,21 @@ export function checkConfigValue(type: ConfigType, value: string, definition?: C
         return 'must be valid JSON';
       }
     case 'string':
+      if (definition?.host && value !== '' && !isHostOrIp(value)) return 'must be a host name or an IP address';
       if (definition?.allowed && !definition.allowed.includes(value)) return `must be one of ${definition.allowed.join(', ')}`;
       return value.length > 4096 ? 'must be at most 4096 characters' : undefined;
   }
+}
+
+const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+/** RFC 1123 labels; the last one not all digits (that would be a malformed IPv4 address). */
+const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** An IPv4 or IPv6 address, or a DNS host name with at least one dot or a name that is not a word like "true". */
+export function isHostOrIp(value: string): boolean {
+  if (IPV4.test(value)) return true;
+  if (value.includes(':')) return isIPv6(value);
+  if (!HOST_NAME.test(value) || /^[\d.]+$/.test(value)) return false;
+  // A single label is a host name on a LAN, but not the words a mistyped boolean or placeholder leaves.
+  return !['true', 'false', 'null', 'undefined', 'none', 'localhost.'].includes(value.toLowerCase());
 }

@@ -22,6 +22,9 @@ export interface ConfigActor {
 /** A check a key's value must pass beyond its type (e.g. the export directory inside the export roots). */
 export type ConfigValidator = (value: string) => Promise<void>;
 
+/** Told after a key's new value is stored (e.g. guest sessions end when the guest switches change). */
+export type ConfigChangeListener = (key: string, value: string, previous: string) => Promise<void>;
+
 /** How long a process trusts its cached copy; other processes' updates show up within this. */
 const CACHE_MS = 2000;
 
@@ -29,6 +32,7 @@ export class ConfigService {
   private readonly definitions: Map<string, ConfigDefinition>;
   private cache: { at: number; values: Map<string, string> } | undefined;
   private readonly validators = new Map<string, ConfigValidator>();
+  private readonly changeListeners = new Map<string, ConfigChangeListener[]>();
 
   constructor(
     private readonly repo: ConfigRepository,
@@ -58,6 +62,11 @@ export class ConfigService {
     this.validators.set(key, validator);
   }
 
+  /** Registers `listener` for changes of `key`; it runs before update() answers, so the change is in force when it does. */
+  onChange(key: string, listener: ConfigChangeListener): void {
+    this.changeListeners.set(key, [...(this.changeListeners.get(key) ?? []), listener]);
+  }
+
   /** The rows; secret values (server paths, secrets) are blanked for readers without `system:security`. */
   async list(filter: ConfigFilter, reader?: ConfigActor): Promise<ConfigRow[]> {
     const rows = await this.repo.list(filter);
@@ -83,6 +92,7 @@ export class ConfigService {
     const updatedAt = nowIso();
     await this.repo.setValue(key, value, updatedAt, actor.id);
     this.cache = undefined;
+    for (const listener of this.changeListeners.get(key) ?? []) await listener(key, value, row.config_value);
     return { ...row, config_value: value, updated_at: updatedAt, updated_by: actor.id };
   }
 

@@ -217,6 +217,8 @@ export class UsersService {
 
   /** Sets the given password, or generates one and returns it (shown once, never stored in clear). */
   async resetPassword(id: number, newPassword: string | undefined, viewer: AuthUser): Promise<{ password?: string }> {
+    // One's own password is changed with the old one (through the login back-off), never reset around it.
+    if (viewer.id === id) throw new AppError('CANNOT_RESET_OWN_PASSWORD');
     const target = await this.manageable(id, viewer);
     if (newPassword !== undefined) assertStrongPassword(newPassword, 'new_password', [target.username, target.full_name]);
     const password = newPassword ?? generatePassword();
