@@ -96,6 +96,8 @@ import { UsersService } from './modules/users/service.js';
 import { plannedDiagnosisRoutes, plannedDrRoutes } from './modules/planned/routes.js';
 import { nodeId } from './util/node-id.js';
 
+/** How long a stop waits for answers still being sent before it closes their connections. */
+const SHUTDOWN_GRACE_MS = 5000;
 export interface Server {
   app: App;
   db: Db;
@@ -439,7 +441,12 @@ export async function createServer(config: Config): Promise<Server> {
         clearInterval(purgeSessions);
         stopGuard();
         await closeTransports();
+        // A client that stopped reading a download keeps its connection busy indefinitely (the
+        // request timer no longer fires once the answer has started): answers in flight get this
+        // long, then whatever is left is cut, so a stop never hangs.
+        const cut = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         await app.close();
+        clearTimeout(cut);
         await busForClose.close();
         await db.close();
         lock.release();
