@@ -98,6 +98,7 @@ import { nodeId } from './util/node-id.js';
 
 /** How long a stop waits for answers still being sent before it closes their connections. */
 const SHUTDOWN_GRACE_MS = 5000;
+
 export interface Server {
   app: App;
   db: Db;
