@@ -8,8 +8,8 @@
  * It reads every JSON sample in both documents (balanced braces, so samples spanning lines and
  * samples followed by prose are found) and the plain text (ids named only in parameter tables):
  * patient types, body parts, procedures (with the views their series hold), views (names,
- * region, pictograms, the body part they belong to), APR categories and patient sizes, and the
- * diagnosis document's configuration keys. Output is sorted and formatted, so a rerun on the same
+ * region, pictograms, the body part they belong to), APR categories and patient sizes, the option
+ * groups and the registration's enumerated values, and the diagnosis document's configuration keys. Output is sorted and formatted, so a rerun on the same
  * documents gives the same file.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -138,6 +138,20 @@ for (const [, id] of dr.matchAll(/\b(P\d-\d{4})\b/g)) entry(procedures, id, { id
 // The registration sample pairs a view with a procedure (`views: [{view_id, procedure_id}]`).
 const registration = /view_id string (View_[A-Za-z0-9_]+) true [^⇥]*⇥ procedure_id string (P\d-\d{4})/.exec(dr);
 
+// Option groups of `resource/options` (its parameter line) and the values its sample shows.
+const groupLine = /group basic 可选项 ([^\n]*)/.exec(dr)?.[1] ?? '';
+const optionGroups = [...new Set(['basic', ...groupLine.split(/[^a-z_]+/).filter(Boolean)])].sort();
+const optionSample = /dr\.resource\.OptionReply", "option": (\[[^\]]*\])/.exec(dr);
+const basicOptions = optionSample ? JSON.parse(optionSample[1]) : [];
+// The registration's enumerated fields, from its parameter table.
+const registrationTable = dr.slice(dr.indexOf('登记检查信息'), dr.indexOf('PUT /dr/api/v1/auth/study/{id}'));
+const registrationEnums = {
+  patient_sex: (/patient_sex string \w+ 性别 ([A-Z、]+)/.exec(registrationTable)?.[1] ?? '').split('、').filter(Boolean),
+  sex_neutered: [...registrationTable.matchAll(/^([A-Z]+) \(/gm)].map((m) => m[1]),
+  pregnancy_status: [...registrationTable.matchAll(/^(\d{4})$/gm)].map((m) => m[1]),
+  study_type: [...registrationTable.matchAll(/^(Normal|Emergency) /gm)].map((m) => m[1]),
+};
+
 const sorted = (map) =>
   [...map.values()]
     .map((x) => (x.pictograms ? { ...x, pictograms: [...x.pictograms].sort() } : x))
@@ -151,6 +165,9 @@ const fixture = {
   views: sorted(views),
   patientSizes: [...patientSizes].sort(),
   configs: sorted(configs),
+  optionGroups,
+  basicOptions,
+  registrationEnums,
   registration: registration ? { view_id: registration[1], procedure_id: registration[2] } : null,
 };
 // Formatted as the repository formats JSON, so the checked-in fixture and a rerun are byte-identical.

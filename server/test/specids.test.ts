@@ -33,6 +33,9 @@ interface Fixture {
   }[];
   patientSizes: string[];
   configs: { key: string; type: string; category: string }[];
+  optionGroups: string[];
+  basicOptions: { text: string; value: string }[];
+  registrationEnums: Record<'patient_sex' | 'sex_neutered' | 'pregnancy_status' | 'study_type', string[]>;
   registration: { view_id: string; procedure_id: string };
 }
 
@@ -143,6 +146,51 @@ for (const dialect of DIALECTS) {
         );
         assert.ok(ours, config.key);
         assert.deepEqual([ours.config_type, ours.category], [config.type, config.category], config.key);
+      }
+    });
+
+    test('option groups answer, and the basic group holds the sample values', async () => {
+      for (const group of fixture.optionGroups) {
+        const res = await call(ctx.t.url, 'GET', `/dr/api/v1/auth/resource/options?group=${group}`, {
+          token: ctx.admin,
+          headers: { Language: 'en_US' },
+        });
+        assert.equal(res.status, 200, `${group}: ${res.text}`);
+        assert.ok(res.body.data.option.length > 0, group);
+        if (group === 'basic')
+          for (const option of fixture.basicOptions)
+            assert.ok(
+              res.body.data.option.some((o: { text: string; value: string }) => o.value === option.value && o.text === option.text),
+              `basic ${option.value}`,
+            );
+      }
+    });
+
+    test("the registration's enumerated values are accepted", async () => {
+      const register = (over: Record<string, unknown>, product = 'DROS') =>
+        call(ctx.t.url, 'POST', '/dr/api/v1/auth/study', { token: ctx.admin, headers: { Product: product }, body: sampleStudy(over) });
+      const { patient_sex, pregnancy_status, sex_neutered, study_type } = fixture.registrationEnums;
+      assert.ok(patient_sex.length && pregnancy_status.length && sex_neutered.length && study_type.length, 'the fixture holds them');
+      for (const sex of patient_sex) assert.equal((await register({ patient_sex: sex })).status, 200, `patient_sex ${sex}`);
+      for (const status of pregnancy_status)
+        assert.equal((await register({ patient_sex: 'F', pregnancy_status: status })).status, 200, `pregnancy_status ${status}`);
+      for (const type of study_type) {
+        const res = await register({ study_type: type });
+        assert.equal(res.status, 200, `study_type ${type}: ${res.text}`);
+        assert.equal(res.body.data.study_type, type);
+      }
+      for (const neutered of sex_neutered) {
+        const res = await register(
+          {
+            patient_type: 'Dog',
+            pregnancy_status: undefined,
+            sex_neutered: neutered,
+            views: [{ view_id: 'View_Dog_PV_VD_01', procedure_id: '' }],
+          },
+          'VETDROS',
+        );
+        assert.equal(res.status, 200, `sex_neutered ${neutered}: ${res.text}`);
+        assert.equal(res.body.data.sex_neutered, neutered);
       }
     });
 
