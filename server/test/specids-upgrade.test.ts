@@ -11,7 +11,8 @@ import { ADMIN_PASSWORD, DIALECTS, call, dropSchema, isolatedEnv, login } from '
 /**
  * A database installed by the earlier library (its own numbering and animal view ids, an edited
  * exposure programme) upgrades to the specification's identifiers: migration 012 re-keys, the
- * start refreshes names and adds what is new, the edited programme stays.
+ * start refreshes names and adds what is new, the edited programme stays; a restart with the
+ * same library does not install it again.
  */
 for (const dialect of DIALECTS) {
   describe(`upgrading the earlier protocol library on ${dialect}`, () => {
@@ -149,6 +150,31 @@ for (const dialect of DIALECTS) {
         assert.ok(parts.includes('Dog_Hip') && !parts.includes('Dog_PELVIS'), parts.join());
       } finally {
         await server.close();
+      }
+
+      // A restart with the same library installs nothing again (its digest is kept, not sealed away).
+      try {
+        const db2 = await openDatabase(config);
+        try {
+          await db2.kysely
+            .updateTable('protocol_views')
+            .set({ name_zh: 'changed behind the library' })
+            .where('product', '=', 'DROS')
+            .where('view_id', '=', 'View_DX_T_A_SK_AP_00')
+            .execute();
+        } finally {
+          await db2.close();
+        }
+        const again = await createServer(config);
+        try {
+          const url = await again.app.listen({ host: '127.0.0.1', port: 0 });
+          const token = (await login(url, 'admin', ADMIN_PASSWORD)).token;
+          const res = await call(url, 'GET', '/dr/api/v1/auth/protocol/view/View_DX_T_A_SK_AP_00', { token });
+          assert.equal(res.body.data.view_name, 'changed behind the library');
+        } finally {
+          await again.close();
+        }
+      } finally {
         await dropSchema(env.DATABASE_SCHEMA);
         fs.rmSync(env.ROENTGEN_DATA_DIR, { recursive: true, force: true });
       }

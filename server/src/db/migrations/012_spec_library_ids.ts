@@ -66,6 +66,16 @@ async function renameProcedure(db: Db, product: string, from: string, to: string
 export function specLibraryIds() {
   return {
     async up(db: Db): Promise<void> {
+      // Which library each product has installed. It lived in server_secrets, whose clear values are
+      // sealed at every start, so the digest never matched and every start installed the library again.
+      await db.schema
+        .createTable('protocol_library_installs')
+        .addColumn('product', 'text', (c) => c.primaryKey())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('installed_at', 'text', (c) => c.notNull())
+        .execute();
+      await sql`DELETE FROM server_secrets WHERE name IN ('protocol_library_DROS', 'protocol_library_VETDROS')`.execute(db);
+
       // Views: the Towne view takes the specification's id; animal views its scheme.
       await renameView(db, 'DROS', 'View_DX_T_A_SK_Towne_00', 'View_DX_T_A_SK_Special_04');
       const { rows } = await sql<{ view_id: string }>`SELECT view_id FROM protocol_views WHERE product = 'VETDROS'`.execute(db);

@@ -34,11 +34,13 @@ export class ProtocolRepository {
     const rows = buildLibrary(product);
     const digest = createHash('sha256').update(JSON.stringify(rows)).digest('hex');
     const installed = await this.db
-      .selectFrom('server_secrets')
-      .select('value')
-      .where('name', '=', `protocol_library_${product}`)
+      .selectFrom('protocol_library_installs')
+      .select('digest')
+      .where('product', '=', product)
       .executeTakeFirst();
-    if (installed?.value === digest) return;
+    if (installed?.digest === digest) return;
+    // Rows of an earlier library (installed before the digest was kept here, too) take the shipped names.
+    const earlier = await this.db.selectFrom('protocol_views').select('id').where('product', '=', product).limit(1).executeTakeFirst();
     await this.db.transaction().execute(async (trx) => {
       const insert = async (table: keyof typeof TABLES, values: object[]) => {
         for (let i = 0; i < values.length; i += CHUNK) {
@@ -56,15 +58,14 @@ export class ProtocolRepository {
       await insert('views', rows.views);
       await insert('exposures', rows.exposures);
       await insert('devices', rows.devices);
-      await refreshShipped(trx, product, rows);
+      if (earlier) await refreshShipped(trx, product, rows);
       await insert('procedureViews', rows.procedureViews);
     });
     // The digest of the installed library, so a later start with the same library skips the work.
-    await this.db.deleteFrom('server_secrets').where('name', '=', `protocol_library_${product}`).execute();
     await this.db
-      .insertInto('server_secrets')
-      .values({ name: `protocol_library_${product}`, value: digest, created_at: nowIso() })
-      .onConflict((oc) => oc.column('name').doNothing())
+      .insertInto('protocol_library_installs')
+      .values({ product, digest, installed_at: nowIso() })
+      .onConflict((oc) => oc.column('product').doUpdateSet({ digest, installed_at: nowIso() }))
       .execute();
   }
 
