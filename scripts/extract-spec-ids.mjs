@@ -9,7 +9,8 @@
  * samples followed by prose are found) and the plain text (ids named only in parameter tables):
  * patient types, body parts, procedures (with the views their series hold), views (names,
  * region, pictograms, the body part they belong to), APR categories and patient sizes, the option
- * groups and the registration's enumerated values, and the diagnosis document's configuration keys. Output is sorted and formatted, so a rerun on the same
+ * groups and the registration's enumerated values, and the diagnosis document's roles, permissions
+ * and configuration keys. Output is sorted and formatted, so a rerun on the same
  * documents gives the same file.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -70,6 +71,8 @@ const procedures = new Map();
 const views = new Map();
 const configs = new Map();
 const patientSizes = new Set();
+const roles = new Map();
+const roleIds = new Set();
 
 const entry = (map, key, init) => {
   if (!map.has(key)) map.set(key, init);
@@ -126,6 +129,13 @@ for (const sample of [...jsonSamples(dr), ...jsonSamples(diagnosis)]) {
       setOnce(v, 'apr_category', o.category);
       for (const e of o.exposures ?? []) if (e.patient_size) patientSizes.add(e.patient_size);
     }
+    // A user sample: its roles hold (at least) the permissions listed with them; `role_ids` name roles by id.
+    if (Array.isArray(o.roles) && o.roles.every((r) => typeof r === 'string'))
+      for (const role of o.roles) {
+        const r = entry(roles, role, { id: role, permissions: new Set() });
+        for (const permission of o.permissions ?? []) r.permissions.add(permission);
+      }
+    for (const roleId of Array.isArray(o.role_ids) ? o.role_ids : []) roleIds.add(roleId);
     if (typeof o.config_key === 'string') {
       configs.set(o.config_key, { key: o.config_key, type: o.config_type, category: o.category, description: o.description });
     }
@@ -165,6 +175,8 @@ const fixture = {
   views: sorted(views),
   patientSizes: [...patientSizes].sort(),
   configs: sorted(configs),
+  roles: [...roles.values()].map((r) => ({ id: r.id, permissions: [...r.permissions].sort() })).sort((a, b) => a.id.localeCompare(b.id)),
+  roleIds: [...roleIds].sort(),
   optionGroups,
   basicOptions,
   registrationEnums,

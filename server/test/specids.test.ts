@@ -33,6 +33,8 @@ interface Fixture {
   }[];
   patientSizes: string[];
   configs: { key: string; type: string; category: string }[];
+  roles: { id: string; permissions: string[] }[];
+  roleIds: string[];
   optionGroups: string[];
   basicOptions: { text: string; value: string }[];
   registrationEnums: Record<'patient_sex' | 'sex_neutered' | 'pregnancy_status' | 'study_type', string[]>;
@@ -147,6 +149,22 @@ for (const dialect of DIALECTS) {
         assert.ok(ours, config.key);
         assert.deepEqual([ours.config_type, ours.category], [config.type, config.category], config.key);
       }
+    });
+
+    test('roles exist by name and id, holding the permissions the user samples show', async () => {
+      const res = await call(ctx.t.url, 'GET', '/api/v1/roles', { token: ctx.admin });
+      assert.equal(res.status, 200, res.text);
+      const ours = res.body.data.roles as { id: string; name: string; permissions: string[] }[];
+      for (const role of fixture.roles) {
+        const found = ours.find((r) => r.name === role.id);
+        assert.ok(found, role.id);
+        for (const permission of role.permissions) assert.ok(found.permissions.includes(permission), `${role.id} ${permission}`);
+      }
+      for (const id of fixture.roleIds)
+        assert.ok(
+          ours.some((r) => r.id === id),
+          id,
+        );
     });
 
     test('option groups answer, and the basic group holds the sample values', async () => {
