@@ -74,7 +74,7 @@ export async function seedSqlite(server: Server, from: number, to: number): Prom
       '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', case when i % 100 = 0 then '2025-01-01T00:00:00.000Z' end, null, ${DETAILS}
     from n`.execute(db);
   await sql`${range} insert into series (id, series_instance_uid, study_pk, procedure_id, body_part, performed_datetime, protocol_code_meaning, sort, product)
-    select i, '1.2.826.0.1.3680043.10.999.' || i || '.1', i, 'P0-0050', 'Human_CHEST', null, '胸部正侧位', 1, 'DROS' from n`.execute(db);
+    select i, '1.2.826.0.1.3680043.10.999.' || i || '.1', i, 'P0-0044', 'Human_CHEST', null, '胸部正侧位', 1, 'DROS' from n`.execute(db);
   await sql`${range} insert into images (id, sop_instance_uid, series_pk, study_pk, view_id, view_description, secondary_sop_uid, image_file_path,
     acquisition_mode, expose_status, judged_status, send_status, export_status, storage_status, acquisition_context, img_proc_context, sort, product, created_at)
     select 2 * i + k, '1.2.826.0.1.3680043.10.999.' || i || '.1.' || k, i, i, 'View_DX_T_A_CH_PA_00', '胸部后前位', '', '', 'RAD',
@@ -103,7 +103,7 @@ export async function seedPostgres(server: Server, from: number, to: number): Pr
         '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', case when i % 100 = 0 then '2025-01-01T00:00:00.000Z' end, null, ${DETAILS}
       from ${n}`.execute(db);
     await sql`insert into series (id, series_instance_uid, study_pk, procedure_id, body_part, performed_datetime, protocol_code_meaning, sort, product)
-      select i, '1.2.826.0.1.3680043.10.999.' || i || '.1', i, 'P0-0050', 'Human_CHEST', null, '胸部正侧位', 1, 'DROS' from ${n}`.execute(
+      select i, '1.2.826.0.1.3680043.10.999.' || i || '.1', i, 'P0-0044', 'Human_CHEST', null, '胸部正侧位', 1, 'DROS' from ${n}`.execute(
       db,
     );
     await sql`insert into images (id, sop_instance_uid, series_pk, study_pk, view_id, view_description, secondary_sop_uid, image_file_path,

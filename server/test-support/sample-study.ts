@@ -28,8 +28,8 @@ export function sampleStudy(over: Record<string, unknown> = {}) {
     study_type: 'Normal',
     comment: 'Patient presented with limping in right hind leg. Sedation administered.',
     views: [
-      { view_id: 'View_DX_T_A_SK_AP_00', procedure_id: 'P0-0001' },
-      { view_id: 'View_DX_T_A_SK_LAT_00', procedure_id: 'P0-0001' },
+      { view_id: 'View_DX_T_A_SK_AP_00', procedure_id: 'P0-0002' },
+      { view_id: 'View_DX_T_A_SK_LAT_00', procedure_id: 'P0-0002' },
     ],
     ...over,
   };

@@ -11,8 +11,11 @@ for (const dialect of DIALECTS) {
     test('patient types and body parts are scoped by the Product header', async () => {
       const human = await get('patient_type');
       assert.deepEqual(
-        human.body.data.patient_type_list.map((p: { patient_type_id: string }) => p.patient_type_id),
-        ['Human'],
+        human.body.data.patient_type_list.map((p: { patient_type_id: string; is_enabled: boolean }) => [p.patient_type_id, p.is_enabled]),
+        [
+          ['Human', true],
+          ['SpecialType', false],
+        ],
       );
       const vet = await get('patient_type?is_enabled=true', { Product: 'VETDROS' });
       assert.deepEqual(
@@ -40,7 +43,7 @@ for (const dialect of DIALECTS) {
       );
       assert.equal(skull.body.data.procedures.length, 3);
       const first = skull.body.data.procedures[0];
-      assert.equal(first.procedure_id, 'P0-0001');
+      assert.equal(first.procedure_id, 'P0-0002');
       assert.equal(first.procedure_name, '颅骨前后位 + 侧位');
       assert.equal(first.procedure_other_name, 'Skull AP + LAT');
       for (const key of [
@@ -69,7 +72,7 @@ for (const dialect of DIALECTS) {
     test('views: list, by procedure, detail, config_object, pictograms resolve', async () => {
       const list = await get('view?patient_type=Human&page=1&page_size=10000');
       assert.ok(list.body.data.count >= 140);
-      const byProc = await get('procedure/P0-0001/view');
+      const byProc = await get('procedure/P0-0002/view');
       assert.deepEqual(
         byProc.body.data.views.map((v: { view_id: string }) => v.view_id),
         ['View_DX_T_A_SK_AP_00', 'View_DX_T_A_SK_LAT_00'],

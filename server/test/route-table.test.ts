@@ -6,7 +6,7 @@ import { ADMIN_PASSWORD, DIALECTS, call, createUser, isDrError, login, withServe
 
 /** Fills path parameters with a plausible value so the request reaches the route. */
 function concrete(url: string): string {
-  if (url.includes('/Image/Position/')) return url.replace(':patient_type', 'Human').replace(':file', 'View_DX_T_A_SK_AP_00.svg');
+  if (url.includes('/Image/Position/')) return url.replace(':patient_type', 'Human').replace(':file', 'skull.ap.table.x.png');
   return url.replace(/:([A-Za-z_]+)/g, (_m, name: string) => (name.includes('locale') ? 'zh_CN' : name === 'file' ? 'zh.js' : '1'));
 }
 

@@ -30,7 +30,7 @@ for (const dialect of DIALECTS) {
       assert.equal(s.product, 'DROS');
       assert.equal(s.series.length, 1);
       const series = s.series[0];
-      assert.equal(series.procedure_id, 'P0-0001');
+      assert.equal(series.procedure_id, 'P0-0002');
       assert.equal(series.body_part, 'Human_SKULL');
       assert.equal(series.performed_protocol_code_meaning, '颅骨前后位 + 侧位');
       assert.deepEqual(
@@ -58,7 +58,7 @@ for (const dialect of DIALECTS) {
           patient_type: 'Dog',
           sex_neutered: 'ALTERED',
           pregnancy_status: undefined,
-          views: [{ view_id: 'View_DX_V_DOG_TH_RL_00', procedure_id: '' }],
+          views: [{ view_id: 'View_Dog_TH_RL_01', procedure_id: '' }],
         },
         { Product: 'VETDROS' },
       );
@@ -82,7 +82,7 @@ for (const dialect of DIALECTS) {
         [{ modality: 'CT' }, 400, 'modality'],
         [{ sex_neutered: 'ALTERED' }, 400, 'sex_neutered'],
         [{ patient_type: 'Dog' }, 400, 'patient_type'],
-        [{ views: [{ view_id: 'View_DX_T_A_SK_AP_00', procedure_id: 'P0-0004' }] }, 422, 'views.0.procedure_id'],
+        [{ views: [{ view_id: 'View_DX_T_A_SK_AP_00', procedure_id: 'P0-0003' }] }, 422, 'views.0.procedure_id'],
         [{ views: [{ view_id: 'View_NOPE', procedure_id: '' }] }, 422, 'views.0.view_id'],
       ];
       for (const [over, status, field] of cases) {
@@ -110,7 +110,7 @@ for (const dialect of DIALECTS) {
       const clash = await dr(
         'POST',
         'study',
-        sampleStudy({ patient_id: first.patient_id, patient_type: 'Dog', views: [{ view_id: 'View_DX_V_DOG_TH_RL_00' }] }),
+        sampleStudy({ patient_id: first.patient_id, patient_type: 'Dog', views: [{ view_id: 'View_Dog_TH_RL_01' }] }),
         undefined,
         { Product: 'VETDROS' },
       );
@@ -227,8 +227,8 @@ for (const dialect of DIALECTS) {
       const added = await dr('POST', 'image', {
         study_id: s.study_id,
         views: [
-          { view_id: 'View_DX_T_A_SK_AP_00', procedure_id: 'P0-0001' },
-          { view_id: 'View_DX_T_A_SK_Towne_00', procedure_id: '' },
+          { view_id: 'View_DX_T_A_SK_AP_00', procedure_id: 'P0-0002' },
+          { view_id: 'View_DX_T_A_SK_Special_04', procedure_id: '' },
         ],
       });
       assert.equal(added.status, 200, added.text);

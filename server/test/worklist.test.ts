@@ -104,7 +104,7 @@ for (const dialect of DIALECTS) {
           study_instance_uid: dog.studyUid,
           patient_type: 'Dog',
           patient_size: 'Medium',
-          views: [{ view_id: 'View_DX_V_DOG_TH_RL_00', procedure_id: '' }],
+          views: [{ view_id: 'View_Dog_TH_RL_01', procedure_id: '' }],
         },
         { Product: 'VETDROS' },
       );
@@ -130,7 +130,7 @@ for (const dialect of DIALECTS) {
           study_instance_uid: dog.studyUid,
           patient_type: 'Dog',
           patient_size: 'Medium',
-          views: [{ view_id: 'View_DX_V_DOG_TH_RL_00', procedure_id: '' }],
+          views: [{ view_id: 'View_Dog_TH_RL_01', procedure_id: '' }],
         },
         { Product: 'VETDROS' },
       );
@@ -167,7 +167,7 @@ for (const dialect of DIALECTS) {
             study_instance_uid: dogTwo.studyUid,
             patient_type: 'Dog',
             patient_size: 'Medium',
-            views: [{ view_id: 'View_DX_V_DOG_TH_RL_00', procedure_id: '' }],
+            views: [{ view_id: 'View_Dog_TH_RL_01', procedure_id: '' }],
           },
           { Product: 'VETDROS' },
         );

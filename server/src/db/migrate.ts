@@ -11,6 +11,7 @@ import { auditChain } from './migrations/008_audit_chain.js';
 import { pacsNodePermissions } from './migrations/009_pacs_node_permissions.js';
 import { leastPrivilege } from './migrations/010_least_privilege.js';
 import { sessions } from './migrations/011_sessions.js';
+import { specLibraryIds } from './migrations/012_spec_library_ids.js';
 import { auditSession } from './migrations/014_audit_session.js';
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next. */
@@ -27,6 +28,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '009_pacs_node_permissions': pacsNodePermissions(),
     '010_least_privilege': leastPrivilege(),
     '011_sessions': sessions(),
+    '012_spec_library_ids': specLibraryIds(),
     '014_audit_session': auditSession(),
   };
 }

@@ -349,8 +349,16 @@ export interface ServerSecretsTable {
   created_at: string;
 }
 
+/** The protocol library each product has installed, by digest (migration 012). */
+export interface ProtocolLibraryInstallsTable {
+  product: string;
+  digest: string;
+  installed_at: string;
+}
+
 export interface Database {
   server_secrets: ServerSecretsTable;
+  protocol_library_installs: ProtocolLibraryInstallsTable;
   users: UsersTable;
   roles: RolesTable;
   role_permissions: RolePermissionsTable;

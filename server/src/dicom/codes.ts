@@ -10,6 +10,7 @@ const sct = (CodeValue: string, CodeMeaning: string): Code => ({ CodeValue, Codi
 /** Body Part Examined term → anatomic region code. */
 export const REGION_CODES: Partial<Record<string, Code>> = {
   SKULL: sct('89546000', 'Skull'),
+  NECK: sct('45048000', 'Neck'),
   SPINE: sct('421060004', 'Spine'),
   CSPINE: sct('122494005', 'Cervical spine'),
   TSPINE: sct('122495006', 'Thoracic spine'),

@@ -402,7 +402,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(duplicate.body.error.details, [{ field: 'full_name', message: 'duplicate key' }]);
       const nested = await call(ctx.t.url, 'POST', '/dr/api/v1/auth/study', {
         token: ctx.admin,
-        rawBody: JSON.stringify(sampleStudy()).replace('"procedure_id":"P0-0001"', '"procedure_id":"P0-0001","procedure_id":"P0-0002"'),
+        rawBody: JSON.stringify(sampleStudy()).replace('"procedure_id":"P0-0002"', '"procedure_id":"P0-0002","procedure_id":"P0-0003"'),
       });
       assert.equal(nested.status, 400, nested.text);
       assert.ok(

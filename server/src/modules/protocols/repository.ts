@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { ProtocolProceduresTable, ProtocolViewsTable } from '../../db/schema.js';
-import type { Db } from '../../db/index.js';
+import type { Db, Executor } from '../../db/index.js';
 import { nowIso } from '../../util/time.js';
-import { buildLibrary, type Product } from './library/build.js';
+import { buildLibrary, type LibraryRows, type Product } from './library/build.js';
 
 export type ViewRow = Selectable<ProtocolViewsTable>;
 export type ProcedureRow = Selectable<ProtocolProceduresTable>;
@@ -26,17 +26,21 @@ export class ProtocolRepository {
 
   /**
    * Installs the shipped library. Rows are inserted only where missing, so a site's edited
-   * exposures survive upgrades; a digest of the shipped data skips the work when unchanged.
+   * exposures (and its device rows) survive upgrades; what a site cannot edit through the API —
+   * names, body part, pictogram, view document, procedure membership of pre-installed rows — is
+   * brought to the shipped library's. A digest of the shipped data skips the work when unchanged.
    */
   async seed(product: Product): Promise<void> {
     const rows = buildLibrary(product);
     const digest = createHash('sha256').update(JSON.stringify(rows)).digest('hex');
     const installed = await this.db
-      .selectFrom('server_secrets')
-      .select('value')
-      .where('name', '=', `protocol_library_${product}`)
+      .selectFrom('protocol_library_installs')
+      .select('digest')
+      .where('product', '=', product)
       .executeTakeFirst();
-    if (installed?.value === digest) return;
+    if (installed?.digest === digest) return;
+    // Rows of an earlier library (installed before the digest was kept here, too) take the shipped names.
+    const earlier = await this.db.selectFrom('protocol_views').select('id').where('product', '=', product).limit(1).executeTakeFirst();
     await this.db.transaction().execute(async (trx) => {
       const insert = async (table: keyof typeof TABLES, values: object[]) => {
         for (let i = 0; i < values.length; i += CHUNK) {
@@ -52,16 +56,16 @@ export class ProtocolRepository {
       await insert('bodyParts', rows.bodyParts);
       await insert('procedures', rows.procedures);
       await insert('views', rows.views);
-      await insert('procedureViews', rows.procedureViews);
       await insert('exposures', rows.exposures);
       await insert('devices', rows.devices);
+      if (earlier) await refreshShipped(trx, product, rows);
+      await insert('procedureViews', rows.procedureViews);
     });
     // The digest of the installed library, so a later start with the same library skips the work.
-    await this.db.deleteFrom('server_secrets').where('name', '=', `protocol_library_${product}`).execute();
     await this.db
-      .insertInto('server_secrets')
-      .values({ name: `protocol_library_${product}`, value: digest, created_at: nowIso() })
-      .onConflict((oc) => oc.column('name').doNothing())
+      .insertInto('protocol_library_installs')
+      .values({ product, digest, installed_at: nowIso() })
+      .onConflict((oc) => oc.column('product').doUpdateSet({ digest, installed_at: nowIso() }))
       .execute();
   }
 
@@ -183,3 +187,70 @@ const TABLES = {
   exposures: 'protocol_apr_exposures',
   devices: 'protocol_apr_devices',
 } as const;
+
+/** Pre-installed rows take the shipped library's descriptive fields (a site edits exposures only). */
+async function refreshShipped(trx: Executor, product: Product, rows: LibraryRows): Promise<void> {
+  for (const r of rows.patientTypes)
+    await trx
+      .updateTable('protocol_patient_types')
+      .set({ name_en: r.name_en, name_zh: r.name_zh, sort: r.sort })
+      .where('product', '=', product)
+      .where('patient_type_id', '=', r.patient_type_id)
+      .where('is_pre_install', '=', 1)
+      .execute();
+  for (const r of rows.bodyParts)
+    await trx
+      .updateTable('protocol_body_parts')
+      .set({ name_en: r.name_en, name_zh: r.name_zh, patient_type: r.patient_type, sort: r.sort })
+      .where('product', '=', product)
+      .where('body_part_id', '=', r.body_part_id)
+      .where('is_pre_install', '=', 1)
+      .execute();
+  for (const r of rows.procedures)
+    await trx
+      .updateTable('protocol_procedures')
+      .set({
+        name_en: r.name_en,
+        name_zh: r.name_zh,
+        patient_type: r.patient_type,
+        body_part_id: r.body_part_id,
+        procedure_type: r.procedure_type,
+        procedure_category: r.procedure_category,
+        protocol_laterality: r.protocol_laterality,
+        fast_search: r.fast_search,
+        sort: r.sort,
+      })
+      .where('product', '=', product)
+      .where('procedure_id', '=', r.procedure_id)
+      .where('is_pre_install', '=', 1)
+      .execute();
+  for (const r of rows.views)
+    await trx
+      .updateTable('protocol_views')
+      .set({
+        name_en: r.name_en,
+        name_zh: r.name_zh,
+        patient_type: r.patient_type,
+        body_part_id: r.body_part_id,
+        view_position: r.view_position,
+        anatomic_region: r.anatomic_region,
+        laterality: r.laterality,
+        apr_category: r.apr_category,
+        icon: r.icon,
+        work_station_id: r.work_station_id,
+        config_object: r.config_object,
+        sort: r.sort,
+      })
+      .where('product', '=', product)
+      .where('view_id', '=', r.view_id)
+      .where('is_pre_install', '=', 1)
+      .execute();
+  // Membership of the shipped procedures is the library's; the caller inserts it afresh.
+  const shipped = rows.procedures.map((r) => r.procedure_id);
+  for (let i = 0; i < shipped.length; i += CHUNK)
+    await trx
+      .deleteFrom('protocol_procedure_views')
+      .where('product', '=', product)
+      .where('procedure_id', 'in', shipped.slice(i, i + CHUNK))
+      .execute();
+}

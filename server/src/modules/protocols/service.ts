@@ -224,7 +224,10 @@ export class ProtocolService {
 
   /** A simple generated pictogram for a view: position label, laterality and name. */
   async pictogram(patientType: string, file: string): Promise<string> {
-    const row = await this.repo.viewByIcon(`${patientType}/${file}`);
+    // The specification's large and coach pictograms add `.large` or `.x` before the extension.
+    const row =
+      (await this.repo.viewByIcon(`${patientType}/${file}`)) ??
+      (await this.repo.viewByIcon(`${patientType}/${file.replace(/\.(large|x)(\.[a-z]+)$/, '$2')}`));
     if (!row) throw new AppError('PICTOGRAM_NOT_FOUND', [], `${patientType}/${file}`);
     const escape = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
     const side = row.laterality === 'U' ? '' : row.laterality;

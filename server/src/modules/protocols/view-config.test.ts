@@ -17,6 +17,8 @@ test('every shipped view reads as its programme, an SID and a target EI', () => 
       const common = (JSON.parse(exposure!.config_object) as { Common: { kV: number; mA: number; ms: number } }).Common;
       assert.deepEqual([config.programme.kv, config.programme.ma, config.programme.ms], [common.kV, common.mA, common.ms], view.view_id);
       assert.ok(config.sidMm >= 1000 && config.targetEi > 0, view.view_id);
+      // Every shipped view states its field, so none falls back to the default (most of the detector).
+      assert.ok(config.field.size && config.field.size.widthCm >= 18 && config.field.size.heightCm >= 25, view.view_id);
     }
   }
 });
@@ -49,4 +51,13 @@ test('the APR documents map to the exposure settings, with defaults for what is 
     field: { shape: 'rect' },
     orientation: ['L', 'F'],
   });
+});
+
+test("the collimator size reads in the library's and the specification's form", () => {
+  const field = (size: string) => parseViewExposureConfig({ view: JSON.stringify({ DX: { CollimatorSize: size } }) }).field.size;
+  assert.deepEqual(field('14IN(35CM)X17IN(43CM)'), { widthCm: 35, heightCm: 43 });
+  assert.deepEqual(field('8IN(20CM)X10IN(25CM)'), { widthCm: 20, heightCm: 25 });
+  assert.deepEqual(field('10in(24cm) x 12in(30.5cm)'), { widthCm: 24, heightCm: 30.5 });
+  assert.deepEqual(field('10IN(24)X12IN(30.5)'), { widthCm: 24, heightCm: 30.5 });
+  for (const unreadable of ['', '14X17', '(35)X(43)', '14IN(35CM)', 'X17IN(43CM)']) assert.equal(field(unreadable), undefined, unreadable);
 });

@@ -33,8 +33,12 @@ export interface ViewExposureConfig {
   orientation: [string, string];
 }
 
-/** "14IN(35)X17IN(43)": inches for the console, the centimetres in brackets. */
-const COLLIMATOR_SIZE = /\((\d+(?:\.\d+)?)\)X\d+IN\((\d+(?:\.\d+)?)\)/;
+/**
+ * "14IN(35CM)X17IN(43CM)" (the library's and the specification's form; "14IN(35)X17IN(43)" too):
+ * width × length, inches for the console, the centimetres in brackets.
+ */
+const COLLIMATOR_SIZE =
+  /^\s*\d+(?:\.\d+)?\s*IN\s*\((\d+(?:\.\d+)?)\s*(?:CM)?\)\s*X\s*\d+(?:\.\d+)?\s*IN\s*\((\d+(?:\.\d+)?)\s*(?:CM)?\)\s*$/i;
 
 /** The three `config_object` texts of a view's APR (the exposure and device rows may be missing). */
 export function parseViewExposureConfig(documents: { view: string; exposure?: string; device?: string }): ViewExposureConfig {

@@ -26,7 +26,7 @@ test('the shipped libraries have the sizes the issue asks for', () => {
       vet.views.some((v) => v.view_position === position),
       position,
     );
-  for (const part of ['THORAX', 'ABDOMEN', 'PELVIS', 'SPINE', 'SKULL', 'FORELIMB', 'HINDLIMB']) {
+  for (const part of ['THORAX', 'ABDOMEN', 'Hip', 'SPINE', 'SKULL', 'FORELIMB', 'HINDLIMB']) {
     assert.ok(
       vet.bodyParts.some((b) => b.body_part_id === `Dog_${part}`) && vet.bodyParts.some((b) => b.body_part_id === `Cat_${part}`),
       part,
@@ -78,4 +78,21 @@ test("thickness chart follows Sante's rule and stays consistent", () => {
     if (cm > 1) assert.ok(e.kV >= thicknessExposure(cm - 1).kV);
   }
   assert.deepEqual(splitMas(4), { mA: 250, ms: 16, mAs: 4 });
+});
+
+test('procedure ids are unique and keep their meaning: the specification pins the skull four', () => {
+  for (const product of ['DROS', 'VETDROS'] as const) {
+    const lib = buildLibrary(product);
+    assert.equal(new Set(lib.procedures.map((p) => p.procedure_id)).size, lib.procedures.length, `${product} procedure ids are unique`);
+  }
+  const dros = buildLibrary('DROS');
+  const named = (id: string) => dros.procedures.find((p) => p.procedure_id === id)?.name_en;
+  assert.deepEqual(['P0-0001', 'P0-0002', 'P0-0003', 'P0-0004', 'P0-0005', 'P0-0199'].map(named), [
+    'Skull Townes View',
+    'Skull AP + LAT',
+    'Skull PA + LAT',
+    'Skull AP',
+    'Emergency skull trauma',
+    'Bone age (left hand PA)',
+  ]);
 });

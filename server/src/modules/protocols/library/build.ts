@@ -8,8 +8,8 @@ import type {
   ProtocolProcedureViewsTable,
   ProtocolViewsTable,
 } from '../../../db/schema.js';
-import { HUMAN_ADULT, HUMAN_PAEDIATRIC } from './human.js';
-import { ALL_TECHNIQUES, PATIENT_SIZES, exposureFor, type Technique } from './techniques.js';
+import { HUMAN_ADULT, HUMAN_PAEDIATRIC, SPECIAL_TYPE } from './human.js';
+import { ALL_TECHNIQUES, PATIENT_SIZES, exposureFor, type Technique, type TechniqueKey } from './techniques.js';
 import type { FieldSize, SpeciesTemplate, ViewTemplate } from './types.js';
 import { VET_SPECIES } from './veterinary.js';
 
@@ -26,7 +26,7 @@ export interface LibraryRows {
 }
 
 export const LIBRARY: Record<Product, SpeciesTemplate[]> = {
-  DROS: [HUMAN_ADULT, HUMAN_PAEDIATRIC],
+  DROS: [HUMAN_ADULT, HUMAN_PAEDIATRIC, SPECIAL_TYPE],
   VETDROS: VET_SPECIES,
 };
 
@@ -44,11 +44,32 @@ const SIDES = [
   { nn: '01', laterality: 'R', zh: '右', en: 'right' },
   { nn: '02', laterality: 'L', zh: '左', en: 'left' },
 ] as const;
-const UNPAIRED = { nn: '00', laterality: 'U', zh: '', en: '' } as const;
-type Side = (typeof SIDES)[number] | typeof UNPAIRED;
+interface Side {
+  nn: string;
+  laterality: 'R' | 'L' | 'U';
+  zh: string;
+  en: string;
+}
+const unpaired = (species: SpeciesTemplate): Side => ({ nn: species.unpairedNn, laterality: 'U', zh: '', en: '' });
 
-function sidesOf(view: ViewTemplate): readonly Side[] {
-  return view.bilateral ? SIDES : [UNPAIRED];
+function sidesOf(species: SpeciesTemplate, view: ViewTemplate): readonly Side[] {
+  return view.bilateral ? SIDES : [unpaired(species)];
+}
+
+/** A view's id: the specification's own where the template names it, else `<prefix><code>_<nn>`. */
+function viewIdOf(species: SpeciesTemplate, view: ViewTemplate, side: Side): string {
+  return `${species.viewPrefix}${view.id && !view.bilateral ? view.id : `${view.code}_${side.nn}`}`;
+}
+
+/** The procedure ids the specification fixes; the library's own are numbered around them. */
+function pinnedProcedureIds(product: Product): Set<string> {
+  const ids = new Set<string>();
+  for (const species of LIBRARY[product])
+    for (const part of species.parts) {
+      for (const procedure of part.procedures) if (procedure.id) ids.add(procedure.id);
+      for (const view of part.views) if (view.procedureId) ids.add(view.procedureId);
+    }
+  return ids;
 }
 
 /**
@@ -92,6 +113,25 @@ function viewConfig(viewId: string, view: ViewTemplate, side: Side, technique: T
   };
 }
 
+/** The specification's extremity categories (`EXTREMITIES_MEDIUM` for a hand); other views name their technique. */
+const EXTREMITY_CATEGORIES: Partial<Record<TechniqueKey, string>> = {
+  finger: 'EXTREMITIES_SMALL',
+  toe: 'EXTREMITIES_SMALL',
+  hand: 'EXTREMITIES_MEDIUM',
+  wrist: 'EXTREMITIES_MEDIUM',
+  forearm: 'EXTREMITIES_MEDIUM',
+  elbow: 'EXTREMITIES_MEDIUM',
+  foot: 'EXTREMITIES_MEDIUM',
+  ankle: 'EXTREMITIES_MEDIUM',
+  calcaneus: 'EXTREMITIES_MEDIUM',
+  humerus: 'EXTREMITIES_LARGE',
+  tibia: 'EXTREMITIES_LARGE',
+  knee: 'EXTREMITIES_LARGE',
+  patella: 'EXTREMITIES_LARGE',
+  femur: 'EXTREMITIES_LARGE',
+};
+const aprCategory = (technique: TechniqueKey): string => EXTREMITY_CATEGORIES[technique] ?? technique.toUpperCase();
+
 /** Paediatric views start from the adult technique scaled as the Paediatric size rule says. */
 function baseTechnique(species: SpeciesTemplate, view: ViewTemplate): Technique {
   const t = ALL_TECHNIQUES[view.technique];
@@ -107,7 +147,16 @@ function sidAt(ws: 0 | 1, view: ViewTemplate, technique: Technique): number {
 export function buildLibrary(product: Product): LibraryRows {
   const rows: LibraryRows = { patientTypes: [], bodyParts: [], procedures: [], views: [], procedureViews: [], exposures: [], devices: [] };
   const prefix = product === 'DROS' ? 'P0' : 'V0';
+  const pinned = pinnedProcedureIds(product);
   let procedureNo = 0;
+  const nextProcedureId = (): string => {
+    let id: string;
+    do {
+      procedureNo += 1;
+      id = `${prefix}-${String(procedureNo).padStart(4, '0')}`;
+    } while (pinned.has(id));
+    return id;
+  };
   let aprNo = 0;
   const seenTypes = new Set<string>();
   for (const species of LIBRARY[product]) {
@@ -119,7 +168,7 @@ export function buildLibrary(product: Product): LibraryRows {
         name_en: species.en,
         name_zh: species.zh,
         sort: seenTypes.size,
-        is_enabled: 1,
+        is_enabled: species.disabled ? 0 : 1,
         is_pre_install: 1,
       });
     }
@@ -139,8 +188,8 @@ export function buildLibrary(product: Product): LibraryRows {
       const viewIds = new Map<string, string>(); // `${code}/${nn}` → view id
       part.views.forEach((view, viewIndex) => {
         const technique = baseTechnique(species, view);
-        for (const side of sidesOf(view)) {
-          const viewId = `View_DX_${species.idPrefix}_${view.code}_${side.nn}`;
+        for (const side of sidesOf(species, view)) {
+          const viewId = viewIdOf(species, view, side);
           viewIds.set(`${view.code}/${side.nn}`, viewId);
           aprNo += 1;
           rows.views.push({
@@ -151,10 +200,10 @@ export function buildLibrary(product: Product): LibraryRows {
             name_zh: `${side.zh}${view.zh}`,
             name_en: side.en ? `${view.en}, ${side.en}` : view.en,
             view_position: view.position,
-            anatomic_region: part.region,
+            anatomic_region: view.region ?? part.region,
             laterality: side.laterality,
-            apr_category: view.technique.toUpperCase(),
-            icon: `${species.patientType}/${viewId}.svg`,
+            apr_category: aprCategory(view.technique),
+            icon: `${species.patientType}/${view.icon && !view.bilateral ? view.icon : `${viewId}.svg`}`,
             work_station_id: view.ws ?? 0,
             modality: 'DX',
             config_object: JSON.stringify(viewConfig(viewId, view, side, technique, species.category === 'Animal')),
@@ -213,9 +262,8 @@ export function buildLibrary(product: Product): LibraryRows {
           }
         }
       });
-      const addProcedure = (zh: string, en: string, codes: string[], side: Side, emergency: boolean) => {
-        procedureNo += 1;
-        const procedureId = `${prefix}-${String(procedureNo).padStart(4, '0')}`;
+      const addProcedure = (zh: string, en: string, codes: string[], side: Side, emergency: boolean, pinnedId?: string) => {
+        const procedureId = pinnedId && side.laterality === 'U' ? pinnedId : nextProcedureId();
         rows.procedures.push({
           product,
           procedure_id: procedureId,
@@ -228,23 +276,24 @@ export function buildLibrary(product: Product): LibraryRows {
           protocol_laterality: side.laterality,
           fast_search: emergency ? 1 : 0,
           modality: 'DX',
-          sort: procedureNo,
+          sort: rows.procedures.length + 1,
           is_enabled: 1,
           is_pre_install: 1,
         });
         codes.forEach((code, index) => {
-          const viewId = viewIds.get(`${code}/${side.nn}`) ?? viewIds.get(`${code}/00`);
+          const viewId = viewIds.get(`${code}/${side.nn}`) ?? viewIds.get(`${code}/${species.unpairedNn}`);
           if (!viewId) throw new Error(`procedure ${en} names unknown view ${code}`);
           rows.procedureViews.push({ product, procedure_id: procedureId, view_id: viewId, sort: index + 1 });
         });
       };
       for (const procedure of part.procedures) {
         const bilateral = procedure.views.some((code) => part.views.find((x) => x.code === code)?.bilateral);
-        for (const side of bilateral ? SIDES : [UNPAIRED])
-          addProcedure(procedure.zh, procedure.en, procedure.views, side, procedure.emergency ?? false);
+        for (const side of bilateral ? SIDES : [unpaired(species)])
+          addProcedure(procedure.zh, procedure.en, procedure.views, side, procedure.emergency ?? false, procedure.id);
       }
       for (const view of part.views) {
-        for (const side of sidesOf(view)) addProcedure(view.zh, view.en, [view.code], side, false);
+        for (const side of sidesOf(species, view))
+          addProcedure(view.procedureZh ?? view.zh, view.procedureEn ?? view.en, [view.code], side, false, view.procedureId);
       }
     });
   }

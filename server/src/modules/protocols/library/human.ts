@@ -9,24 +9,63 @@ const ADULT_PARTS: BodyPartTemplate[] = [
     en: 'Skull',
     region: 'SKULL',
     views: [
-      v('SK_AP', '颅骨前后位', 'Skull AP', 'AP', 'skullAP', '10x12'),
+      // The specification's ids and names: SK_AP_00, SK_LAT_00 (left lateral), SK_Axial_00, SK_Axial_04,
+      // SK_Special_04 (Towne, procedure P0-0001), SK_Special_05 (Stenvers), Skull AP procedure P0-0004.
+      // Procedure ids are stable: an id once shipped keeps its meaning, so what was added later is pinned
+      // above the earlier library's last id (P0-0199) and the specification's four displaced ones swap in.
+      v('SK_AP', '颅骨前后位', 'Skull AP', 'AP', 'skullAP', '10x12', { icon: 'skull.ap.table.x.png', procedureId: 'P0-0004' }),
       v('SK_PA', '颅骨后前位', 'Skull PA', 'PA', 'skullAP', '10x12', { ws: 1 }),
-      v('SK_LAT', '颅骨侧位', 'Skull LAT', 'LL', 'skullLAT', '10x12'),
-      v('SK_Towne', '颅骨汤氏位', 'Skull Towne', 'AP', 'skullAP', '10x12', { tubeAngle: 30 }),
+      v('SK_LAT', '颅骨左侧位', 'Skull LAT, left', 'LL', 'skullLAT', '10x12', { icon: 'Skull_T_lat_left.gif' }),
+      v('SK_Axial', '颅骨前后轴位', 'Skull AP Axial', 'AP', 'skullAP', '10x12', {
+        tubeAngle: 30,
+        icon: 'm20-063.gif',
+        procedureId: 'P0-0200',
+      }),
+      v('SK_Towne', '颅骨汤氏位', 'Skull Townes', 'AP', 'skullAP', '10x12', {
+        tubeAngle: 30,
+        id: 'SK_Special_04',
+        procedureId: 'P0-0001',
+        procedureEn: 'Skull Townes View',
+      }),
+      v('SK_Stenvers', '颅骨斯氏位', 'Skull Stenvers', 'PA', 'skullLAT', '8x10', {
+        tubeAngle: 12,
+        ws: 1,
+        id: 'SK_Special_05',
+        procedureId: 'P0-0201',
+      }),
       v('SK_Caldwell', '颅骨柯氏位', 'Skull Caldwell', 'PA', 'skullAP', '10x12', { tubeAngle: 15, ws: 1 }),
       v('SK_Waters', '鼻窦华氏位', 'Sinuses Waters', 'PA', 'facial', '8x10', { ws: 1, circular: true }),
       v('SK_Mandible', '下颌骨后前位', 'Mandible PA', 'PA', 'facial', '8x10'),
+      v('SK_MandibleClosed', '下颌骨, 闭口', 'Mandible, jaw closed', 'PA', 'facial', '8x10', {
+        ws: 1,
+        id: 'SK_Axial_04',
+        region: 'Facial bones',
+        icon: 'm21-082.gif',
+        procedureId: 'P0-0202',
+      }),
       v('SK_Nasal', '鼻骨侧位', 'Nasal bones LAT', 'LL', 'finger', '8x10'),
       v('SK_SMV', '颅底颏顶位', 'Skull base SMV', 'AP', 'skullAP', '10x12'),
       v('SK_TMJ', '颞颌关节', 'TMJ', 'LL', 'skullLAT', '8x10', { bilateral: true, tubeAngle: 25 }),
     ],
     procedures: [
-      { code: 'SK_APLAT', zh: '颅骨前后位 + 侧位', en: 'Skull AP + LAT', views: ['SK_AP', 'SK_LAT'] },
-      { code: 'SK_PALAT', zh: '颅骨后前位 + 侧位', en: 'Skull PA + LAT', views: ['SK_PA', 'SK_LAT'] },
-      { code: 'SK_SERIES', zh: '颅骨系列', en: 'Skull series', views: ['SK_AP', 'SK_LAT', 'SK_Towne'] },
-      { code: 'SK_SINUS', zh: '鼻窦系列', en: 'Sinus series', views: ['SK_Waters', 'SK_Caldwell'] },
+      { code: 'SK_APLAT', zh: '颅骨前后位 + 侧位', en: 'Skull AP + LAT', views: ['SK_AP', 'SK_LAT'], id: 'P0-0002' },
+      { code: 'SK_PALAT', zh: '颅骨后前位 + 侧位', en: 'Skull PA + LAT', views: ['SK_PA', 'SK_LAT'], id: 'P0-0003' },
+      { code: 'SK_SERIES', zh: '颅骨系列', en: 'Skull series', views: ['SK_AP', 'SK_LAT', 'SK_Towne'], id: 'P0-0006' },
+      { code: 'SK_SINUS', zh: '鼻窦系列', en: 'Sinus series', views: ['SK_Waters', 'SK_Caldwell'], id: 'P0-0009' },
       { code: 'SK_TRAUMA', zh: '急诊颅骨外伤', en: 'Emergency skull trauma', views: ['SK_AP', 'SK_LAT'], emergency: true },
     ],
+  },
+  {
+    // The specification's second body part (Human_NECK, 颈部): the soft tissues of the neck.
+    id: 'NECK',
+    zh: '颈部',
+    en: 'Neck',
+    region: 'NECK',
+    views: [
+      v('NK_AP', '颈部软组织前后位', 'Neck soft tissue AP', 'AP', 'cspineAP', '8x10', { procedureId: 'P0-0204' }),
+      v('NK_LAT', '颈部软组织侧位', 'Neck soft tissue LAT', 'LL', 'cspineLAT', '8x10', { ws: 1, procedureId: 'P0-0205' }),
+    ],
+    procedures: [{ code: 'NK_APLAT', zh: '颈部软组织正侧位', en: 'Neck soft tissue AP + LAT', views: ['NK_AP', 'NK_LAT'], id: 'P0-0203' }],
   },
   {
     id: 'SPINE',
@@ -228,7 +267,8 @@ export const HUMAN_ADULT: SpeciesTemplate = {
   patientType: 'Human',
   zh: '人',
   en: 'Human',
-  idPrefix: 'T_A',
+  viewPrefix: 'View_DX_T_A_',
+  unpairedNn: '00',
   category: 'Adult',
   parts: ADULT_PARTS,
 };
@@ -236,7 +276,20 @@ export const HUMAN_PAEDIATRIC: SpeciesTemplate = {
   patientType: 'Human',
   zh: '人',
   en: 'Human',
-  idPrefix: 'T_P',
+  viewPrefix: 'View_DX_T_P_',
+  unpairedNn: '00',
   category: 'Paediatric',
   parts: PAEDIATRIC_PARTS,
+};
+
+/** The specification's second patient type: shipped, switched off, with no body parts. */
+export const SPECIAL_TYPE: SpeciesTemplate = {
+  patientType: 'SpecialType',
+  zh: 'SpecialType',
+  en: 'SpecialType',
+  viewPrefix: 'View_DX_S_',
+  unpairedNn: '00',
+  category: 'Adult',
+  disabled: true,
+  parts: [],
 };

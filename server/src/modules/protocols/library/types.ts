@@ -19,6 +19,17 @@ export interface ViewTemplate {
   tubeAngle?: number;
   /** Circular collimation (e.g. skull sinuses cone). */
   circular?: boolean;
+  /** The id after the species' prefix when it is not `<code>_<nn>` (the specification's own ids, e.g. `SK_Special_04`). */
+  id?: string;
+  /** Anatomic region shown for this view when it is not the body part's (the specification's `Facial bones`). */
+  region?: string;
+  /** Pictogram file (under the patient type's folder) when the specification names one. */
+  icon?: string;
+  /** The id of the view's single-view procedure when the specification fixes it (`P0-0001`). */
+  procedureId?: string;
+  /** The single-view procedure's names when they differ from the view's. */
+  procedureZh?: string;
+  procedureEn?: string;
 }
 
 export interface ProcedureTemplate {
@@ -28,6 +39,8 @@ export interface ProcedureTemplate {
   /** View codes; for bilateral views the procedure is made once per side. */
   views: string[];
   emergency?: boolean;
+  /** The procedure id when the specification fixes it (`P0-0002`); others are numbered around it. */
+  id?: string;
 }
 
 export interface BodyPartTemplate {
@@ -46,8 +59,12 @@ export interface SpeciesTemplate {
   patientType: string;
   zh: string;
   en: string;
-  /** Prefix used in view ids, e.g. `T_A` (adult human), `V_DOG`. */
-  idPrefix: string;
+  /** Prefix of its view ids, e.g. `View_DX_T_A_` (adult human), `View_Dog_` (the specification's two schemes). */
+  viewPrefix: string;
+  /** Number suffix of a view made once (not per side): `00` for humans, `01` for animals, as in the specification. */
+  unpairedNn: '00' | '01';
+  /** Shipped but switched off (the specification's `SpecialType`). */
+  disabled?: boolean;
   category: 'Adult' | 'Paediatric' | 'Animal';
   parts: BodyPartTemplate[];
 }

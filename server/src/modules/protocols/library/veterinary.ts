@@ -8,6 +8,8 @@ type Tech = ViewTemplate['technique'];
 function smallAnimal(
   t: { thorax: Tech; abdomen: Tech; pelvis: Tech; spine: Tech; skull: Tech; limb: Tech },
   big: boolean,
+  /** The hip lateral's single-view procedure id: added after the first library, so numbered after its last id. */
+  hipLateralProcedure: string,
 ): BodyPartTemplate[] {
   const trunk = big ? '14x17' : '10x12';
   return [
@@ -50,18 +52,25 @@ function smallAnimal(
       ],
     },
     {
-      id: 'PELVIS',
+      // The specification's Dog_Hip: View_<species>_PV_LAT_01 pelvis lateral, PV_LAT_02 hip lateral,
+      // PV_VD_01 pelvis VD with the legs extended.
+      id: 'Hip',
       zh: '骨盆/髋',
       en: 'Pelvis/hips',
       region: 'PELVIS',
       views: [
-        v('PV_VDEXT', '骨盆腹背位（后肢伸展）', 'Pelvis VD extended', 'VD', t.pelvis, trunk),
-        v('PV_FROG', '骨盆蛙式位', 'Pelvis VD frog-leg', 'VD', t.pelvis, trunk),
-        v('PV_LAT', '骨盆侧位', 'Pelvis lateral', 'RL', t.pelvis, trunk),
+        v('PV_VD', '骨盆伸腿腹背位', 'Pelvis VD, legs extended', 'VD', t.pelvis, trunk, { region: 'Pelvis' }),
+        v('PV_FROG', '骨盆蛙式位', 'Pelvis VD frog-leg', 'VD', t.pelvis, trunk, { region: 'Pelvis' }),
+        v('PV_LAT', '骨盆侧位', 'Pelvis lateral', 'RL', t.pelvis, trunk, { region: 'Pelvis' }),
+        v('HP_LAT', '髋关节侧位', 'Hip joint lateral', 'RL', t.pelvis, trunk, {
+          id: 'PV_LAT_02',
+          region: 'Hip joint',
+          procedureId: hipLateralProcedure,
+        }),
       ],
       procedures: [
-        { code: 'PV_HIP', zh: '髋关节发育不良筛查', en: 'Hip dysplasia screening', views: ['PV_VDEXT', 'PV_FROG'] },
-        { code: 'PV_TRAUMA', zh: '急诊骨盆外伤', en: 'Emergency pelvis trauma', views: ['PV_VDEXT', 'PV_LAT'], emergency: true },
+        { code: 'PV_HIP', zh: '髋关节发育不良筛查', en: 'Hip dysplasia screening', views: ['PV_VD', 'PV_FROG'] },
+        { code: 'PV_TRAUMA', zh: '急诊骨盆外伤', en: 'Emergency pelvis trauma', views: ['PV_VD', 'PV_LAT'], emergency: true },
       ],
     },
     {
@@ -141,11 +150,13 @@ export const DOG: SpeciesTemplate = {
   patientType: 'Dog',
   zh: '犬',
   en: 'Dog',
-  idPrefix: 'V_DOG',
+  viewPrefix: 'View_Dog_',
+  unpairedNn: '01',
   category: 'Animal',
   parts: smallAnimal(
     { thorax: 'dogThorax', abdomen: 'dogAbdomen', pelvis: 'dogPelvis', spine: 'dogSpine', skull: 'dogSkull', limb: 'dogLimb' },
     true,
+    'V0-0150',
   ),
 };
 
@@ -153,11 +164,13 @@ export const CAT: SpeciesTemplate = {
   patientType: 'Cat',
   zh: '猫',
   en: 'Cat',
-  idPrefix: 'V_CAT',
+  viewPrefix: 'View_Cat_',
+  unpairedNn: '01',
   category: 'Animal',
   parts: smallAnimal(
     { thorax: 'catThorax', abdomen: 'catAbdomen', pelvis: 'catSkeleton', spine: 'catSkeleton', skull: 'catSkeleton', limb: 'catSkeleton' },
     false,
+    'V0-0151',
   ),
 };
 
@@ -165,7 +178,8 @@ export const RABBIT: SpeciesTemplate = {
   patientType: 'Rabbit',
   zh: '兔',
   en: 'Rabbit',
-  idPrefix: 'V_RAB',
+  viewPrefix: 'View_Rabbit_',
+  unpairedNn: '01',
   category: 'Animal',
   parts: [
     {
