@@ -48,9 +48,8 @@ const fixture = JSON.parse(fs.readFileSync(new URL('./fixtures/spec-samples.json
  * Keyed by the sample id (document:line METHOD path).
  */
 export const KNOWN_GAPS: Record<string, string> = {
-  'dr-console:361 POST /dr/api/v1/auth/study':
-    'awaiting specids lane: the registration sample pairs View_DX_T_A_SK_AP_00 with P0-0002 (spec: Skull AP + LAT)',
-  'dr-console:198 GET /dr/api/v1/auth/protocol/view/{id}': 'awaiting specids lane: the sample reply names View_DX_T_A_SK_Axial_04',
+  'dr-console:451 POST /dr/api/v1/auth/image':
+    'the sample image carries image_status ("QUEUING"), a field the document never defines; not guessed',
   'dr-console:460 POST /dr/api/v1/auth/image/copy':
     'the sample image carries image_status ("QUEUING"), a field the document never defines; not guessed',
   'dr-console:434 DELETE /dr/api/v1/auth/study':
@@ -58,8 +57,6 @@ export const KNOWN_GAPS: Record<string, string> = {
   'diagnosis:880 GET /api/v1/system/stats': 'the `reports` section waits for the reports feature (501 today)',
   'diagnosis:932 GET /api/v1/system/health':
     'services.redis: this design has no Redis (sessions and rate limits live in the process and the database); services.ai_service waits for the AI feature (501 today)',
-  'dr-console:451 POST /dr/api/v1/auth/image':
-    'awaiting specids lane: the sample pairs View_DX_T_A_SK_AP_00 with P0-0002 and names View_DX_T_A_SK_Special_05 (spec protocol ids)',
 };
 
 /** A request as replayed: the sample with real ids swapped in and blank values filled. */
@@ -218,7 +215,7 @@ async function replayOf(sample: Sample, s: Setup): Promise<Replay> {
       r.body = [s.studyToPurge];
       break;
     case 'POST /api/v1/auth/study':
-      // The document's own body, with a fresh patient id (the sample's views are kept: awaiting specids).
+      // The document's own body, with a fresh patient id (the sample's views are kept: they are the spec's).
       r.body = { ...obj, patient_id: `PET${Date.now()}` };
       break;
     case 'PUT /api/v1/auth/study/{id}':
