@@ -26,7 +26,8 @@ export class ProtocolRepository {
 
   /**
    * Installs the shipped library. Rows are inserted only where missing, so a site's edited
-   * exposures survive upgrades; a digest of the shipped data skips the work when unchanged.
+   * exposures survive upgrades (unedited shipped programmes are brought to the library's values);
+   * a digest of the shipped data skips the work when unchanged.
    */
   async seed(product: Product): Promise<void> {
     const rows = buildLibrary(product);
@@ -55,6 +56,22 @@ export class ProtocolRepository {
       await insert('procedureViews', rows.procedureViews);
       await insert('exposures', rows.exposures);
       await insert('devices', rows.devices);
+      // An upgrade: shipped programmes the site never edited (updated_at null) follow the library,
+      // so recalibrated exposures reach existing installations; edited ones are the site's.
+      if (installed) {
+        for (const e of rows.exposures) {
+          await trx
+            .updateTable('protocol_apr_exposures')
+            .set({ config_object: e.config_object })
+            .where('product', '=', e.product)
+            .where('apr_id', '=', e.apr_id)
+            .where('work_station_id', '=', e.work_station_id)
+            .where('patient_size', '=', e.patient_size)
+            .where('updated_at', 'is', null)
+            .where('config_object', '<>', e.config_object)
+            .execute();
+        }
+      }
     });
     // The digest of the installed library, so a later start with the same library skips the work.
     await this.db.deleteFrom('server_secrets').where('name', '=', `protocol_library_${product}`).execute();
