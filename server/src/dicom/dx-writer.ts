@@ -23,7 +23,16 @@ export interface DxImageInput {
   series: { instanceUid: string; number: number; description: string };
   instance: { sopInstanceUid: string; number: number; acquired: Date };
   view: { position: string; laterality: 'R' | 'L' | 'U' | 'B'; bodyPart: string; orientation: [string, string]; sidMm: number };
-  exposure: { kV: number; mA: number; ms: number; mAs: number; exposureIndex?: number; targetExposureIndex?: number };
+  exposure: {
+    kV: number;
+    mA: number;
+    ms: number;
+    mAs: number;
+    exposureIndex?: number;
+    targetExposureIndex?: number;
+    /** Body Part Thickness (0018,11A0): the part's thickness in front of the detector, mm. */
+    bodyPartThicknessMm?: number;
+  };
   detector: { pixelSpacingMm: [number, number]; type: 'SCINTILLATOR' | 'DIRECT' | 'STORAGE' | 'FILM' };
   pixels: { rows: number; columns: number; bitsStored: number; data: Uint16Array };
   /** Window for presentation objects; required there, not allowed for processing ones. */
@@ -48,6 +57,7 @@ function acquisitionDose(e: DxImageInput['exposure']) {
     Exposure: Math.round(e.mAs),
     ExposureInuAs: ds(e.mAs * 1000),
   };
+  if (e.bodyPartThicknessMm !== undefined) dose.BodyPartThickness = ds(e.bodyPartThicknessMm);
   if (e.exposureIndex !== undefined) dose.ExposureIndex = ds(e.exposureIndex);
   if (e.targetExposureIndex !== undefined) dose.TargetExposureIndex = ds(e.targetExposureIndex);
   if (e.exposureIndex !== undefined && e.targetExposureIndex !== undefined)

@@ -3,6 +3,7 @@ import { REGION_CODES } from '../../dicom/codes.js';
 import { writeDxParts } from '../../dicom/dx-writer.js';
 import type { AuthUser } from '../auth/auth-user.js';
 import { AppError } from '../../util/errors.js';
+import { thicknessForSize } from '../../imaging/exposure-model.js';
 import type { Collimation } from '../../imaging/geometry.js';
 import type { PipelineResult, Stage } from '../../imaging/pipeline/index.js';
 import type { PipelineRunner } from '../../imaging/pipeline/runner.js';
@@ -54,12 +55,27 @@ interface Inspection {
   series: { instanceUid: string; number: number; description: string };
   technique: Technique;
   sidMm: number;
+  /** The simulated patient: its part thickness (cm) and whether the grid is in; undefined leaves the panel's defaults. */
+  thicknessCm: number | undefined;
+  grid: boolean | undefined;
+  /** The view's technique family, which the simulated anatomy follows ('' for a view without one). */
+  anatomy: string;
   targetEi: number;
   collimation: Collimation;
   bodyPart: string;
   position: string;
   laterality: 'R' | 'L' | 'U' | 'B';
   orientation: [string, string];
+}
+
+/**
+ * The part thickness in front of the panel: the one measured at registration (the study's
+ * `thickness`, cm) when given, otherwise the programme's medium thickness scaled for the patient
+ * size, as the library charted the size's programme.
+ */
+function patientThickness(registered: number | undefined, programme: number | undefined, size: string): number | undefined {
+  if (registered !== undefined && registered > 0) return registered;
+  return programme === undefined ? undefined : thicknessForSize(programme, size);
 }
 
 /**
@@ -209,7 +225,8 @@ export class AcquisitionService implements DeviceControlGuard {
     const { generator, detector, protocols, studiesRepo } = this.deps;
     const view = await protocols.view(image.product, image.view_id);
     if (!view) throw new AppError('IMAGE_NOT_FOUND', [{ field: 'view_id', message: `view ${image.view_id} is not in the library` }], uid);
-    const size = parseDetails(study).patient_size || 'Medium';
+    const details = parseDetails(study);
+    const size = details.patient_size || 'Medium';
     const ws = view.work_station_id;
     const exposure =
       (await protocols.exposure(image.product, view.view_id, ws, size)) ??
@@ -240,6 +257,9 @@ export class AcquisitionService implements DeviceControlGuard {
         description: image.view_description.slice(0, 64),
       },
       sidMm: config.sidMm,
+      thicknessCm: patientThickness(details.thickness, config.thicknessCm, size),
+      grid: config.grid,
+      anatomy: view.apr_category,
       targetEi: config.targetEi,
       collimation: this.collimationOf(config.field),
       bodyPart: (series?.body_part ?? view.body_part_id).replace(/^[A-Za-z]+_/, '').toUpperCase(),
@@ -291,6 +311,9 @@ export class AcquisitionService implements DeviceControlGuard {
         mas: delivered.mas,
         sidMm: inspection.sidMm,
         bodyPart: inspection.bodyPart,
+        ...(inspection.anatomy ? { anatomy: inspection.anatomy } : {}),
+        ...(inspection.thicknessCm !== undefined ? { thicknessCm: inspection.thicknessCm } : {}),
+        ...(inspection.grid !== undefined ? { grid: inspection.grid } : {}),
         collimation: inspection.collimation,
       });
     } catch (error) {
@@ -335,6 +358,7 @@ export class AcquisitionService implements DeviceControlGuard {
           mas: technique.mas,
           focus: technique.focus,
           sid_mm: inspection.sidMm,
+          ...(inspection.thicknessCm !== undefined ? { thickness_cm: inspection.thicknessCm } : {}),
         }),
         img_proc_context: JSON.stringify({
           exposure_index: result.exposure,
@@ -380,6 +404,7 @@ export class AcquisitionService implements DeviceControlGuard {
         mAs: technique.mas,
         exposureIndex: result.exposure.ei,
         targetExposureIndex: result.exposure.targetEi,
+        ...(inspection.thicknessCm !== undefined ? { bodyPartThicknessMm: inspection.thicknessCm * 10 } : {}),
       },
       detector: { pixelSpacingMm: [detector.pixelSpacingMm, detector.pixelSpacingMm] as [number, number], type: 'SCINTILLATOR' as const },
       equipment,

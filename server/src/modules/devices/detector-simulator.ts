@@ -1,6 +1,7 @@
 import type { DetectorCalibration } from '../../imaging/calibration.js';
 import { fieldColumns, type Collimation } from '../../imaging/geometry.js';
-import { attenuationMap, phantomKindOf, type PhantomKind } from '../../imaging/phantom.js';
+import { openBeamKerma, scatterFraction, voiWater, waterMu } from '../../imaging/exposure-model.js';
+import { DEFAULT_THICKNESS_CM, pathMap, phantomKindOf, voiFraction, type PhantomKind } from '../../imaging/phantom.js';
 import { DeviceError, type DeviceParams } from './driver.js';
 import type { DetectorDriver, DetectorExposure, RawFrame } from './drivers.js';
 import { mulberry32 } from '../../util/random.js';
@@ -9,6 +10,9 @@ import { mulberry32 } from '../../util/random.js';
 export interface GroundTruth {
   collimation: Collimation;
   phantom: PhantomKind;
+  /** The part thickness simulated, cm, and its value-of-interest path in water-equivalent cm. */
+  thicknessCm: number;
+  voiWaterCm: number;
   /** Air kerma at the detector in the open (raw) beam, µGy, at the field centre. */
   rawBeamKermaUGy: number;
   /** Median air kerma behind the anatomy inside the field (no noise), µGy: the ideal value of interest. */
@@ -20,13 +24,15 @@ export interface RawImage extends RawFrame {
   truth: GroundTruth;
 }
 
-/** Tube output at 1 m, µGy per mAs at 100 kV behind the grid (kerma ∝ kV², ∝ 1/SID²). */
-const OUTPUT_UGY_PER_MAS = 20;
 /** Detected quanta per µGy per pixel (≈ 139 µm pixel, DQE ~0.6): sets the quantum noise. */
 const QUANTA_PER_UGY = 350;
 const MAX_DN = 16383;
-/** Scatter reaching the detector outside the field, as a fraction of the open beam. */
-const SCATTER_OUTSIDE = 0.004;
+/**
+ * Outside the field: off-focus radiation (a fraction of the open beam) plus a share of the
+ * scatter the patient makes under the field.
+ */
+const OFF_FOCUS = 0.0003;
+const SCATTER_OUTSIDE = 0.1;
 
 /** 64 K standard normal deviates, drawn once: a table lookup per pixel instead of Box–Muller. */
 const NORMALS = (() => {
@@ -54,8 +60,9 @@ function histogramMedian(histogram: Uint32Array, binWidth: number): number {
 }
 
 /**
- * A simulated flat-panel detector: a 14-bit image of a phantom whose signal follows kV and mAs
- * (kerma ∝ mAs·kV²/SID², attenuation falling with kV), quantum noise ∝ √dose, collimation,
+ * A simulated flat-panel detector: a 14-bit image of a phantom of the stated part thickness whose
+ * signal follows the shared exposure model (imaging/exposure-model.ts: kerma ∝ mAs·kV²/SID²,
+ * water attenuation falling with kV, scatter, grid), quantum noise ∝ √dose, collimation,
  * raw beam beside the anatomy, a heel effect along the anode–cathode (vertical) axis, a fixed
  * offset and gain pattern, and defective pixels and one dead column.
  */
@@ -64,7 +71,7 @@ export class DetectorSimulator implements DetectorDriver {
   private open = false;
   private calibrationCache: DetectorCalibration | undefined;
   private readonly anatomy = new Map<PhantomKind, Float32Array>();
-  /** exp(−μ·t) for the last kind and kV used: the same technique repeats, and exp per pixel is the costly part. */
+  /** Transmission for the last kind, kV, thickness and grid: the same technique repeats, and exp per pixel is the costly part. */
   private transmission: { key: string; map: Float32Array } | undefined;
   private sequence = 0;
 
@@ -133,20 +140,26 @@ export class DetectorSimulator implements DetectorDriver {
   private anatomyOf(kind: PhantomKind): Float32Array {
     let map = this.anatomy.get(kind);
     if (!map) {
-      map = attenuationMap(kind, this.rows, this.columns);
+      map = pathMap(kind, this.rows, this.columns);
       this.anatomy.set(kind, map);
     }
     return map;
   }
 
-  private transmissionOf(kind: PhantomKind, kv: number): Float32Array {
-    const key = `${kind}@${kv}`;
+  /**
+   * Fraction of the open beam per pixel: primary through the pixel's water-equivalent path plus
+   * the scatter of the patient (uniform under the anatomy), 1 where there is no patient.
+   */
+  private transmissionOf(kind: PhantomKind, kv: number, thicknessCm: number, grid: boolean): Float32Array {
+    const key = `${kind}@${kv}@${thicknessCm}@${grid}`;
     if (this.transmission?.key === key) return this.transmission.map;
-    const mu = this.anatomyOf(kind);
-    // Attenuation falls with beam energy; μ values are at 70 kV.
-    const scale = (70 / kv) ** 1.2;
-    const map = new Float32Array(mu.length);
-    for (let i = 0; i < mu.length; i += 1) map[i] = Math.exp(-mu[i] * scale);
+    const path = this.anatomyOf(kind);
+    // The map is in fractions of the part: scaled so its VOI has the model's (floored) water path.
+    const voi = voiWater(thicknessCm, voiFraction(kind));
+    const mu = (waterMu(kv) * voi) / voiFraction(kind);
+    const scatter = scatterFraction(kv, voi, grid);
+    const map = new Float32Array(path.length);
+    for (let i = 0; i < path.length; i += 1) map[i] = path[i] > 0 ? Math.min(1, Math.exp(-mu * path[i]) + scatter) : 1;
     this.transmission = { key, map };
     return map;
   }
@@ -159,29 +172,34 @@ export class DetectorSimulator implements DetectorDriver {
   acquire(exposure: DetectorExposure): RawImage {
     if (!this.open) throw new DeviceError('DEVICE_NOT_READY', `${this.uri} is not open`);
     const { rows, columns, calibration: cal } = this;
-    const kind = phantomKindOf(exposure.bodyPart);
-    const transmission = this.transmissionOf(kind, exposure.kv);
+    const kind = phantomKindOf(exposure.anatomy || exposure.bodyPart);
+    const thicknessCm = exposure.thicknessCm ?? DEFAULT_THICKNESS_CM[kind];
+    const grid = exposure.grid ?? thicknessCm > 10;
+    const transmission = this.transmissionOf(kind, exposure.kv, thicknessCm, grid);
     const collimation = exposure.collimation ?? this.defaultCollimation();
-    const kermaOpen = OUTPUT_UGY_PER_MAS * exposure.mas * (exposure.kv / 100) ** 2 * (1000 / exposure.sidMm) ** 2;
+    const kermaOpen = openBeamKerma({ kv: exposure.kv, mas: exposure.mas, sidCm: exposure.sidMm / 10, grid });
+    const scatterUnder = scatterFraction(exposure.kv, voiWater(thicknessCm, voiFraction(kind)), grid);
     const data = new Uint16Array(rows * columns);
     const random = mulberry32(this.seed + (this.sequence += 1) * 104729);
     let noiseIndex = Math.floor(random() * 65536);
     const noiseStride = 1 + 2 * Math.floor(random() * 1000);
     // Noise-free kerma behind the anatomy, as a fine histogram of the fraction of the open beam.
-    const BINS = 8192;
+    // Bins over 0–0.81 (transmission below 0.75 times the heel factor ≤ 1.08), fine enough for a 22 cm trunk's 0.4 %.
+    const BINS = 65536;
+    const RANGE = 0.81;
     const histogram = new Uint32Array(BINS);
     const { offset, gain, dnPerUGy } = cal;
     // Per pixel: quanta q = kerma·QUANTA_PER_UGY, noisy kerma (q + √q·n)/QUANTA_PER_UGY, DN =
     // offset + kerma·dnPerUGy·gain. The constants are folded so the loop does one sqrt.
     const quantaPerKerma = QUANTA_PER_UGY;
     const dnPerQuantum = dnPerUGy / QUANTA_PER_UGY;
-    const outsideQuanta = kermaOpen * SCATTER_OUTSIDE * quantaPerKerma;
+    const outsideQuanta = kermaOpen * (OFF_FOCUS + SCATTER_OUTSIDE * scatterUnder) * quantaPerKerma;
     const outsideNoise = Math.sqrt(outsideQuanta);
     const heelAt = (r: number) => 1.08 - 0.16 * (r / rows); // brighter on the cathode side
     // The truth's median from every 2nd row and column: as exact, and a quarter of the work.
     for (let r = 0; r < rows; r += 2) {
       const [from, to] = fieldColumns(collimation, r + 0.5, columns);
-      const rowHistogram = heelAt(r) * 1.15 * (BINS / 1.5);
+      const rowHistogram = heelAt(r) * (BINS / RANGE);
       for (let i = r * columns + from, end = r * columns + to; i <= end; i += 2) {
         const t = transmission[i];
         if (t < 0.75) histogram[Math.min(BINS - 1, Math.floor(t * rowHistogram))] += 1;
@@ -194,8 +212,7 @@ export class DetectorSimulator implements DetectorDriver {
         noiseIndex = (noiseIndex + noiseStride) & 0xffff;
         let noisy: number;
         if (c >= from && c <= to) {
-          const t = transmission[i];
-          const quanta = t < 1 ? rowQuanta * t * 1.15 : rowQuanta; // scatter under the anatomy
+          const quanta = rowQuanta * transmission[i];
           noisy = quanta + Math.sqrt(quanta) * NORMALS[noiseIndex];
         } else {
           noisy = outsideQuanta + outsideNoise * NORMALS[noiseIndex];
@@ -214,8 +231,10 @@ export class DetectorSimulator implements DetectorDriver {
       truth: {
         collimation,
         phantom: kind,
+        thicknessCm,
+        voiWaterCm: voiWater(thicknessCm, voiFraction(kind)),
         rawBeamKermaUGy: kermaOpen,
-        anatomyKermaUGy: histogramMedian(histogram, 1.5 / BINS) * kermaOpen,
+        anatomyKermaUGy: histogramMedian(histogram, RANGE / BINS) * kermaOpen,
       },
     };
   }

@@ -35,6 +35,12 @@ export interface DetectorExposure {
   mas: number;
   sidMm: number;
   bodyPart: string;
+  /** What the simulated patient looks like: the view's technique family (CHESTPA, HAND …); the body part when absent. */
+  anatomy?: string;
+  /** The simulated patient's part thickness, cm (a hardware panel ignores it); the part's typical adult thickness when absent. */
+  thicknessCm?: number;
+  /** Whether the exposure is through the grid; by default when the part is thicker than 10 cm. */
+  grid?: boolean;
   /** In pixels of the full detector; the driver's default field when absent. */
   collimation?: Collimation;
 }

@@ -28,7 +28,9 @@ export class ProtocolRepository {
    * Installs the shipped library. Rows are inserted only where missing, so a site's edited
    * exposures (and its device rows) survive upgrades; what a site cannot edit through the API —
    * names, body part, pictogram, view document, procedure membership of pre-installed rows — is
-   * brought to the shipped library's. A digest of the shipped data skips the work when unchanged.
+   * brought to the shipped library's, and so are shipped programmes the site never edited (a
+   * recalibrated chart must reach existing installations). A digest of the shipped data skips the
+   * work when unchanged.
    */
   async seed(product: Product): Promise<void> {
     const rows = buildLibrary(product);
@@ -59,6 +61,23 @@ export class ProtocolRepository {
       await insert('exposures', rows.exposures);
       await insert('devices', rows.devices);
       if (earlier) await refreshShipped(trx, product, rows);
+      // An upgrade: shipped programmes the site never edited (updated_at null) follow the library,
+      // so recalibrated exposures reach existing installations; edited ones are the site's. Keyed on
+      // rows being there, not on the digest table: a library from before that table is an upgrade too.
+      if (earlier) {
+        for (const e of rows.exposures) {
+          await trx
+            .updateTable('protocol_apr_exposures')
+            .set({ config_object: e.config_object })
+            .where('product', '=', e.product)
+            .where('apr_id', '=', e.apr_id)
+            .where('work_station_id', '=', e.work_station_id)
+            .where('patient_size', '=', e.patient_size)
+            .where('updated_at', 'is', null)
+            .where('config_object', '<>', e.config_object)
+            .execute();
+        }
+      }
       await insert('procedureViews', rows.procedureViews);
     });
     // The digest of the installed library, so a later start with the same library skips the work.

@@ -18,13 +18,17 @@ interface ExposureDocument {
   Common?: { kV?: number; mA?: number; ms?: number; Focus?: number };
 }
 interface DeviceDocument {
-  Common?: { SID?: number };
+  Common?: { SID?: number; Thickness?: number; GridType?: number };
 }
 
 export interface ViewExposureConfig {
   /** The programme the generator is set to; the library's defaults where the APR has none. */
   programme: { kv: number; ma: number; ms: number; focus: 0 | 1 };
   sidMm: number;
+  /** The part thickness the programme was charted for (a medium patient), cm; undefined when the APR has none. */
+  thicknessCm?: number;
+  /** Whether the work station exposes through the grid (GridType other than 0); undefined when the APR does not say. */
+  grid?: boolean;
   /** The exposure index the view's images should reach (IEC 62494-1 target EI). */
   targetEi: number;
   /** The light field the view asks for: its shape and, when the APR states it, its size in cm. */
@@ -50,6 +54,8 @@ export function parseViewExposureConfig(documents: { view: string; exposure?: st
   return {
     programme: { kv: p.kV ?? 70, ma: p.mA ?? 200, ms: p.ms ?? 50, focus: p.Focus === 0 ? 0 : 1 },
     sidMm: (device.Common?.SID ?? 100) * 10,
+    ...(device.Common?.Thickness && device.Common.Thickness > 0 ? { thicknessCm: device.Common.Thickness } : {}),
+    ...(device.Common?.GridType !== undefined ? { grid: device.Common.GridType !== 0 } : {}),
     targetEi: view.DX?.TargetEXI ?? 300,
     field: {
       shape: view.DX?.CollimatorShape === 'CIRCULAR' ? 'circle' : 'rect',

@@ -9,7 +9,7 @@ import type {
   ProtocolViewsTable,
 } from '../../../db/schema.js';
 import { HUMAN_ADULT, HUMAN_PAEDIATRIC, SPECIAL_TYPE } from './human.js';
-import { ALL_TECHNIQUES, PATIENT_SIZES, exposureFor, type Technique, type TechniqueKey } from './techniques.js';
+import { ALL_TECHNIQUES, PATIENT_SIZES, anatomyOf, exposureFor, type Technique, type TechniqueKey } from './techniques.js';
 import type { FieldSize, SpeciesTemplate, ViewTemplate } from './types.js';
 import { VET_SPECIES } from './veterinary.js';
 
@@ -132,11 +132,15 @@ const EXTREMITY_CATEGORIES: Partial<Record<TechniqueKey, string>> = {
 };
 const aprCategory = (technique: TechniqueKey): string => EXTREMITY_CATEGORIES[technique] ?? technique.toUpperCase();
 
-/** Paediatric views start from the adult technique scaled as the Paediatric size rule says. */
+/**
+ * Paediatric views start from the adult technique at a child's thickness (40 %) and 10 kV less,
+ * without the grid below 10 cm (its dose penalty buys nothing with so little scatter).
+ */
 function baseTechnique(species: SpeciesTemplate, view: ViewTemplate): Technique {
   const t = ALL_TECHNIQUES[view.technique];
   if (species.category !== 'Paediatric') return t;
-  return { ...t, kV: t.kV - 10, mAs: t.mAs * 0.4, thickness: Math.max(1, Math.round(t.thickness * 0.4)) };
+  const thickness = Math.max(1, Math.round(t.thickness * 0.4));
+  return { ...t, kV: t.kV - 10, thickness, grid: t.grid && thickness > 10 };
 }
 
 /** SID at a work station: the charted SID at the view's own station, table 100 cm / wall 150 cm otherwise. */
@@ -233,7 +237,7 @@ export function buildLibrary(product: Product): LibraryRows {
               }),
             });
             for (const size of PATIENT_SIZES) {
-              const e = exposureFor(technique, size, sid);
+              const e = exposureFor(technique, anatomyOf(view.technique), size, sid);
               rows.exposures.push({
                 product,
                 apr_id: viewId,
