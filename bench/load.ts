@@ -15,7 +15,10 @@
  *   node --import tsx bench/load.ts [--runs 3] [--clients 100] [--duration 40] [--studies 2000]
  *                                   [--sessions 10] [--dialects sqlite,postgres] [--pool N (DATABASE_POOL_MAX)]
  *
- * Target: PostgreSQL ≥ 0.7× SQLite's requests per second, 0 errors on both.
+ * Target: PostgreSQL ≥ 0.7× SQLite's requests per second, 0 errors on both. Per-kind p50/p95 are
+ * printed too: on PostgreSQL registrations queue behind each other (the study_counts row and the
+ * audit chain lock are held until COMMIT while each statement waits for the busy event loop),
+ * and the clients waiting there are what the throughput lacks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -33,7 +36,7 @@ const args = new Map(
     .map((a, i, all) => [a, all[i + 1]] as const)
     .filter(([a]) => a.startsWith('--')),
 );
-const RUNS = Number(args.get('--runs') ?? 1);
+const RUNS = Number(args.get('--runs') ?? 3);
 const CLIENTS = Number(args.get('--clients') ?? 100);
 const DURATION_S = Number(args.get('--duration') ?? 40);
 const STUDIES = Number(args.get('--studies') ?? 2000);
