@@ -11,6 +11,8 @@ export interface Config {
   databaseUrl: string | undefined;
   /** PostgreSQL schema to use (tests isolate themselves with one schema each). */
   databaseSchema: string | undefined;
+  /** Connections to PostgreSQL per process (DATABASE_POOL_MAX). */
+  databasePoolMax: number;
   mqttUrl: string | undefined;
   /** The embedded broker's optional plain MQTT listener (MQTT_TCP_PORT); WebSocket is always on /mqtt. */
   mqttTcpPort: number | undefined;
@@ -50,6 +52,9 @@ export interface Config {
   /** Folders "save as" may write into (ROENTGEN_EXPORT_ROOTS, path-delimiter separated; default <data dir>/exports). */
   exportRoots: string[];
 }
+
+/** Measured with bench/load.ts (PostgreSQL on the same two cores as the server). */
+export const DEFAULT_POOL_MAX = 10;
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -142,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     databaseUrl,
     databaseSchema: schema,
+    databasePoolMax: intFromEnv(env, 'DATABASE_POOL_MAX', DEFAULT_POOL_MAX, 1, 1000),
     mqttUrl: optional(env, 'MQTT_URL'),
     detector: { rows: intFromEnv(env, 'DETECTOR_ROWS', 3072, 64, 8192), columns: intFromEnv(env, 'DETECTOR_COLUMNS', 3072, 64, 8192) },
     mqttTcpPort: optional(env, 'MQTT_TCP_PORT') === undefined ? undefined : intFromEnv(env, 'MQTT_TCP_PORT', 1883, 1, 65535),

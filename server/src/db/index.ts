@@ -15,9 +15,9 @@ import {
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { ilikeFor } from './sql.js';
-import { recordingDialect, type WriteRecorder } from './write-guard.js';
+import { recordingDialect, type CommittedWriteListener, type WriteRecorder } from './write-guard.js';
 
-export type { RunInTransaction, WriteChange, WriteRecorder } from './write-guard.js';
+export type { CommittedWriteListener, RunInTransaction, WriteChange, WriteRecorder } from './write-guard.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -34,6 +34,11 @@ export interface Db {
    * write it wants recorded commits only together with its record.
    */
   recordWrites(recorder: WriteRecorder): void;
+  /**
+   * Calls `listener` with the tables a write changed, once it is committed (before the writer's
+   * own code goes on): in-process caches drop rows this process changed at once.
+   */
+  onCommittedWrite(listener: CommittedWriteListener): void;
   /** Human description for health/software_info, e.g. "SQLite 3.53.2". */
   describe(): Promise<string>;
   close(): Promise<void>;
@@ -57,6 +62,17 @@ async function ensureSchema(url: string, schema: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** Fans a committed write out to every listener registered on the handle. */
+function committedWrites(): { listeners: CommittedWriteListener[]; tell: CommittedWriteListener } {
+  const listeners: CommittedWriteListener[] = [];
+  return {
+    listeners,
+    tell: (tables) => {
+      for (const listener of listeners) listener(tables);
+    },
+  };
 }
 
 /** Prepared statements kept per SQL text; more distinct texts than this and the cache starts over. */
@@ -101,6 +117,8 @@ export interface DatabaseSettings {
   databaseUrl: string | undefined;
   /** PostgreSQL schema to create and use, when not the default. */
   databaseSchema: string | undefined;
+  /** PostgreSQL connections in the pool (default 10). */
+  databasePoolMax?: number;
   dataDir: string;
 }
 
@@ -110,15 +128,19 @@ export async function openDatabase(config: DatabaseSettings): Promise<Db> {
     if (schema) await ensureSchema(config.databaseUrl, schema);
     const pool = new pg.Pool({
       connectionString: config.databaseUrl,
-      max: 10,
+      max: config.databasePoolMax ?? 10,
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     });
     let recorder: WriteRecorder | undefined;
-    const kysely = new Kysely<Database>({ dialect: recordingDialect(new PostgresDialect({ pool }), () => recorder) });
+    const writes = committedWrites();
+    const kysely = new Kysely<Database>({ dialect: recordingDialect(new PostgresDialect({ pool }), () => recorder, writes.tell) });
     return {
       kysely,
       recordWrites: (r) => {
         recorder = r;
+      },
+      onCommittedWrite: (listener) => {
+        writes.listeners.push(listener);
       },
       dialect: 'postgres',
       schema,
@@ -144,13 +166,17 @@ export async function openDatabase(config: DatabaseSettings): Promise<Db> {
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
   let recorder: WriteRecorder | undefined;
+  const writes = committedWrites();
   const kysely = new Kysely<Database>({
-    dialect: recordingDialect(new SqliteDialect({ database: withStatementCache(database) }), () => recorder),
+    dialect: recordingDialect(new SqliteDialect({ database: withStatementCache(database) }), () => recorder, writes.tell),
   });
   return {
     kysely,
     recordWrites: (r) => {
       recorder = r;
+    },
+    onCommittedWrite: (listener) => {
+      writes.listeners.push(listener);
     },
     dialect: 'sqlite',
     schema: undefined,

@@ -20,6 +20,13 @@ export interface WriteRecorder {
   beforeCommit(run: RunInTransaction, changes: WriteChange[]): Promise<void>;
 }
 
+/**
+ * Told after data changed in this process: a transaction that wrote committed, or a lone write
+ * statement finished. Lets in-process caches of rows drop what they hold before the writer's
+ * caller (and so the next request) goes on.
+ */
+export type CommittedWriteListener = (tables: ReadonlySet<string>) => void;
+
 /** Tables whose writes are bookkeeping of the recorder itself, never recorded. */
 const UNRECORDED_TABLES = new Set(['audit_logs', 'audit_chain_head']);
 
@@ -78,7 +85,12 @@ class RecordingDriver implements Driver {
   constructor(
     private readonly inner: Driver,
     private readonly recorder: () => WriteRecorder | undefined,
+    private readonly committed: CommittedWriteListener,
   ) {}
+
+  private tell(changes: readonly WriteChange[]): void {
+    if (changes.length > 0) this.committed(new Set(changes.map((c) => c.table)));
+  }
 
   init(): Promise<void> {
     return this.inner.init();
@@ -122,13 +134,18 @@ class RecordingDriver implements Driver {
       return result;
     }
     const recorder = this.recorder();
-    if (!recorder?.wants()) return connection.executeQuery<R>(query);
+    if (!recorder?.wants()) {
+      const result = await connection.executeQuery<R>(query);
+      this.tell([change]);
+      return result;
+    }
     // A lone write during a request: it and its record commit together.
     await this.inner.beginTransaction(connection, {});
     try {
       const result = await connection.executeQuery<R>(query);
       await recorder.beforeCommit((q) => connection.executeQuery(q), [{ ...change, rows: countOf(result) }]);
       await this.inner.commitTransaction(connection);
+      this.tell([change]);
       return result;
     } catch (error) {
       await this.inner.rollbackTransaction(connection).catch(() => undefined);
@@ -153,6 +170,7 @@ class RecordingDriver implements Driver {
     state.inTransaction = false;
     state.changes = [];
     await this.inner.commitTransaction(connection);
+    this.tell(changes);
   }
 
   async rollbackTransaction(wrapped: DatabaseConnection): Promise<void> {
@@ -172,15 +190,19 @@ class RecordingDriver implements Driver {
   }
 }
 
-/** The dialect with its driver wrapped by `RecordingDriver`; savepoints pass through. */
-export function recordingDialect(dialect: Dialect, recorder: () => WriteRecorder | undefined): Dialect {
+/** The dialect with its driver wrapped by `RecordingDriver` (writes recorded, commits told); savepoints pass through. */
+export function recordingDialect(
+  dialect: Dialect,
+  recorder: () => WriteRecorder | undefined,
+  committed: CommittedWriteListener = () => undefined,
+): Dialect {
   return {
     createAdapter: () => dialect.createAdapter(),
     createIntrospector: (db) => dialect.createIntrospector(db),
     createQueryCompiler: () => dialect.createQueryCompiler(),
     createDriver: () => {
       const inner = dialect.createDriver();
-      const driver = new RecordingDriver(inner, recorder);
+      const driver = new RecordingDriver(inner, recorder, committed);
       const unwrap = (c: DatabaseConnection) => (c as { inner?: DatabaseConnection }).inner ?? c;
       const withSavepoints = driver as Driver;
       if (inner.savepoint) withSavepoints.savepoint = (c, name, compile) => inner.savepoint!(unwrap(c), name, compile);

@@ -34,6 +34,8 @@ const MAX_TRACKED = 20_000;
  */
 export class ReadAuditor {
   private readonly windows = new Map<string, number>();
+  /** The same windows by the route's raw parameter, so a repeated read skips the subject lookup. */
+  private readonly asked = new Map<string, number>();
 
   constructor(
     private readonly audit: AuditRepository,
@@ -61,6 +63,27 @@ export class ReadAuditor {
     return { key: row?.study_id ?? `${subject}:${value}`, row };
   }
 
+  private parameter(request: FastifyRequest, declared: ReadDeclaration): string {
+    if (declared.subject === 'list') return '*';
+    const raw = ((request.params ?? {}) as Record<string, unknown>)[declared.param ?? DEFAULT_PARAM[declared.subject]];
+    return typeof raw === 'string' ? raw : '';
+  }
+
+  /** Whether this (who, action, outcome, parameter) already led to a window that is still open. */
+  private recentlyAsked(asked: string): boolean {
+    const until = this.asked.get(asked);
+    return until !== undefined && until > Date.now();
+  }
+
+  private rememberAsked(asked: string, until: number): void {
+    if (this.asked.size >= MAX_TRACKED) {
+      const now = Date.now();
+      for (const [k, end] of this.asked) if (end <= now) this.asked.delete(k);
+      if (this.asked.size >= MAX_TRACKED) this.asked.clear();
+    }
+    this.asked.set(asked, until);
+  }
+
   /** Whether this (who, what) already has a row in the current window; marks it when not. */
   private seenInWindow(key: string): boolean {
     const now = Date.now();
@@ -86,9 +109,16 @@ export class ReadAuditor {
     const outcome = status < 400 ? 'success' : 'failure';
     const user = request.authUser;
     const who = user ? (user.isGuest ? `session:${user.sessionId}` : `user:${user.id}`) : `ip:${context.ip}`;
+    // A study already recorded in this window under the same parameter needs no lookup either
+    // (a viewer's thumbnails and previews of one study each repeat it).
+    const asked = `${who}|${declared.read}|${outcome}|${declared.subject}=${this.parameter(request, declared)}`;
+    if (this.recentlyAsked(asked)) return;
     const { key, row } = await this.subjectOf(request, declared.subject, declared.param);
     // Checked and marked after the lookup, with no await in between: concurrent reads of one study write one row.
-    if (this.seenInWindow(`${who}|${declared.read}|${outcome}|${key}`)) return;
+    const windowKey = `${who}|${declared.read}|${outcome}|${key}`;
+    const seen = this.seenInWindow(windowKey);
+    this.rememberAsked(asked, this.windows.get(windowKey) ?? 0);
+    if (seen) return;
     const query = declared.subject === 'list' ? (request.query as Record<string, unknown> | undefined) : undefined;
     await this.audit.append({
       created_at: nowIso(),

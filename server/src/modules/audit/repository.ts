@@ -4,6 +4,7 @@ import type { Db, RunInTransaction } from '../../db/index.js';
 import { likePattern } from '../../db/sql.js';
 import { actionMatch } from './action-names.js';
 import { GENESIS, rowHash, type AuditRecord } from '../../db/audit-chain.js';
+import { outsideRequest } from '../../util/request-context.js';
 
 export type AuditRow = Selectable<AuditLogsTable>;
 export type { AuditRecord };
@@ -29,34 +30,89 @@ export interface AuditFilter {
 export type ChainVerdict = { ok: true; rows: number } | { ok: false; rows: number; brokenId: number; reason: string };
 
 const VERIFY_BATCH = 1000;
+/** Rows committed together at most (a transaction stays short). */
+const GROUP_COMMIT_MAX = 64;
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error('audit append failed', { cause: error });
+}
 
 export class AuditRepository {
   constructor(private readonly sql: Db) {}
 
+  /** Rows waiting for the next group commit, each with its caller's promise. */
+  private readonly waiting: { row: AuditRecord; resolve: () => void; reject: (error: Error) => void }[] = [];
+  private flushing = false;
+
   /**
    * Appends one row to the chain. With `run` it goes into the caller's open transaction (the
-   * change it records commits with it or not at all); otherwise in a transaction of its own.
-   * On PostgreSQL appends are serialized by a transaction-scoped advisory lock, so two
-   * transactions never link to the same previous row; SQLite has one writer.
+   * change it records commits with it or not at all). Otherwise it is committed in a transaction
+   * of its own, shared with the rows other callers appended meanwhile (group commit: on
+   * PostgreSQL every chain append holds one lock through its commit's WAL flush, so under load
+   * one flush for many rows is what keeps writes from queuing behind each other); it resolves
+   * once its row is committed. On PostgreSQL appends are serialized by a transaction-scoped
+   * advisory lock, so two transactions never link to the same previous row; SQLite has one writer.
    */
   async append(row: AuditRecord, run?: RunInTransaction): Promise<void> {
-    if (run) return this.appendWith(run, row);
-    await this.sql.kysely.transaction().execute((trx) => this.appendWith((q) => trx.executeQuery(q), row));
+    if (run) return this.appendWith(run, [row]);
+    await new Promise<void>((resolve, reject) => {
+      this.waiting.push({ row, resolve, reject });
+      // Outside the caller's request: the loop serves later callers too.
+      if (!this.flushing) void outsideRequest(() => this.flush());
+    });
   }
 
-  private async appendWith(run: RunInTransaction, row: AuditRecord): Promise<void> {
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.waiting.length > 0) {
+        const batch = this.waiting.splice(0, GROUP_COMMIT_MAX);
+        try {
+          await this.commitRows(batch.map((b) => b.row));
+          for (const b of batch) b.resolve();
+        } catch (error) {
+          if (batch.length === 1) {
+            batch[0]?.reject(asError(error));
+            continue;
+          }
+          // One row the database refuses must not take the others with it: each alone, in order.
+          for (const b of batch) {
+            try {
+              await this.commitRows([b.row]);
+              b.resolve();
+            } catch (single) {
+              b.reject(asError(single));
+            }
+          }
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commitRows(rows: AuditRecord[]): Promise<void> {
+    await this.sql.kysely.transaction().execute((trx) => this.appendWith((q) => trx.executeQuery(q), rows));
+  }
+
+  private async appendWith(run: RunInTransaction, rows: AuditRecord[]): Promise<void> {
     const kysely = this.sql.kysely;
     if (this.sql.dialect === 'postgres') {
       await run(sql`select pg_advisory_xact_lock(hashtext('roentgen.audit_logs.' || current_schema()))`.compile(kysely));
     }
     const last = await run(kysely.selectFrom('audit_logs').select('hash').orderBy('id', 'desc').limit(1).compile());
-    const prevHash = (last.rows[0] as { hash: string | null } | undefined)?.hash ?? GENESIS;
-    await run(
-      kysely
-        .insertInto('audit_logs')
-        .values({ ...row, prev_hash: prevHash, hash: rowHash(prevHash, row) })
-        .compile(),
-    );
+    let prevHash = (last.rows[0] as { hash: string | null } | undefined)?.hash ?? GENESIS;
+    // One statement per row, in chain order: the ids then follow the chain.
+    for (const row of rows) {
+      const hash = rowHash(prevHash, row);
+      await run(
+        kysely
+          .insertInto('audit_logs')
+          .values({ ...row, prev_hash: prevHash, hash })
+          .compile(),
+      );
+      prevHash = hash;
+    }
   }
 
   /** Walks the chain in id order and names the first row whose link or hash does not hold. */

@@ -6,7 +6,8 @@ import type { ConfigService } from '../system/config-service.js';
 import type { UserRow, UsersRepository } from '../users/repository.js';
 import { assertStrongPassword, decoyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 import { addressAllowed } from './addresses.js';
-import type { SessionRow, SessionsRepository } from './repository.js';
+import type { SessionCredentials, SessionRow, SessionsRepository } from './repository.js';
+import { CredentialCache } from './credential-cache.js';
 import type { TokenClaims, TokenService } from './tokens.js';
 import type { LoginThrottle } from './login-backoff.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,7 +37,12 @@ export class AuthService {
     private readonly tokens: TokenService,
     private readonly throttle: LoginThrottle,
     private readonly configs: ConfigService,
-  ) {}
+    private readonly credentials = new CredentialCache(),
+  ) {
+    // Every revocation (logout, replayed refresh, password change or reset, account disabled or
+    // deleted, roles changed) is a write to these tables: once it commits here, no cached answer survives it.
+    sessions.onCredentialsWritten(() => credentials.invalidate());
+  }
 
   private readonly endedListeners: SessionsEndedListener[] = [];
   /** Guest tokens handed out per client address in the last minute (each is a session with its own shares). */
@@ -177,24 +183,45 @@ export class AuthService {
     if (ids.length > 0) for (const listener of this.endedListeners) listener(ids);
   }
 
-  /** Resolves a bearer token to the user and permissions it carries right now. */
+  /**
+   * Resolves a bearer token to the user and permissions it carries right now: one query, or none
+   * while this process's cache holds the session (cleared by every local revocation, at most
+   * `CREDENTIAL_CACHE_MS` old for revocations made by another process).
+   */
   async authenticate(token: string): Promise<AuthOutcome> {
     const claims = await this.tokens.verify(token, 'access');
     if (typeof claims === 'string') return claims;
-    const [session, user] = await Promise.all([this.sessions.get(claims.sid), this.users.findLiveById(claims.id)]);
-    if (!this.live(session) || session.user_id !== claims.id || !user || user.token_version !== claims.ver) return 'TOKEN_REVOKED';
-    if (!user.is_active) return 'ACCOUNT_DISABLED';
-    const { roles, permissions } = await this.users.accessOf(user.id);
+    const found = await this.credentials.get(CredentialCache.key(claims.sid, claims.id, claims.ver), () =>
+      this.sessions.credentials(claims.sid, claims.id),
+    );
+    if (!this.valid(found, claims)) return 'TOKEN_REVOKED';
+    if (!found.user.isActive) return 'ACCOUNT_DISABLED';
     return {
-      id: user.id,
-      username: user.username,
-      roles,
-      permissions: new Set(permissions),
+      id: found.user.id,
+      username: found.user.username,
+      roles: found.roles,
+      permissions: new Set(found.permissions),
       jti: claims.jti,
-      sessionId: session.id,
+      sessionId: found.sessionId,
       tokenExpiresAt: claims.exp,
-      isGuest: user.username === GUEST_USERNAME,
+      isGuest: found.user.username === GUEST_USERNAME,
     };
+  }
+
+  /** The session is live, belongs to the token's user, and the account's token version is the token's. */
+  private valid(
+    found: SessionCredentials | undefined,
+    claims: TokenClaims,
+  ): found is SessionCredentials & { user: NonNullable<SessionCredentials['user']> } {
+    return (
+      found !== undefined &&
+      found.revokedAt === null &&
+      Date.parse(found.expiresAt) > Date.now() &&
+      found.sessionUserId === claims.id &&
+      found.user !== undefined &&
+      found.user.id === claims.id &&
+      found.user.tokenVersion === claims.ver
+    );
   }
 
   /**

@@ -31,6 +31,8 @@ const CACHE_MS = 2000;
 export class ConfigService {
   private readonly definitions: Map<string, ConfigDefinition>;
   private cache: { at: number; values: Map<string, string> } | undefined;
+  private loading: Promise<Map<string, string>> | undefined;
+  private generation = 0;
   private readonly validators = new Map<string, ConfigValidator>();
   private readonly changeListeners = new Map<string, ConfigChangeListener[]>();
 
@@ -91,16 +93,32 @@ export class ConfigService {
     await this.validators.get(key)?.(value);
     const updatedAt = nowIso();
     await this.repo.setValue(key, value, updatedAt, actor.id);
+    this.generation += 1;
     this.cache = undefined;
+    this.loading = undefined;
     for (const listener of this.changeListeners.get(key) ?? []) await listener(key, value, row.config_value);
     return { ...row, config_value: value, updated_at: updatedAt, updated_by: actor.id };
   }
 
   private async values(): Promise<Map<string, string>> {
     if (this.cache && Date.now() - this.cache.at < CACHE_MS) return this.cache.values;
-    const values = await this.repo.allValues();
-    this.cache = { at: Date.now(), values };
-    return values;
+    // Every request reads a key (the rate limit): when the copy expires under load, one query refreshes it for all.
+    if (this.loading) return this.loading;
+    const generation = this.generation;
+    const loading = this.repo.allValues().then(
+      (values) => {
+        if (this.loading === loading) this.loading = undefined;
+        // A value changed here while this read ran: the next caller reads again.
+        if (generation === this.generation) this.cache = { at: Date.now(), values };
+        return values;
+      },
+      (error: unknown) => {
+        if (this.loading === loading) this.loading = undefined;
+        throw error;
+      },
+    );
+    this.loading = loading;
+    return loading;
   }
 
   async getString(key: string): Promise<string> {
