@@ -51,9 +51,9 @@ for (const dialect of DIALECTS) {
         await write(unedited, old, null);
         await write(edited, site, new Date().toISOString());
         await db.kysely
-          .updateTable('server_secrets')
-          .set({ value: 'an earlier library' })
-          .where('name', '=', 'protocol_library_DROS')
+          .updateTable('protocol_library_installs')
+          .set({ digest: 'an earlier library' })
+          .where('product', '=', 'DROS')
           .execute();
 
         const second = await createServer(config);
