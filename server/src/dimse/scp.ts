@@ -288,6 +288,16 @@ export class DimseServer {
       }
       const { command, contextId } = message;
       const reply = (c: Command) => link.sendMessage(contextId, c, undefined, rq.maxPduLength);
+      const storeReply = (sopClassUid: string, sopInstanceUid: string, status: number, errorComment: string | undefined) =>
+        reply({
+          commandField: COMMAND.C_STORE_RSP,
+          affectedSopClassUid: sopClassUid,
+          affectedSopInstanceUid: sopInstanceUid,
+          messageIdBeingRespondedTo: command.messageId,
+          dataSetType: NO_DATASET,
+          status,
+          errorComment,
+        });
       const transferSyntax = syntaxOf.get(contextId);
       if (command.commandField === COMMAND.C_ECHO_RQ) {
         await reply({
@@ -302,15 +312,7 @@ export class DimseServer {
         const sopInstanceUid = command.affectedSopInstanceUid ?? '';
         const sopClassUid = command.affectedSopClassUid ?? abstractOf.get(contextId) ?? '';
         await this.refused({ kind: 'store-too-large', peer, sopClassUid, sopInstanceUid, status, limit: link.maxDatasetBytes });
-        await reply({
-          commandField: COMMAND.C_STORE_RSP,
-          affectedSopClassUid: sopClassUid,
-          affectedSopInstanceUid: sopInstanceUid,
-          messageIdBeingRespondedTo: command.messageId,
-          dataSetType: NO_DATASET,
-          status,
-          errorComment: `object larger than ${link.maxDatasetBytes} bytes`,
-        });
+        await storeReply(sopClassUid, sopInstanceUid, status, `object larger than ${link.maxDatasetBytes} bytes`);
       } else if (command.commandField === COMMAND.C_STORE_RQ && transferSyntax && message.dataset) {
         const sopClassUid = command.affectedSopClassUid ?? abstractOf.get(contextId) ?? '';
         const sopInstanceUid = command.affectedSopInstanceUid ?? '';
@@ -341,15 +343,7 @@ export class DimseServer {
             outcome,
           );
         }
-        await reply({
-          commandField: COMMAND.C_STORE_RSP,
-          affectedSopClassUid: sopClassUid,
-          affectedSopInstanceUid: sopInstanceUid,
-          messageIdBeingRespondedTo: command.messageId,
-          dataSetType: NO_DATASET,
-          status: outcome.status,
-          errorComment: outcome.comment,
-        });
+        await storeReply(sopClassUid, sopInstanceUid, outcome.status, outcome.comment);
       } else {
         void Promise.resolve(message.sink?.discard()).catch(() => undefined);
         // A service we do not offer on this context (PS3.7 C.4: 0x0211 unrecognized operation).

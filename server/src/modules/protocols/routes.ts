@@ -13,6 +13,8 @@ const Filter = {
   body_part: Type.Optional(Type.String({ maxLength: 64 })),
   ...Enabled,
 };
+/** A view or its programme, optionally within one procedure. */
+const ViewQuery = Type.Object({ ...Filter, procedure_id: Type.Optional(Type.String({ maxLength: 64 })) });
 const Paging = {
   page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
@@ -134,7 +136,7 @@ export function protocolRoutes(app: App, protocols: ProtocolService): void {
         security: BEARER,
         summary: 'One view',
         params: Id,
-        querystring: Type.Object({ ...Filter, procedure_id: Type.Optional(Type.String({ maxLength: 64 })) }),
+        querystring: ViewQuery,
       },
       config: read,
     },
@@ -149,7 +151,7 @@ export function protocolRoutes(app: App, protocols: ProtocolService): void {
         security: BEARER,
         summary: 'Exposure programme of a view',
         params: Id,
-        querystring: Type.Object({ ...Filter, procedure_id: Type.Optional(Type.String({ maxLength: 64 })) }),
+        querystring: ViewQuery,
       },
       config: read,
     },
@@ -164,7 +166,7 @@ export function protocolRoutes(app: App, protocols: ProtocolService): void {
         security: BEARER,
         summary: 'Exposure programme',
         params: Id,
-        querystring: Type.Object({ ...Filter, procedure_id: Type.Optional(Type.String({ maxLength: 64 })) }),
+        querystring: ViewQuery,
       },
       config: read,
     },
