@@ -242,17 +242,17 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(refusalShape(unknown.res), refusalShape(wrong.res));
       assert.equal(wrong.res.body.error.type, 'AuthenticationError');
       assert.equal(wrong.res.headers.get('retry-after'), null);
-      // Every path runs one argon2 check, so none answers in a fraction of another's time
-      // (medians of interleaved samples; the bound is loose because the machine is shared).
+      // Every path runs one argon2 check, so none answers in a fraction of another's time.
+      // Compared on the fastest of interleaved samples: other work on a shared machine only
+      // ever adds time, so the minimum is the path's own cost (medians flaked in CI at 0.39×).
       const samples: Record<'backedOff' | 'unknown' | 'wrong', number[]> = { backedOff: [], unknown: [], wrong: [] };
-      for (let i = 0; i < 5; i += 1) {
+      for (let i = 0; i < 7; i += 1) {
         samples.backedOff.push((await timed(() => loginFrom(source, ctx.t.url, victim.username, USER_PASSWORD))).ms);
         samples.unknown.push((await timed(() => loginFrom(source, ctx.t.url, 'nobody_at_all', USER_PASSWORD))).ms);
         samples.wrong.push((await timed(() => loginFrom(source, ctx.t.url, bystander.username, 'Wrong-Password-123'))).ms);
       }
-      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-      const medians = Object.values(samples).map(median);
-      assert.ok(Math.min(...medians) >= 0.4 * Math.max(...medians), `similar timing: ${JSON.stringify(samples)}`);
+      const fastest = Object.values(samples).map((xs) => Math.min(...xs));
+      assert.ok(Math.min(...fastest) >= 0.4 * Math.max(...fastest), `similar timing: ${JSON.stringify(samples)}`);
 
       const drBackedOff = await postFrom(source, ctx.t.url, '/dr/api/v1/pub/login', { username: victim.username, password: USER_PASSWORD });
       const drUnknown = await postFrom(source, ctx.t.url, '/dr/api/v1/pub/login', { username: 'nobody_at_all', password: 'x' });
