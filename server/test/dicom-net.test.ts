@@ -216,7 +216,9 @@ for (const dialect of DIALECTS) {
       const res = await dr('POST', 'scp/store', { sop_instance_uid: uid, pacs_name: pacs });
       assert.equal(res.body.data.ok, false);
       assert.match(res.body.data.output, /refused.*will retry/);
-      assert.equal((await tasks()).find((t) => t.sop_instance_uid === uid)!.status, 'RETRYING');
+      const queued = (await tasks()).find((t) => t.sop_instance_uid === uid)!;
+      assert.equal(queued.status, 'QUEUING');
+      assert.ok(queued.attempts >= 1);
       const late = await startStorescp({ port });
       try {
         const done = await until('the retried task', async () =>

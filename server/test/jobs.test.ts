@@ -445,7 +445,7 @@ for (const dialect of DIALECTS) {
       );
       assert.deepEqual(
         rows.map((r) => taskStatus(r)),
-        ['PENDING', 'RETRYING', 'SENDING', 'COMPLETED', 'FAILED'],
+        ['QUEUING', 'QUEUING', 'SENDING', 'COMPLETED', 'FAILED'],
       );
       assert.deepEqual([rows[1].run_at, rows[1].last_error], ['2025-01-01T00:05:00.000Z', 'refused']);
       assert.deepEqual([rows[2].locked_by, rows[2].locked_until], ['n/b', '2025-01-01T00:01:00.000Z']);

@@ -15,7 +15,12 @@ export interface StorePayload {
   priority: string;
 }
 
-export type StoreTaskStatus = 'PENDING' | 'SENDING' | 'RETRYING' | 'COMPLETED' | 'FAILED';
+/**
+ * The spec's send-task states. A queued task is QUEUING whether or not an attempt failed before;
+ * `attempts` and `next_attempt_time` tell a retry apart (earlier builds said PENDING/RETRYING,
+ * which a client written from the spec does not know).
+ */
+export type StoreTaskStatus = 'QUEUING' | 'SENDING' | 'COMPLETED' | 'FAILED';
 
 /** A send task as the API has always shown it. */
 export interface StoreTask extends StorePayload {
@@ -30,11 +35,11 @@ export interface StoreTask extends StorePayload {
   completedAt: string | null;
 }
 
-/** A job's state in the send queue's words: a queued task is PENDING until an attempt failed, then RETRYING. */
-export function taskStatus(row: Pick<JobRow, 'state' | 'attempts'>): StoreTaskStatus {
+/** A job's state in the send queue's words. */
+export function taskStatus(row: Pick<JobRow, 'state'>): StoreTaskStatus {
   switch (row.state) {
     case 'queued':
-      return row.attempts === 0 ? 'PENDING' : 'RETRYING';
+      return 'QUEUING';
     case 'running':
       return 'SENDING';
     case 'done':

@@ -36,7 +36,7 @@ function taskBody(t: StoreTask) {
     start_time: t.createdAt,
     sop_instance_uid: t.sopInstanceUid,
     attempts: t.attempts,
-    next_attempt_time: t.status === 'RETRYING' || t.status === 'PENDING' ? t.nextAttemptAt : null,
+    next_attempt_time: t.status === 'QUEUING' ? t.nextAttemptAt : null,
     error: t.lastError,
     end_time: t.completedAt,
   };
@@ -67,8 +67,8 @@ export class StoreService {
     if (end.kind !== STORE_KIND || !end.key) return;
     const list = this.waiters.get(end.key);
     this.waiters.delete(end.key);
-    // A queued job after an attempt will be tried again; `attempts` only tells PENDING from RETRYING.
-    const status = taskStatus({ state: end.state, attempts: 1 });
+    // A job queued again after its attempt ended will be retried.
+    const status = taskStatus({ state: end.state });
     for (const resolve of list ?? []) resolve({ status, output: end.result, error: end.error });
   }
 
@@ -137,7 +137,7 @@ export class StoreService {
       ...new Set(
         results
           .filter((r) => r && r.status !== 'COMPLETED')
-          .map((r) => `E: ${r!.error} (${r!.status === 'RETRYING' ? 'will retry' : 'failed'})`),
+          .map((r) => `E: ${r!.error} (${r!.status === 'QUEUING' ? 'will retry' : 'failed'})`),
       ),
     ];
     const pending = results.filter((r) => !r).length;
