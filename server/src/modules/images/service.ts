@@ -49,7 +49,7 @@ export class ImageFilesService {
     readonly archive: Archive,
     readonly blobs: BlobStore,
     private readonly configs: ConfigService,
-    private readonly cache: RenderCache,
+    readonly cache: RenderCache,
   ) {}
 
   /**
