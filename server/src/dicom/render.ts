@@ -195,7 +195,7 @@ export async function decodeImage(parsed: ParsedDicom): Promise<DecodedImage> {
  * be averaged (unsigned, nothing above Bits Stored); then the lookup table windows what is left,
  * and sharp does the remaining reduction (< 2×) with Lanczos-3 in 8 bits. Windowing the averaged
  * values instead of averaging windowed ones is what viewers do for previews; the two agree to
- * within a grey level where the window does not clip (render.test.ts).
+ * within a grey level where the window does not clip (shrink.test.ts).
  */
 function windowed(image: DecodedImage, edge: number, requested?: { center: number; width: number }) {
   const frame = image.frame as Extract<Frame, { kind: 'grey' }>;
@@ -239,8 +239,9 @@ export async function renderDecoded(image: DecodedImage, options: RenderOptions)
  * Encoder settings for a viewer on a LAN, where encode time matters more than bytes: Huffman
  * optimisation and zlib level 6 cost ~2× the encode time for ~30 % smaller previews. JPEG
  * quality 90 keeps radiographs free of visible blocking at a viewer's zoom. WebP at effort 0,
- * libwebp's fastest method: its encode is the costliest stage of a large WebP (2048² ~45 ms at
- * effort 0, ~60 ms at effort 1, bench/render.ts).
+ * libwebp's fastest method, same quality setting and file size as effort 1 here for ~20 % less
+ * CPU: its encode is the costliest stage of a large WebP (2048² ~45–85 ms, depending on the
+ * noise in the picture), more than Orthanc's whole JPEG render of that size.
  */
 const ENCODE = {
   jpeg: { quality: 90, optimiseCoding: false },
