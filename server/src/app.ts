@@ -266,7 +266,7 @@ export async function createServer(config: Config): Promise<Server> {
       archive,
       blobs,
       configs,
-      new RenderCache(config.renderCacheBytes),
+      new RenderCache(config.renderCacheBytes, config.frameCacheBytes),
     );
     const equipment = {
       manufacturer: 'Roentgen',

@@ -43,6 +43,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** Memory for rendered previews kept per process (RENDER_CACHE_MB). */
   renderCacheBytes: number;
+  /** Memory for decoded frames kept per process, so previews of one image read and decode it once (FRAME_CACHE_MB). */
+  frameCacheBytes: number;
   requestTimeoutMs: number;
   logLevel: string;
   /** Product assumed when a request carries no `Product` header. */
@@ -173,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     guestTokensPerMinute: intFromEnv(env, 'GUEST_TOKENS_PER_MINUTE', 5, 1, 1_000_000),
     bodyLimitBytes: intFromEnv(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     renderCacheBytes: intFromEnv(env, 'RENDER_CACHE_MB', 128, 0, 65_536) * 1024 * 1024,
+    frameCacheBytes: intFromEnv(env, 'FRAME_CACHE_MB', 256, 0, 65_536) * 1024 * 1024,
     requestTimeoutMs: intFromEnv(env, 'REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
     defaultProduct: product,

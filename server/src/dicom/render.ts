@@ -1,6 +1,7 @@
 import os from 'node:os';
 import sharp from 'sharp';
 import { decodeFrame, type Frame } from './pixels.js';
+import { boxShrink } from './shrink.js';
 import type { ImageMeta, ParsedDicom } from './reader.js';
 
 // sharp picks one libvips thread on glibc Linux (to limit heap fragmentation); with one it took
@@ -123,8 +124,9 @@ export interface Rendered {
 function highBitsClear(data: Uint16Array, bitsStored: number): boolean {
   if (bitsStored >= 16) return true;
   let or = 0;
-  // Two pixels per step through a 32-bit view when the frame is aligned to allow it.
-  if (data.byteOffset % 4 === 0) {
+  // Two pixels per step through a 32-bit view when the frame is aligned to allow it (and its
+  // buffer reaches that far: a damaged file's frame can be a short view).
+  if (data.byteOffset % 4 === 0 && data.byteOffset + (data.length >> 1) * 4 <= data.buffer.byteLength) {
     const wide = new Uint32Array(data.buffer, data.byteOffset, data.length >> 1);
     for (let i = 0; i < wide.length; i += 1) or |= wide[i];
     or = (or | (or >>> 16)) & 0xffff;
@@ -163,68 +165,91 @@ function applyLut8(data: Uint8Array, lut: Uint8Array): Uint8Array {
 }
 
 /**
- * Shrinks an unsigned 16-bit frame in libvips before the lookup table: 3072² → 256 px takes
- * ~10 ms there, against ~30 ms for the table over all 9.4 M pixels in JavaScript. Windowing the
- * averaged values instead of averaging windowed ones is what viewers do for thumbnails.
+ * A decoded first frame with what the renderer needs to know about it, as the frame cache keeps
+ * it: whether the stored values stay within Bits Stored is a pass over every pixel, done once.
  */
-async function shrunkFirst(
-  frame: Extract<Frame, { kind: 'grey' }>,
-  meta: ImageMeta,
-  edge: number,
-): Promise<Extract<Frame, { kind: 'grey' }> | undefined> {
-  const data = frame.data;
-  if (!(data instanceof Uint16Array) || meta.pixelRepresentation !== 0 || edge === 0 || Math.max(frame.rows, frame.columns) <= edge)
-    return undefined;
-  if (!highBitsClear(data, meta.bitsStored)) return undefined;
-  // sharp takes the sample depth from the array type: a Uint16Array is read as ushort.
-  const { data: small, info } = await sharp(data, { raw: { width: frame.columns, height: frame.rows, channels: 1 } })
-    .resize({ width: edge, height: edge, fit: 'inside', kernel: 'lanczos3' })
-    .toColourspace('grey16') // else libvips hands back sRGB
-    .raw({ depth: 'ushort' })
-    .toBuffer({ resolveWithObject: true });
-  const aligned = small.byteOffset % 2 === 0 ? small : Buffer.from(small);
-  return {
-    kind: 'grey',
-    rows: info.height,
-    columns: info.width,
-    data: new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2),
-  };
+export interface DecodedImage {
+  meta: ImageMeta;
+  frame: Frame;
+  /** Unsigned greyscale whose values all fit Bits Stored: averaging stored values is averaging modality values. */
+  averageable: boolean;
+}
+
+export function describeFrame(frame: Frame, meta: ImageMeta): DecodedImage {
+  const averageable =
+    frame.kind === 'grey' &&
+    meta.pixelRepresentation === 0 &&
+    (frame.data instanceof Uint8Array
+      ? meta.bitsStored >= 8 || frame.data.every((v) => v >> meta.bitsStored === 0)
+      : highBitsClear(frame.data, meta.bitsStored));
+  return { meta, frame, averageable };
+}
+
+export async function decodeImage(parsed: ParsedDicom): Promise<DecodedImage> {
+  return describeFrame(await decodeFrame(parsed, 0), parsed.meta);
+}
+
+/**
+ * Greyscale to 8 bits at the requested edge. The frame is first shrunk by the largest whole
+ * factor that keeps it at or above the edge, averaging stored values (box filter), when they can
+ * be averaged (unsigned, nothing above Bits Stored); then the lookup table windows what is left,
+ * and sharp does the remaining reduction (< 2×) with Lanczos-3 in 8 bits. Windowing the averaged
+ * values instead of averaging windowed ones is what viewers do for previews; the two agree to
+ * within a grey level where the window does not clip (shrink.test.ts).
+ */
+function windowed(image: DecodedImage, edge: number, requested?: { center: number; width: number }) {
+  const frame = image.frame as Extract<Frame, { kind: 'grey' }>;
+  const k = edge > 0 ? Math.floor(Math.max(frame.rows, frame.columns) / edge) : 1;
+  const source = image.averageable && k >= 2 ? { kind: 'grey' as const, ...boxShrink(frame.data, frame.rows, frame.columns, k) } : frame;
+  const { lut, source: voi } = greyLut(image.meta, source, requested);
+  const pixels = source.data instanceof Uint16Array ? applyLut16(source.data, lut) : applyLut8(source.data, lut);
+  return { pixels, width: source.columns, height: source.rows, voi };
 }
 
 /** A frame to JPEG/PNG/WebP at one of the preview sizes (longest side; never enlarged). */
 export async function renderFrame(frame: Frame, meta: ImageMeta, options: RenderOptions): Promise<Rendered> {
+  return renderDecoded(describeFrame(frame, meta), options);
+}
+
+/** A decoded image to JPEG/PNG/WebP at one of the preview sizes (longest side; never enlarged). */
+export async function renderDecoded(image: DecodedImage, options: RenderOptions): Promise<Rendered> {
   const edge = PREVIEW_SIZES[options.size];
+  const { frame } = image;
   let pixels: Uint8Array;
   let channels: 1 | 3;
   let voi: Rendered['voi'];
   let width = frame.columns;
   let height = frame.rows;
   if (frame.kind === 'grey') {
-    const small = await shrunkFirst(frame, meta, edge);
-    const source = small ?? frame;
-    const { lut, source: voiSource } = greyLut(meta, source, options.window);
-    pixels = source.data instanceof Uint16Array ? applyLut16(source.data, lut) : applyLut8(source.data, lut);
-    [width, height, channels, voi] = [source.columns, source.rows, 1, voiSource];
+    ({ pixels, width, height, voi } = windowed(image, edge, options.window));
+    channels = 1;
   } else {
     [pixels, channels, voi] = [frame.data, 3, 'colour'];
   }
-  let image = sharp(pixels, { raw: { width, height, channels } });
-  if (edge > 0 && Math.max(width, height) > edge) image = image.resize({ width: edge, height: edge, fit: 'inside', kernel: 'lanczos3' });
-  if (channels === 1) image = image.toColourspace('b-w');
-  // Huffman optimisation and zlib level 6 cost ~2× the encode time for ~30 % smaller previews;
-  // on a LAN the time matters more (bench/render.ts). WebP effort 1 against the default 4:
-  // 256² in ~3 ms instead of ~7 ms, ~10 % larger.
-  image =
-    options.format === 'jpeg'
-      ? image.jpeg({ quality: 90, optimiseCoding: false })
-      : options.format === 'png'
-        ? image.png({ compressionLevel: 3 })
-        : image.webp({ quality: 85, effort: 1 });
-  const { data, info } = await image.toBuffer({ resolveWithObject: true });
+  let output = sharp(pixels, { raw: { width, height, channels } });
+  if (edge > 0 && Math.max(width, height) > edge) output = output.resize({ width: edge, height: edge, fit: 'inside', kernel: 'lanczos3' });
+  if (channels === 1) output = output.toColourspace('b-w');
+  output =
+    options.format === 'jpeg' ? output.jpeg(ENCODE.jpeg) : options.format === 'png' ? output.png(ENCODE.png) : output.webp(ENCODE.webp);
+  const { data, info } = await output.toBuffer({ resolveWithObject: true });
   return { data, contentType: CONTENT_TYPES[options.format], width: info.width, height: info.height, voi };
 }
 
+/**
+ * Encoder settings for a viewer on a LAN, where encode time matters more than bytes: Huffman
+ * optimisation and zlib level 6 cost ~2× the encode time for ~30 % smaller previews. JPEG
+ * quality 90 keeps radiographs free of visible blocking at a viewer's zoom. WebP at effort 0,
+ * libwebp's fastest method, same quality setting and file size as effort 1 here for ~20 % less
+ * CPU: its encode is the costliest stage of a large WebP (2048² ~45–85 ms, depending on the
+ * noise in the picture), more than Orthanc's whole JPEG render of that size.
+ */
+const ENCODE = {
+  jpeg: { quality: 90, optimiseCoding: false },
+  png: { compressionLevel: 3 },
+  webp: { quality: 85, effort: 0 },
+} as const;
+
 /** Frame 1 of a read object, rendered; a decoder's refusal stays a DicomReadError (or its UnsupportedTransferSyntaxError). */
 export async function renderFirstFrame(parsed: ParsedDicom, options: RenderOptions): Promise<Rendered> {
-  return renderFrame(await decodeFrame(parsed, 0), parsed.meta, options);
+  return renderDecoded(await decodeImage(parsed), options);
 }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { StoredFileKind } from '../../db/schema.js';
 import type { Frame } from '../../dicom/pixels.js';
 import { readDicom } from '../../dicom/reader.js';
-import { renderFirstFrame, type Rendered, type RenderOptions } from '../../dicom/render.js';
+import { decodeImage, renderDecoded, type DecodedImage, type Rendered, type RenderOptions } from '../../dicom/render.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { AppError } from '../../util/errors.js';
 import type { Archive } from '../archive/service.js';
@@ -39,6 +39,9 @@ const PUBLIC_CONFIG: Record<StoredFileKind, string> = {
  * name with the public/private rules, previews and downloads.
  */
 export class ImageFilesService {
+  /** Decodes under way, by file hash: concurrent requests for one image share one. */
+  private readonly decoding = new Map<string, Promise<DecodedImage>>();
+
   constructor(
     readonly repo: FilesRepository,
     readonly studiesRepo: StudiesRepository,
@@ -46,7 +49,7 @@ export class ImageFilesService {
     readonly archive: Archive,
     readonly blobs: BlobStore,
     private readonly configs: ConfigService,
-    private readonly cache: RenderCache,
+    readonly cache: RenderCache,
   ) {}
 
   /**
@@ -126,8 +129,31 @@ export class ImageFilesService {
     const etag = `"${createHash('sha1').update(variant).digest('hex')}"`;
     const cached = this.cache.get(variant);
     if (cached) return { ...cached, etag };
-    const rendered = await renderFirstFrame(readDicom(await this.blobs.read(row.blob_key)), options);
+    const rendered = await renderDecoded(await this.decoded(row), options);
     this.cache.set(variant, rendered);
     return { ...rendered, etag };
+  }
+
+  /**
+   * The file's first frame, decoded, from the frame cache or read, parsed and decoded once for
+   * all the requests that ask for it meanwhile (a viewer asks for several sizes at once).
+   */
+  private decoded(row: StoredFileRow): Promise<DecodedImage> {
+    const key = row.sha256;
+    const cached = this.cache.frames.get(key);
+    if (cached) return Promise.resolve(cached);
+    let pending = this.decoding.get(key);
+    if (!pending) {
+      pending = this.blobs
+        .read(row.blob_key)
+        .then((bytes) => decodeImage(readDicom(bytes)))
+        .then((image) => {
+          this.cache.frames.set(key, image);
+          return image;
+        })
+        .finally(() => this.decoding.delete(key));
+      this.decoding.set(key, pending);
+    }
+    return pending;
   }
 }
