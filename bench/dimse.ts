@@ -106,7 +106,14 @@ function cachedPercent(paths: string[]): number {
   return size === 0 ? -1 : (100 * res) / size;
 }
 
-const dirtyMb = () => Number(/Dirty:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) / 1024;
+/** CPU time (user, system) a process has used, from /proc (clock ticks of 10 ms). */
+function processCpuMs(pid: number): [number, number] {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return [Number(fields[11]) * 10, Number(fields[12]) * 10];
+}
+
+const meminfoMb = (field: string) =>
+  Number(new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) / 1024;
 
 function storescu(aec: string, port: number, paths: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -207,14 +214,18 @@ async function scuComparison(): Promise<void> {
     for (const [label, count, rows, columns] of SIZES) {
       const { paths } = writeBatch(dir, `scu-${count}`, count, rows, columns);
       const times = { ours: [] as number[], storescu: [] as number[] };
+      const cpus = { ours: [] as number[], storescu: [] as number[] };
       const notes: string[] = [];
       for (let run = 1 - WARMUP; run <= RUNS; run += 1) {
         const line: string[] = [];
         for (const who of runOrder<'ours' | 'storescu'>(run, 'ours', 'storescu')) {
           emptyReceived();
-          const [cached, dirty] = [cachedPercent(paths), dirtyMb()];
+          const [cached, dirty, free] = [cachedPercent(paths), meminfoMb('Dirty'), meminfoMb('MemFree')];
+          const receiverCpu = processCpuMs(scp.pid!);
           const started = performance.now();
+          let cpuMs: number;
           if (who === 'ours') {
+            const cpu = process.cpuUsage();
             // Ours reads the files from disk as it sends them, as the send queue does.
             const outcomes = await storeFiles(
               { host: '127.0.0.1', port, callingAet: 'ROENTGEN', calledAet: 'STORESCP' },
@@ -222,12 +233,25 @@ async function scuComparison(): Promise<void> {
               () => undefined,
             );
             if (outcomes.some((o) => o.status !== 0)) throw new Error('our C-STORE failed');
+            const used = process.cpuUsage(cpu);
+            cpuMs = (used.user + used.system) / 1000;
           } else {
-            const result = spawnSync('storescu', ['-aec', 'STORESCP', '127.0.0.1', String(port), ...paths], { env });
+            // bash's `times` prints the CPU time its children used (user, then system).
+            const result = spawnSync(
+              'bash',
+              ['-c', 'storescu "$@" || exit 1; times', 'storescu', '-aec', 'STORESCP', '127.0.0.1', String(port), ...paths],
+              { env },
+            );
             if (result.status !== 0) throw new Error(`storescu failed: ${result.stderr.toString()}`);
+            const children = result.stdout.toString().trim().split('\n').pop() ?? '';
+            cpuMs = [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce((n, m) => n + (Number(m[1]) * 60 + Number(m[2])) * 1000, 0);
           }
           const ms = performance.now() - started;
-          line.push(`${who} ${ms.toFixed(0)} ms (source ${cached.toFixed(0)} % cached, ${dirty.toFixed(0)} MB dirty)`);
+          const receiverMs = processCpuMs(scp.pid!).map((v, i) => v - receiverCpu[i]);
+          line.push(
+            `${who} ${ms.toFixed(0)} ms, ${cpuMs.toFixed(0)} ms CPU, storescp ${receiverMs[0]} + ${receiverMs[1]} ms CPU (user + system) (source ${cached.toFixed(0)} % cached, ${dirty.toFixed(0)} MB dirty, ${free.toFixed(0)} MB free)`,
+          );
+          if (run > 0) cpus[who].push(cpuMs);
           if (run > 0) times[who].push(ms);
         }
         if (run > 0) notes.push(`    run ${run}: ${line.join(', ')}`);
@@ -235,6 +259,9 @@ async function scuComparison(): Promise<void> {
       const mb = paths.reduce((n, p) => n + fs.statSync(p).size, 0) / 1e6;
       console.log(
         `C-STORE SCU ${label} (${mb.toFixed(0)} MB): ours ${spread(times.ours)}, storescu ${spread(times.storescu)} (min/median/max): ${verdict(median(times.storescu) / median(times.ours), 1)}`,
+      );
+      console.log(
+        `    CPU time of the sender: ours ${spread(cpus.ours)}, storescu ${spread(cpus.storescu)}: ${(median(cpus.storescu) / median(cpus.ours)).toFixed(2)}× storescu`,
       );
       console.log(notes.join('\n'));
       for (const p of paths) fs.rmSync(p);
