@@ -102,3 +102,30 @@ test('blobs are sharded below their namespace, private to the server; temporary 
   for await (const blob of store.list()) listed.push(blob.key);
   assert.ok(listed.includes('thumbnail/1.2.3.webp'), listed.join());
 });
+
+test('putMany stores every blob intact, each fsynced before any is renamed into place, and leaves no temporary file', async () => {
+  await store.put('dicom/many-0.dcm', Buffer.from('old'));
+  const items = Array.from({ length: 5 }, (_, i) => ({ key: `dicom/many-${i}.dcm`, bytes: Buffer.alloc(1000 + i, i + 1) }));
+  const events: string[] = [];
+  const [fsync, rename] = [fs.fsync, fs.renameSync];
+  fs.fsync = ((fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => {
+    events.push('fsync');
+    fsync(fd, callback);
+  }) as typeof fs.fsync;
+  fs.renameSync = (from: fs.PathLike, to: fs.PathLike) => {
+    events.push('rename');
+    rename(from, to);
+  };
+  let infos;
+  try {
+    infos = await store.putMany(items);
+  } finally {
+    [fs.fsync, fs.renameSync] = [fsync, rename];
+  }
+  assert.deepEqual(events, [...items.map(() => 'fsync'), ...items.map(() => 'rename')], 'the data is durable before a name points at it');
+  for (const [i, { key, bytes }] of items.entries()) {
+    assert.deepEqual(infos[i], { key, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    assert.deepEqual(await store.read(key), bytes);
+  }
+  assert.deepEqual(fs.readdirSync(path.join(root, '.tmp')), []);
+});

@@ -21,6 +21,8 @@ export interface BlobStore {
    * the blob has committed.
    */
   adopt(key: string, file: string, digest: { size: number; sha256: string }): Promise<BlobInfo>;
+  /** Several buffers as blobs with put()'s guarantees, durable together when it resolves (a store without it gets put() each). */
+  putMany?(items: readonly { key: string; bytes: Buffer }[]): Promise<BlobInfo[]>;
   read(key: string): Promise<Buffer>;
   /** Where the blob is on this machine's filesystem, when it is (readers that stream it themselves); not checked to exist. */
   localPath(key: string): string | undefined;
@@ -165,6 +167,56 @@ export class FileBlobStore implements BlobStore {
     return digest;
   }
 
+  /**
+   * put() for a batch: every file written, then all fsynced side by side, renamed, and each
+   * directory fsynced once. One after the other, each of those fsyncs waited for a commit of the
+   * filesystem's journal of its own (~2 fsyncs × 32 objects per index batch were ~90 % of
+   * indexing them); side by side they share commits. A crash before it resolves leaves whole
+   * old blobs or whole new ones (the renames come after the data is durable) and temporary files
+   * that sweepTemporary() removes.
+   */
+  async putMany(items: readonly { key: string; bytes: Buffer }[]): Promise<BlobInfo[]> {
+    const tempDir = path.join(this.root, TEMP_DIR);
+    await this.ensureDir(tempDir);
+    const files = items.map(({ key, bytes }) => ({
+      key,
+      bytes,
+      target: this.pathOf(key),
+      temp: path.join(tempDir, `${randomUUID()}.part`),
+    }));
+    for (const dir of new Set(files.map((f) => path.dirname(f.target)))) await this.ensureDir(dir);
+    const fds: number[] = [];
+    let digests: { size: number; sha256: string }[];
+    try {
+      // Written here (into the page cache: quick), fsynced on the thread pool side by side.
+      for (const f of files) {
+        const fd = fsSync.openSync(f.temp, 'wx', BLOB_FILE_MODE);
+        fds.push(fd);
+        for (let at = 0; at < f.bytes.length;) at += fsSync.writeSync(fd, f.bytes, at, f.bytes.length - at);
+      }
+      const syncing = Promise.all(fds.map((fd) => fsyncAsync(fd)));
+      digests = files.map((f) => digestOf([f.bytes])); // while the disk works
+      await syncing;
+      for (const f of files) fsSync.renameSync(f.temp, f.target);
+    } catch (error) {
+      for (const f of files) fsSync.rmSync(f.temp, { force: true });
+      throw error;
+    } finally {
+      for (const fd of fds) fsSync.closeSync(fd);
+    }
+    await Promise.all(
+      [...new Set(files.map((f) => path.dirname(f.target)))].map(async (dir) => {
+        const handle = await fs.open(dir, 'r');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      }),
+    );
+    return files.map((f, i) => ({ key: f.key, ...digests[i] }));
+  }
+
   /** Renames the finished temporary file into place and fsyncs the directory. */
   private async commit(temp: string, target: string): Promise<void> {
     await fs.rename(temp, target);
@@ -286,6 +338,8 @@ async function writeParts(temp: string, parts: readonly Uint8Array[]): Promise<{
 }
 
 /** Size and hex SHA-256 of a file given as its parts. */
+const fsyncAsync = (fd: number) => new Promise<void>((resolve, reject) => fsSync.fsync(fd, (error) => (error ? reject(error) : resolve())));
+
 function digestOf(parts: readonly Uint8Array[]): { size: number; sha256: string } {
   const hash = createHash('sha256');
   let size = 0;

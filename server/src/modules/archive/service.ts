@@ -194,13 +194,15 @@ export class Archive {
       if (reason) throw new DicomReadError(`${origin}: ${parsed.meta.sopInstanceUid}: ${reason}`);
     }
     // What is already there, and what this batch holds twice (the first copy is the one kept).
-    const outcomes: ({ blob: BlobInfo } | { duplicate: StoredInstance })[] = [];
-    const inBatch = new Map<string, string>();
+    const outcomes: ({ blob: BlobInfo } | { duplicate: StoredInstance } | { pending: InstanceContent })[] = [];
+    // Hashed only when a second copy turns up (the blob store hashes what it writes anyway).
+    const inBatch = new Map<string, InstanceContent>();
     for (const { parsed, content } of objects) {
       const sopInstanceUid = parsed.meta.sopInstanceUid;
       const dcm = dicomName(sopInstanceUid);
       const earlier = await this.storedUnder(sopInstanceUid);
-      const known = earlier && 'stored' in earlier ? earlier.stored.sha256 : inBatch.get(dcm);
+      const first = inBatch.get(dcm);
+      const known = earlier && 'stored' in earlier ? earlier.stored.sha256 : first && contentSha256(first);
       if (earlier || known !== undefined) {
         const same = known !== undefined && known === contentSha256(content);
         const kept = earlier && 'stored' in earlier ? earlier.stored : undefined;
@@ -217,10 +219,10 @@ export class Archive {
         });
         continue;
       }
-      const blob = await this.put(`dicom/${dcm}`, content);
-      inBatch.set(dcm, blob.sha256 ?? contentSha256(content));
-      outcomes.push({ blob });
+      inBatch.set(dcm, content);
+      outcomes.push({ pending: content });
     }
+    await this.putAll(objects, outcomes);
     return this.repo.transaction(async (trx) => {
       const stored: StoredInstance[] = [];
       for (const [index, { parsed }] of objects.entries()) {
@@ -229,6 +231,7 @@ export class Archive {
           stored.push(outcome.duplicate);
           continue;
         }
+        if ('pending' in outcome) throw new Error('putAll left a blob unwritten');
         const { blob } = outcome;
         const sopInstanceUid = parsed.meta.sopInstanceUid;
         const dcm = dicomName(sopInstanceUid);
@@ -344,6 +347,28 @@ export class Archive {
       for (const key of written) await this.blobs.delete(key).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * The blobs of storeReceived's new objects, in place of their `pending` outcomes: buffers
+   * together (putMany: their fsyncs side by side, the index thread's main cost when they were
+   * one after the other), journal files linked in one by one (no fsync of their own).
+   */
+  private async putAll(
+    objects: readonly InstanceObject[],
+    outcomes: ({ blob: BlobInfo } | { duplicate: StoredInstance } | { pending: InstanceContent })[],
+  ): Promise<void> {
+    const buffers: { index: number; key: string; bytes: Buffer }[] = [];
+    for (const [index, outcome] of outcomes.entries()) {
+      if (!('pending' in outcome)) continue;
+      const key = `dicom/${dicomName(objects[index].parsed.meta.sopInstanceUid)}`;
+      const content = outcome.pending;
+      if (this.blobs.putMany && 'bytes' in content && Buffer.isBuffer(content.bytes)) buffers.push({ index, key, bytes: content.bytes });
+      else outcomes[index] = { blob: await this.put(key, content) };
+    }
+    if (buffers.length === 0) return;
+    const written = await this.blobs.putMany!(buffers);
+    for (const [i, { index }] of buffers.entries()) outcomes[index] = { blob: written[i] };
   }
 
   private put(key: string, content: InstanceContent): Promise<BlobInfo> {

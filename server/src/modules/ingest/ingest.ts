@@ -16,31 +16,6 @@ const BATCH = 32;
 const RETRY_MS = 5_000;
 /** The SCP counts as busy for this long after its last object (thumbnails wait meanwhile). */
 const QUIET_MS = 500;
-/** Indexing waits while objects arrive until the SCP has been quiet this long, */
-const INDEX_QUIET_MS = 50;
-/** unless the oldest object waiting is this old or this many wait. */
-const INDEX_MAX_LAG_MS = 2_000;
-const INDEX_MAX_BACKLOG = 1_000;
-
-/**
- * How much longer indexing waits; 0: now. While a sender is sending, the indexer's writes (blob
- * files, renames, the database's log) share the filesystem journal and the disk with the
- * acknowledgements, and made every object of a burst wait longer (measured: 100 objects of
- * 130 KB acknowledged in ~135 ms with the indexer running alongside, ~95 ms with it waiting); a
- * study arrives as a burst, so it is indexed just after. A sender that does not stop is indexed
- * at most INDEX_MAX_LAG_MS behind; a drain (tests, shutdown, start-up recovery) does not wait.
- */
-export function indexingWait(s: {
-  now: number;
-  lastReceivedAt: number;
-  oldestQueuedAt: number;
-  queued: number;
-  draining: boolean;
-}): number {
-  if (s.draining || s.queued >= INDEX_MAX_BACKLOG) return 0;
-  return Math.max(0, Math.min(s.lastReceivedAt + INDEX_QUIET_MS - s.now, s.oldestQueuedAt + INDEX_MAX_LAG_MS - s.now));
-}
-
 export type IngestLog = (level: 'warn' | 'error', message: string) => void;
 
 /**
@@ -48,22 +23,23 @@ export type IngestLog = (level: 'warn' | 'error', message: string) => void;
  * study, series and image in the index (so both faces show it), a thumbnail when it is an image.
  *
  * An object is acknowledged once it is readable and durable in the ingest journal; an indexer
- * thread catches up in batches (one commit per batch), once the sender pauses (indexingWait),
- * puts the object into the blob store, and the journal lets go of it once its rows have
- * committed. Indexing each object before answering had made our SCP slower than Orthanc's (the
- * acknowledgement is ~1 ms of a ~4 ms object). Objects still in the journal at start-up (a
- * crash) are indexed then, so none acknowledged is lost.
+ * thread catches up in batches while the sender goes on (one commit per batch: what arrived
+ * while the previous batch was indexed), puts the object into the blob store, and the journal
+ * lets go of it once its rows have committed. Indexing each object before answering had made
+ * our SCP slower than Orthanc's (the acknowledgement is ~1 ms of a ~4 ms object). Indexing used
+ * to wait until the sender paused, which kept the index's writes off the disk while the
+ * acknowledgements needed it; once the index batch wrote its blobs with shared fsyncs
+ * (BlobStore.putMany), what counted was how soon a client can find the objects (bench/dimse.ts),
+ * and waiting only added to that. Objects still in the journal at start-up (a crash) are
+ * indexed then, so none acknowledged is lost.
  */
 export class IngestService {
   private readonly journal: IngestJournal;
   private readonly indexer: IndexWorker;
-  /** Journalled objects not indexed yet, oldest first, with when they were acknowledged. */
-  private readonly queue: { entry: JournalEntry; at: number }[] = [];
+  /** Journalled objects not indexed yet, oldest first. */
+  private readonly queue: { entry: JournalEntry }[] = [];
   private indexing: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private deferTimer: NodeJS.Timeout | undefined;
-  /** Callers waiting for the index to catch up (drains): indexing does not wait for quiet. */
-  private draining = 0;
   private lastReceived = 0;
 
   constructor(
@@ -89,7 +65,7 @@ export class IngestService {
     const left = await this.journal.start();
     if (left.length > 0) {
       this.log('warn', `ingest: ${left.length} object(s) received before the last stop are indexed now`);
-      this.queue.push(...left.map((entry) => ({ entry, at: 0 })));
+      this.queue.push(...left.map((entry) => ({ entry })));
       await this.drainIndex();
     }
   }
@@ -164,7 +140,7 @@ export class IngestService {
       // Written while it arrived (the SCP's sink), or here.
       const entry = await (sink ? sink.finish() : this.journal.write([metaHeader({ ...o, sourceAet: o.callingAet }), dataset]));
       this.duplicates.guard.journal(o.sopInstanceUid, entry);
-      this.queue.push({ entry, at: Date.now() });
+      this.queue.push({ entry });
     } catch (error) {
       return { status: STATUS.OUT_OF_RESOURCES, comment: `not stored: ${(error as Error).message}`.slice(0, 64) };
     }
@@ -175,29 +151,9 @@ export class IngestService {
 
   private kick(): void {
     if (this.indexing || this.retryTimer || this.queue.length === 0) return;
-    const wait = this.deferFor();
-    if (wait > 0) {
-      this.deferTimer ??= setTimeout(() => {
-        this.deferTimer = undefined;
-        this.kick();
-      }, wait);
-      return;
-    }
-    clearTimeout(this.deferTimer);
-    this.deferTimer = undefined;
     this.indexing = this.indexAll().finally(() => {
       this.indexing = undefined;
       this.kick();
-    });
-  }
-
-  private deferFor(): number {
-    return indexingWait({
-      now: Date.now(),
-      lastReceivedAt: this.lastReceived,
-      oldestQueuedAt: this.queue[0]?.at ?? Date.now(),
-      queued: this.queue.length,
-      draining: this.draining > 0,
     });
   }
 
@@ -213,7 +169,7 @@ export class IngestService {
   }
 
   private async indexAll(): Promise<void> {
-    while (this.queue.length > 0 && this.deferFor() === 0) {
+    while (this.queue.length > 0) {
       const batch = this.queue.slice(0, BATCH).map((q) => q.entry);
       let settled: JournalEntry[];
       try {
@@ -297,14 +253,9 @@ export class IngestService {
 
   /** Waits until everything received is in the index (thumbnails may still be coming). */
   async drainIndex(): Promise<void> {
-    this.draining += 1;
-    try {
-      this.kick();
-      // Each round's end kicks the next while anything is queued (stops while retrying later).
-      while (this.indexing) await this.indexing;
-    } finally {
-      this.draining -= 1;
-    }
+    this.kick();
+    // Each round's end kicks the next while anything is queued (stops while retrying later).
+    while (this.indexing) await this.indexing;
   }
 
   /** Waits until everything received is indexed and has its thumbnail (tests, benches). */
@@ -318,7 +269,6 @@ export class IngestService {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.drainIndex();
-    clearTimeout(this.deferTimer);
     await this.journal.close();
     await this.indexer.close();
   }
