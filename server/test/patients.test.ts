@@ -152,6 +152,11 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await find(card), [p.id]);
       assert.deepEqual(await find(p.patient_no), [p.id]);
       assert.ok((await find(tag)).includes(p.id));
+      // Searches are audited, the personal numbers searched for are not written there.
+      const listed = await ctx.t.server.db.kysely.selectFrom('audit_logs').selectAll().where('action', '=', 'patient.list').execute();
+      assert.ok(listed.length >= 6);
+      const trail = JSON.stringify(await ctx.t.server.db.kysely.selectFrom('audit_logs').selectAll().execute());
+      for (const clear of [mobile, mobile.slice(3), card]) assert.ok(!trail.includes(clear), `${clear} is in the audit log`);
     });
 
     test('gender, age range, created range, sort/order, the filter form and pagination', async () => {

@@ -12,7 +12,8 @@ import { nowIso } from '../../util/time.js';
 export class PatientReadAudit {
   constructor(private readonly audit: AuditRepository) {}
 
-  async record(request: FastifyRequest, action: string, patientId: number, detail: Record<string, unknown>): Promise<void> {
+  /** `patientId` undefined: a list (its query goes in `detail`, with personal numbers left out by the caller). */
+  async record(request: FastifyRequest, action: string, patientId: number | undefined, detail: Record<string, unknown>): Promise<void> {
     const context = contextOf(request);
     const user = request.authUser;
     await this.audit.append({
@@ -21,7 +22,7 @@ export class PatientReadAudit {
       username: user?.username ?? null,
       action,
       resource_type: 'patient',
-      resource_id: String(patientId),
+      resource_id: patientId === undefined ? null : String(patientId),
       method: context.method,
       path: context.path,
       status_code: 200,
