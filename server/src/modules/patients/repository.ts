@@ -88,6 +88,16 @@ export class PatientsRepository {
     return db.selectFrom('patients').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
   }
 
+  /**
+   * A live patient, its row locked until the transaction ends (PostgreSQL; SQLite has one writer):
+   * a delete or merge decides on the studies it sees while a console registration for the same
+   * patient waits.
+   */
+  lockLive(id: number, trx: Executor): Promise<PatientRecord | undefined> {
+    const query = trx.selectFrom('patients').selectAll().where('id', '=', id).where('deleted_at', 'is', null);
+    return (this.sql.dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+  }
+
   /** The live patient holding this ID card blind index, other than `exceptId`. */
   async idCardHolder(hash: string, exceptId: number | undefined, db: Executor = this.kysely): Promise<number | undefined> {
     let query = db.selectFrom('patients').select('id').where('id_card_hash', '=', hash).where('deleted_at', 'is', null);

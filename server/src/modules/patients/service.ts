@@ -19,6 +19,7 @@ import {
   storedBirthDate,
   type Gender,
 } from './identity.js';
+import { dateOf, studyItem } from './views.js';
 import type { PatientListRow, PatientRecord, PatientSort, PatientsRepository, PatientStudyRow } from './repository.js';
 
 export interface PatientInput {
@@ -56,17 +57,6 @@ const MAX_HISTORY_BYTES = 8192;
 const MAX_LISTED_STUDIES = 50;
 /** Marks the Patient ID a deleted record gives up; a backslash cannot occur in one (it separates DICOM values). */
 const RELEASED_ID = (pk: number) => `\\deleted\\${pk}`;
-
-const STATUS: Record<string, string> = { Arrived: 'scheduled', InProgress: 'in_progress', Completed: 'completed' };
-
-function dateOf(stored: string | null): string | null {
-  return stored ? stored.slice(0, 10) : null;
-}
-
-/** The diagnosis face's study status for a DR one (Arrived/InProgress/Completed). */
-export function studyStatus(drStatus: string): string {
-  return STATUS[drStatus] ?? drStatus.toLowerCase();
-}
 
 function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: string } | undefined)?.code;
@@ -136,23 +126,7 @@ export class PatientsService {
 
   private async studyItems(rows: PatientStudyRow[]) {
     const series = await this.repo.firstSeries(rows.map((r) => r.id));
-    return rows.map((r) => {
-      const first = series.get(r.id);
-      const details = JSON.parse(r.details) as { comment?: string };
-      return {
-        // The diagnosis face names a study by its Study Instance UID; `study_id` is the console's number.
-        id: r.study_instance_uid,
-        study_uid: r.study_instance_uid,
-        study_id: r.study_id,
-        accession_number: r.accession_number,
-        study_date: dateOf(r.study_start_datetime),
-        // The index records no modality: every study on it is the console's DX or was indexed as one.
-        modality: 'DX',
-        body_part: first?.body_part ?? '',
-        study_description: first?.protocol_code_meaning || details.comment || '',
-        status: studyStatus(r.study_status),
-      };
-    });
+    return rows.map((r) => studyItem(r, series.get(r.id)));
   }
 
   async list(query: PatientQuery, page: Page) {
@@ -177,8 +151,8 @@ export class PatientsService {
     return { items: rows.map((r) => this.listItem(r)), total };
   }
 
-  private async requireLive(id: number, db?: Executor): Promise<PatientRecord> {
-    const row = await this.repo.live(id, db);
+  private async requireLive(id: number, db?: Executor, lock = false): Promise<PatientRecord> {
+    const row = lock && db ? await this.repo.lockLive(id, db) : await this.repo.live(id, db);
     if (!row) throw new AppError('PATIENT_NOT_FOUND', [], String(id));
     return row;
   }
@@ -341,7 +315,7 @@ export class PatientsService {
     const input = this.normalised(raw);
     await this.writing(() =>
       this.repo.transaction(async (trx) => {
-        await this.requireLive(id, trx);
+        await this.requireLive(id, trx, true);
         await this.assertIdCardFree(input, id, trx);
         await this.repo.update(id, { ...this.plainColumns(input), ...this.sealedColumns(id, input), updated_at: nowIso() }, trx);
         if (input.name !== undefined) await this.repo.renameInStudies(id, input.name, trx);
@@ -353,7 +327,7 @@ export class PatientsService {
   /** Soft delete, refused while studies outside the recycle bin name the patient. */
   async delete(id: number): Promise<{ patient_no: string }> {
     return this.repo.transaction(async (trx) => {
-      const row = await this.requireLive(id, trx);
+      const row = await this.requireLive(id, trx, true);
       const studies = await this.repo.liveStudies(id, trx);
       if (studies.length > 0) {
         const listed = studies
@@ -391,8 +365,12 @@ export class PatientsService {
     if (!viewer.permissions.has('patient:delete')) throw new AppError('FORBIDDEN', [], 'patient:delete');
     if (id === fromId) throw new AppError('PATIENT_MERGE_REFUSED', [{ field: 'from', message: 'a patient cannot be merged into itself' }]);
     await this.repo.transaction(async (trx) => {
-      const target = await this.requireLive(id, trx);
-      const source = await this.repo.live(fromId, trx);
+      // Locked in id order, so two merges of the same pair cannot deadlock.
+      const rows = new Map<number, PatientRecord | undefined>();
+      for (const pk of [Math.min(id, fromId), Math.max(id, fromId)]) rows.set(pk, await this.repo.lockLive(pk, trx));
+      const target = rows.get(id);
+      if (!target) throw new AppError('PATIENT_NOT_FOUND', [], String(id));
+      const source = rows.get(fromId);
       if (!source) throw new AppError('PATIENT_NOT_FOUND', [{ field: 'from', message: `no patient ${fromId}` }], String(fromId));
       if (source.patient_type !== target.patient_type)
         throw new AppError('PATIENT_MERGE_REFUSED', [
