@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { DicomString, FreeText, literalUnion, PersonName, SingleLine } from '../../util/schema.js';
+import { DicomString, FreeText, literalUnion, PersonName, SingleLine, TEXT_FORMATS } from '../../util/schema.js';
 import { PATIENT_SORTS } from './repository.js';
 
 const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -24,11 +24,11 @@ const PatientFields = {
   height: nullable(Type.Number({ exclusiveMinimum: 0, maximum: 300 })),
   weight: nullable(Type.Number({ exclusiveMinimum: 0, maximum: 700 })),
   allergies: Type.Array(SingleLine({ minLength: 1, maxLength: 64 }), { maxItems: 50 }),
-  medical_history: Type.Record(
-    SingleLine({ minLength: 1, maxLength: 64 }),
-    Type.Union([FreeText({ maxLength: 500 }), Type.Number(), Type.Boolean(), Type.Null()]),
-    { maxProperties: 50 },
-  ),
+  // Condition → date or note. TypeBox drops a key schema's bounds, so they are stated as propertyNames.
+  medical_history: Type.Record(Type.String(), Type.Union([FreeText({ maxLength: 500 }), Type.Number(), Type.Boolean(), Type.Null()]), {
+    maxProperties: 50,
+    propertyNames: { minLength: 1, maxLength: 64, format: TEXT_FORMATS.singleLine },
+  }),
   insurance_type: nullable(SingleLine({ minLength: 1, maxLength: 64 })),
   insurance_no: nullable(DicomString({ minLength: 1, maxLength: 64 })),
 };
