@@ -92,6 +92,11 @@ import { StatsRepository } from './modules/system/stats-repository.js';
 import { StatsService } from './modules/system/stats-service.js';
 import { UsersRepository } from './modules/users/repository.js';
 import { userRoutes } from './modules/users/routes.js';
+import { PatientFieldCrypto } from './modules/patients/field-crypto.js';
+import { PatientReadAudit } from './modules/patients/read-audit.js';
+import { PatientsRepository } from './modules/patients/repository.js';
+import { patientRoutes } from './modules/patients/routes.js';
+import { PatientsService } from './modules/patients/service.js';
 import { UsersService } from './modules/users/service.js';
 import { plannedDiagnosisRoutes, plannedDrRoutes } from './modules/planned/routes.js';
 import { nodeId } from './util/node-id.js';
@@ -346,6 +351,8 @@ export async function createServer(config: Config): Promise<Server> {
 
     diagnosisAuthRoutes(app, auth, users);
     userRoutes(app, users, usersRepository);
+    const patients = new PatientsService(new PatientsRepository(db), await PatientFieldCrypto.open(secrets));
+    patientRoutes(app, patients, new PatientReadAudit(audit));
     systemRoutes(app, { configs, stats, health, audit });
     auditRoutes(app, audit);
     instanceRoutes(app, imageFiles);

@@ -93,6 +93,9 @@ interface Setup {
   userRead: number;
   userDelete: number;
   passwordUser: string;
+  /** A patient of the diagnosis face with a study registered at the console; another without studies. */
+  patientRead: number;
+  patientDelete: number;
   imagesOfA: () => Promise<string[]>;
   dicomPort: number;
   waitExposed: (uid: string) => Promise<void>;
@@ -300,6 +303,18 @@ async function replayOf(sample: Sample, s: Setup): Promise<Replay> {
     case 'DELETE /api/v1/users/{user_id}':
       r.path = withId(s.userDelete);
       break;
+    case 'GET /api/v1/patients/{patient_id}':
+    case 'GET /api/v1/patients/{patient_id}/studies':
+      r.path = withId(s.patientRead);
+      break;
+    case 'PUT /api/v1/patients/{patient_id}':
+      // The document gives no body; an address change is the update replayed.
+      r.path = withId(s.patientRead);
+      r.body = { address: '北京市朝阳区建国路88号' };
+      break;
+    case 'DELETE /api/v1/patients/{patient_id}':
+      r.path = withId(s.patientDelete);
+      break;
     case 'GET /api/v1/studies/{study_id}':
     case 'GET /api/v1/studies/{study_id}/series':
       r.path = withId(s.studyAUid);
@@ -464,6 +479,34 @@ for (const dialect of DIALECTS) {
       s.userRead = (await createUser(ctx.t.url, ctx.admin, ['doctor'])).id;
       s.userDelete = (await createUser(ctx.t.url, ctx.admin, ['doctor'])).id;
       s.passwordUser = (await createUser(ctx.t.url, ctx.admin, ['tech'])).token;
+      // The list and detail samples' patient (张三), with a study registered at the console.
+      const patient = async (body: Record<string, unknown>) => {
+        const res = await call(ctx.t.url, 'POST', '/api/v1/patients', { token: ctx.admin, body });
+        assert.equal(res.status, 201, res.text);
+        return res.body.data as { id: number; patient_no: string };
+      };
+      const zhang = await patient({
+        name: '张三',
+        gender: 'male',
+        birth_date: '1979-03-15',
+        phone: '13812345678',
+        id_card: '11010119790315123X',
+        address: '北京市朝阳区建国路88号',
+        // The detail sample's values (its ID card number's check digit is wrong, the one above is right).
+        emergency_contact: '张夫人',
+        emergency_phone: '13987654321',
+        blood_type: 'O+',
+        height: 175.0,
+        weight: 70.5,
+        allergies: ['青霉素'],
+        medical_history: { hypertension: '2018-03-01' },
+        insurance_type: '城镇职工医保',
+        insurance_no: '1101011234567890',
+      });
+      s.patientRead = zhang.id;
+      const zhangStudy = await dr('POST', 'auth/study', { ...registration(zhang.patient_no), patient_name: '张三', patient_sex: 'M' });
+      assert.equal(zhangStudy.status, 200, zhangStudy.text);
+      s.patientDelete = (await patient({ name: '待删除', gender: 'other' })).id;
       s.dicomPort = ctx.t.server.dicomPort;
       s.imagesOfA = async () =>
         (await dr('GET', `auth/study/${s.studyA}`)).body.data.series.flatMap((x: { images: { sop_instance_uid: string }[] }) =>

@@ -228,6 +228,35 @@ export interface PatientsTable {
   product: string;
   created_at: string;
   updated_at: string;
+  /** Sealed values (modules/patients/field-crypto.ts); the clear text is never stored. */
+  phone_enc: string | null;
+  /** Keyed blind index of the normalised phone number (exact search). */
+  phone_hash: string | null;
+  id_card_enc: string | null;
+  id_card_hash: string | null;
+  address_enc: string | null;
+  emergency_contact: string | null;
+  emergency_phone_enc: string | null;
+  blood_type: string | null;
+  height: number | null;
+  weight: number | null;
+  /** JSON array of strings. */
+  allergies: Generated<string>;
+  /** JSON object of condition → date or note. */
+  medical_history: Generated<string>;
+  insurance_type: string | null;
+  insurance_no: string | null;
+  created_by: number | null;
+  /** Soft delete; the record then gives up its Patient ID (kept in `deleted_patient_no`). */
+  deleted_at: string | null;
+  deleted_patient_no: string | null;
+  /** The surviving record when this one was merged into it. */
+  merged_into: number | null;
+}
+
+export interface PatientNoCountersTable {
+  period: string;
+  n: number;
 }
 
 export interface StudiesTable {
@@ -376,6 +405,7 @@ export interface Database {
   protocol_apr_exposures: ProtocolAprExposuresTable;
   protocol_apr_devices: ProtocolAprDevicesTable;
   patients: PatientsTable;
+  patient_no_counters: PatientNoCountersTable;
   studies: StudiesTable;
   study_counts: StudyCountsTable;
   study_name_grams: StudyNameGramsTable;

@@ -492,6 +492,27 @@ export const ERRORS = {
     'Echo a configured PACS node or the RIS, or ask for pacs:write to echo any address',
     '请选择已配置的 PACS 节点或 RIS，或申请 pacs:write 权限以测试任意地址',
   ),
+  // 0x0Bxxxx: patient records (diagnosis face)
+  PATIENT_NOT_FOUND: entry(404, '0x0B0001', 'NotFoundError', 'Patient not found', '患者不存在'),
+  PATIENT_HAS_STUDIES: entry(
+    409,
+    '0x0B0002',
+    'ConflictError',
+    'The patient still has studies',
+    '该患者仍有检查',
+    'Delete the listed studies (recycle bin) or merge the patient into another first',
+    '请先删除所列检查（移入回收站）或将该患者合并到其他患者',
+  ),
+  PATIENT_ID_CARD_TAKEN: entry(
+    409,
+    '0x0B0003',
+    'ConflictError',
+    'Another patient is registered with this ID card number',
+    '该身份证号已登记给其他患者',
+    'Use the existing patient, or merge the two records',
+    '请使用已有患者，或合并两条患者记录',
+  ),
+  PATIENT_MERGE_REFUSED: entry(422, '0x0B0004', 'ValidationError', 'These patient records cannot be merged', '这两条患者记录不能合并'),
   // 0x0Exxxx: resource limits on what clients send
   PICTURE_TOO_LARGE: entry(
     413,

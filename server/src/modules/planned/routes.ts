@@ -17,14 +17,6 @@ interface Planned {
  * entry goes when its feature's routes are registered.
  */
 export const PLANNED_DIAGNOSIS: Record<string, Planned[]> = {
-  'Patients (diagnosis face)': [
-    { method: 'GET', url: '/api/v1/patients', permission: 'patient:read' },
-    { method: 'POST', url: '/api/v1/patients', permission: 'patient:write' },
-    { method: 'GET', url: '/api/v1/patients/:patient_id', permission: 'patient:read' },
-    { method: 'PUT', url: '/api/v1/patients/:patient_id', permission: 'patient:write' },
-    { method: 'DELETE', url: '/api/v1/patients/:patient_id', permission: 'patient:delete' },
-    { method: 'GET', url: '/api/v1/patients/:patient_id/studies', permission: 'study:read' },
-  ],
   'Studies, series and upload (diagnosis face)': [
     { method: 'GET', url: '/api/v1/studies', permission: 'study:read' },
     { method: 'POST', url: '/api/v1/studies', permission: 'study:write' },
