@@ -7,7 +7,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { openBus, type Bus } from './bus/index.js';
 import { attachBrokerTransports, guardBroker } from './bus/transports.js';
 import type { Config } from './config.js';
@@ -23,6 +23,7 @@ import { installSecurityHeaders } from './http/security-headers.js';
 import { AppError } from './util/errors.js';
 import { registerDrRoutes, type App } from './http/routing.js';
 import { installValidation } from './http/validation.js';
+import { requestLogFields } from './http/log-redaction.js';
 import { FileBlobStore } from './storage/blob-store.js';
 import { acquisitionRoutes } from './modules/acquisition/routes.js';
 import { AcquisitionService, TOPIC_PROGRESS, TOPIC_STATUS } from './modules/acquisition/service.js';
@@ -125,7 +126,10 @@ function fastifyOptions(config: Config): FastifyServerOptions & { https?: { cert
   return {
     // TLS_CERT/TLS_KEY: HTTPS directly (MQTT over WSS rides on the same server's /mqtt upgrade).
     ...(config.tls ? { https: { cert: config.tls.cert, key: config.tls.key } } : {}),
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logger:
+      config.logLevel === 'silent'
+        ? false
+        : { level: config.logLevel, serializers: { req: (req: FastifyRequest) => requestLogFields(req) } },
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
     requestIdHeader: false,
