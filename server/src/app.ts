@@ -40,6 +40,7 @@ import { JobsRepository } from './modules/jobs/repository.js';
 import { JobRunner } from './modules/jobs/runner.js';
 import { IngestService } from './modules/ingest/ingest.js';
 import { WorklistService } from './modules/worklist/worklist.js';
+import { setSiteDefaultCharset } from './dicom/charsets.js';
 import { DimseServer } from './dimse/scp.js';
 import { PacsService } from './modules/pacs/service.js';
 import { CallingAePolicy } from './modules/pacs/admission.js';
@@ -205,6 +206,7 @@ async function installPlugins(app: App, config: Config, configs: ConfigService, 
 export async function createServer(config: Config): Promise<Server> {
   // One process per data directory: the lock is taken before anything in it is touched.
   preparePrivateDir(config.dataDir);
+  setSiteDefaultCharset(config.dicomDefaultCharset);
   const lock = lockDataDir(config.dataDir);
   const db = await openDatabase(config).catch((error: unknown) => {
     lock.release();
@@ -379,6 +381,7 @@ export async function createServer(config: Config): Promise<Server> {
         databaseSchema: config.databaseSchema,
         dataDir: config.dataDir,
         defaultProduct: config.defaultProduct,
+        defaultCharset: config.dicomDefaultCharset,
       },
       path.join(config.dataDir, 'ingest-journal'),
       {

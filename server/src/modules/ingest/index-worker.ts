@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../../db/index.js';
+import { setSiteDefaultCharset } from '../../dicom/charsets.js';
 import { FileBlobStore } from '../../storage/blob-store.js';
 import { SqlArchiveRepository } from '../archive/repository.js';
 import { Archive } from '../archive/service.js';
@@ -11,6 +12,7 @@ import type { IndexRequest, IndexReply, IndexWorkerData } from './index-client.j
 
 // The ingest indexer's thread: its own database connection, the same blob store.
 const settings = workerData as IndexWorkerData;
+setSiteDefaultCharset(settings.defaultCharset);
 const db = await openDatabase(settings);
 const archiveRepository = new SqlArchiveRepository(new StudiesRepository(db), new FilesRepository(db));
 const deps = { archive: new Archive(archiveRepository, new FileBlobStore(path.join(settings.dataDir, 'blobs')), settings.defaultProduct) };

@@ -49,6 +49,18 @@ export interface WorklistItem {
 }
 
 const dicomDate = (iso: string | undefined) => (iso ? iso.replace(/-/g, '') : '');
+// eslint-disable-next-line no-control-regex -- the ASCII range is the point
+const isAscii = (s: string) => /^[\x00-\x7f]*$/.test(s);
+
+/**
+ * A name with other than ASCII characters is matched here, on the decoded names: a RIS compares
+ * bytes, and ours (UTF-8) are not the bytes of a RIS that keeps GB18030 or declares no set.
+ */
+function matchesName(item: WorklistItem, q: WorklistQuery): boolean {
+  if (!q.patient_name || isAscii(q.patient_name)) return true;
+  const wanted = q.patient_name.toLowerCase();
+  return item.patient_name.toLowerCase().includes(wanted) || item.patient_name.replace(/\^/g, '').toLowerCase().includes(wanted);
+}
 
 /** The C-FIND identifier: matching keys filled, every key we read back present (empty = return it). */
 export function identifierFor(q: WorklistQuery): Buffer {
@@ -57,7 +69,7 @@ export function identifierFor(q: WorklistQuery): Buffer {
     SpecificCharacterSet: 'ISO_IR 192',
     AccessionNumber: q.accession_number ?? '',
     ReferringPhysicianName: '',
-    PatientName: q.patient_name ? `*${q.patient_name}*` : '',
+    PatientName: q.patient_name && isAscii(q.patient_name) ? `*${q.patient_name}*` : '',
     PatientID: q.patient_id ?? '',
     PatientBirthDate: '',
     PatientSex: '',
@@ -157,7 +169,7 @@ export class WorklistService {
         const sent = context.transferSyntax === IMPLICIT_LE ? explicitToImplicit(identifier) : [identifier];
         const { status, matches } = await association.find(MWL_FIND, sent, context.id);
         if (status !== STATUS.SUCCESS) throw new AppError('DICOM_PROTOCOL', [], `the RIS ended the query with ${statusText(status)}`);
-        return matches.map((m) => itemOf(m, context.transferSyntax));
+        return matches.map((m) => itemOf(m, context.transferSyntax)).filter((item) => matchesName(item, q));
       },
     ).then((items) => ({ items, output: output.text() }));
   }

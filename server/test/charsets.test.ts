@@ -1,0 +1,279 @@
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import iconv from 'iconv-lite';
+import { readDataSet, text } from '../src/dicom/reader.js';
+import { TAGS } from '../src/dicom/tags.js';
+import { generateUid } from '../src/util/uid.js';
+import { startStorescp, startWlmscpfs, type Storescp, type Wlmscp } from '../test-support/dicom-peers.js';
+import { dxFor } from './dicom-helpers.js';
+import { DIALECTS, call, until, withServer } from './helpers.js';
+
+const LI_LEI = '李^雷';
+const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+const day = `${today.slice(0, 4)}-${today.slice(4, 6)}-${today.slice(6)}`;
+const ESC = '\x1b';
+
+/** The RIS's four ways of keeping 李^雷: UTF-8 or GB18030, with or without (0008,0005). */
+const RIS_VARIANTS = [
+  { key: 'U8D', charset: 'ISO_IR 192', encoding: 'utf8' },
+  { key: 'U8N', charset: undefined, encoding: 'utf8' },
+  { key: 'GBD', charset: 'GB18030', encoding: 'gb18030' },
+  { key: 'GBN', charset: undefined, encoding: 'gb18030' },
+] as const;
+
+/** A worklist item as dump2dcm text, its name in the variant's bytes. */
+function risItem(v: (typeof RIS_VARIANTS)[number], stamp: string): Buffer {
+  const line = (s: string) => Buffer.from(`${s}\n`, 'latin1');
+  return Buffer.concat([
+    ...(v.charset ? [line(`(0008,0005) CS  [${v.charset}]`)] : []),
+    line(`(0008,0050) SH  [A${v.key}${stamp}]`),
+    line('(0008,0090) PN  [Ref^Doctor]'),
+    Buffer.from('(0010,0010) PN  ['),
+    iconv.encode(LI_LEI, v.encoding),
+    line(']'),
+    line(`(0010,0020) LO  [P${v.key}${stamp}]`),
+    line('(0010,0030) DA  [19900102]'),
+    line('(0010,0040) CS  [M]'),
+    line(`(0020,000d) UI  [1.2.826.0.1.3680043.2.1143.${stamp}.${RIS_VARIANTS.indexOf(v) + 1}]`),
+    Buffer.from('(0032,1060) LO  ['),
+    iconv.encode('胸部正位', v.encoding),
+    line(']'),
+    line('(0040,0100) SQ'),
+    line('(fffe,e000) -'),
+    line('(0008,0060) CS  [DX]'),
+    line('(0040,0001) AE  [ROENTGEN]'),
+    line(`(0040,0002) DA  [${today}]`),
+    line('(0040,0003) TM  [093000]'),
+    Buffer.from('(0040,0007) LO  ['),
+    iconv.encode('胸部', v.encoding),
+    line(']'),
+    line('(0040,0009) SH  [SPS1]'),
+    line('(fffe,e00d) -'),
+    line('(fffe,e0dd) -'),
+    line('(0040,1001) SH  [RP1]'),
+  ]);
+}
+
+/** What `dcmdump +U8` (DCMTK decoding by (0008,0005), printing UTF-8) shows as a file's Patient's Name. */
+function dumpedName(file: string): string {
+  const dump = spawnSync('dcmdump', ['+U8', '+P', '0010,0010', file], { encoding: 'utf8' });
+  return /\[(.*)\]/.exec(dump.stdout)?.[1] ?? dump.stdout + dump.stderr;
+}
+
+/**
+ * A DX object (as a modality sends it) whose Specific Character Set and Patient's Name are
+ * replaced by the given bytes: spliced into the explicit VR file, whose dataset has no group lengths.
+ */
+function withName(file: Buffer, charset: string | undefined, name: Buffer): Buffer {
+  const ds = readDataSet(file);
+  const element = (group: number, el: number, vr: string, value: Buffer) => {
+    const padded = value.length % 2 ? Buffer.concat([value, Buffer.from(' ')]) : value;
+    const head = Buffer.alloc(8);
+    head.writeUInt16LE(group, 0);
+    head.writeUInt16LE(el, 2);
+    head.write(vr, 4, 'latin1');
+    head.writeUInt16LE(padded.length, 6);
+    return Buffer.concat([head, padded]);
+  };
+  const span = (tag: string) => {
+    const e = ds.elements[tag];
+    return [e.dataOffset - 8, e.dataOffset + e.length] as const;
+  };
+  const [csStart, csEnd] = span(TAGS.specificCharacterSet);
+  const [pnStart, pnEnd] = span(TAGS.patientName);
+  return Buffer.concat([
+    file.subarray(0, csStart),
+    charset === undefined ? Buffer.alloc(0) : element(0x0008, 0x0005, 'CS', Buffer.from(charset, 'latin1')),
+    file.subarray(csEnd, pnStart),
+    element(0x0010, 0x0010, 'PN', name),
+    file.subarray(pnEnd),
+  ]);
+}
+
+const gb = (s: string) => iconv.encode(s, 'gb18030');
+const jis = (s: string) => Buffer.from([...iconv.encode(s, 'euc-jp')].map((b) => b & 0x7f));
+
+/** Objects a modality might send: [declared set, Patient's Name bytes, the name we must show]. */
+const SENT: [string | undefined, Buffer, string][] = [
+  ['ISO_IR 192', Buffer.from(LI_LEI), LI_LEI],
+  ['GB18030', gb(LI_LEI), LI_LEI],
+  ['GBK', gb(LI_LEI), LI_LEI],
+  ['ISO_IR 100', Buffer.from('Müller^Jörg', 'latin1'), 'Müller^Jörg'],
+  ['\\ISO 2022 IR 58', Buffer.concat([Buffer.from(`Li^Lei=${ESC}$)A`), gb('李'), Buffer.from(`^${ESC}$)A`), gb('雷')]), 'Li^Lei=李^雷'],
+  [
+    'ISO 2022 IR 6\\ISO 2022 IR 87',
+    Buffer.concat([
+      Buffer.from(`Yamada^Tarou=${ESC}$B`),
+      jis('山田'),
+      Buffer.from(`${ESC}(B^${ESC}$B`),
+      jis('太郎'),
+      Buffer.from(`${ESC}(B`),
+    ]),
+    'Yamada^Tarou=山田^太郎',
+  ],
+  [
+    '\\ISO 2022 IR 149',
+    Buffer.concat([
+      Buffer.from(`Hong^Gildong=${ESC}$)C`),
+      iconv.encode('洪', 'euc-kr'),
+      Buffer.from(`^${ESC}$)C`),
+      iconv.encode('吉洞', 'euc-kr'),
+    ]),
+    'Hong^Gildong=洪^吉洞',
+  ],
+  [undefined, gb(LI_LEI), LI_LEI],
+  [undefined, Buffer.from(LI_LEI), LI_LEI],
+];
+
+/** A DCMTK tool, asynchronously: our own SCP answers on this process's event loop. */
+function dcmtk(tool: string, args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(tool, args, { env: { ...process.env, TCP_NODELAY: '1' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, output: `${stdout}${stderr}` });
+    });
+  });
+}
+
+for (const dialect of DIALECTS) {
+  describe(`Chinese names through every DICOM path on ${dialect}`, () => {
+    const ctx = withServer(dialect, { DICOM_TIMEOUT_MS: '3000' });
+    const stamp = Date.now().toString().slice(-8);
+    let ris: Wlmscp;
+    let scp: Storescp;
+    before(async () => {
+      ris = await startWlmscpfs(RIS_VARIANTS.map((v) => risItem(v, stamp)));
+      scp = await startStorescp();
+    });
+    after(async () => {
+      await ris.stop();
+      await scp.stop();
+    });
+    const dr = (method: string, p: string, body?: unknown) => call(ctx.t.url, method, `/dr/api/v1/auth/${p}`, { token: ctx.admin, body });
+    const setConfig = (key: string, value: unknown) =>
+      call(ctx.t.url, 'PUT', `/api/v1/system/configs/${key}`, { token: ctx.admin, body: { config_value: value } });
+
+    test('wlmscpfs items in UTF-8 and GB18030, declared or not, read as 李^雷; the name typed in Chinese finds them all', async () => {
+      for (const [k, v] of [
+        ['ris.address', '127.0.0.1'],
+        ['ris.port', ris.port],
+        ['ris.aet', ris.aet],
+        ['ris.aec', 'ROENTGEN'],
+      ] as const)
+        assert.equal((await setConfig(k, v)).status, 200);
+      const all = await dr('POST', 'worklist/query', { date_from: day, date_to: day });
+      assert.equal(all.status, 200, all.text);
+      const mine = (all.body.data.items as { accession_number: string; patient_name: string; scheduled_step_description: string }[])
+        .filter((i) => i.accession_number.endsWith(stamp))
+        .sort((a, b) => a.accession_number.localeCompare(b.accession_number));
+      assert.deepEqual(
+        mine.map((i) => [i.accession_number.slice(1, 4), i.patient_name, i.scheduled_step_description]),
+        ['GBD', 'GBN', 'U8D', 'U8N'].map((key) => [key, LI_LEI, '胸部']),
+      );
+      for (const typed of ['李雷', '李^雷', '雷']) {
+        const found = await dr('POST', 'worklist/query', { patient_name: typed });
+        assert.equal(found.status, 200, found.text);
+        const keys = (found.body.data.items as { accession_number: string }[]).filter((i) => i.accession_number.endsWith(stamp));
+        assert.equal(keys.length, 4, `${typed}: ${found.text}`);
+      }
+      assert.deepEqual((await dr('POST', 'worklist/query', { patient_name: '韩梅梅' })).body.data.items, []);
+    });
+
+    test('imported from GB18030 without a declared set: the study, the DX written at exposure and the copy a PACS receives carry 李^雷', async () => {
+      const uid = `1.2.826.0.1.3680043.2.1143.${stamp}.4`;
+      const imported = await dr('POST', 'worklist/import', {
+        study_instance_uid: uid,
+        patient_type: 'Human',
+        patient_size: 'Medium',
+        views: [{ view_id: 'View_DX_T_A_SK_AP_00', procedure_id: '' }],
+      });
+      assert.equal(imported.status, 200, imported.text);
+      const study = imported.body.data;
+      assert.deepEqual([study.patient_name, study.comment], [LI_LEI, '胸部正位']);
+      const sop: string = study.series[0].images[0].sop_instance_uid;
+      assert.equal((await dr('POST', 'task/inspection/start', { instance_uid: sop })).status, 200);
+      assert.equal((await dr('POST', 'task/inspection/trigger')).status, 200);
+      await until(
+        'the exposure stored',
+        async () => {
+          const image = (await dr('GET', `study/${study.study_id}`)).body.data.series[0].images[0];
+          return image.storage_status === 'Saved' ? image : undefined;
+        },
+        30_000,
+      );
+      const dx = await fetch(`${ctx.t.url}/dr/api/v1/auth/f/dcm/${sop}.dcm`, { headers: { authorization: `Bearer ${ctx.admin}` } });
+      const file = path.join(ctx.t.dataDir, `exposed-${sop}.dcm`);
+      fs.writeFileSync(file, Buffer.from(await dx.arrayBuffer()));
+      assert.equal(dumpedName(file), LI_LEI);
+      assert.equal(text(readDataSet(fs.readFileSync(file)), TAGS.specificCharacterSet), 'ISO_IR 192');
+      await dr('POST', 'task/inspection/leave', { study_id: study.study_id, study_status: 'Completed' });
+
+      const node = `cs${stamp.slice(-6)}`;
+      const added = await dr('POST', 'manage/pacs', {
+        name: node,
+        type: 'PACS',
+        address: '127.0.0.1',
+        port: scp.port,
+        aet: scp.aet,
+        aec: 'ROENTGEN',
+        is_enabled: true,
+        is_default: false,
+      });
+      assert.equal(added.status, 200, added.text);
+      const sent = await dr('POST', 'scp/store', { sop_instance_uid: sop, pacs_name: node });
+      assert.equal(sent.body.data?.ok, true, sent.text);
+      const received = await until('storescp wrote it', async () => scp.files().find((f) => f.endsWith(sop)));
+      assert.equal(dumpedName(received), LI_LEI);
+    });
+
+    test('storescu into our SCP: objects in every declared set and undeclared ones show the right name, and a Chinese name finds them', async () => {
+      assert.equal(
+        (
+          await call(ctx.t.url, 'PUT', '/api/v1/system/configs/dicom.scp_allowed_aets', {
+            token: ctx.admin,
+            body: { config_value: 'MODALITY' },
+          })
+        ).status,
+        200,
+      );
+      const objects = SENT.map(([charset, name, shown], i) => {
+        const studyUid = generateUid();
+        const sop = generateUid();
+        const base = dxFor(sop, {
+          patient: { id: `CS${stamp}${i}`, name: 'Placeholder^Name', birthDate: '19800101', sex: 'M', age: '045Y' },
+          study: { instanceUid: studyUid, id: `S${i}`, accessionNumber: `CS${i}`, referringPhysician: '', date: new Date() },
+        });
+        const file = path.join(ctx.t.dataDir, `sent-${i}.dcm`);
+        fs.writeFileSync(file, withName(base, charset, name));
+        // DCMTK checks the fixtures it can decode (not undeclared ones; glibc's iconv lacks JIS X 0208 for IR 87).
+        if (charset !== undefined && !charset.includes('IR 87'))
+          assert.equal(dumpedName(file), shown, `DCMTK reads fixture ${i} (${charset})`);
+        return { file, studyUid, shown, charset };
+      });
+      const stored = await dcmtk('storescu', [
+        '-aet',
+        'MODALITY',
+        '-aec',
+        'ROENTGEN',
+        '127.0.0.1',
+        String(ctx.t.server.dicomPort),
+        ...objects.map((o) => o.file),
+      ]);
+      assert.equal(stored.code, 0, stored.output);
+      for (const o of objects) {
+        const row = await until(`study ${o.charset} indexed`, () =>
+          ctx.t.server.db.kysely.selectFrom('studies').selectAll().where('study_instance_uid', '=', o.studyUid).executeTakeFirst(),
+        );
+        const detail = (await dr('GET', `study/${row.study_id}`)).body.data;
+        assert.equal(detail.patient_name, o.shown, `declared ${o.charset}`);
+      }
+      const listed = await dr('GET', `study?name=${encodeURIComponent('李')}&page_size=100`);
+      const names = (listed.body.data.studies as { patient_id: string; patient_name: string }[]).filter((s) =>
+        s.patient_id.startsWith(`CS${stamp}`),
+      );
+      assert.deepEqual(names.map((s) => s.patient_name).sort(), [LI_LEI, LI_LEI, LI_LEI, 'Li^Lei=李^雷', LI_LEI, LI_LEI].sort());
+    });
+  });
+}
