@@ -93,7 +93,13 @@ export interface OrthancPeer {
  * on a free port with its AE title checked, storage in a temporary folder.
  */
 export async function startOrthanc(
-  options: { dicom?: boolean; worklists?: (string | Buffer)[]; worklistsForUnknownCallers?: boolean } = {},
+  options: {
+    dicom?: boolean;
+    worklists?: (string | Buffer)[];
+    worklistsForUnknownCallers?: boolean;
+    /** More configuration (e.g. DefaultEncoding, the set Orthanc assumes for files that declare none). */
+    config?: Record<string, unknown>;
+  } = {},
 ): Promise<OrthancPeer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-orthanc-'));
   const [httpPort, dicomPort] = [await freePort(), await freePort()];
@@ -121,6 +127,7 @@ export async function startOrthanc(
       DicomCheckCalledAet: true,
       DicomAlwaysAllowEcho: true,
       DicomAlwaysAllowStore: true,
+      ...options.config,
     }),
   );
   const child = spawn('Orthanc', [config], { stdio: 'ignore', env: DCMTK_ENV });

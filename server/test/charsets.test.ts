@@ -7,7 +7,7 @@ import iconv from 'iconv-lite';
 import { readDataSet, text } from '../src/dicom/reader.js';
 import { TAGS } from '../src/dicom/tags.js';
 import { generateUid } from '../src/util/uid.js';
-import { startStorescp, startWlmscpfs, type Storescp, type Wlmscp } from '../test-support/dicom-peers.js';
+import { startOrthanc, startStorescp, startWlmscpfs, type Storescp, type Wlmscp } from '../test-support/dicom-peers.js';
 import { dxFor } from './dicom-helpers.js';
 import { DIALECTS, call, until, withServer } from './helpers.js';
 
@@ -226,6 +226,40 @@ for (const dialect of DIALECTS) {
       assert.equal(sent.body.data?.ok, true, sent.text);
       const received = await until('storescp wrote it', async () => scp.files().find((f) => f.endsWith(sop)));
       assert.equal(dumpedName(received), LI_LEI);
+    });
+
+    test("Orthanc's worklist plugin as the RIS: items in UTF-8 and GB18030, declared or left to its DefaultEncoding, read as 李^雷", async () => {
+      const orthanc = await startOrthanc({
+        worklists: RIS_VARIANTS.filter((v) => v.encoding === 'gb18030' || v.charset).map((v) => risItem(v, `${stamp.slice(1)}9`)),
+        // Orthanc converts its answers to the query's set (ours: ISO_IR 192) from the file's, or from this for files that declare none.
+        config: { DefaultEncoding: 'Chinese' },
+      });
+      try {
+        for (const [k, v] of [
+          ['ris.address', '127.0.0.1'],
+          ['ris.port', orthanc.dicomPort],
+          ['ris.aet', orthanc.aet],
+          ['ris.aec', 'ROENTGEN'],
+        ] as const)
+          assert.equal((await setConfig(k, v)).status, 200);
+        const found = await dr('POST', 'worklist/query', { patient_name: '李雷' });
+        assert.equal(found.status, 200, found.text);
+        const items = (
+          found.body.data.items as { accession_number: string; patient_name: string; requested_procedure_description: string }[]
+        )
+          .filter((i) => i.accession_number.endsWith(`${stamp.slice(1)}9`))
+          .map((i) => [i.accession_number.slice(1, 4), i.patient_name, i.requested_procedure_description])
+          .sort();
+        assert.deepEqual(items, [
+          ['GBD', LI_LEI, '胸部正位'],
+          ['GBN', LI_LEI, '胸部正位'],
+          ['U8D', LI_LEI, '胸部正位'],
+        ]);
+      } finally {
+        await orthanc.stop();
+        await setConfig('ris.port', ris.port);
+        await setConfig('ris.aet', ris.aet);
+      }
     });
 
     test('storescu into our SCP: objects in every declared set and undeclared ones show the right name, and a Chinese name finds them', async () => {
