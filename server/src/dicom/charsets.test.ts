@@ -233,3 +233,45 @@ describe('editing a file keeps its text (readPart10 decodes by the same rule, wr
     }
   });
 });
+
+describe('writing for a node configured for GB18030 (charset-writer.ts)', () => {
+  test('every text value re-encoded, through the sequences; (0008,0005) GB18030; pixels and the rest unchanged', async () => {
+    const { withCharset } = await import('./charset-writer.js');
+    const { writeDx } = await import('./dx-writer.js');
+    const { dxInput } = await import('../../test/dicom-helpers.js');
+    const input = dxInput('2.25.4242', {
+      patient: {
+        id: 'P李',
+        name: '李^雷',
+        birthDate: '19800101',
+        sex: 'M',
+        age: '045Y',
+        animal: { species: '犬', breed: '比格', owner: '韩^梅梅', neutered: '' },
+      },
+    });
+    const utf8File = writeDx({ ...input, series: { ...input.series, description: '胸部 乗' } });
+    const gbFile = withCharset(utf8File, 'GB18030');
+    const [before, after] = [readDataSet(utf8File), readDataSet(gbFile)];
+    assert.equal(text(after, TAGS.specificCharacterSet), 'GB18030');
+    for (const tag of [
+      TAGS.patientName,
+      TAGS.patientId,
+      TAGS.seriesDescription,
+      TAGS.responsiblePerson,
+      TAGS.patientSpecies,
+      TAGS.sopInstance,
+    ])
+      assert.equal(text(after, tag), text(before, tag), tag);
+    const name = after.elements[TAGS.patientName];
+    assert.deepEqual([...gbFile.subarray(name.dataOffset, name.dataOffset + name.length)], [...gb('李^雷'), 0x20]);
+    const pixels = (ds: typeof before) => {
+      const e = ds.elements[TAGS.pixelData];
+      return Buffer.from(ds.byteArray.subarray(e.dataOffset, e.dataOffset + e.length));
+    };
+    assert.ok(pixels(after).equals(pixels(before)));
+    // Back to UTF-8: the same bytes of text as the original.
+    const again = readDataSet(withCharset(gbFile, 'ISO_IR 192'));
+    assert.equal(text(again, TAGS.patientName), '李^雷');
+    assert.equal(text(again, TAGS.specificCharacterSet), 'ISO_IR 192');
+  });
+});
