@@ -226,6 +226,40 @@ for (const dialect of DIALECTS) {
       assert.equal(sent.body.data?.ok, true, sent.text);
       const received = await until('storescp wrote it', async () => scp.files().find((f) => f.endsWith(sop)));
       assert.equal(dumpedName(received), LI_LEI);
+
+      // A node configured for GB18030 gets the same object with its text in GB18030, declared so.
+      const gbScp = await startStorescp({ aet: 'GBPACS' });
+      try {
+        const gbNode = `gb${stamp.slice(-6)}`;
+        const gbBody = {
+          name: gbNode,
+          type: 'PACS',
+          address: '127.0.0.1',
+          port: gbScp.port,
+          aet: gbScp.aet,
+          aec: 'ROENTGEN',
+          is_enabled: true,
+          is_default: false,
+          charset: 'GB18030',
+        };
+        const gbAdded = await dr('POST', 'manage/pacs', gbBody);
+        assert.equal(gbAdded.status, 200, gbAdded.text);
+        const listed = (await dr('GET', 'manage/pacs')).body.data.scp as { name: string; charset: string }[];
+        assert.equal(listed.find((n) => n.name === gbNode)?.charset, 'GB18030');
+        const refused = await dr('POST', 'manage/pacs', { ...gbBody, name: `x${gbNode}`, charset: 'LATIN9' });
+        assert.equal(refused.status, 400);
+        assert.match(refused.text, /charset/);
+        const gbSent = await dr('POST', 'scp/store', { sop_instance_uid: sop, pacs_name: gbNode });
+        assert.equal(gbSent.body.data?.ok, true, gbSent.text);
+        const gbReceived = await until('storescp wrote it', async () => gbScp.files().find((f) => f.endsWith(sop)));
+        assert.equal(dumpedName(gbReceived), LI_LEI);
+        const raw = readDataSet(fs.readFileSync(gbReceived));
+        const name = raw.elements[TAGS.patientName];
+        assert.deepEqual([...raw.byteArray.subarray(name.dataOffset, name.dataOffset + name.length)], [...gb(LI_LEI), 0x20]);
+        assert.equal(text(raw, TAGS.specificCharacterSet), 'GB18030');
+      } finally {
+        await gbScp.stop();
+      }
     });
 
     test("Orthanc's worklist plugin as the RIS: items in UTF-8 and GB18030, declared or left to its DefaultEncoding, read as 李^雷", async () => {

@@ -11,12 +11,32 @@ import { DicomReadError, readMetaHeader, TRANSFER_SYNTAX } from './reader.js';
 export function withCharset(file: Uint8Array, term: 'GB18030' | 'ISO_IR 192'): Buffer {
   const bytes = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
   const meta = readMetaHeader(bytes);
-  if (meta.transferSyntax !== TRANSFER_SYNTAX.EXPLICIT_LE)
-    throw new DicomReadError(`text is re-encoded in explicit VR little endian only (this file: ${meta.transferSyntax})`);
+  if (!rewritable(meta.transferSyntax))
+    throw new DicomReadError(`text is re-encoded in explicit VR little endian datasets only (this file: ${meta.transferSyntax})`);
   const writer = new TextRewriter(bytes, term);
   const out: Buffer[] = [bytes.subarray(0, meta.datasetOffset)];
   writer.dataset(meta.datasetOffset, bytes.length, out, undefined, true);
   return Buffer.concat(out);
+}
+
+/** Every transfer syntax but these three has an explicit VR little endian dataset (compressed ones too). */
+const rewritable = (ts: string) =>
+  ts !== TRANSFER_SYNTAX.IMPLICIT_LE && ts !== TRANSFER_SYNTAX.EXPLICIT_BE && ts !== TRANSFER_SYNTAX.DEFLATED_LE;
+
+/**
+ * A file as a node configured for `charset` gets it: re-encoded in GB18030 for a GB18030 node
+ * (when its dataset is explicit VR little endian), else as it is (UTF-8, as we write, or the set
+ * its sender declared).
+ */
+export function forNodeCharset(file: Buffer, charset: string): Buffer {
+  if (charset !== 'GB18030') return file;
+  try {
+    return rewritable(readMetaHeader(file).transferSyntax) ? withCharset(file, 'GB18030') : file;
+  } catch (error) {
+    // A file we cannot walk goes as it is, in the set it declares: the peer decides, as for any object.
+    if (error instanceof DicomReadError) return file;
+    throw error;
+  }
 }
 
 const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);

@@ -20,6 +20,7 @@ function nodeBody(row: PacsNodeRow) {
     may_store: row.may_store === 1,
     may_query: row.may_query === 1,
     may_retrieve: row.may_retrieve === 1,
+    charset: row.charset,
   };
 }
 
@@ -74,6 +75,8 @@ export class PacsService {
       ...permission('may_store', input.may_store),
       ...permission('may_query', input.may_query),
       ...permission('may_retrieve', input.may_retrieve),
+      // Left out: a new node takes the site's default, a changed one keeps its set.
+      ...(input.charset === undefined ? {} : { charset: input.charset }),
     };
   }
 
