@@ -293,6 +293,8 @@ export async function createServer(config: Config): Promise<Server> {
     const detector = new DetectorSimulator(config.detector.rows, config.detector.columns);
     const pipeline = new PipelineRunner();
     const pacsRepository = new PacsRepository(db);
+    const pacsService = new PacsService(pacsRepository);
+    await pacsService.refreshCharsets();
     // One runner for every kind of background job; STORE_POLL_MS has set how often it looks.
     let logJobs: (message: string) => void = () => undefined;
     const runner = new JobRunner(jobs, { node: nodeId(config.dataDir), pollMs: config.storeQueue.pollMs, log: (m) => logJobs(m) });
@@ -360,7 +362,7 @@ export async function createServer(config: Config): Promise<Server> {
       drImageRoutes(scope, imageFiles, derivedImages);
       deviceRoutes(scope, devices);
       acquisitionRoutes(scope, acquisition);
-      pacsRoutes(scope, new PacsService(pacsRepository));
+      pacsRoutes(scope, pacsService);
       worklistRoutes(
         scope,
         new WorklistService(configs, studies, config.dicomAet, config.dicomTimeoutMs),

@@ -343,5 +343,46 @@ for (const dialect of DIALECTS) {
       );
       assert.deepEqual(names.map((s) => s.patient_name).sort(), [LI_LEI, LI_LEI, LI_LEI, 'Li^Lei=李^雷', LI_LEI, LI_LEI].sort());
     });
+
+    test("a node's configured set reads its undeclared text (ISO_IR 100 here); the same bytes from an unconfigured sender follow the site rule", async () => {
+      const node = await dr('POST', 'manage/pacs', {
+        name: `lt${stamp.slice(-6)}`,
+        type: 'PACS',
+        address: '127.0.0.1',
+        port: 104,
+        aet: 'LATINMOD',
+        aec: 'ROENTGEN',
+        is_enabled: true,
+        is_default: false,
+        may_store: true,
+        charset: 'ISO_IR 100',
+      });
+      assert.equal(node.status, 200, node.text);
+      const latin = Buffer.from('Müller^Jörg', 'latin1');
+      const sent = await Promise.all(
+        ['LATINMOD', 'MODALITY'].map(async (aet, i) => {
+          const studyUid = generateUid();
+          const base = dxFor(generateUid(), {
+            patient: { id: `LT${stamp}${i}`, name: 'Placeholder^Name', birthDate: '19800101', sex: 'M', age: '045Y' },
+            study: { instanceUid: studyUid, id: `L${i}`, accessionNumber: `LT${i}`, referringPhysician: '', date: new Date() },
+          });
+          const file = path.join(ctx.t.dataDir, `latin-${i}.dcm`);
+          fs.writeFileSync(file, withName(base, undefined, latin));
+          const stored = await dcmtk('storescu', ['-aet', aet, '-aec', 'ROENTGEN', '127.0.0.1', String(ctx.t.server.dicomPort), file]);
+          assert.equal(stored.code, 0, stored.output);
+          return studyUid;
+        }),
+      );
+      const names = await Promise.all(
+        sent.map(async (studyUid) => {
+          const row = await until('indexed', () =>
+            ctx.t.server.db.kysely.selectFrom('studies').selectAll().where('study_instance_uid', '=', studyUid).executeTakeFirst(),
+          );
+          return row.patient_name;
+        }),
+      );
+      assert.equal(names[0], 'Müller^Jörg');
+      assert.equal(names[1], new TextDecoder('gb18030').decode(latin), 'not valid UTF-8, no set configured: GB18030');
+    });
   });
 }

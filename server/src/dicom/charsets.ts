@@ -82,6 +82,21 @@ export function siteDefaultCharset(): string | undefined {
   return siteDefault;
 }
 
+let nodeCharsets = new Map<string, string>();
+
+/**
+ * The sets configured for DICOM nodes, by AE title (kept per thread, refreshed when nodes change):
+ * a received file's undeclared text is read in its sender's set, found by the file's Source AE
+ * Title (0002,0016).
+ */
+export function setNodeCharsets(byAet: Iterable<readonly [string, string]>): void {
+  nodeCharsets = new Map([...byAet].filter(([, term]) => isKnownCharset(term)).map(([aet, term]) => [aet.trim(), term]));
+}
+
+export function nodeCharset(aet: string | undefined): string | undefined {
+  return aet === undefined ? undefined : nodeCharsets.get(aet.trim());
+}
+
 /** Undeclared non-ASCII text: the default set (a node's, else the site's), else UTF-8 when valid, else GB18030. */
 function decodeUndeclared(bytes: Uint8Array, defaultCharset: string | undefined): string {
   const preferred = defaultCharset ?? siteDefault;

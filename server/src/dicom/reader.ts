@@ -1,6 +1,6 @@
 import zlib from 'node:zlib';
 import dicomParser, { type DataSet, type Element } from 'dicom-parser';
-import { decodeText } from './charsets.js';
+import { decodeText, nodeCharset } from './charsets.js';
 import { TAGS } from './tags.js';
 
 /**
@@ -182,7 +182,7 @@ export interface ReadOptions {
   transferSyntax?: string;
   /** Stop at the Pixel Data element's header: the bytes may end there (indexing reads only the head of a large file). */
   untilPixelData?: boolean;
-  /** The character set of text that declares none (the sending node's; else the site's, charsets.ts). */
+  /** The character set of text that declares none (else the Part 10 file's Source AE Title's node's, else the site's: charsets.ts). */
   defaultCharset?: string;
 }
 
@@ -218,7 +218,9 @@ export function readDataSet(bytes: Uint8Array, options: ReadOptions = {}): DataS
       // dicom-parser's typing says void; it uses the returned array (its docs and source).
       inflater: inflater as unknown as (arr: Uint8Array, position: number) => void,
     });
-    recordTextContext(dataSet, { specificCharacterSet: undefined, defaultCharset: options.defaultCharset });
+    // A received file names its sender in its meta header: a node configured with a set reads in it.
+    const defaultCharset = options.defaultCharset ?? (part10 ? nodeCharset(dataSet.string(TAGS.sourceAet)) : undefined);
+    recordTextContext(dataSet, { specificCharacterSet: undefined, defaultCharset });
     return dataSet;
   } catch (error) {
     if (error instanceof DicomReadError) throw error;

@@ -41,6 +41,17 @@ export class PacsRepository {
     return row !== undefined;
   }
 
+  /** The enabled nodes configured with a character set, as (AE title, set) pairs. */
+  async charsetsByAet(): Promise<[string, string][]> {
+    const rows = await this.db
+      .selectFrom('pacs_nodes')
+      .select(['aet', 'charset'])
+      .where('charset', '!=', '')
+      .where('is_enabled', '=', 1)
+      .execute();
+    return rows.map((r) => [r.aet, r.charset]);
+  }
+
   byName(name: string): Promise<PacsNodeRow | undefined> {
     return this.db.selectFrom('pacs_nodes').selectAll().where('name', '=', name).executeTakeFirst();
   }
