@@ -337,6 +337,11 @@ for (const dialect of DIALECTS) {
         const detail = (await dr('GET', `study/${row.study_id}`)).body.data;
         assert.equal(detail.patient_name, o.shown, `declared ${o.charset}`);
       }
+      for (const typed of ['李^雷', '雷']) {
+        const found = await dr('GET', `study?name=${encodeURIComponent(typed)}&page_size=100`);
+        const ids = (found.body.data.studies as { patient_id: string }[]).filter((s) => s.patient_id.startsWith(`CS${stamp}`));
+        assert.equal(ids.length, 6, `${typed}: ${found.text.slice(0, 300)}`);
+      }
       const listed = await dr('GET', `study?name=${encodeURIComponent('李')}&page_size=100`);
       const names = (listed.body.data.studies as { patient_id: string; patient_name: string }[]).filter((s) =>
         s.patient_id.startsWith(`CS${stamp}`),
