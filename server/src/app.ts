@@ -365,7 +365,9 @@ export async function createServer(config: Config): Promise<Server> {
       pacsRoutes(scope, pacsService);
       worklistRoutes(
         scope,
-        new WorklistService(configs, studies, config.dicomAet, config.dicomTimeoutMs),
+        new WorklistService(configs, studies, config.dicomAet, config.dicomTimeoutMs, (address, port, aet) =>
+          pacsRepository.charsetOf(address, port, aet),
+        ),
         new EchoService(pacsRepository, configs, config.dicomTimeoutMs),
       );
       sendRoutes(scope, store);

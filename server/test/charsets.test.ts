@@ -179,6 +179,36 @@ for (const dialect of DIALECTS) {
         assert.equal(keys.length, 4, `${typed}: ${found.text}`);
       }
       assert.deepEqual((await dr('POST', 'worklist/query', { patient_name: '韩梅梅' })).body.data.items, []);
+
+      // The RIS as a node configured for GB18030: its undeclared text is read as GB18030 (UTF-8 bytes too: configured, not guessed).
+      const node = await dr('POST', 'manage/pacs', {
+        name: `ris${stamp.slice(-6)}`,
+        type: 'PACS',
+        address: '127.0.0.1',
+        port: ris.port,
+        aet: ris.aet,
+        aec: 'ROENTGEN',
+        is_enabled: true,
+        is_default: false,
+        charset: 'GB18030',
+      });
+      assert.equal(node.status, 200, node.text);
+      try {
+        const configured = await dr('POST', 'worklist/query', { date_from: day, date_to: day });
+        const byKey = new Map(
+          (configured.body.data.items as { accession_number: string; patient_name: string }[])
+            .filter((i) => i.accession_number.endsWith(stamp))
+            .map((i) => [i.accession_number.slice(1, 4), i.patient_name]),
+        );
+        // wlmscpfs never returns (0008,0005): its UTF-8 items, declared in its files or not, reach us undeclared.
+        const utf8AsGb = new TextDecoder('gb18030').decode(Buffer.from(LI_LEI));
+        assert.deepEqual(
+          ['GBN', 'GBD', 'U8N', 'U8D'].map((k) => byKey.get(k)),
+          [LI_LEI, LI_LEI, utf8AsGb, utf8AsGb],
+        );
+      } finally {
+        assert.equal((await dr('DELETE', `manage/pacs/${node.body.data.id}`)).status, 200);
+      }
     });
 
     test('imported from GB18030 without a declared set: the study, the DX written at exposure and the copy a PACS receives carry 李^雷', async () => {
