@@ -275,3 +275,10 @@ describe('writing for a node configured for GB18030 (charset-writer.ts)', () => 
     assert.equal(text(again, TAGS.specificCharacterSet), 'ISO_IR 192');
   });
 });
+
+test('DICOM_DEFAULT_CHARSET names one of the sets a default may be', async () => {
+  const { loadConfig } = await import('../config.js');
+  assert.equal(loadConfig({ DICOM_DEFAULT_CHARSET: 'GB18030' }).dicomDefaultCharset, 'GB18030');
+  assert.equal(loadConfig({}).dicomDefaultCharset, undefined);
+  assert.throws(() => loadConfig({ DICOM_DEFAULT_CHARSET: 'ISO 2022 IR 58' }), /DICOM_DEFAULT_CHARSET must be one of/);
+});
