@@ -41,6 +41,7 @@ import { JobsRepository } from './modules/jobs/repository.js';
 import { JobRunner } from './modules/jobs/runner.js';
 import { IngestService } from './modules/ingest/ingest.js';
 import { WorklistService } from './modules/worklist/worklist.js';
+import { setSiteDefaultCharset } from './dicom/charsets.js';
 import { DimseServer } from './dimse/scp.js';
 import { PacsService } from './modules/pacs/service.js';
 import { CallingAePolicy } from './modules/pacs/admission.js';
@@ -214,6 +215,7 @@ async function installPlugins(app: App, config: Config, configs: ConfigService, 
 export async function createServer(config: Config): Promise<Server> {
   // One process per data directory: the lock is taken before anything in it is touched.
   preparePrivateDir(config.dataDir);
+  setSiteDefaultCharset(config.dicomDefaultCharset);
   const lock = lockDataDir(config.dataDir);
   const db = await openDatabase(config).catch((error: unknown) => {
     lock.release();
@@ -300,6 +302,8 @@ export async function createServer(config: Config): Promise<Server> {
     const detector = new DetectorSimulator(config.detector.rows, config.detector.columns);
     const pipeline = new PipelineRunner();
     const pacsRepository = new PacsRepository(db);
+    const pacsService = new PacsService(pacsRepository);
+    await pacsService.refreshCharsets();
     // One runner for every kind of background job; STORE_POLL_MS has set how often it looks.
     let logJobs: (message: string) => void = () => undefined;
     const runner = new JobRunner(jobs, { node: nodeId(config.dataDir), pollMs: config.storeQueue.pollMs, log: (m) => logJobs(m) });
@@ -369,10 +373,12 @@ export async function createServer(config: Config): Promise<Server> {
       drImageRoutes(scope, imageFiles, derivedImages);
       deviceRoutes(scope, devices);
       acquisitionRoutes(scope, acquisition);
-      pacsRoutes(scope, new PacsService(pacsRepository));
+      pacsRoutes(scope, pacsService);
       worklistRoutes(
         scope,
-        new WorklistService(configs, studies, config.dicomAet, config.dicomTimeoutMs),
+        new WorklistService(configs, studies, config.dicomAet, config.dicomTimeoutMs, (address, port, aet) =>
+          pacsRepository.charsetOf(address, port, aet),
+        ),
         new EchoService(pacsRepository, configs, config.dicomTimeoutMs),
       );
       sendRoutes(scope, store);
@@ -390,6 +396,7 @@ export async function createServer(config: Config): Promise<Server> {
         databaseSchema: config.databaseSchema,
         dataDir: config.dataDir,
         defaultProduct: config.defaultProduct,
+        defaultCharset: config.dicomDefaultCharset,
       },
       path.join(config.dataDir, 'ingest-journal'),
       {

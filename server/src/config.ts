@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_CHARSET_TERMS } from './dicom/charsets.js';
 import { passwordWeakness } from './modules/auth/passwords.js';
 
 /** Every setting of one server process, read once from the environment (README lists the variables). */
@@ -27,6 +28,11 @@ export interface Config {
   dicomPort: number;
   /** Connect, association and response timeout towards DICOM nodes. */
   dicomTimeoutMs: number;
+  /**
+   * The character set of DICOM text that declares none (DICOM_DEFAULT_CHARSET: ISO_IR 192, GB18030,
+   * GBK or ISO_IR 100); undefined: UTF-8 when the bytes are valid UTF-8, else GB18030.
+   */
+  dicomDefaultCharset: string | undefined;
   /** The send queue: lease of a claimed task, retry backoff (base doubling up to max), attempts before FAILED. */
   storeQueue: { leaseMs: number; retryBaseMs: number; retryMaxMs: number; maxAttempts: number; pollMs: number };
   uidRoot: string | undefined;
@@ -82,6 +88,13 @@ function tlsFromEnv(env: NodeJS.ProcessEnv): Config['tls'] {
     }
   };
   return { cert: read('TLS_CERT', certPath), key: read('TLS_KEY', keyPath) };
+}
+
+function defaultCharsetFrom(env: NodeJS.ProcessEnv): string | undefined {
+  const term = optional(env, 'DICOM_DEFAULT_CHARSET')?.trim();
+  if (term !== undefined && !(DEFAULT_CHARSET_TERMS as readonly string[]).includes(term))
+    throw new Error(`DICOM_DEFAULT_CHARSET must be one of ${DEFAULT_CHARSET_TERMS.join(', ')}, got "${term}"`);
+  return term;
 }
 
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -159,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dicomAet: optional(env, 'DICOM_AET') ?? 'ROENTGEN',
     dicomPort: intFromEnv(env, 'DICOM_PORT', 11112, 0, 65535),
     dicomTimeoutMs: intFromEnv(env, 'DICOM_TIMEOUT_MS', 10_000, 100, 600_000),
+    dicomDefaultCharset: defaultCharsetFrom(env),
     storeQueue: {
       leaseMs: intFromEnv(env, 'STORE_LEASE_MS', 60_000, 500, 3_600_000),
       retryBaseMs: intFromEnv(env, 'STORE_RETRY_BASE_MS', 10_000, 10, 3_600_000),

@@ -93,7 +93,13 @@ export interface OrthancPeer {
  * on a free port with its AE title checked, storage in a temporary folder.
  */
 export async function startOrthanc(
-  options: { dicom?: boolean; worklists?: string[]; worklistsForUnknownCallers?: boolean } = {},
+  options: {
+    dicom?: boolean;
+    worklists?: (string | Buffer)[];
+    worklistsForUnknownCallers?: boolean;
+    /** More configuration (e.g. DefaultEncoding, the set Orthanc assumes for files that declare none). */
+    config?: Record<string, unknown>;
+  } = {},
 ): Promise<OrthancPeer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-orthanc-'));
   const [httpPort, dicomPort] = [await freePort(), await freePort()];
@@ -121,6 +127,7 @@ export async function startOrthanc(
       DicomCheckCalledAet: true,
       DicomAlwaysAllowEcho: true,
       DicomAlwaysAllowStore: true,
+      ...options.config,
     }),
   );
   const child = spawn('Orthanc', [config], { stdio: 'ignore', env: DCMTK_ENV });
@@ -155,7 +162,7 @@ export interface Wlmscp {
  * DCMTK wlmscpfs serving the given worklist items (dump2dcm text, one per item) from a
  * temporary database folder (<dir>/<AE title>/*.wl with the lockfile it expects).
  */
-export async function startWlmscpfs(dumps: string[], aet = 'RIS'): Promise<Wlmscp> {
+export async function startWlmscpfs(dumps: (string | Buffer)[], aet = 'RIS'): Promise<Wlmscp> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roentgen-wlm-'));
   const db = path.join(dir, aet);
   writeWorklistFiles(db, dumps);
@@ -174,7 +181,7 @@ export async function startWlmscpfs(dumps: string[], aet = 'RIS'): Promise<Wlmsc
 }
 
 /** Worklist items (dump2dcm text) as <dir>/item<n>.wl files. */
-function writeWorklistFiles(dir: string, dumps: string[]): void {
+function writeWorklistFiles(dir: string, dumps: (string | Buffer)[]): void {
   fs.mkdirSync(dir, { recursive: true });
   dumps.forEach((dump, i) => {
     const source = path.join(dir, `item${i}.dump`);

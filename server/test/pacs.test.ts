@@ -44,6 +44,7 @@ for (const dialect of DIALECTS) {
         'address',
         'aec',
         'aet',
+        'charset',
         'id',
         'is_default',
         'is_enabled',

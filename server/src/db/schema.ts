@@ -355,6 +355,8 @@ export interface PacsNodesTable {
   may_store: Generated<number>;
   may_query: Generated<number>;
   may_retrieve: Generated<number>;
+  /** The node's character set ('' = the site's default; 'GB18030' gets GB18030 text). */
+  charset: Generated<string>;
 }
 
 export interface StudyCountsTable {

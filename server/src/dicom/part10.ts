@@ -1,5 +1,7 @@
 import dcmjs from 'dcmjs';
-import { DicomReadError } from './reader.js';
+import { personNameGroups } from './charsets.js';
+import { DicomReadError, elementOf, readDataSet, textValue, TRANSFER_SYNTAX, type DataSet } from './reader.js';
+import { TAGS } from './tags.js';
 
 /** Our implementation identity in every file we write (PS3.7 D.3.3.2). */
 export const IMPLEMENTATION_CLASS_UID = '2.25.208436957532941862398475329451781253247';
@@ -107,17 +109,84 @@ export function metaHeader(o: { sopClassUid: string; sopInstanceUid: string; tra
 
 /**
  * A Part 10 file as a naturalized dataset (pixel data stays as dcmjs reads it), to change and
- * write again with writePart10: the DICOM façade's editing half (reader.ts reads). Never throws
- * anything but DicomReadError.
+ * write again with writePart10: the DICOM façade's editing half (reader.ts reads). Its text is
+ * decoded by the one rule of charsets.ts, not by dcmjs (which reads undeclared text as Latin-1
+ * and refuses ISO 2022 code extensions), and it declares ISO_IR 192, as writePart10 writes it.
+ * Never throws anything but DicomReadError.
  */
 export function readPart10(bytes: Uint8Array): Dataset {
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  let parsed: DataSet | undefined;
+  try {
+    parsed = readDataSet(bytes);
+  } catch {
+    parsed = undefined; // dcmjs may still read it (and says why not below)
+  }
+  const deflated = parsed?.string(TAGS.transferSyntax)?.trim() === TRANSFER_SYNTAX.DEFLATED_LE;
+  // dcmjs would decode (or refuse) by (0008,0005): blanked in its copy, its text is re-decoded below.
+  if (parsed && !deflated) blankCharsets(parsed, new Uint8Array(buffer));
   try {
     const file = dcmjs.data.DicomMessage.readFile(buffer);
+    if (parsed && !deflated) {
+      redecodeText(file.dict as DcmjsDict, parsed);
+      file.dict[CHARSET_KEY] = { vr: 'CS', Value: ['ISO_IR 192'] };
+    }
     return dcmjs.data.DicomMetaDictionary.naturalizeDataset(file.dict);
   } catch (error) {
     throw new DicomReadError(`not a readable DICOM file: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+interface DcmjsElement {
+  vr: string;
+  Value?: unknown[];
+  _rawValue?: unknown;
+}
+type DcmjsDict = Record<string, DcmjsElement>;
+
+const CHARSET_KEY = '00080005';
+/** Text VRs whose value may be multi-valued (LT, ST and UT are one value that may hold a backslash). */
+const MULTI_VALUED_TEXT = new Set(['SH', 'LO', 'PN', 'UC']);
+const SINGLE_VALUED_TEXT = new Set(['ST', 'LT', 'UT']);
+
+function blankCharsets(ds: DataSet, copy: Uint8Array): void {
+  for (const key in ds.elements) {
+    const element = ds.elements[key];
+    if (key === TAGS.specificCharacterSet) copy.fill(0x20, element.dataOffset, element.dataOffset + element.length);
+    for (const item of element.items ?? []) if (item.dataSet) blankCharsets(item.dataSet, copy);
+  }
+}
+
+function redecodeText(dict: DcmjsDict, ds: DataSet): void {
+  for (const [tag, element] of Object.entries(dict)) {
+    const key = `x${tag.toLowerCase()}`;
+    if (element.vr === 'SQ') {
+      const items = elementOf(ds, key)?.items ?? [];
+      (element.Value ?? []).forEach((item, i) => {
+        const itemSet = items[i]?.dataSet;
+        if (itemSet) redecodeText(item as DcmjsDict, itemSet);
+      });
+      for (const item of (element.Value ?? []) as DcmjsDict[]) Reflect.deleteProperty(item, CHARSET_KEY);
+      continue;
+    }
+    const multi = MULTI_VALUED_TEXT.has(element.vr);
+    if (!multi && !SINGLE_VALUED_TEXT.has(element.vr)) continue;
+    const value = textValue(ds, key);
+    if (value === undefined) continue;
+    const values = multi ? value.split('\\').map((v) => v.trim()) : [value.trimEnd()];
+    element.Value = element.vr === 'PN' ? values.map(personNameObject) : values;
+    delete element._rawValue;
+  }
+}
+
+/** A PN value as dcmjs holds it: its non-empty component groups by name. */
+function personNameObject(value: string): Record<string, string> {
+  const { alphabetic, ideographic, phonetic } = personNameGroups(value);
+  return {
+    ...(alphabetic ? { Alphabetic: alphabetic } : {}),
+    ...(ideographic ? { Ideographic: ideographic } : {}),
+    ...(phonetic ? { Phonetic: phonetic } : {}),
+  };
 }
 
 /** Native pixel data for writePart10: a view of the frame, written without a copy. */

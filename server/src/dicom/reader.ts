@@ -1,5 +1,6 @@
 import zlib from 'node:zlib';
 import dicomParser, { type DataSet, type Element } from 'dicom-parser';
+import { decodeText, nodeCharset } from './charsets.js';
 import { TAGS } from './tags.js';
 
 /**
@@ -181,6 +182,26 @@ export interface ReadOptions {
   transferSyntax?: string;
   /** Stop at the Pixel Data element's header: the bytes may end there (indexing reads only the head of a large file). */
   untilPixelData?: boolean;
+  /** The character set of text that declares none (else the Part 10 file's Source AE Title's node's, else the site's: charsets.ts). */
+  defaultCharset?: string;
+}
+
+/** How a dataset's text is decoded: its (0008,0005), inherited by sequence items that lack one (PS3.5 §7.5.3). */
+interface TextContext {
+  specificCharacterSet: string | undefined;
+  defaultCharset: string | undefined;
+}
+const textContexts = new WeakMap<DataSet, TextContext>();
+
+/** Records the text context of a dataset and of every sequence item in it. */
+function recordTextContext(ds: DataSet, inherited: TextContext): void {
+  const declared = elementOf(ds, TAGS.specificCharacterSet);
+  const context = declared ? { ...inherited, specificCharacterSet: ds.string(TAGS.specificCharacterSet) ?? '' } : inherited;
+  textContexts.set(ds, context);
+  for (const key in ds.elements) {
+    const items = ds.elements[key].items;
+    if (items) for (const item of items) if (item.dataSet) recordTextContext(item.dataSet, context);
+  }
 }
 
 /** A dataset's attributes (Part 10 or bare, as readDicom takes them), without checking them as an image. */
@@ -191,12 +212,16 @@ export function readDataSet(bytes: Uint8Array, options: ReadOptions = {}): DataS
     // A bare dataset without a known syntax is accepted only when it starts where datasets start: group 0008.
     if (!part10 && !bare && !(bytes.length >= 8 && bytes[0] === 0x08 && bytes[1] === 0x00))
       throw new DicomReadError('not a DICOM file: no DICM preamble');
-    return dicomParser.parseDicom(bytes, {
+    const dataSet = dicomParser.parseDicom(bytes, {
       ...(part10 ? {} : { TransferSyntaxUID: bare?.transferSyntax ?? TRANSFER_SYNTAX.IMPLICIT_LE }),
       ...(options.untilPixelData ? { untilTag: TAGS.pixelData } : {}),
       // dicom-parser's typing says void; it uses the returned array (its docs and source).
       inflater: inflater as unknown as (arr: Uint8Array, position: number) => void,
     });
+    // A received file names its sender in its meta header: a node configured with a set reads in it.
+    const defaultCharset = options.defaultCharset ?? (part10 ? nodeCharset(dataSet.string(TAGS.sourceAet)) : undefined);
+    recordTextContext(dataSet, { specificCharacterSet: undefined, defaultCharset });
+    return dataSet;
   } catch (error) {
     if (error instanceof DicomReadError) throw error;
     const message = typeof error === 'string' ? error : error instanceof Error ? error.message : 'unreadable';
@@ -204,8 +229,23 @@ export function readDataSet(bytes: Uint8Array, options: ReadOptions = {}): DataS
   }
 }
 
-/** A text attribute, trimmed; '' when absent (also when the dataset is: an empty sequence). */
-export const text = (dataSet: DataSet | undefined, tag: string): string => (dataSet?.string(tag) ?? '').trim();
+/**
+ * A text attribute decoded by the dataset's character set (charsets.ts), up to its first NUL and
+ * untrimmed; undefined when absent. A dataset this module did not read (an item reached some other
+ * way) decodes as undeclared text.
+ */
+export function textValue(dataSet: DataSet, tag: string): string | undefined {
+  const element = elementOf(dataSet, tag);
+  if (!element || element.length < 0 || element.length === 0xffffffff) return undefined;
+  let bytes = dataSet.byteArray.subarray(element.dataOffset, element.dataOffset + element.length);
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) bytes = bytes.subarray(0, nul);
+  const context = textContexts.get(dataSet);
+  return decodeText(bytes, context?.specificCharacterSet, context?.defaultCharset);
+}
+
+/** A text attribute (textValue), trimmed; '' when absent (also when the dataset is: an empty sequence). */
+export const text = (dataSet: DataSet | undefined, tag: string): string => (dataSet ? (textValue(dataSet, tag) ?? '') : '').trim();
 
 /**
  * An image: its attributes checked for the ranges the decoders rely on, and its Pixel Data

@@ -9,7 +9,9 @@ export const tagKey = (group: number, element: number): string =>
 export const TAGS = {
   // File meta information
   transferSyntax: tagKey(0x0002, 0x0010),
+  sourceAet: tagKey(0x0002, 0x0016),
   // SOP common, study and series
+  specificCharacterSet: tagKey(0x0008, 0x0005),
   sopClass: tagKey(0x0008, 0x0016),
   sopInstance: tagKey(0x0008, 0x0018),
   modality: tagKey(0x0008, 0x0060),

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import { STATUS, statusText } from '../../dimse/command.js';
 import { DimseError } from '../../dimse/scu.js';
+import { forNodeCharset } from '../../dicom/charset-writer.js';
 import { storeFiles, stored, type StoreOutcome, type StoreSource } from '../../dimse/store-scu.js';
 import type { ImageFilesService } from '../images/service.js';
 import { defineJobKind, type JobKind, type RunningJob } from '../jobs/kinds.js';
@@ -65,6 +66,8 @@ export function storeJobKind(
       else await job.fail('the image has no stored DICOM object', output.text());
     }
     if (ready.length === 0) return;
+    if (node.charset === 'GB18030')
+      for (const r of ready) r.file = forNodeCharset(Buffer.isBuffer(r.file) ? r.file : await fs.readFile(r.file.path), node.charset);
     const done = new Set<number>();
     try {
       await storeFiles(

@@ -5,6 +5,8 @@ import type { JournalEntry } from '../../storage/journal/ingest-journal.js';
 
 export interface IndexWorkerData extends DatabaseSettings {
   defaultProduct: string;
+  /** The site's character set for undeclared DICOM text (charsets.ts keeps it per thread). */
+  defaultCharset: string | undefined;
 }
 
 export interface IndexRequest {

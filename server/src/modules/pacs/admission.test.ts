@@ -22,6 +22,7 @@ function node(aet: string, address: string, mayStore: boolean): PacsNodeRow {
     may_store: mayStore ? 1 : 0,
     may_query: 0,
     may_retrieve: 0,
+    charset: '',
   };
 }
 

@@ -41,6 +41,30 @@ export class PacsRepository {
     return row !== undefined;
   }
 
+  /** The enabled nodes configured with a character set, as (AE title, set) pairs. */
+  async charsetsByAet(): Promise<[string, string][]> {
+    const rows = await this.db
+      .selectFrom('pacs_nodes')
+      .select(['aet', 'charset'])
+      .where('charset', '!=', '')
+      .where('is_enabled', '=', 1)
+      .execute();
+    return rows.map((r) => [r.aet, r.charset]);
+  }
+
+  /** The character set of the node at this address, port and AE title ('' when none is configured). */
+  async charsetOf(address: string, port: number, aet: string): Promise<string> {
+    const row = await this.db
+      .selectFrom('pacs_nodes')
+      .select('charset')
+      .where('address', '=', address)
+      .where('port', '=', port)
+      .where('aet', '=', aet)
+      .where('is_enabled', '=', 1)
+      .executeTakeFirst();
+    return row?.charset ?? '';
+  }
+
   byName(name: string): Promise<PacsNodeRow | undefined> {
     return this.db.selectFrom('pacs_nodes').selectAll().where('name', '=', name).executeTakeFirst();
   }

@@ -1,4 +1,6 @@
 import { Type, type Static } from 'typebox';
+import { DEFAULT_CHARSET_TERMS } from '../../dicom/charsets.js';
+import { literalUnion } from '../../util/schema.js';
 
 /** DICOM AE title: 1–16 characters of the default repertoire, no backslash or control characters, not all spaces. */
 export const AeTitle = Type.String({ minLength: 1, maxLength: 16, pattern: '^(?! *$)[\\x20-\\x5B\\x5D-\\x7E]{1,16}$' });
@@ -28,6 +30,8 @@ export const PacsNodeBody = Type.Object({
   may_store: Type.Optional(Type.Boolean()),
   may_query: Type.Optional(Type.Boolean()),
   may_retrieve: Type.Optional(Type.Boolean()),
+  /** How the node's undeclared text is read and the set we write for it; '' (or left out): the site's default. */
+  charset: Type.Optional(literalUnion(['', ...DEFAULT_CHARSET_TERMS])),
 });
 export type PacsNodeInput = Static<typeof PacsNodeBody>;
 

@@ -1,3 +1,4 @@
+import { setNodeCharsets } from '../../dicom/charsets.js';
 import { AppError } from '../../util/errors.js';
 import { SECURITY_PERMISSION } from '../system/config-definitions.js';
 import { nowIso } from '../../util/time.js';
@@ -20,6 +21,7 @@ function nodeBody(row: PacsNodeRow) {
     may_store: row.may_store === 1,
     may_query: row.may_query === 1,
     may_retrieve: row.may_retrieve === 1,
+    charset: row.charset,
   };
 }
 
@@ -74,6 +76,8 @@ export class PacsService {
       ...permission('may_store', input.may_store),
       ...permission('may_query', input.may_query),
       ...permission('may_retrieve', input.may_retrieve),
+      // Left out: a new node takes the site's default, a changed one keeps its set.
+      ...(input.charset === undefined ? {} : { charset: input.charset }),
     };
   }
 
@@ -84,33 +88,44 @@ export class PacsService {
    */
   async save(input: PacsNodeInput, actor: PacsActor, id?: number): Promise<number> {
     const values = this.values(input);
-    return this.repo.transaction(async (trx) => {
-      const before = id === undefined ? undefined : await this.repo.byId(id, trx);
-      if (id !== undefined && !before) throw new AppError('PACS_NOT_FOUND', [], String(id));
-      const after: StoringFace = {
-        aet: values.aet,
-        address: values.address,
-        may_store: values.may_store ?? before?.may_store ?? 0,
-      };
-      if (opensStoring(before, after) && !actor.permissions.has(SECURITY_PERMISSION)) {
-        throw new AppError(
-          'FORBIDDEN',
-          [{ field: 'may_store', message: 'letting a node store needs system:security' }],
-          SECURITY_PERMISSION,
-        );
-      }
-      if (await this.repo.nameTaken(values.name, id, trx))
-        throw new AppError('PACS_NAME_TAKEN', [{ field: 'name', message: 'already used' }], values.name);
-      let saved = id;
-      if (saved === undefined)
-        saved = await this.repo.insert({ ...values, may_store: after.may_store, created_at: values.updated_at }, trx);
-      else await this.repo.update(saved, values, trx);
-      if (values.is_default) await this.repo.clearDefaultExcept(saved, trx);
-      return saved;
-    });
+    return this.repo
+      .transaction(async (trx) => {
+        const before = id === undefined ? undefined : await this.repo.byId(id, trx);
+        if (id !== undefined && !before) throw new AppError('PACS_NOT_FOUND', [], String(id));
+        const after: StoringFace = {
+          aet: values.aet,
+          address: values.address,
+          may_store: values.may_store ?? before?.may_store ?? 0,
+        };
+        if (opensStoring(before, after) && !actor.permissions.has(SECURITY_PERMISSION)) {
+          throw new AppError(
+            'FORBIDDEN',
+            [{ field: 'may_store', message: 'letting a node store needs system:security' }],
+            SECURITY_PERMISSION,
+          );
+        }
+        if (await this.repo.nameTaken(values.name, id, trx))
+          throw new AppError('PACS_NAME_TAKEN', [{ field: 'name', message: 'already used' }], values.name);
+        let saved = id;
+        if (saved === undefined)
+          saved = await this.repo.insert({ ...values, may_store: after.may_store, created_at: values.updated_at }, trx);
+        else await this.repo.update(saved, values, trx);
+        if (values.is_default) await this.repo.clearDefaultExcept(saved, trx);
+        return saved;
+      })
+      .then(async (saved) => {
+        await this.refreshCharsets();
+        return saved;
+      });
   }
 
   async remove(id: number): Promise<void> {
     if (!(await this.repo.delete(id))) throw new AppError('PACS_NOT_FOUND', [], String(id));
+    await this.refreshCharsets();
+  }
+
+  /** This thread's reading of undeclared text by node (the ingest thread reloads them per batch). */
+  async refreshCharsets(): Promise<void> {
+    setNodeCharsets(await this.repo.charsetsByAet());
   }
 }

@@ -51,3 +51,23 @@ test('a veterinary match yields species, breed, responsible person and neutered 
   const raw = identifierFor({}).toString('latin1');
   for (const tag of ['\x10\x00\x01\x22', '\x10\x00\x92\x22', '\x10\x00\x97\x22']) assert.ok(raw.includes(tag), 'asks for the vet keys');
 });
+
+test('the identifier declares and asks for (0008,0005); a name in Chinese is matched by us, not sent as a key in our bytes', async () => {
+  const { readDataSet, text } = await import('../../dicom/reader.js');
+  const { TAGS } = await import('../../dicom/tags.js');
+  const { EXPLICIT_LE } = await import('../../dimse/scu.js');
+  const ascii = readDataSet(identifierFor({ patient_name: 'Li' }), { transferSyntax: EXPLICIT_LE });
+  assert.equal(text(ascii, TAGS.specificCharacterSet), 'ISO_IR 192');
+  assert.equal(text(ascii, TAGS.patientName), '*Li*');
+  const chinese = readDataSet(identifierFor({ patient_name: '李雷' }), { transferSyntax: EXPLICIT_LE });
+  assert.equal(text(chinese, TAGS.patientName), '', 'a RIS keeping GB18030 compares its bytes, not our UTF-8');
+});
+
+test('for a RIS configured for GB18030 the identifier is in GB18030 and declares it', async () => {
+  const { readDataSet, text } = await import('../../dicom/reader.js');
+  const { TAGS } = await import('../../dicom/tags.js');
+  const { EXPLICIT_LE } = await import('../../dimse/scu.js');
+  const gb = readDataSet(identifierFor({ patient_id: 'P1' }, 'GB18030'), { transferSyntax: EXPLICIT_LE });
+  assert.equal(text(gb, TAGS.specificCharacterSet), 'GB18030');
+  assert.equal(text(gb, TAGS.patientId), 'P1');
+});

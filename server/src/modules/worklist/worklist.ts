@@ -1,3 +1,4 @@
+import { forNodeCharset } from '../../dicom/charset-writer.js';
 import { writePart10 } from '../../dicom/part10.js';
 import { elementOf, readDataSet, text, type DataSet } from '../../dicom/reader.js';
 import { TAGS } from '../../dicom/tags.js';
@@ -49,15 +50,31 @@ export interface WorklistItem {
 }
 
 const dicomDate = (iso: string | undefined) => (iso ? iso.replace(/-/g, '') : '');
+// eslint-disable-next-line no-control-regex -- the ASCII range is the point
+const isAscii = (s: string) => /^[\x00-\x7f]*$/.test(s);
 
-/** The C-FIND identifier: matching keys filled, every key we read back present (empty = return it). */
-export function identifierFor(q: WorklistQuery): Buffer {
+/**
+ * A name with other than ASCII characters is matched here, on the decoded names: a RIS compares
+ * bytes, and ours (UTF-8) are not the bytes of a RIS that keeps GB18030 or declares no set.
+ */
+function matchesName(item: WorklistItem, q: WorklistQuery): boolean {
+  if (!q.patient_name || isAscii(q.patient_name)) return true;
+  const wanted = q.patient_name.toLowerCase();
+  return item.patient_name.toLowerCase().includes(wanted) || item.patient_name.replace(/\^/g, '').toLowerCase().includes(wanted);
+}
+
+/**
+ * The C-FIND identifier: matching keys filled, every key we read back present (empty = return it),
+ * (0008,0005) declaring our set and asking for the RIS's: UTF-8, or GB18030 for a RIS whose node
+ * is configured for it.
+ */
+export function identifierFor(q: WorklistQuery, charset = ''): Buffer {
   const range = q.date_from || q.date_to ? `${dicomDate(q.date_from)}-${dicomDate(q.date_to)}` : '';
   const identifier = {
     SpecificCharacterSet: 'ISO_IR 192',
     AccessionNumber: q.accession_number ?? '',
     ReferringPhysicianName: '',
-    PatientName: q.patient_name ? `*${q.patient_name}*` : '',
+    PatientName: q.patient_name && isAscii(q.patient_name) ? `*${q.patient_name}*` : '',
     PatientID: q.patient_id ?? '',
     PatientBirthDate: '',
     PatientSex: '',
@@ -79,14 +96,15 @@ export function identifierFor(q: WorklistQuery): Buffer {
       },
     ],
   };
-  return splitPart10(writePart10(identifier, { sopClassUid: MWL_FIND, sopInstanceUid: '2.25.1' })).dataset;
+  const file = writePart10(identifier, { sopClassUid: MWL_FIND, sopInstanceUid: '2.25.1' });
+  return splitPart10(forNodeCharset(file, charset)).dataset;
 }
 
 /** One match as the console shows it; a match we cannot read is the RIS breaking the protocol. */
-export function itemOf(bytes: Buffer, transferSyntax: string): WorklistItem {
+export function itemOf(bytes: Buffer, transferSyntax: string, defaultCharset?: string): WorklistItem {
   let ds: DataSet;
   try {
-    ds = readDataSet(bytes, { transferSyntax });
+    ds = readDataSet(bytes, { transferSyntax, ...(defaultCharset ? { defaultCharset } : {}) });
   } catch (error) {
     throw new DimseError('protocol', `the RIS sent a match that cannot be read: ${(error as Error).message}`);
   }
@@ -132,6 +150,8 @@ export class WorklistService {
     private readonly studies: StudiesService,
     private readonly ourAet: string,
     private readonly timeoutMs: number,
+    /** The character set configured for the PACS node that is this RIS ('' when none is). */
+    private readonly nodeCharset: (address: string, port: number, aet: string) => Promise<string> = () => Promise.resolve(''),
   ) {}
 
   async query(q: WorklistQuery): Promise<{ items: WorklistItem[]; output: string }> {
@@ -139,10 +159,12 @@ export class WorklistService {
     const aet = (await this.configs.getString('ris.aet')).trim();
     if (!address || !aet) throw new AppError('RIS_NOT_CONFIGURED');
     const output = new DimseOutput(true, false);
+    const port = await this.configs.getNumber('ris.port');
+    const charset = await this.nodeCharset(address, port, aet);
     return await Association.run(
       {
         host: address,
-        port: await this.configs.getNumber('ris.port'),
+        port,
         calledAet: aet,
         callingAet: (await this.configs.getString('ris.aec')).trim() || this.ourAet,
         contexts: [{ abstractSyntax: MWL_FIND, transferSyntaxes: [EXPLICIT_LE, IMPLICIT_LE] }],
@@ -153,11 +175,11 @@ export class WorklistService {
       async (association) => {
         const context = association.contextFor(MWL_FIND);
         if (!context) throw new AppError('DICOM_ASSOCIATION_REJECTED', [], 'the RIS does not offer the Modality Worklist');
-        const identifier = identifierFor(q);
+        const identifier = identifierFor(q, charset);
         const sent = context.transferSyntax === IMPLICIT_LE ? explicitToImplicit(identifier) : [identifier];
         const { status, matches } = await association.find(MWL_FIND, sent, context.id);
         if (status !== STATUS.SUCCESS) throw new AppError('DICOM_PROTOCOL', [], `the RIS ended the query with ${statusText(status)}`);
-        return matches.map((m) => itemOf(m, context.transferSyntax));
+        return matches.map((m) => itemOf(m, context.transferSyntax, charset)).filter((item) => matchesName(item, q));
       },
     ).then((items) => ({ items, output: output.text() }));
   }
