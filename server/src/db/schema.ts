@@ -328,6 +328,10 @@ export interface PacsNodesTable {
   may_retrieve: Generated<number>;
 }
 
+/**
+ * Trigger-kept study totals (migrations 002, 015). On PostgreSQL each (in_bin, study_status) is
+ * striped over several rows by a `slot` column the triggers alone write; readers sum `n`.
+ */
 export interface StudyCountsTable {
   in_bin: number;
   study_status: string;

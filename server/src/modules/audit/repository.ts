@@ -3,7 +3,7 @@ import type { AuditLogsTable } from '../../db/schema.js';
 import type { Db, RunInTransaction } from '../../db/index.js';
 import { likePattern } from '../../db/sql.js';
 import { actionMatch } from './action-names.js';
-import { GENESIS, rowHash, type AuditRecord } from '../../db/audit-chain.js';
+import { GENESIS, hashTail, rowHash, type AuditRecord } from '../../db/audit-chain.js';
 import { outsideRequest } from '../../util/request-context.js';
 
 export type AuditRow = Selectable<AuditLogsTable>;
@@ -98,7 +98,11 @@ export class AuditRepository {
   private async appendWith(run: RunInTransaction, rows: AuditRecord[]): Promise<void> {
     const kysely = this.sql.kysely;
     if (this.sql.dialect === 'postgres') {
-      await run(sql`select pg_advisory_xact_lock(hashtext('roentgen.audit_logs.' || current_schema()))`.compile(kysely));
+      // Lock, read of the last hash and inserts in one round trip (migration 015): the chain lock
+      // is held until COMMIT, and every round trip under it waited for the event loop.
+      const payload = JSON.stringify(rows.map((row) => ({ ...row, hash_tail: hashTail(row) })));
+      await run(sql`select audit_chain_append(${payload}::json)`.compile(kysely));
+      return;
     }
     const last = await run(kysely.selectFrom('audit_logs').select('hash').orderBy('id', 'desc').limit(1).compile());
     let prevHash = (last.rows[0] as { hash: string | null } | undefined)?.hash ?? GENESIS;
