@@ -33,13 +33,26 @@ export const GENESIS = '';
  * clearing it on a row breaks that row's hash like any other change.
  */
 export function rowHash(prevHash: string, row: AuditRecord): string {
+  return createHash('sha256')
+    .update(JSON.stringify([prevHash, ...hashedFields(row)]))
+    .digest('hex');
+}
+
+function hashedFields(row: AuditRecord): unknown[] {
   const fields: unknown[] = HASHED_FIELDS.map((name) => {
     const value = row[name];
     return value === undefined ? null : value;
   });
   // Added by migration 014: covered only when set, so rows written before it hash as they did.
   if (row.session_id !== undefined && row.session_id !== null) fields.push(['session_id', row.session_id]);
-  return createHash('sha256')
-    .update(JSON.stringify([prevHash, ...fields]))
-    .digest('hex');
+  return fields;
+}
+
+/**
+ * The hashed text after its previous hash: `rowHash(prev, row)` is sha256 over
+ * `'["' + prev + '",' + hashTail(row)` (a hash is hex, so it needs no JSON escaping). Lets
+ * PostgreSQL link a row to a previous hash it reads itself (migration 015's audit_chain_append).
+ */
+export function hashTail(row: AuditRecord): string {
+  return JSON.stringify(hashedFields(row)).slice(1);
 }

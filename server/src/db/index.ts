@@ -129,7 +129,10 @@ export async function openDatabase(config: DatabaseSettings): Promise<Db> {
     const pool = new pg.Pool({
       connectionString: config.databaseUrl,
       max: config.databasePoolMax ?? 10,
-      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+      // Our own `options` would hide PGOPTIONS (libpq's way to pass settings such as log_lock_waits), so both go.
+      ...(schema || process.env.PGOPTIONS
+        ? { options: [schema ? `-c search_path=${schema}` : '', process.env.PGOPTIONS ?? ''].filter(Boolean).join(' ') }
+        : {}),
     });
     let recorder: WriteRecorder | undefined;
     const writes = committedWrites();

@@ -13,6 +13,7 @@ import { leastPrivilege } from './migrations/010_least_privilege.js';
 import { sessions } from './migrations/011_sessions.js';
 import { specLibraryIds } from './migrations/012_spec_library_ids.js';
 import { auditSession } from './migrations/014_audit_session.js';
+import { pgWriteContention } from './migrations/015_pg_write_contention.js';
 import { pacsNodeCharset } from './migrations/018_pacs_node_charset.js';
 import { patientRecords } from './migrations/019_patient_records.js';
 
@@ -32,6 +33,7 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '011_sessions': sessions(),
     '012_spec_library_ids': specLibraryIds(),
     '014_audit_session': auditSession(),
+    '015_pg_write_contention': pgWriteContention(dialect),
     '018_pacs_node_charset': pacsNodeCharset(),
     '019_patient_records': patientRecords(dialect),
   };

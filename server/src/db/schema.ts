@@ -359,6 +359,10 @@ export interface PacsNodesTable {
   charset: Generated<string>;
 }
 
+/**
+ * Trigger-kept study totals (migrations 002, 015). On PostgreSQL each (in_bin, study_status) is
+ * striped over several rows by a `slot` column the triggers alone write; readers sum `n`.
+ */
 export interface StudyCountsTable {
   in_bin: number;
   study_status: string;

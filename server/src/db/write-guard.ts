@@ -1,4 +1,4 @@
-import type { CompiledQuery, DatabaseConnection, Dialect, Driver, QueryResult, TransactionSettings } from 'kysely';
+import { CompiledQuery, type DatabaseConnection, type Dialect, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
 
 /** One statement that changed data: what it did to which table. */
 export interface WriteChange {
@@ -7,8 +7,13 @@ export interface WriteChange {
   rows?: number;
 }
 
-/** Runs a compiled statement on the connection of the transaction being committed. */
-export type RunInTransaction = (query: CompiledQuery) => Promise<QueryResult<unknown>>;
+/**
+ * Runs a compiled statement on the connection of the transaction being committed. With
+ * `{ commit: true }` the statement is the transaction's last: it and COMMIT go in one round trip
+ * (PostgreSQL only, a statement without parameters), so locks it takes are not held while the
+ * event loop gets round to sending COMMIT; nothing may run after it.
+ */
+export type RunInTransaction = (query: CompiledQuery, options?: { commit: true }) => Promise<QueryResult<unknown>>;
 
 /**
  * Told about every committed write. `wants()` decides whether the writes running now must be
@@ -143,8 +148,9 @@ class RecordingDriver implements Driver {
     await this.inner.beginTransaction(connection, {});
     try {
       const result = await connection.executeQuery<R>(query);
-      await recorder.beforeCommit((q) => connection.executeQuery(q), [{ ...change, rows: countOf(result) }]);
-      await this.inner.commitTransaction(connection);
+      const run = this.runner(connection);
+      await recorder.beforeCommit(run, [{ ...change, rows: countOf(result) }]);
+      if (!run.committed) await this.inner.commitTransaction(connection);
       this.tell([change]);
       return result;
     } catch (error) {
@@ -166,11 +172,30 @@ class RecordingDriver implements Driver {
     const state = this.state(connection);
     const changes = state.changes;
     const recorder = this.recorder();
-    if (changes.length > 0 && recorder?.wants()) await recorder.beforeCommit((q) => connection.executeQuery(q), changes);
+    const run = this.runner(connection);
+    if (changes.length > 0 && recorder?.wants()) await recorder.beforeCommit(run, changes);
     state.inTransaction = false;
     state.changes = [];
-    await this.inner.commitTransaction(connection);
+    if (!run.committed) await this.inner.commitTransaction(connection);
     this.tell(changes);
+  }
+
+  /** The recorder's way to run statements in the transaction; `committed` once one ran with COMMIT. */
+  private runner(connection: DatabaseConnection): RunInTransaction & { committed: boolean } {
+    const run = Object.assign(
+      async (query: CompiledQuery, options?: { commit: true }): Promise<QueryResult<unknown>> => {
+        if (run.committed) throw new Error('the transaction was committed with its record; nothing may run after');
+        if (!options?.commit) return connection.executeQuery(query);
+        if (query.parameters.length > 0) throw new Error('a statement committed with its transaction takes no parameters');
+        // A query without parameters goes as one simple-protocol message, several statements allowed;
+        // if the first fails, PostgreSQL skips the COMMIT and the caller's rollback follows.
+        const result = await connection.executeQuery(CompiledQuery.raw(`${query.sql};\ncommit`));
+        run.committed = true;
+        return result;
+      },
+      { committed: false },
+    );
+    return run;
   }
 
   async rollbackTransaction(wrapped: DatabaseConnection): Promise<void> {

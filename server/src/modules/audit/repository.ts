@@ -1,9 +1,10 @@
-import { sql, type Selectable } from 'kysely';
+import { randomBytes } from 'node:crypto';
+import { CompiledQuery, sql, type Selectable } from 'kysely';
 import type { AuditLogsTable } from '../../db/schema.js';
 import type { Db, RunInTransaction } from '../../db/index.js';
 import { likePattern } from '../../db/sql.js';
 import { actionMatch } from './action-names.js';
-import { GENESIS, rowHash, type AuditRecord } from '../../db/audit-chain.js';
+import { GENESIS, hashTail, rowHash, type AuditRecord } from '../../db/audit-chain.js';
 import { outsideRequest } from '../../util/request-context.js';
 
 export type AuditRow = Selectable<AuditLogsTable>;
@@ -32,6 +33,19 @@ export type ChainVerdict = { ok: true; rows: number } | { ok: false; rows: numbe
 const VERIFY_BATCH = 1000;
 /** Rows committed together at most (a transaction stays short). */
 const GROUP_COMMIT_MAX = 64;
+
+/** The rows for audit_chain_append: each with the text its hash covers after the previous hash. */
+function chainPayload(rows: AuditRecord[]): string {
+  return JSON.stringify(rows.map((row) => ({ ...row, hash_tail: hashTail(row) })));
+}
+
+/** A PostgreSQL dollar-quoted literal of `text`, its tag one the text does not contain. */
+function dollarQuoted(text: string): string {
+  for (;;) {
+    const tag = `$a${randomBytes(8).toString('hex')}$`;
+    if (!text.includes(tag)) return `${tag}${text}${tag}`;
+  }
+}
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error('audit append failed', { cause: error });
@@ -92,13 +106,19 @@ export class AuditRepository {
   }
 
   private async commitRows(rows: AuditRecord[]): Promise<void> {
-    await this.sql.kysely.transaction().execute((trx) => this.appendWith((q) => trx.executeQuery(q), rows));
+    // On PostgreSQL one statement is its own transaction: lock, append and commit in one round trip.
+    if (this.sql.dialect === 'postgres') await sql`select audit_chain_append(${chainPayload(rows)}::json)`.execute(this.sql.kysely);
+    else await this.sql.kysely.transaction().execute((trx) => this.appendWith((q) => trx.executeQuery(q), rows));
   }
 
   private async appendWith(run: RunInTransaction, rows: AuditRecord[]): Promise<void> {
     const kysely = this.sql.kysely;
     if (this.sql.dialect === 'postgres') {
-      await run(sql`select pg_advisory_xact_lock(hashtext('roentgen.audit_logs.' || current_schema()))`.compile(kysely));
+      // Lock, read of the last hash, inserts and COMMIT in one round trip (migration 015): the
+      // chain lock is held until COMMIT, and every round trip under it waited for the event loop.
+      // The rows go as a literal: a statement sent with COMMIT takes no parameters.
+      await run(CompiledQuery.raw(`select audit_chain_append(${dollarQuoted(chainPayload(rows))}::json)`), { commit: true });
+      return;
     }
     const last = await run(kysely.selectFrom('audit_logs').select('hash').orderBy('id', 'desc').limit(1).compile());
     let prevHash = (last.rows[0] as { hash: string | null } | undefined)?.hash ?? GENESIS;

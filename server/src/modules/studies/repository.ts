@@ -241,7 +241,7 @@ export class StudiesRepository {
     return this.sql.dialect === 'sqlite' ? text.replace(/[A-Z]/g, (c) => c.toLowerCase()) : text.toLowerCase();
   }
 
-  /** Totals from the trigger-kept counters (see migration 002). */
+  /** Totals from the trigger-kept counters (migration 002; striped into slots on PostgreSQL by 015, so always a sum). */
   async countByStatus(inBin: boolean, statuses?: string[]): Promise<number> {
     // SUM of a BIGINT is numeric on PostgreSQL, which comes back as a string; NULL over no rows.
     let q = this.kysely
