@@ -48,7 +48,21 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
   const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrationsFor(db.dialect)) };
   // Naming the schema matters: unqualified, Kysely's table check sees other schemas' lock tables.
   const migrator = new Migrator({ db: db.kysely, provider, ...(db.schema ? { migrationTableSchema: db.schema } : {}) });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error('the database migration failed', { cause: error });
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  for (let attempt = 1; ; attempt += 1) {
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    if (attempt < 5 && otherSchemaVanished(error, db.schema)) continue;
+    throw error instanceof Error ? error : new Error('the database migration failed', { cause: error });
+  }
+}
+
+/**
+ * Kysely's check for its own tables lists the tables of every schema, calling
+ * has_schema_privilege() by name; a schema another process drops during that query fails it
+ * with 3F000 ("schema … does not exist"). Nothing was migrated then, so it is safe to ask again
+ * (seen when test suites on one PostgreSQL drop their schemas while others start).
+ */
+export function otherSchemaVanished(error: unknown, ours: string | undefined): boolean {
+  if (!(error instanceof Error) || (error as { code?: unknown }).code !== '3F000') return false;
+  return ours === undefined || !error.message.includes(`"${ours}"`);
 }
