@@ -14,7 +14,8 @@ export class PipelineRunner {
   private sent = new WeakMap<DetectorCalibration, string>();
   private calibrationCount = 0;
 
-  private start(): WorkerRpc<WorkerRequest, PipelineResult, Stage> {
+  /** Starts the pipeline's threads if they are not running (they load their modules meanwhile). */
+  start(): WorkerRpc<WorkerRequest, PipelineResult, Stage> {
     if (this.worker?.alive) return this.worker;
     this.worker = new WorkerRpc(new URL('./worker.ts', import.meta.url), { name: 'the pipeline worker' });
     this.sent = new WeakMap(); // a new worker has no calibration yet

@@ -24,8 +24,9 @@ export interface WarmUpReport {
  * panel's calibration maps (~0.2 s on this thread), spawning the pipeline's two threads and
  * compiling their modules (~0.3–0.5 s), the calibration's shared form, first-touch page faults
  * on every working plane and unoptimised kernels (~0.3 s), before its own pipeline ran. Here:
- *   1. the detector prepares its calibration a band of rows per turn of the event loop;
- *   2. the pipeline threads start and run the pipeline once over a synthetic frame
+ *   1. the pipeline's threads start; meanwhile the detector prepares its calibration a band of
+ *      rows per turn of the event loop (the simulator also its phantoms);
+ *   2. the pipeline threads run the pipeline once over a synthetic frame
  *      (imaging/pipeline/warm-up.ts), giving way at the next kernel to any real exposure;
  *   3. meanwhile this thread writes and reads back a small DX object and renders its thumbnail
  *      (dcmjs, the DICOM reader and sharp's WebP encoder on their first call).
@@ -44,7 +45,7 @@ export class ExposureWarmUp {
   constructor(
     private readonly deps: {
       detector: DetectorDriver;
-      pipeline: Pick<PipelineRunner, 'warmUp'>;
+      pipeline: Pick<PipelineRunner, 'start' | 'warmUp'>;
       equipment: Equipment;
       log: (level: 'info' | 'warn', message: string) => void;
       enabled: boolean;
@@ -84,6 +85,8 @@ export class ExposureWarmUp {
   private async run(): Promise<void> {
     const { detector, pipeline } = this.deps;
     try {
+      // The threads load their modules on the other core while this one makes the panel's maps.
+      pipeline.start();
       await detector.prepare?.();
       if (this.closed) return;
       const pipelineRun = pipeline.warmUp(detector.calibration);
