@@ -49,6 +49,8 @@ type Json = { data: any }; // eslint-disable-line @typescript-eslint/no-explicit
 interface Running {
   base: string;
   child: ChildProcess;
+  /** CPU time the server process has used so far (all its threads), ms: a figure the machine's other load inflates less than wall time. */
+  cpuMs: () => number;
   dir: string;
   readyMs: number;
   stop(): Promise<void>;
@@ -93,7 +95,7 @@ async function startFresh(warmUp: boolean): Promise<Running> {
       (r) => r.status === 200,
       () => false,
     );
-    if (ok) return { base, child, dir, readyMs: performance.now() - started, stop };
+    if (ok) return { base, child, dir, readyMs: performance.now() - started, stop, cpuMs: () => cpuMsOf(child.pid!) };
     if (performance.now() - started > 60_000) {
       await stop();
       throw new Error(`server not ready after 60 s: ${stderr}`);
@@ -104,8 +106,14 @@ async function startFresh(warmUp: boolean): Promise<Running> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** utime + stime of a Linux process from /proc (clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** One console session: login, MQTT progress, and the exposure workflow over HTTP. */
-async function consoleOf(base: string) {
+async function consoleOf(base: string, cpuMs: () => number) {
   const call = async (method: string, url: string, body?: unknown, token?: string): Promise<Json['data']> => {
     const res = await fetch(`${base}${url}`, {
       method,
@@ -141,6 +149,10 @@ async function consoleOf(base: string) {
     }
   };
 
+  /** The warm-up's state as system/health shows it. */
+  const warmUp = async (): Promise<string> =>
+    ((await call('GET', '/api/v1/system/health', undefined, token)).services.exposure?.warm_up as string | undefined) ?? 'none';
+
   /** Registers a study, starts its inspection, triggers; times success and visibility from the trigger. */
   const expose = async () => {
     const study = await call(
@@ -154,16 +166,19 @@ async function consoleOf(base: string) {
     const outcome = new Promise<{ status: string; message: string; at: number }>((resolve) =>
       outcomes.set(uid, (status, message) => resolve({ status, message, at: performance.now() })),
     );
+    const warmUpAtTrigger = await warmUp();
+    const cpuBefore = cpuMs();
     const triggered = performance.now();
     await call('POST', '/dr/api/v1/auth/task/inspection/trigger', {}, token);
     const answered = performance.now() - triggered;
     const image = await visible(study.study_id as string, uid);
     const seen = performance.now() - triggered;
     const done = await outcome;
+    const cpu = cpuMs() - cpuBefore;
     if (done.status !== 'TASK_Success') throw new Error(`exposure failed: ${done.message}`);
     await call('POST', '/dr/api/v1/auth/task/inspection/leave', { study_id: study.study_id, study_status: 'Completed' }, token);
     const context = image.img_proc_context as { timings_ms?: Record<string, number> } | null;
-    return { success: done.at - triggered, visible: seen, answered, timings: context?.timings_ms ?? {} };
+    return { success: done.at - triggered, visible: seen, answered, cpu, warmUpAtTrigger, timings: context?.timings_ms ?? {} };
   };
   return { expose, close: () => client.endAsync(true) };
 }
@@ -196,7 +211,9 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(' ')} at start`,
   );
-  const results = new Map(CONTENDERS.map((c) => [label(c), { ready: [] as number[], success: [] as number[], visible: [] as number[] }]));
+  const results = new Map(
+    CONTENDERS.map((c) => [label(c), { ready: [] as number[], success: [] as number[], visible: [] as number[], cpu: [] as number[] }]),
+  );
   let last: { server: Running; console: Awaited<ReturnType<typeof consoleOf>> } | undefined;
   for (let round = 0; round < STARTS; round += 1) {
     // Alternate which goes first: the machine is shared and its load drifts.
@@ -207,14 +224,15 @@ async function main(): Promise<void> {
       try {
         const settle = contender.pace === 'paced' ? sleep(PACE_MS) : Promise.resolve();
         await settle;
-        const console_ = await consoleOf(server.base);
+        const console_ = await consoleOf(server.base, server.cpuMs);
         const first = await console_.expose();
         const r = results.get(label(contender))!;
         r.ready.push(server.readyMs);
         r.success.push(first.success);
         r.visible.push(first.visible);
+        r.cpu.push(first.cpu);
         process.stdout.write(
-          `  round ${round + 1} ${label(contender).padEnd(22)} ready ${server.readyMs.toFixed(0).padStart(5)} ms, first exposure: success ${first.success.toFixed(0).padStart(5)} ms, visible ${first.visible.toFixed(0).padStart(5)} ms  ${JSON.stringify(roundTimings(first.timings))}\n`,
+          `  round ${round + 1} ${label(contender).padEnd(22)} ready ${server.readyMs.toFixed(0).padStart(5)} ms, first exposure: success ${first.success.toFixed(0).padStart(5)} ms, visible ${first.visible.toFixed(0).padStart(5)} ms, server CPU ${String(first.cpu).padStart(5)} ms, warm-up ${first.warmUpAtTrigger} at trigger  ${JSON.stringify(roundTimings(first.timings))}\n`,
         );
         if (keep) last = { server, console: console_ };
         else await console_.close();
@@ -231,6 +249,7 @@ async function main(): Promise<void> {
     console.log(`  ${name.padEnd(22)} ready       ${fmt(r.ready)}`);
     console.log(`  ${''.padEnd(22)} → success   ${fmt(r.success)}`);
     console.log(`  ${''.padEnd(22)} → visible   ${fmt(r.visible)}`);
+    console.log(`  ${''.padEnd(22)} server CPU  ${fmt(r.cpu)}  (trigger → success, every thread)`);
   }
   const headline = results.get(label(CONTENDERS[0]))!;
   const reference = results.get(label(CONTENDERS[1]))!;
@@ -252,17 +271,20 @@ async function main(): Promise<void> {
   try {
     const success: number[] = [];
     const visible: number[] = [];
+    const cpu: number[] = [];
     const stages: Record<string, number[]> = {};
     for (let n = 0; n < EXPOSURES; n += 1) {
       const e = await last.console.expose();
       success.push(e.success);
       visible.push(e.visible);
+      cpu.push(e.cpu);
       (stages['trigger answer'] ??= []).push(e.answered);
       for (const [stage, ms] of Object.entries(e.timings)) (stages[stage] ??= []).push(ms);
     }
     console.log(`\nlater exposures (${EXPOSURES} on the last server):`);
     console.log(`  → success   ${fmt(success)}`);
     console.log(`  → visible   ${fmt(visible)}  (polled every ${POLL_MS} ms)`);
+    console.log(`  server CPU  ${fmt(cpu)}  (trigger → success, every thread)`);
     console.log(
       `later exposures: success median ${summary(success).median.toFixed(0)} ms → ${verdict(success, LATER_TARGET_MS)} (target ≤ ${LATER_TARGET_MS} ms)`,
     );
