@@ -27,6 +27,7 @@ import { requestLogFields } from './http/log-redaction.js';
 import { FileBlobStore } from './storage/blob-store.js';
 import { acquisitionRoutes } from './modules/acquisition/routes.js';
 import { AcquisitionService, TOPIC_PROGRESS, TOPIC_STATUS } from './modules/acquisition/service.js';
+import { ExposureWarmUp } from './modules/acquisition/warm-up.js';
 import { PipelineRunner } from './imaging/pipeline/runner.js';
 import { deviceRoutes } from './modules/devices/routes.js';
 import { PacsRepository } from './modules/pacs/repository.js';
@@ -115,7 +116,13 @@ export interface Server {
   /** Accounts this start created, with their initial passwords (to print once). */
   seeded: SeededAccounts;
   /** For in-process producers (the exposure pipeline) and tests that store images directly. */
-  services: { imageFiles: ImageFilesService; acquisition: AcquisitionService; ingest: IngestService; jobs: JobRunner };
+  services: {
+    imageFiles: ImageFilesService;
+    acquisition: AcquisitionService;
+    ingest: IngestService;
+    jobs: JobRunner;
+    exposureWarmUp: ExposureWarmUp;
+  };
   /** Where our DICOM service (C-ECHO/C-STORE SCP, AE DICOM_AET) listens. */
   dicomPort: number;
   close(): Promise<void>;
@@ -344,6 +351,19 @@ export async function createServer(config: Config): Promise<Server> {
 
     // With TLS the raw server is an https.Server; requests and replies are the same Node types, so one App type serves both.
     const app = (Fastify(fastifyOptions(config)) as unknown as App).withTypeProvider<TypeBoxTypeProvider>();
+    // The first exposure after a start must not pay for starting the pipeline: readied once listening.
+    const exposureWarmUp = new ExposureWarmUp({
+      detector,
+      pipeline,
+      equipment,
+      log: (level, message) => app.log[level](message),
+      enabled: config.exposureWarmUp,
+    });
+    health.addService('exposure', () => exposureWarmUp.report());
+    app.addHook('onListen', (done) => {
+      exposureWarmUp.start();
+      done();
+    });
     const routes: Server['routes'] = [];
     app.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) {
@@ -449,14 +469,16 @@ export async function createServer(config: Config): Promise<Server> {
       bus,
       seeded,
       routes,
-      services: { imageFiles, acquisition, ingest, jobs: runner },
+      services: { imageFiles, acquisition, ingest, jobs: runner, exposureWarmUp },
       dicomPort,
       async close() {
+        exposureWarmUp.close();
         await acquisition.pending.catch(() => undefined);
         await runner.stop();
         await dimse.close();
         await ingest.close();
         await pipeline.close();
+        await exposureWarmUp.finished();
         clearInterval(purgeSessions);
         stopGuard();
         await closeTransports();

@@ -21,6 +21,8 @@ export interface Config {
   mqttRecheckMs: number;
   /** Simulated detector matrix (DETECTOR_ROWS / DETECTOR_COLUMNS). */
   detector: { rows: number; columns: number };
+  /** Ready the exposure path in the background once listening (EXPOSURE_WARM_UP, default 1; 0 turns it off). */
+  exposureWarmUp: boolean;
   adminPassword: string | undefined;
   /** Initial password of the seeded mgr, tech and service accounts; generated when absent. */
   seedUserPassword: string | undefined;
@@ -165,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolMax: intFromEnv(env, 'DATABASE_POOL_MAX', DEFAULT_POOL_MAX, 1, 1000),
     mqttUrl: optional(env, 'MQTT_URL'),
     detector: { rows: intFromEnv(env, 'DETECTOR_ROWS', 3072, 64, 8192), columns: intFromEnv(env, 'DETECTOR_COLUMNS', 3072, 64, 8192) },
+    exposureWarmUp: intFromEnv(env, 'EXPOSURE_WARM_UP', 1, 0, 1) === 1,
     mqttTcpPort: optional(env, 'MQTT_TCP_PORT') === undefined ? undefined : intFromEnv(env, 'MQTT_TCP_PORT', 1883, 1, 65535),
     mqttRecheckMs: intFromEnv(env, 'MQTT_RECHECK_MS', 2000, 100, 600_000),
     adminPassword: initialPassword(env, 'ROENTGEN_ADMIN_PASSWORD', ['admin']),

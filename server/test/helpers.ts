@@ -50,6 +50,9 @@ export function isolatedEnv(dialect: Dialect, extra: Record<string, string> = {}
     GUEST_TOKENS_PER_MINUTE: '100000',
     DETECTOR_ROWS: '512',
     DETECTOR_COLUMNS: '512',
+    // Test servers are many and short-lived: readying the exposure path (two threads) is a cost
+    // they need not pay; server/test/exposure-warm-up.test.ts turns it on.
+    EXPOSURE_WARM_UP: '0',
     ...(dialect === 'postgres' ? { DATABASE_URL: PG_URL, DATABASE_SCHEMA: `t_${randomUUID().replace(/-/g, '').slice(0, 20)}` } : {}),
     ...extra,
   };

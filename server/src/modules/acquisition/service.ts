@@ -10,7 +10,7 @@ import type { PipelineRunner } from '../../imaging/pipeline/runner.js';
 import { nowIso } from '../../util/time.js';
 import { generateUid } from '../../util/uid.js';
 import type { DeviceControlGuard } from '../devices/service.js';
-import type { DetectorDriver, GeneratorDriver, Technique } from '../devices/drivers.js';
+import type { DetectorDriver, DetectorExposure, GeneratorDriver, Technique } from '../devices/drivers.js';
 import type { Equipment } from '../images/derived-service.js';
 import { dicomPatientOf } from '../images/identity.js';
 import { ownObject } from '../archive/service.js';
@@ -76,6 +76,20 @@ interface Inspection {
 function patientThickness(registered: number | undefined, programme: number | undefined, size: string): number | undefined {
   if (registered !== undefined && registered > 0) return registered;
   return programme === undefined ? undefined : thicknessForSize(programme, size);
+}
+
+/** What the detector is asked to read out for an inspection exposed with `technique`. */
+function readoutOf(inspection: Inspection, technique: Technique): DetectorExposure {
+  return {
+    kv: technique.kv,
+    mas: technique.mas,
+    sidMm: inspection.sidMm,
+    bodyPart: inspection.bodyPart,
+    ...(inspection.anatomy ? { anatomy: inspection.anatomy } : {}),
+    ...(inspection.thicknessCm !== undefined ? { thicknessCm: inspection.thicknessCm } : {}),
+    ...(inspection.grid !== undefined ? { grid: inspection.grid } : {}),
+    collimation: inspection.collimation,
+  };
 }
 
 /**
@@ -268,6 +282,10 @@ export class AcquisitionService implements DeviceControlGuard {
       orientation: config.orientation,
     };
     this.status = 'TASK_Ready';
+    // The panel readies this readout (the simulator: its patient model, ~0.2 s at 3072²) while
+    // the radiographer positions the patient, not after the exposure button is pressed.
+    const readout = readoutOf(this.inspection, this.inspection.technique);
+    setImmediate(() => void detector.prepare?.(readout).catch(() => undefined));
     if (study.study_status === 'Arrived') await studiesRepo.updateStudy(study.id, { study_status: 'InProgress', updated_at: nowIso() });
     await this.announce(user.sessionId);
   }
@@ -306,16 +324,7 @@ export class AcquisitionService implements DeviceControlGuard {
     let delivered;
     try {
       delivered = await generator.expose();
-      raw = await detector.acquire({
-        kv: delivered.kv,
-        mas: delivered.mas,
-        sidMm: inspection.sidMm,
-        bodyPart: inspection.bodyPart,
-        ...(inspection.anatomy ? { anatomy: inspection.anatomy } : {}),
-        ...(inspection.thicknessCm !== undefined ? { thicknessCm: inspection.thicknessCm } : {}),
-        ...(inspection.grid !== undefined ? { grid: inspection.grid } : {}),
-        collimation: inspection.collimation,
-      });
+      raw = await detector.acquire(readoutOf(inspection, delivered));
     } catch (error) {
       this.status = 'TASK_Ready';
       throw error;

@@ -83,3 +83,20 @@ test('a closed detector refuses to acquire', async () => {
     (e: unknown) => e instanceof DeviceError && e.errorName === 'DEVICE_NOT_READY',
   );
 });
+
+test('prepare makes, a band at a time, the calibration first use makes, in shared memory', async () => {
+  const [rows, columns] = [300, 700];
+  const atOnce = new DetectorSimulator(rows, columns).calibration;
+  const prepared = new DetectorSimulator(rows, columns);
+  await prepared.prepare();
+  const cal = prepared.calibration;
+  for (const name of ['offset', 'gain', 'defects'] as const) {
+    assert.deepEqual(cal[name], atOnce[name], `${name} is the same`);
+    assert.ok(cal[name].buffer instanceof SharedArrayBuffer, `${name} is shared with the pipeline's threads, not copied`);
+  }
+  // A getter called while a build is under way finishes it rather than starting over.
+  const interrupted = new DetectorSimulator(rows, columns);
+  const running = interrupted.prepare();
+  assert.deepEqual(interrupted.calibration.gain, atOnce.gain);
+  await running;
+});

@@ -70,9 +70,11 @@ export class DetectorSimulator implements DetectorDriver {
   readonly uri = 'DIOS/DEVICE/Detector';
   private open = false;
   private calibrationCache: DetectorCalibration | undefined;
-  private readonly anatomy = new Map<PhantomKind, Float32Array>();
-  /** Transmission for the last kind, kV, thickness and grid: the same technique repeats, and exp per pixel is the costly part. */
-  private transmission: { key: string; map: Float32Array } | undefined;
+  /** A calibration being made a band of rows at a time (prepare), finished at once if needed sooner. */
+  private calibrationBuild: CalibrationBuild | undefined;
+  private readonly anatomy = new Map<PhantomKind, QuantizedPath>();
+  /** Transmission per path level for the last kind, kV, thickness and grid (the same technique repeats). */
+  private transmission: { key: string; levels: Uint16Array; table: Float32Array } | undefined;
   private sequence = 0;
 
   constructor(
@@ -82,10 +84,47 @@ export class DetectorSimulator implements DetectorDriver {
     private readonly seed = 1,
   ) {}
 
-  /** Made on first use: at 3072² the maps take ~85 MB, which a server that never exposes should not hold. */
+  /**
+   * Made by `prepare` (the start-up warm-up) or on first use. The maps (~85 MB at 3072²) are in
+   * shared memory: handing them to the pipeline's threads then shares them instead of copying
+   * (a structured clone of 85 MB cost ~0.1 s on the first exposure).
+   */
   get calibration(): DetectorCalibration {
-    this.calibrationCache ??= this.makeCalibration();
+    if (!this.calibrationCache) {
+      const build = (this.calibrationBuild ??= new CalibrationBuild(this.rows, this.columns, this.pixelSpacingMm, this.seed));
+      while (!build.step(this.rows)) {
+        // the rest of the rows, now: an exposure is waiting for them
+      }
+      this.calibrationCache = build.result();
+      this.calibrationBuild = undefined;
+    }
     return this.calibrationCache;
+  }
+
+  /**
+   * Makes the calibration ahead of the first exposure, a band of rows per turn of the event loop
+   * (~0.2 s of work at 3072², which would otherwise hold up requests), then the patient model of
+   * `upcoming`, or without one every phantom's (one per turn, ~0.1 s each at 3072²). The same
+   * maps as on first use, bit for bit.
+   */
+  async prepare(upcoming?: DetectorExposure): Promise<void> {
+    while (!this.calibrationCache) {
+      const build = (this.calibrationBuild ??= new CalibrationBuild(this.rows, this.columns, this.pixelSpacingMm, this.seed));
+      if (build.step(CALIBRATION_BAND_ROWS)) {
+        this.calibrationCache = build.result();
+        this.calibrationBuild = undefined;
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (upcoming) {
+      const { kind, thicknessCm, grid } = this.patientOf(upcoming);
+      this.transmissionOf(kind, upcoming.kv, thicknessCm, grid);
+      return;
+    }
+    for (const kind of PHANTOM_KINDS) {
+      this.anatomyOf(kind);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   get isOpen(): boolean {
@@ -115,53 +154,41 @@ export class DetectorSimulator implements DetectorDriver {
     };
   }
 
-  private makeCalibration(): DetectorCalibration {
-    const { rows, columns } = this;
-    const random = mulberry32(this.seed * 7919);
-    const offset = new Float32Array(rows * columns);
-    const gain = new Float32Array(rows * columns);
-    const defects = new Uint8Array(rows * columns);
-    const columnOffset = Float32Array.from({ length: columns }, () => 90 + 30 * random());
-    for (let r = 0; r < rows; r += 1) {
-      const gy = Math.sin((r / rows) * Math.PI);
-      for (let c = 0; c < columns; c += 1) {
-        const i = r * columns + c;
-        offset[i] = columnOffset[c] + 4 * random();
-        // Smooth sensitivity roll-off towards the edges plus 1 % pixel-to-pixel spread.
-        gain[i] = (0.93 + 0.07 * gy * Math.sin((c / columns) * Math.PI)) * (0.99 + 0.02 * random());
-      }
+  private anatomyOf(kind: PhantomKind): QuantizedPath {
+    let quantized = this.anatomy.get(kind);
+    if (!quantized) {
+      quantized = quantize(pathMap(kind, this.rows, this.columns));
+      this.anatomy.set(kind, quantized);
     }
-    const deadColumn = Math.floor(columns * 0.61);
-    for (let r = 0; r < rows; r += 1) defects[r * columns + deadColumn] = 1;
-    for (let k = 0; k < Math.round(rows * columns * 5e-5); k += 1) defects[Math.floor(random() * rows * columns)] = 1;
-    return { rows, columns, offset, gain, defects, dnPerUGy: 300, pixelSpacingMm: this.pixelSpacingMm };
-  }
-
-  private anatomyOf(kind: PhantomKind): Float32Array {
-    let map = this.anatomy.get(kind);
-    if (!map) {
-      map = pathMap(kind, this.rows, this.columns);
-      this.anatomy.set(kind, map);
-    }
-    return map;
+    return quantized;
   }
 
   /**
-   * Fraction of the open beam per pixel: primary through the pixel's water-equivalent path plus
-   * the scatter of the patient (uniform under the anatomy), 1 where there is no patient.
+   * Fraction of the open beam per path level: primary through the level's water-equivalent path
+   * plus the scatter of the patient (uniform under the anatomy), 1 where there is no patient.
+   * A table of 65,536 levels instead of a map of every pixel: exp per pixel cost ~0.1 s at 3072²
+   * whenever the patient or the technique changed, and the map 37 MB.
    */
-  private transmissionOf(kind: PhantomKind, kv: number, thicknessCm: number, grid: boolean): Float32Array {
+  private transmissionOf(kind: PhantomKind, kv: number, thicknessCm: number, grid: boolean): { levels: Uint16Array; table: Float32Array } {
     const key = `${kind}@${kv}@${thicknessCm}@${grid}`;
-    if (this.transmission?.key === key) return this.transmission.map;
-    const path = this.anatomyOf(kind);
+    if (this.transmission?.key === key) return this.transmission;
+    const { levels, step } = this.anatomyOf(kind);
     // The map is in fractions of the part: scaled so its VOI has the model's (floored) water path.
     const voi = voiWater(thicknessCm, voiFraction(kind));
     const mu = (waterMu(kv) * voi) / voiFraction(kind);
     const scatter = scatterFraction(kv, voi, grid);
-    const map = new Float32Array(path.length);
-    for (let i = 0; i < path.length; i += 1) map[i] = path[i] > 0 ? Math.min(1, Math.exp(-mu * path[i]) + scatter) : 1;
-    this.transmission = { key, map };
-    return map;
+    const table = new Float32Array(PATH_LEVELS);
+    table[0] = 1;
+    for (let q = 1; q < PATH_LEVELS; q += 1) table[q] = Math.min(1, Math.exp(-mu * q * step) + scatter);
+    this.transmission = { key, levels, table };
+    return this.transmission;
+  }
+
+  /** The simulated patient of an exposure: phantom, part thickness and whether the grid is in. */
+  private patientOf(exposure: DetectorExposure): { kind: PhantomKind; thicknessCm: number; grid: boolean } {
+    const kind = phantomKindOf(exposure.anatomy || exposure.bodyPart);
+    const thicknessCm = exposure.thicknessCm ?? DEFAULT_THICKNESS_CM[kind];
+    return { kind, thicknessCm, grid: exposure.grid ?? thicknessCm > 10 };
   }
 
   defaultCollimation(): Collimation {
@@ -172,10 +199,8 @@ export class DetectorSimulator implements DetectorDriver {
   acquire(exposure: DetectorExposure): RawImage {
     if (!this.open) throw new DeviceError('DEVICE_NOT_READY', `${this.uri} is not open`);
     const { rows, columns, calibration: cal } = this;
-    const kind = phantomKindOf(exposure.anatomy || exposure.bodyPart);
-    const thicknessCm = exposure.thicknessCm ?? DEFAULT_THICKNESS_CM[kind];
-    const grid = exposure.grid ?? thicknessCm > 10;
-    const transmission = this.transmissionOf(kind, exposure.kv, thicknessCm, grid);
+    const { kind, thicknessCm, grid } = this.patientOf(exposure);
+    const { levels, table: transmission } = this.transmissionOf(kind, exposure.kv, thicknessCm, grid);
     const collimation = exposure.collimation ?? this.defaultCollimation();
     const kermaOpen = openBeamKerma({ kv: exposure.kv, mas: exposure.mas, sidCm: exposure.sidMm / 10, grid });
     const scatterUnder = scatterFraction(exposure.kv, voiWater(thicknessCm, voiFraction(kind)), grid);
@@ -201,7 +226,7 @@ export class DetectorSimulator implements DetectorDriver {
       const [from, to] = fieldColumns(collimation, r + 0.5, columns);
       const rowHistogram = heelAt(r) * (BINS / RANGE);
       for (let i = r * columns + from, end = r * columns + to; i <= end; i += 2) {
-        const t = transmission[i];
+        const t = transmission[levels[i]];
         if (t < 0.75) histogram[Math.min(BINS - 1, Math.floor(t * rowHistogram))] += 1;
       }
     }
@@ -212,7 +237,7 @@ export class DetectorSimulator implements DetectorDriver {
         noiseIndex = (noiseIndex + noiseStride) & 0xffff;
         let noisy: number;
         if (c >= from && c <= to) {
-          const quanta = rowQuanta * transmission[i];
+          const quanta = rowQuanta * transmission[levels[i]];
           noisy = quanta + Math.sqrt(quanta) * NORMALS[noiseIndex];
         } else {
           noisy = outsideQuanta + outsideNoise * NORMALS[noiseIndex];
@@ -237,5 +262,88 @@ export class DetectorSimulator implements DetectorDriver {
         anatomyKermaUGy: histogramMedian(histogram, RANGE / BINS) * kermaOpen,
       },
     };
+  }
+}
+
+const PHANTOM_KINDS = Object.keys(DEFAULT_THICKNESS_CM) as PhantomKind[];
+
+/** Levels of the quantized path: 0 is no patient, 65,535 the phantom's longest path. */
+const PATH_LEVELS = 65536;
+
+/** A phantom's water path per pixel as a level (path ≈ level × step): 18 MB at 3072² instead of 37. */
+interface QuantizedPath {
+  levels: Uint16Array;
+  step: number;
+}
+
+/**
+ * Quantizes a path map to PATH_LEVELS levels. A step is ~2·10⁻⁵ of the part thickness, so the
+ * transmission it gives differs from the exact one by ~10⁻⁴ (relative), far below the noise.
+ * Every pixel with a path keeps a level ≥ 1: the patient's outline does not move.
+ */
+function quantize(path: Float32Array): QuantizedPath {
+  let longest = 0;
+  for (let i = 0; i < path.length; i += 1) if (path[i] > longest) longest = path[i];
+  const step = longest > 0 ? longest / (PATH_LEVELS - 1) : 1;
+  const levels = new Uint16Array(path.length);
+  for (let i = 0; i < path.length; i += 1) if (path[i] > 0) levels[i] = Math.max(1, Math.round(path[i] / step));
+  return { levels, step };
+}
+
+/** Rows of calibration made per turn of the event loop by `prepare`: ~10 ms of work at 3072 columns. */
+const CALIBRATION_BAND_ROWS = 128;
+
+/**
+ * The simulated panel's offset, gain and defect maps, made row by row from one seeded generator
+ * so that making them in bands gives the same maps as making them at once.
+ */
+class CalibrationBuild {
+  private readonly random: () => number;
+  private readonly offset: Float32Array;
+  private readonly gain: Float32Array;
+  private readonly defects: Uint8Array;
+  private readonly columnOffset: Float32Array;
+  /** sin(πc / columns): the gain's roll-off across the columns, the same for every row. */
+  private readonly across: Float64Array;
+  private row = 0;
+
+  constructor(
+    private readonly rows: number,
+    private readonly columns: number,
+    private readonly pixelSpacingMm: number,
+    seed: number,
+  ) {
+    this.random = mulberry32(seed * 7919);
+    const pixels = rows * columns;
+    this.offset = new Float32Array(new SharedArrayBuffer(pixels * 4));
+    this.gain = new Float32Array(new SharedArrayBuffer(pixels * 4));
+    this.defects = new Uint8Array(new SharedArrayBuffer(pixels));
+    this.columnOffset = Float32Array.from({ length: columns }, () => 90 + 30 * this.random());
+    this.across = Float64Array.from({ length: columns }, (_, c) => Math.sin((c / columns) * Math.PI));
+  }
+
+  /** Makes up to `band` more rows; true once every row is made. */
+  step(band: number): boolean {
+    const { columns, offset, gain, random, columnOffset, across } = this;
+    const end = Math.min(this.rows, this.row + band);
+    for (let r = this.row; r < end; r += 1) {
+      const gy = Math.sin((r / this.rows) * Math.PI);
+      for (let c = 0, i = r * columns; c < columns; c += 1, i += 1) {
+        offset[i] = columnOffset[c] + 4 * random();
+        // Smooth sensitivity roll-off towards the edges plus 1 % pixel-to-pixel spread.
+        gain[i] = (0.93 + 0.07 * gy * across[c]) * (0.99 + 0.02 * random());
+      }
+    }
+    this.row = end;
+    return end === this.rows;
+  }
+
+  /** The finished calibration, with its dead column and scattered defective pixels. */
+  result(): DetectorCalibration {
+    const { rows, columns, defects, random } = this;
+    const deadColumn = Math.floor(columns * 0.61);
+    for (let r = 0; r < rows; r += 1) defects[r * columns + deadColumn] = 1;
+    for (let k = 0; k < Math.round(rows * columns * 5e-5); k += 1) defects[Math.floor(random() * rows * columns)] = 1;
+    return { rows, columns, offset: this.offset, gain: this.gain, defects, dnPerUGy: 300, pixelSpacingMm: this.pixelSpacingMm };
   }
 }

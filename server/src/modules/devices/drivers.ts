@@ -59,6 +59,11 @@ export interface DetectorDriver extends DeviceDriver {
   readonly pixelSpacingMm: number;
   /** The panel's offset/gain/defect calibration the pipeline corrects each frame with. */
   readonly calibration: DetectorCalibration;
+  /**
+   * Readies the panel ahead of exposures (loads or makes its calibration) and, given the next
+   * exposure, whatever its readout needs; optional, and `acquire` works without it.
+   */
+  prepare?(upcoming?: DetectorExposure): Promise<void>;
   /** Reads out one exposure (a hardware panel answers asynchronously, a simulator at once). */
   acquire(exposure: DetectorExposure): RawFrame | Promise<RawFrame>;
 }

@@ -39,6 +39,7 @@ export type StorageFigure = () => object;
 export class HealthService {
   private readonly startedAt = Date.now();
   private readonly storageFigures = new Map<string, StorageFigure>();
+  private readonly services = new Map<string, () => { status: Status }>();
 
   constructor(
     private readonly sql: Db,
@@ -57,6 +58,11 @@ export class HealthService {
     } catch (error) {
       return { status: 'unhealthy' as Status, dialect: this.sql.dialect, error: (error as Error).message };
     }
+  }
+
+  /** Adds a section under `services` (the exposure warm-up); `degraded` there makes the whole report degraded. */
+  addService(name: string, report: () => { status: Status }): void {
+    this.services.set(name, report);
   }
 
   /** Adds `name` to the storage section (the images module's orphan blobs), without this module knowing that module. */
@@ -136,7 +142,9 @@ export class HealthService {
       this.jobQueue(),
       this.dicom(),
     ]);
+    const others = Object.fromEntries([...this.services].map(([name, report]) => [name, report()]));
     const statuses: Status[] = [database.status, storage.status, mqtt.status, jobQueue.status, dicom.status];
+    statuses.push(...Object.values(others).map((s) => s.status));
     const status: Status =
       database.status === 'unhealthy' || storage.status === 'unhealthy'
         ? 'unhealthy'
@@ -148,7 +156,7 @@ export class HealthService {
       timestamp: nowIso(),
       version: this.version,
       uptime: Math.round((Date.now() - this.startedAt) / 1000),
-      services: { database, storage, mqtt, job_queue: jobQueue, dicom },
+      services: { database, storage, mqtt, job_queue: jobQueue, dicom, ...others },
     };
   }
 }
