@@ -59,8 +59,9 @@ export const GROUPS = {
       // Before any handler: the guest scope and the route's permission.
       'server/src/http/auth-hooks.ts:40-46',
     ],
-    tests: ['server/test/auth.test.ts'],
+    tests: ['server/test/guards-access.test.ts', 'server/test/auth.test.ts'],
     only: [
+      'route access on',
       'DR pub/login returns token',
       'logout revokes the access token',
       'expired, forged and malformed tokens',
@@ -89,10 +90,13 @@ export const GROUPS = {
       // The retry schedule: doubling from the base, capped at the max.
       'server/src/modules/jobs/kinds.ts:10-12',
     ],
-    tests: ['server/test/guards-send.test.ts', 'server/test/jobs.test.ts'],
+    tests: ['server/test/guards-send.test.ts', 'server/test/jobs.test.ts', 'server/test/dicom-net.test.ts'],
     only: [
       'retry delay schedule',
       'send queue against a peer that refuses objects',
+      // An association that fails: retried when the peer is down, failed when it rejects us.
+      'peer down: the task retries',
+      'a refusing peer fails the task',
       'back-off doubles',
       'a failing job is retried',
       'retry() schedules',

@@ -152,7 +152,8 @@ for (const dialect of DIALECTS) {
         assert.match(res.body.data.output, /will retry/);
         const first = await task(uid);
         assert.equal(first.status, 'RETRYING');
-        assert.notEqual(await sendStatusOf(studyId, uid), 'Sent');
+        // Between attempts the image is still being sent: neither Sent nor (yet) Failed.
+        assert.equal(await sendStatusOf(studyId, uid), 'Sending');
         const done = await until(
           'the last attempt',
           async () => {
