@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DIALECTS, call, createUser, isDiagnosisError, isDrError, withServer } from './helpers.js';
+import { storeDx } from './dicom-helpers.js';
+import { DIALECTS, call, createUser, isDiagnosisError, isDrError, sampleStudy, withServer } from './helpers.js';
 
 /**
  * Every route's declared access is enforced before its handler (and before validation): a
@@ -21,6 +22,12 @@ for (const dialect of DIALECTS) {
       assert.equal(purge.status, 403);
       assert.ok(isDrError(purge.body, '0x020008'), purge.text);
       assert.equal((await call(ctx.t.url, 'GET', '/dr/api/v1/auth/study', { token: doctor.token })).status, 200);
+      // The file routes take study:read or study:emergency: the radiologist holds only the first.
+      const study = (await call(ctx.t.url, 'POST', '/dr/api/v1/auth/study', { token: ctx.admin, body: sampleStudy() })).body.data;
+      const uid: string = study.series[0].images[0].sop_instance_uid;
+      await storeDx(ctx.t, uid);
+      const file = await fetch(`${ctx.t.url}/dr/api/v1/auth/f/dcm/${uid}.dcm`, { headers: { authorization: `Bearer ${doctor.token}` } });
+      assert.equal(file.status, 200, 'one of the listed permissions is enough');
 
       // No role at all: not even the study list; an invalid body is refused for access first.
       const nobody = await createUser(ctx.t.url, ctx.admin, []);
