@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { storeDx } from './dicom-helpers.js';
-import { DIALECTS, call, isDrError, sampleStudy, withServer } from './helpers.js';
+import { DIALECTS, call, createUser, isDrError, sampleStudy, withServer } from './helpers.js';
 
 /** Grey levels of a PNG at (row, column) points. */
 async function greyAt(png: Buffer, points: [number, number][]): Promise<number[]> {
@@ -182,6 +182,34 @@ for (const dialect of DIALECTS) {
           assert.ok(!body.includes(secret) && !body.includes('root:'));
         }
       }
+    });
+  });
+
+  describe(`a binned study's files on ${dialect}`, () => {
+    const ctx = withServer(dialect);
+
+    test('are not found for a reader without recycle:read, on every file route and the download; recycle:read still reads them', async () => {
+      const study = (await call(ctx.t.url, 'POST', '/dr/api/v1/auth/study', { token: ctx.admin, body: sampleStudy() })).body.data;
+      const uid: string = study.series[0].images[0].sop_instance_uid;
+      await storeDx(ctx.t, uid);
+      // A radiologist reads studies but not the recycle bin.
+      const doctor = await createUser(ctx.t.url, ctx.admin, ['doctor']);
+      const paths = [
+        `/dr/api/v1/auth/f/thumbnail/${uid}.webp`,
+        `/dr/api/v1/pub/thumbnail/${uid}.webp`,
+        `/dr/api/v1/auth/f/dcm/${uid}.dcm`,
+        `/api/v1/instances/${uid}/download`,
+      ];
+      const status = async (p: string, token: string) =>
+        (await fetch(`${ctx.t.url}${p}`, { headers: { authorization: `Bearer ${token}` } })).status;
+      for (const p of paths) assert.equal(await status(p, doctor.token), 200, `${p} while the study is live`);
+      assert.equal((await call(ctx.t.url, 'DELETE', '/dr/api/v1/auth/study', { token: ctx.admin, body: [study.study_id] })).status, 200);
+      for (const p of paths) {
+        const res = await fetch(`${ctx.t.url}${p}`, { headers: { authorization: `Bearer ${doctor.token}` } });
+        assert.equal(res.status, 404, `${p} in the bin, without recycle:read`);
+        assert.ok(!Buffer.from(await res.arrayBuffer()).includes(Buffer.from('DICM')), `${p}: no file content`);
+      }
+      for (const p of paths) assert.equal(await status(p, ctx.admin), 200, `${p} in the bin, with recycle:read`);
     });
   });
 }

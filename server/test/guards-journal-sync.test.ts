@@ -213,3 +213,75 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+/**
+ * Makes every write to a file under `dir` fail as a full disk does, until `restore()`. The
+ * descriptor's path is read from /proc, so descriptors opened before (the open segment, the
+ * spare file) fail too.
+ */
+function failWritesUnder(dir: string) {
+  const mutable = fs as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const original = { writeSync: mutable.writeSync, write: mutable.write };
+  const under = (fd: unknown) => {
+    if (typeof fd !== 'number' || fd <= 2) return false;
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir);
+    } catch {
+      return false;
+    }
+  };
+  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  mutable.writeSync = (...args: unknown[]) => {
+    if (under(args[0])) throw enospc();
+    return original.writeSync(...args);
+  };
+  mutable.write = (...args: unknown[]) => {
+    if (!under(args[0])) return original.write(...args);
+    const callback = args[args.length - 1] as (error: Error) => void;
+    setImmediate(() => callback(enospc()));
+    return undefined;
+  };
+  return {
+    restore: () => Object.assign(mutable, original),
+  };
+}
+
+for (const dialect of DIALECTS) {
+  describe(`our SCP never acknowledges an object its journal could not write on ${dialect}`, () => {
+    const ctx = withServer(dialect);
+
+    test('a failed journal write (disk full) is answered 0xA700 and nothing is indexed; the next object is stored', async () => {
+      const allowed = await call(ctx.t.url, 'PUT', '/api/v1/system/configs/dicom.scp_allowed_aets', {
+        token: ctx.admin,
+        body: { config_value: 'MODALITY' },
+      });
+      assert.equal(allowed.status, 200, allowed.text);
+      const target = { host: '127.0.0.1', port: ctx.t.server.dicomPort, callingAet: 'MODALITY', calledAet: 'ROENTGEN' };
+      const uids = [generateUid(), generateUid()];
+      const full = failWritesUnder(path.join(ctx.t.dataDir, 'ingest-journal'));
+      let refused;
+      try {
+        refused = await storeFiles(
+          target,
+          [dxFor(uids[0]), dxFor(uids[1], {}, { rows: 1024, columns: 1024 })], // a segment record, a file of its own
+          () => undefined,
+        );
+      } finally {
+        full.restore();
+      }
+      assert.deepEqual(
+        refused.map((o) => o.status),
+        [0xa700, 0xa700],
+        'out of resources, not stored',
+      );
+      const later = generateUid();
+      const accepted = await storeFiles(target, [dxFor(later)], () => undefined);
+      assert.equal(accepted[0].status, 0);
+      const db = ctx.t.server.db.kysely;
+      const indexed = async () => (await db.selectFrom('images').select('sop_instance_uid').execute()).map((r) => r.sop_instance_uid);
+      await until('the accepted object indexed', async () => ((await indexed()).includes(later) ? true : undefined));
+      const now = await indexed();
+      assert.ok(!uids.some((uid) => now.includes(uid)), 'the refused objects are not in the archive');
+    });
+  });
+}

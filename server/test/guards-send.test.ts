@@ -154,7 +154,8 @@ for (const dialect of DIALECTS) {
         // The spec names a queued task QUEUING, retry or not (SENDING if its retry already began).
         assert.ok(['QUEUING', 'SENDING'].includes(first.status), JSON.stringify(first));
         assert.ok(first.attempts >= 1, JSON.stringify(first));
-        assert.notEqual(await sendStatusOf(studyId, uid), 'Sent');
+        // Between attempts the image is still being sent: neither Sent nor (yet) Failed.
+        assert.equal(await sendStatusOf(studyId, uid), 'Sending');
         const done = await until(
           'the last attempt',
           async () => {

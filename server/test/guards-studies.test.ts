@@ -49,6 +49,32 @@ for (const dialect of DIALECTS) {
       await assertIntact(binned, 'a restored study');
     });
 
+    test('a purge or restore naming live studies beside a binned one acts on the binned one only and names the others', async () => {
+      const [binned, live] = [await storedStudy(), await storedStudy()];
+      assert.equal((await dr('DELETE', 'study', [binned.studyId])).status, 200);
+      // A live study named in a purge is refused, not deleted: purging is for the bin's studies only.
+      const purge = await dr('DELETE', 'recycle_bin/study', [live.studyId, binned.studyId, binned.studyId]);
+      assert.equal(purge.status, 404, purge.text);
+      assert.equal(purge.body.code, '0x060007');
+      assert.deepEqual(
+        (purge.body.data.details as { field: string }[]).map((d) => d.field),
+        [live.studyId],
+        'only the live study is named as not in the bin',
+      );
+      assert.match(purge.body.description, /1 of 3 purged/);
+      await assertGone(binned);
+      await assertIntact(live, 'a live study named in a purge');
+      assert.equal((await dr('GET', `study/${live.studyId}`)).status, 200);
+
+      const restore = await dr('POST', 'recycle_bin/study', [live.studyId]);
+      assert.equal(restore.status, 404, restore.text);
+      assert.deepEqual(
+        (restore.body.data.details as { field: string }[]).map((d) => d.field),
+        [live.studyId],
+      );
+      await assertIntact(live, 'a live study named in a restore');
+    });
+
     test("clearing the bin deletes the binned studies' files and none of the live ones", async () => {
       const [binnedA, binnedB, live] = [await storedStudy(), await storedStudy(), await storedStudy()];
       assert.equal((await dr('DELETE', 'study', [binnedA.studyId, binnedB.studyId])).status, 200);
