@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import {
+  CompiledQuery,
   Kysely,
   PostgresDialect,
   SqliteDialect,
@@ -10,6 +11,7 @@ import {
   type RawBuilder,
   type SqlBool,
   type SqliteDatabase,
+  type Dialect,
   type Transaction,
 } from 'kysely';
 import pg from 'pg';
@@ -71,6 +73,28 @@ function committedWrites(): { listeners: CommittedWriteListener[]; tell: Committ
     listeners,
     tell: (tables) => {
       for (const listener of listeners) listener(tables);
+    },
+  };
+}
+
+/**
+ * SQLite transactions begin IMMEDIATE. Two connections write this database (the server's and the
+ * ingest index thread's); a deferred transaction that has read and then writes after the other
+ * committed fails at once with SQLITE_BUSY ("database is locked") instead of waiting out
+ * busy_timeout, which failed index batches under load once indexing ran while objects arrived.
+ * Taking the write lock at BEGIN makes every writer wait its turn.
+ */
+function immediateTransactions(dialect: Dialect): Dialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createDriver: () => {
+      const driver = dialect.createDriver();
+      driver.beginTransaction = async (connection) => {
+        await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+      };
+      return driver;
     },
   };
 }
@@ -171,7 +195,11 @@ export async function openDatabase(config: DatabaseSettings): Promise<Db> {
   let recorder: WriteRecorder | undefined;
   const writes = committedWrites();
   const kysely = new Kysely<Database>({
-    dialect: recordingDialect(new SqliteDialect({ database: withStatementCache(database) }), () => recorder, writes.tell),
+    dialect: recordingDialect(
+      immediateTransactions(new SqliteDialect({ database: withStatementCache(database) })),
+      () => recorder,
+      writes.tell,
+    ),
   });
   return {
     kysely,
