@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, test } from 'node:test';
-import { Migrator, type Migration } from 'kysely';
 import { createServer } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/index.js';
-import { migrationsFor } from '../src/db/migrate.js';
+import { migrateBefore } from '../test-support/migrations.js';
 import { ADMIN_PASSWORD, DIALECTS, call, dropSchema, isolatedEnv, login } from './helpers.js';
 
 /** Patients the console registered before migration 019 are patients of the diagnosis face after it. */
@@ -17,15 +16,7 @@ for (const dialect of DIALECTS) {
       const db = await openDatabase(config);
       const period = new Date().toISOString().slice(0, 7).replace('-', '');
       try {
-        const before: Record<string, Migration> = Object.fromEntries(
-          Object.entries(migrationsFor(db.dialect)).filter(([name]) => name < '019'),
-        );
-        const migrator = new Migrator({
-          db: db.kysely,
-          provider: { getMigrations: () => Promise.resolve(before) },
-          ...(db.schema ? { migrationTableSchema: db.schema } : {}),
-        });
-        assert.equal((await migrator.migrateToLatest()).error, undefined);
+        await migrateBefore(db, '019');
         const now = new Date().toISOString();
         const row = { name: '老患者', english_name: '', former_name: '', birth_date: '1950-07-01T00:00:00.000Z', patient_type: 'Human' };
         const rest = { sex_neutered: '', owner_name: '', chip_number: '', variety: '', product: 'DROS', created_at: now, updated_at: now };

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, test } from 'node:test';
-import { Migrator, type Migration } from 'kysely';
 import { createServer } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/index.js';
-import { migrationsFor } from '../src/db/migrate.js';
+import { migrateBefore } from '../test-support/migrations.js';
 import { ADMIN_PASSWORD, DIALECTS, call, dropSchema, isolatedEnv, login } from './helpers.js';
 
 /**
@@ -22,16 +21,7 @@ for (const dialect of DIALECTS) {
       const config = loadConfig(env);
       const db = await openDatabase(config);
       try {
-        const before: Record<string, Migration> = Object.fromEntries(
-          Object.entries(migrationsFor(db.dialect)).filter(([name]) => name < '012'),
-        );
-        const migrator = new Migrator({
-          db: db.kysely,
-          provider: { getMigrations: () => Promise.resolve(before) },
-          ...(db.schema ? { migrationTableSchema: db.schema } : {}),
-        });
-        const { error } = await migrator.migrateToLatest();
-        assert.equal(error, undefined);
+        await migrateBefore(db, '012');
         const k = db.kysely;
         const common = { sort: 1, is_enabled: 1 as const, is_pre_install: 1 as const };
         const view = (product: string, viewId: string, patientType: string, bodyPart: string, zh: string) => ({

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, test } from 'node:test';
-import { Migrator, sql, type Kysely, type Migration } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { createServer } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/index.js';
-import { migrationsFor } from '../src/db/migrate.js';
+import { migrateBefore } from '../test-support/migrations.js';
 import { rowHash, type AuditRecord } from '../src/db/audit-chain.js';
 import { AuditRepository } from '../src/modules/audit/repository.js';
 import { ADMIN_PASSWORD, DIALECTS, call, dropSchema, isolatedEnv, login, sampleStudy } from './helpers.js';
@@ -34,15 +34,7 @@ for (const dialect of DIALECTS) {
         return { counted: map(counted.rows), real: map(real.rows) };
       };
       try {
-        const before: Record<string, Migration> = Object.fromEntries(
-          Object.entries(migrationsFor(db.dialect)).filter(([name]) => name < '015'),
-        );
-        const migrator = new Migrator({
-          db: db.kysely,
-          provider: { getMigrations: () => Promise.resolve(before) },
-          ...(db.schema ? { migrationTableSchema: db.schema } : {}),
-        });
-        assert.equal((await migrator.migrateToLatest()).error, undefined);
+        await migrateBefore(db, '015');
 
         // Studies as an earlier release stored them: live and binned, in several statuses.
         const now = new Date().toISOString();

@@ -17,7 +17,7 @@ import {
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { ilikeFor } from './sql.js';
-import { recordingDialect, type CommittedWriteListener, type WriteRecorder } from './write-guard.js';
+import { recordingDialect, withDriver, type CommittedWriteListener, type WriteRecorder } from './write-guard.js';
 
 export type { CommittedWriteListener, RunInTransaction, WriteChange, WriteRecorder } from './write-guard.js';
 
@@ -85,18 +85,12 @@ function committedWrites(): { listeners: CommittedWriteListener[]; tell: Committ
  * Taking the write lock at BEGIN makes every writer wait its turn.
  */
 function immediateTransactions(dialect: Dialect): Dialect {
-  return {
-    createAdapter: () => dialect.createAdapter(),
-    createIntrospector: (db) => dialect.createIntrospector(db),
-    createQueryCompiler: () => dialect.createQueryCompiler(),
-    createDriver: () => {
-      const driver = dialect.createDriver();
-      driver.beginTransaction = async (connection) => {
-        await connection.executeQuery(CompiledQuery.raw('begin immediate'));
-      };
-      return driver;
-    },
-  };
+  return withDriver(dialect, (driver) => {
+    driver.beginTransaction = async (connection) => {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    };
+    return driver;
+  });
 }
 
 /** Prepared statements kept per SQL text; more distinct texts than this and the cache starts over. */

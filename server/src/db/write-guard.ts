@@ -221,20 +221,24 @@ export function recordingDialect(
   recorder: () => WriteRecorder | undefined,
   committed: CommittedWriteListener = () => undefined,
 ): Dialect {
+  return withDriver(dialect, (inner) => {
+    const driver = new RecordingDriver(inner, recorder, committed);
+    const unwrap = (c: DatabaseConnection) => (c as { inner?: DatabaseConnection }).inner ?? c;
+    const withSavepoints = driver as Driver;
+    if (inner.savepoint) withSavepoints.savepoint = (c, name, compile) => inner.savepoint!(unwrap(c), name, compile);
+    if (inner.rollbackToSavepoint)
+      withSavepoints.rollbackToSavepoint = (c, name, compile) => inner.rollbackToSavepoint!(unwrap(c), name, compile);
+    if (inner.releaseSavepoint) withSavepoints.releaseSavepoint = (c, name, compile) => inner.releaseSavepoint!(unwrap(c), name, compile);
+    return withSavepoints;
+  });
+}
+
+/** The dialect as it is, but for its driver, which `wrap` makes from the dialect's own. */
+export function withDriver(dialect: Dialect, wrap: (inner: Driver) => Driver): Dialect {
   return {
     createAdapter: () => dialect.createAdapter(),
     createIntrospector: (db) => dialect.createIntrospector(db),
     createQueryCompiler: () => dialect.createQueryCompiler(),
-    createDriver: () => {
-      const inner = dialect.createDriver();
-      const driver = new RecordingDriver(inner, recorder, committed);
-      const unwrap = (c: DatabaseConnection) => (c as { inner?: DatabaseConnection }).inner ?? c;
-      const withSavepoints = driver as Driver;
-      if (inner.savepoint) withSavepoints.savepoint = (c, name, compile) => inner.savepoint!(unwrap(c), name, compile);
-      if (inner.rollbackToSavepoint)
-        withSavepoints.rollbackToSavepoint = (c, name, compile) => inner.rollbackToSavepoint!(unwrap(c), name, compile);
-      if (inner.releaseSavepoint) withSavepoints.releaseSavepoint = (c, name, compile) => inner.releaseSavepoint!(unwrap(c), name, compile);
-      return withSavepoints;
-    },
+    createDriver: () => wrap(dialect.createDriver()),
   };
 }
