@@ -283,15 +283,13 @@ async function scpComparison(): Promise<void> {
       RATE_LIMIT_PER_MINUTE: '1000000',
     }),
   );
-  // storescu calls as STORESCU: our SCP admits only known calling AEs (issue 15).
-  await server.db.kysely
-    .updateTable('system_configs')
-    .set({ config_value: 'STORESCU' })
-    .where('config_key', '=', 'dicom.scp_allowed_aets')
-    .execute();
   const base = (await server.app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
   const login = await request(`${base}/api/v1/auth/login`, 'POST', undefined, { username: 'admin', password: PASSWORD });
   const token = (login.json as { data: { access_token: string } }).data.access_token;
+  // storescu calls as STORESCU: our SCP admits only known calling AEs; an admin allows it as one
+  // would (the server keeps its admission list from the configuration service, not the table).
+  const allowed = await request(`${base}/api/v1/system/configs/dicom.scp_allowed_aets`, 'PUT', token, { config_value: 'STORESCU' });
+  if (allowed.status !== 200) throw new Error(`allowing STORESCU failed: ${allowed.status}`);
   const orthanc = await startOrthanc();
   try {
     if (ONLY !== 'sustained') {
