@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { freePort } from '../server/test-support/net.js';
 import { sampleStudy } from '../server/test-support/sample-study.js';
+import { benchServerEnv } from './support/server-env.js';
 
 const args = new Map(
   process.argv
@@ -67,15 +68,7 @@ async function startFresh(warmUp: boolean): Promise<Running> {
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'server/src/main.ts'], {
     cwd: ROOT,
     env: {
-      ...process.env,
-      ROENTGEN_DATA_DIR: path.join(dir, 'data'),
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DICOM_PORT: '0',
-      LOG_LEVEL: 'warn',
-      ROENTGEN_ADMIN_PASSWORD: PASSWORD,
-      ROENTGEN_SEED_USER_PASSWORD: PASSWORD,
-      RATE_LIMIT_PER_MINUTE: '1000000',
+      ...benchServerEnv(path.join(dir, 'data'), port, PASSWORD),
       DETECTOR_ROWS: String(SIZE),
       DETECTOR_COLUMNS: String(SIZE),
       EXPOSURE_WARM_UP: warmUp ? '1' : '0',

@@ -31,6 +31,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../server/test-support/net.js';
 import { sampleStudy } from '../server/test-support/sample-study.js';
+import { benchServerEnv } from './support/server-env.js';
 
 const args = new Map(
   process.argv
@@ -127,15 +128,7 @@ async function startServer(dialect: Dialect, dataDir: string, schema: string): P
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/src/main.ts'], {
     env: {
-      ...process.env,
-      ROENTGEN_DATA_DIR: dataDir,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DICOM_PORT: '0',
-      LOG_LEVEL: 'warn',
-      ROENTGEN_ADMIN_PASSWORD: PASSWORD,
-      ROENTGEN_SEED_USER_PASSWORD: PASSWORD,
-      RATE_LIMIT_PER_MINUTE: '1000000',
+      ...benchServerEnv(dataDir, port, PASSWORD),
       DETECTOR_ROWS: '512',
       DETECTOR_COLUMNS: '512',
       // PGAPPNAME names the server's connections, so the wait sampler sees this run's backends only.
