@@ -55,6 +55,19 @@ export interface PatientQuery {
 const MAX_HISTORY_BYTES = 8192;
 /** Studies named in a refused delete at most (the count says how many more). */
 const MAX_LISTED_STUDIES = 50;
+
+/** Who the patient is, as both the list and the detail show it. */
+function identity(row: Pick<PatientRecord, 'id' | 'patient_id' | 'name' | 'sex' | 'birth_date'>) {
+  return {
+    id: row.id,
+    patient_no: row.patient_id,
+    name: row.name,
+    gender: genderOf(row.sex),
+    age: ageOn(row.birth_date),
+    birth_date: dateOf(row.birth_date),
+  };
+}
+
 /** Marks the Patient ID a deleted record gives up; a backslash cannot occur in one (it separates DICOM values). */
 const RELEASED_ID = (pk: number) => `\\deleted\\${pk}`;
 
@@ -76,12 +89,7 @@ export class PatientsService {
 
   private listItem(row: PatientListRow) {
     return {
-      id: row.id,
-      patient_no: row.patient_id,
-      name: row.name,
-      gender: genderOf(row.sex),
-      age: ageOn(row.birth_date),
-      birth_date: dateOf(row.birth_date),
+      ...identity(row),
       phone: maskPhone(this.opened(row, 'phone')),
       id_card: maskIdCard(this.opened(row, 'id_card')),
       address: maskAddress(this.opened(row, 'address')),
@@ -100,12 +108,7 @@ export class PatientsService {
     const address = this.opened(row, 'address');
     const emergencyPhone = this.opened(row, 'emergency_phone');
     return {
-      id: row.id,
-      patient_no: row.patient_id,
-      name: row.name,
-      gender: genderOf(row.sex),
-      age: ageOn(row.birth_date),
-      birth_date: dateOf(row.birth_date),
+      ...identity(row),
       phone: pii ? phone : maskPhone(phone),
       id_card: pii ? idCard : maskIdCard(idCard),
       address: pii ? address : maskAddress(address),
